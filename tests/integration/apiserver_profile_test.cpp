@@ -1,0 +1,142 @@
+// The `apiserver` profile (etcd + kube-apiserver) with the SessionStore CRD installed: the real
+// server stores a valid SessionStore, applies the schema's defaults, and rejects invalid ones
+// with the schema's own message.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "control_plane.h"
+
+namespace sessionstore::testing {
+namespace {
+
+class ApiServerProfile : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    try {
+      plane_ = ControlPlane::start(Profile::kApiServer);
+    } catch (const std::exception& e) {
+      startError_ = e.what();
+      return;
+    }
+    const auto applied = plane_->kubectl({"apply", "-f", sourceDir() + "/crds/"});
+    if (!applied.ok()) {
+      startError_ = "kubectl apply -f crds/: " + applied.describe();
+      return;
+    }
+    const auto established = plane_->kubectl(
+        {"wait", "--for=condition=Established", "--timeout=60s",
+         "crd/sessionstores.sessionstore.io"});
+    if (!established.ok()) startError_ = "CRD not established: " + established.describe();
+  }
+  static void TearDownTestSuite() { plane_.reset(); }
+
+  void SetUp() override {
+    ASSERT_TRUE(startError_.empty()) << startError_;
+    ASSERT_NE(plane_, nullptr);
+  }
+
+  static std::unique_ptr<ControlPlane> plane_;
+  static std::string startError_;
+};
+
+std::unique_ptr<ControlPlane> ApiServerProfile::plane_;
+std::string ApiServerProfile::startError_;
+
+constexpr const char* kValid = R"(
+apiVersion: sessionstore.io/v1alpha1
+kind: SessionStore
+metadata:
+  name: web
+  namespace: default
+spec:
+  target:
+    deployment: web
+    service: web
+  store:
+    type: Managed
+    managed:
+      maxMemory: 128Mi
+  autoscaling:
+    enabled: true
+    minReplicas: 2
+    maxReplicas: 6
+    metrics:
+    - type: CPU
+      targetAverageUtilization: 80
+)";
+
+TEST_F(ApiServerProfile, StoresASessionStoreAndReadsItBackWithDefaults) {
+  const auto created = plane_->kubectl({"create", "-f", "-"}, kValid);
+  ASSERT_TRUE(created.ok()) << created.describe();
+
+  const auto got = plane_->kubectl({"get", "sessionstore", "web", "-o", "json"});
+  ASSERT_TRUE(got.ok()) << got.describe();
+  const auto object = nlohmann::json::parse(got.out);
+  EXPECT_EQ(object["apiVersion"], "sessionstore.io/v1alpha1");
+  EXPECT_EQ(object["kind"], "SessionStore");
+  const auto& spec = object["spec"];
+  EXPECT_EQ(spec["target"]["deployment"], "web");
+  EXPECT_EQ(spec["store"]["type"], "Managed");
+  EXPECT_EQ(spec["store"]["managed"]["maxMemory"], "128Mi");
+  EXPECT_EQ(spec["autoscaling"]["maxReplicas"], 6);
+  EXPECT_EQ(spec["autoscaling"]["metrics"][0]["targetAverageUtilization"], 80);
+  // Defaults come from the schema, so every reader sees the same values.
+  EXPECT_EQ(spec["store"]["managed"]["evictionPolicy"], "volatile-lru");
+  EXPECT_EQ(spec["store"]["managed"]["maxClients"], 1000);
+  EXPECT_EQ(spec["connection"]["urlEnvVar"], "REDIS_URL");
+  EXPECT_EQ(spec["affinity"]["mode"], "UntilStoreReady");
+  EXPECT_EQ(spec["workers"]["perCPU"], 2);
+
+  // The listing works through the CRD's names too.
+  const auto listed = plane_->kubectl({"get", "sessionstores", "-o", "name"});
+  ASSERT_TRUE(listed.ok()) << listed.describe();
+  EXPECT_EQ(listed.out, "sessionstore.sessionstore.io/web\n");
+}
+
+TEST_F(ApiServerProfile, RejectsAWrongTypeWithTheSchemaMessage) {
+  const auto created = plane_->kubectl({"create", "-f", "-"}, R"(
+apiVersion: sessionstore.io/v1alpha1
+kind: SessionStore
+metadata: {name: wrong-type, namespace: default}
+spec:
+  target: {deployment: web}
+  store: {type: Managed}
+  autoscaling: {maxReplicas: "many"}
+)");
+  ASSERT_FALSE(created.ok()) << "the server accepted a string for maxReplicas";
+  EXPECT_NE(created.err.find("spec.autoscaling.maxReplicas"), std::string::npos) << created.err;
+  EXPECT_NE(created.err.find("must be of type integer"), std::string::npos) << created.err;
+  EXPECT_FALSE(plane_->kubectl({"get", "sessionstore", "wrong-type"}).ok());
+}
+
+TEST_F(ApiServerProfile, RejectsAnUnknownEnumValueWithTheSupportedValues) {
+  const auto created = plane_->kubectl({"create", "-f", "-"}, R"(
+apiVersion: sessionstore.io/v1alpha1
+kind: SessionStore
+metadata: {name: wrong-enum, namespace: default}
+spec:
+  target: {deployment: web}
+  store: {type: Memcached}
+)");
+  ASSERT_FALSE(created.ok()) << "the server accepted store.type Memcached";
+  EXPECT_NE(created.err.find("spec.store.type"), std::string::npos) << created.err;
+  EXPECT_NE(created.err.find(R"(Unsupported value: "Memcached")"), std::string::npos)
+      << created.err;
+  EXPECT_NE(created.err.find(R"("Managed", "External")"), std::string::npos) << created.err;
+}
+
+TEST_F(ApiServerProfile, RejectsAMissingRequiredField) {
+  const auto created = plane_->kubectl({"create", "-f", "-"}, R"(
+apiVersion: sessionstore.io/v1alpha1
+kind: SessionStore
+metadata: {name: no-target, namespace: default}
+spec:
+  store: {type: Managed}
+)");
+  ASSERT_FALSE(created.ok()) << "the server accepted a SessionStore without a target";
+  EXPECT_NE(created.err.find("spec.target: Required value"), std::string::npos) << created.err;
+}
+
+}  // namespace
+}  // namespace sessionstore::testing
