@@ -10,8 +10,9 @@ Result<Json> Client::apply(const Resource& r, const std::string& ns, const Json&
                         ? object["metadata"]["name"].get<std::string>()
                         : std::string();
   if (name.empty()) return makeError(ErrorKind::kBadRequest, "apply: object has no metadata.name");
-  return patch(r, ns, name, PatchType::kApply, object,
-               PatchOptions{.fieldManager = fieldManager, .force = force, .subresource = subresource});
+  return patch(
+      r, ns, name, PatchType::kApply, object,
+      PatchOptions{.fieldManager = fieldManager, .force = force, .subresource = subresource});
 }
 
 Result<ObjectList> Client::listAll(const Resource& r, const std::string& ns, ListOptions options) {

@@ -6,11 +6,10 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "kube/error.h"
 #include "kube/resource.h"
@@ -22,9 +21,9 @@ using Json = nlohmann::json;
 struct ListOptions {
   std::string labelSelector;
   std::string fieldSelector;
-  int64_t limit = 0;              // 0: no paging
-  std::string continueToken;      // from the previous page
-  std::string resourceVersion;    // "" (most recent, from etcd), "0" (any, from the cache), ...
+  int64_t limit = 0;            // 0: no paging
+  std::string continueToken;    // from the previous page
+  std::string resourceVersion;  // "" (most recent, from etcd), "0" (any, from the cache), ...
 };
 
 struct ObjectList {

@@ -4,20 +4,34 @@ namespace sessionstore::kube {
 
 const char* toString(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::kNotFound: return "NotFound";
-    case ErrorKind::kAlreadyExists: return "AlreadyExists";
-    case ErrorKind::kConflict: return "Conflict";
-    case ErrorKind::kInvalid: return "Invalid";
-    case ErrorKind::kBadRequest: return "BadRequest";
-    case ErrorKind::kUnauthorized: return "Unauthorized";
-    case ErrorKind::kForbidden: return "Forbidden";
-    case ErrorKind::kGone: return "Gone";
-    case ErrorKind::kTooManyRequests: return "TooManyRequests";
-    case ErrorKind::kUnavailable: return "Unavailable";
-    case ErrorKind::kTimeout: return "Timeout";
-    case ErrorKind::kMalformed: return "Malformed";
-    case ErrorKind::kConfig: return "Config";
-    case ErrorKind::kInternal: return "Internal";
+    case ErrorKind::kNotFound:
+      return "NotFound";
+    case ErrorKind::kAlreadyExists:
+      return "AlreadyExists";
+    case ErrorKind::kConflict:
+      return "Conflict";
+    case ErrorKind::kInvalid:
+      return "Invalid";
+    case ErrorKind::kBadRequest:
+      return "BadRequest";
+    case ErrorKind::kUnauthorized:
+      return "Unauthorized";
+    case ErrorKind::kForbidden:
+      return "Forbidden";
+    case ErrorKind::kGone:
+      return "Gone";
+    case ErrorKind::kTooManyRequests:
+      return "TooManyRequests";
+    case ErrorKind::kUnavailable:
+      return "Unavailable";
+    case ErrorKind::kTimeout:
+      return "Timeout";
+    case ErrorKind::kMalformed:
+      return "Malformed";
+    case ErrorKind::kConfig:
+      return "Config";
+    case ErrorKind::kInternal:
+      return "Internal";
   }
   return "Unknown";
 }

@@ -59,7 +59,8 @@ template <typename T>
 using Result = std::expected<T, Error>;
 
 inline std::unexpected<Error> makeError(ErrorKind kind, std::string message, int httpStatus = 0) {
-  return std::unexpected(Error{.kind = kind, .httpStatus = httpStatus, .message = std::move(message)});
+  return std::unexpected(
+      Error{.kind = kind, .httpStatus = httpStatus, .message = std::move(message)});
 }
 
 }  // namespace sessionstore::kube

@@ -80,6 +80,11 @@ ProcessResult ControlPlane::kubectl(const std::vector<std::string>& args,
   return runProcess(argv, {.input = input});
 }
 
+ProcessResult ControlPlane::restart(const std::string& component) const {
+  return runProcess({sourceDir() + "/scripts/controlplane", "restart", dir_, component},
+                    {.timeout = std::chrono::minutes(2)});
+}
+
 ProcessResult ControlPlane::stop() {
   stopped_ = true;
   return runProcess({sourceDir() + "/scripts/controlplane", "down", dir_},

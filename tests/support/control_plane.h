@@ -41,6 +41,9 @@ class ControlPlane {
   // kubectl with this plane's kubeconfig.
   ProcessResult kubectl(const std::vector<std::string>& args, const std::string& input = "") const;
 
+  // Stops a component (etcd, kube-apiserver) of the apiserver profile and starts it again.
+  ProcessResult restart(const std::string& component) const;
+
   // Tears down now; the destructor does it otherwise. Returns the script's result.
   ProcessResult stop();
 

@@ -1,0 +1,301 @@
+#include "informer/informer.h"
+
+#include <random>
+
+namespace sessionstore::informer {
+
+namespace {
+
+std::string metaString(const Json& object, const char* field) {
+  if (!object.is_object() || !object.contains("metadata")) return "";
+  const auto& meta = object["metadata"];
+  if (!meta.is_object() || !meta.contains(field) || !meta[field].is_string()) return "";
+  return meta[field].get<std::string>();
+}
+
+}  // namespace
+
+void stripManagedFields(Json& object) {
+  if (object.is_object() && object.contains("metadata") && object["metadata"].is_object()) {
+    object["metadata"].erase("managedFields");
+  }
+}
+
+std::string Informer::keyOf(const Json& object) {
+  const auto name = metaString(object, "name");
+  if (name.empty()) return "";
+  const auto ns = metaString(object, "namespace");
+  return ns.empty() ? name : ns + "/" + name;
+}
+
+Informer::Informer(kube::Client& client, InformerOptions options, Handlers handlers,
+                   const clock::Clock& clock, std::function<double()> uniform01)
+    : client_(client), options_(std::move(options)), handlers_(std::move(handlers)),
+      clock_(clock), uniform01_(std::move(uniform01)) {
+  if (!uniform01_) {
+    auto engine = std::make_shared<std::mt19937_64>(std::random_device{}());
+    uniform01_ = [engine] { return std::uniform_real_distribution<double>(0.0, 1.0)(*engine); };
+  }
+}
+
+Informer::~Informer() { stop(); }
+
+void Informer::start() {
+  std::lock_guard lock(mu_);
+  if (running_) return;
+  running_ = true;
+  std::vector<std::string> namespaces = options_.namespaces;
+  if (namespaces.empty()) namespaces.push_back("");
+  for (const auto& ns : namespaces) {
+    synced_[ns] = false;
+    threads_.emplace_back([this, ns] { run(ns); });
+  }
+  if (options_.resync.count() > 0) threads_.emplace_back([this] { resyncLoop(); });
+}
+
+void Informer::stop() {
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard lock(mu_);
+    running_ = false;
+    for (auto& [ns, stream] : streams_) stream->cancel();
+    threads.swap(threads_);
+  }
+  changed_.notify_all();
+  for (auto& t : threads) t.join();
+}
+
+bool Informer::hasSynced() const {
+  std::lock_guard lock(mu_);
+  if (synced_.empty()) return false;
+  for (const auto& [ns, done] : synced_) {
+    if (!done) return false;
+  }
+  return true;
+}
+
+bool Informer::waitForSync(clock::Duration timeout) const {
+  const auto deadline = clock_.now() + timeout;
+  std::unique_lock lock(mu_);
+  auto synced = [this] {
+    if (synced_.empty()) return false;
+    for (const auto& [ns, done] : synced_) {
+      if (!done) return false;
+    }
+    return true;
+  };
+  while (!synced()) {
+    if (!running_ || clock_.now() >= deadline) return false;
+    clock_.waitUntil(changed_, lock, deadline);
+  }
+  return true;
+}
+
+std::optional<Json> Informer::get(const std::string& ns, const std::string& name) const {
+  std::lock_guard lock(mu_);
+  const auto it = store_.find(ns.empty() ? name : ns + "/" + name);
+  if (it == store_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<Json> Informer::list(const std::string& ns) const {
+  std::lock_guard lock(mu_);
+  std::vector<Json> out;
+  const std::string prefix = ns.empty() ? "" : ns + "/";
+  for (auto it = store_.lower_bound(prefix); it != store_.end(); ++it) {
+    if (!prefix.empty() && it->first.compare(0, prefix.size(), prefix) != 0) break;
+    out.push_back(it->second);
+  }
+  return out;
+}
+
+size_t Informer::size() const {
+  std::lock_guard lock(mu_);
+  return store_.size();
+}
+
+InformerStats Informer::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+bool Informer::pause(clock::Duration d) {
+  const auto deadline = clock_.now() + d;
+  std::unique_lock lock(mu_);
+  while (running_ && clock_.now() < deadline) clock_.waitUntil(changed_, lock, deadline);
+  return running_;
+}
+
+std::chrono::seconds Informer::watchTimeout() {
+  const auto span = options_.maxWatchTimeout - options_.minWatchTimeout;
+  const double r = uniform01_();
+  return options_.minWatchTimeout +
+         std::chrono::seconds(static_cast<int64_t>(static_cast<double>(span.count()) * r));
+}
+
+kube::Result<std::string> Informer::relist(const std::string& ns) {
+  auto listed = client_.listAll(options_.resource, ns,
+                                kube::ListOptions{.labelSelector = options_.labelSelector,
+                                                  .fieldSelector = options_.fieldSelector,
+                                                  .limit = options_.pageSize});
+  if (!listed) return std::unexpected(listed.error());
+
+  std::map<std::string, Json> fresh;
+  for (auto& item : listed->items) {
+    if (options_.transform) options_.transform(item);
+    auto key = keyOf(item);
+    if (!key.empty()) fresh.emplace(std::move(key), std::move(item));
+  }
+  // What changed against the cache, for the handlers: added, updated, and gone while unseen.
+  std::vector<Json> added, deleted;
+  std::vector<std::pair<Json, Json>> updated;
+  {
+    std::lock_guard lock(mu_);
+    if (!running_) return std::string();
+    for (auto it = store_.begin(); it != store_.end();) {
+      const bool inNamespace = ns.empty() || metaString(it->second, "namespace") == ns;
+      if (inNamespace && !fresh.contains(it->first)) {
+        deleted.push_back(std::move(it->second));
+        it = store_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto& [key, object] : fresh) {
+      auto it = store_.find(key);
+      if (it == store_.end()) {
+        added.push_back(object);
+        store_.emplace(key, std::move(object));
+      } else {
+        if (metaString(it->second, "resourceVersion") != metaString(object, "resourceVersion")) {
+          updated.emplace_back(it->second, object);
+        }
+        it->second = std::move(object);
+      }
+    }
+    synced_[ns] = true;
+    ++stats_.lists;
+  }
+  changed_.notify_all();
+  for (const auto& o : deleted) if (handlers_.onDelete) handlers_.onDelete(o);
+  for (const auto& o : added) if (handlers_.onAdd) handlers_.onAdd(o);
+  for (const auto& [before, after] : updated) if (handlers_.onUpdate) handlers_.onUpdate(before, after);
+  return listed->resourceVersion;
+}
+
+void Informer::apply(const kube::WatchEvent& event) {
+  Json object = event.object;
+  if (options_.transform) options_.transform(object);
+  const auto key = keyOf(object);
+  if (key.empty()) return;
+  std::optional<Json> before;
+  {
+    std::lock_guard lock(mu_);
+    if (!running_) return;
+    ++stats_.events;
+    const auto it = store_.find(key);
+    if (it != store_.end()) before = it->second;
+    if (event.type == kube::WatchEventType::kDeleted) {
+      store_.erase(key);
+    } else {
+      store_[key] = object;
+    }
+  }
+  if (event.type == kube::WatchEventType::kDeleted) {
+    if (handlers_.onDelete) handlers_.onDelete(object);
+  } else if (before) {
+    if (handlers_.onUpdate) handlers_.onUpdate(*before, object);
+  } else if (handlers_.onAdd) {
+    handlers_.onAdd(object);
+  }
+}
+
+void Informer::run(const std::string& ns) {
+  std::string resourceVersion;
+  bool needList = true;
+  clock::Duration backoff = options_.initialBackoff;
+  auto failed = [&](bool relistAfter) {
+    {
+      std::lock_guard lock(mu_);
+      ++stats_.errors;
+    }
+    needList = needList || relistAfter;
+    const bool go = pause(backoff);
+    backoff = std::min(backoff * 2, options_.maxBackoff);
+    return go;
+  };
+
+  while (true) {
+    {
+      std::lock_guard lock(mu_);
+      if (!running_) return;
+    }
+    if (needList) {
+      auto rv = relist(ns);
+      if (!rv) {
+        if (!failed(true)) return;
+        continue;
+      }
+      resourceVersion = *rv;
+      needList = false;
+    }
+    auto stream = client_.watch(options_.resource, ns,
+                                kube::WatchOptions{.labelSelector = options_.labelSelector,
+                                                   .fieldSelector = options_.fieldSelector,
+                                                   .resourceVersion = resourceVersion,
+                                                   .allowBookmarks = true,
+                                                   .timeout = watchTimeout()});
+    if (!stream) {
+      if (stream.error().kind == kube::ErrorKind::kGone) {
+        std::lock_guard lock(mu_);
+        ++stats_.gone;
+        needList = true;
+        continue;
+      }
+      if (!failed(false)) return;
+      continue;
+    }
+    {
+      std::lock_guard lock(mu_);
+      if (!running_) return;
+      streams_[ns] = stream->get();
+      ++stats_.watches;
+    }
+    // Read events until the stream ends (watch again from the last resourceVersion) or breaks.
+    std::optional<kube::ErrorKind> broken;
+    while (true) {
+      auto event = (*stream)->next();
+      if (!event) {
+        broken = event.error().kind;
+        break;
+      }
+      if (!event->has_value()) break;
+      backoff = options_.initialBackoff;
+      const auto& e = **event;
+      const auto rv = metaString(e.object, "resourceVersion");
+      if (!rv.empty()) resourceVersion = rv;
+      if (e.type != kube::WatchEventType::kBookmark) apply(e);
+    }
+    {
+      std::lock_guard lock(mu_);
+      streams_.erase(ns);
+      if (broken == kube::ErrorKind::kGone) ++stats_.gone;
+    }
+    if (broken == kube::ErrorKind::kGone) {
+      needList = true;
+    } else if (broken) {
+      // A malformed event may hide a change: relist rather than trust the stream.
+      if (!failed(broken == kube::ErrorKind::kMalformed)) return;
+    }
+  }
+}
+
+void Informer::resyncLoop() {
+  while (pause(options_.resync)) {
+    for (const auto& object : list()) {
+      if (handlers_.onUpdate) handlers_.onUpdate(object, object);
+    }
+  }
+}
+
+}  // namespace sessionstore::informer

@@ -1,0 +1,114 @@
+// An informer keeps a local cache of one kind of object, scoped by namespaces and a label
+// selector, in step with the API server: it lists (page by page), then watches from the list's
+// resourceVersion with bookmarks and a jittered timeout; it re-watches from the last seen
+// resourceVersion when a stream ends, relists on 410 Gone (as HTTP 410 or an ERROR event) and on
+// a malformed event, and backs off while the server is away. Handlers hear every change, so a
+// controller can enqueue keys; the cache answers reads without a request.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "clock/clock.h"
+#include "kube/client.h"
+
+namespace sessionstore::informer {
+
+using kube::Json;
+
+struct Handlers {
+  std::function<void(const Json& object)> onAdd;
+  std::function<void(const Json& before, const Json& after)> onUpdate;  // also on resync
+  std::function<void(const Json& object)> onDelete;
+};
+
+// Drops metadata.managedFields, which the operator never reads and which is often the largest
+// part of an object.
+void stripManagedFields(Json& object);
+
+struct InformerOptions {
+  kube::Resource resource;
+  std::vector<std::string> namespaces;  // empty: all namespaces (or a cluster-scoped resource)
+  std::string labelSelector;
+  std::string fieldSelector;
+  clock::Duration resync{0};  // 0: no resync
+  int64_t pageSize = 500;
+  std::function<void(Json&)> transform = stripManagedFields;  // applied before caching
+  // Each watch asks the server to end it after a random time in [min, max], as client-go does.
+  std::chrono::seconds minWatchTimeout{300};
+  std::chrono::seconds maxWatchTimeout{600};
+  clock::Duration initialBackoff = std::chrono::milliseconds(800);
+  clock::Duration maxBackoff = std::chrono::seconds(30);
+};
+
+struct InformerStats {
+  uint64_t lists = 0;       // successful lists (the first one and every relist)
+  uint64_t watches = 0;     // watch streams opened
+  uint64_t gone = 0;        // 410 Gone answers that forced a relist
+  uint64_t errors = 0;      // failed requests and broken streams
+  uint64_t events = 0;      // watch events applied (bookmarks excluded)
+};
+
+class Informer {
+ public:
+  // uniform01: randomness for jitter, injected (tests make it fixed).
+  Informer(kube::Client& client, InformerOptions options, Handlers handlers,
+           const clock::Clock& clock = clock::systemClock(),
+           std::function<double()> uniform01 = {});
+  ~Informer();
+  Informer(const Informer&) = delete;
+  Informer& operator=(const Informer&) = delete;
+
+  void start();
+  // Stops every thread; handlers are not called after it returns.
+  void stop();
+
+  // True once every namespace has been listed once.
+  bool hasSynced() const;
+  // Blocks until synced, stopped, or `timeout` (on the injected clock) has passed.
+  bool waitForSync(clock::Duration timeout) const;
+
+  std::optional<Json> get(const std::string& ns, const std::string& name) const;
+  std::vector<Json> list(const std::string& ns = "") const;
+  size_t size() const;
+  InformerStats stats() const;
+  const kube::Resource& resource() const { return options_.resource; }
+
+  // "namespace/name", or "name" for a cluster-scoped object; "" when it has neither.
+  static std::string keyOf(const Json& object);
+
+ private:
+  void run(const std::string& ns);
+  // Lists `ns` and replaces its part of the cache; returns the list's resourceVersion.
+  kube::Result<std::string> relist(const std::string& ns);
+  void apply(const kube::WatchEvent& event);
+  void resyncLoop();
+  // Waits `d` on the clock unless stopped first; false when stopped.
+  bool pause(clock::Duration d);
+  std::chrono::seconds watchTimeout();
+
+  kube::Client& client_;
+  const InformerOptions options_;
+  const Handlers handlers_;
+  const clock::Clock& clock_;
+  std::function<double()> uniform01_;
+
+  mutable std::mutex mu_;
+  mutable std::condition_variable_any changed_;  // notified on sync, stop, and to end pauses
+  std::map<std::string, Json> store_;          // GUARDED_BY(mu_), by keyOf
+  std::map<std::string, bool> synced_;         // GUARDED_BY(mu_), by namespace
+  std::map<std::string, kube::WatchStream*> streams_;  // GUARDED_BY(mu_), open streams to cancel
+  InformerStats stats_;                        // GUARDED_BY(mu_)
+  bool running_ = false;                       // GUARDED_BY(mu_)
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace sessionstore::informer
