@@ -30,8 +30,11 @@ std::string Informer::keyOf(const Json& object) {
 
 Informer::Informer(kube::Client& client, InformerOptions options, Handlers handlers,
                    const clock::Clock& clock, std::function<double()> uniform01)
-    : client_(client), options_(std::move(options)), handlers_(std::move(handlers)),
-      clock_(clock), uniform01_(std::move(uniform01)) {
+    : client_(client),
+      options_(std::move(options)),
+      handlers_(std::move(handlers)),
+      clock_(clock),
+      uniform01_(std::move(uniform01)) {
   if (!uniform01_) {
     auto engine = std::make_shared<std::mt19937_64>(std::random_device{}());
     uniform01_ = [engine] { return std::uniform_real_distribution<double>(0.0, 1.0)(*engine); };
@@ -177,9 +180,12 @@ kube::Result<std::string> Informer::relist(const std::string& ns) {
     ++stats_.lists;
   }
   changed_.notify_all();
-  for (const auto& o : deleted) if (handlers_.onDelete) handlers_.onDelete(o);
-  for (const auto& o : added) if (handlers_.onAdd) handlers_.onAdd(o);
-  for (const auto& [before, after] : updated) if (handlers_.onUpdate) handlers_.onUpdate(before, after);
+  for (const auto& o : deleted)
+    if (handlers_.onDelete) handlers_.onDelete(o);
+  for (const auto& o : added)
+    if (handlers_.onAdd) handlers_.onAdd(o);
+  for (const auto& [before, after] : updated)
+    if (handlers_.onUpdate) handlers_.onUpdate(before, after);
   return listed->resourceVersion;
 }
 

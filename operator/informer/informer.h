@@ -50,11 +50,11 @@ struct InformerOptions {
 };
 
 struct InformerStats {
-  uint64_t lists = 0;       // successful lists (the first one and every relist)
-  uint64_t watches = 0;     // watch streams opened
-  uint64_t gone = 0;        // 410 Gone answers that forced a relist
-  uint64_t errors = 0;      // failed requests and broken streams
-  uint64_t events = 0;      // watch events applied (bookmarks excluded)
+  uint64_t lists = 0;    // successful lists (the first one and every relist)
+  uint64_t watches = 0;  // watch streams opened
+  uint64_t gone = 0;     // 410 Gone answers that forced a relist
+  uint64_t errors = 0;   // failed requests and broken streams
+  uint64_t events = 0;   // watch events applied (bookmarks excluded)
 };
 
 class Informer {
@@ -102,12 +102,12 @@ class Informer {
   std::function<double()> uniform01_;
 
   mutable std::mutex mu_;
-  mutable std::condition_variable_any changed_;  // notified on sync, stop, and to end pauses
-  std::map<std::string, Json> store_;          // GUARDED_BY(mu_), by keyOf
-  std::map<std::string, bool> synced_;         // GUARDED_BY(mu_), by namespace
+  mutable std::condition_variable_any changed_;        // notified on sync, stop, and to end pauses
+  std::map<std::string, Json> store_;                  // GUARDED_BY(mu_), by keyOf
+  std::map<std::string, bool> synced_;                 // GUARDED_BY(mu_), by namespace
   std::map<std::string, kube::WatchStream*> streams_;  // GUARDED_BY(mu_), open streams to cancel
-  InformerStats stats_;                        // GUARDED_BY(mu_)
-  bool running_ = false;                       // GUARDED_BY(mu_)
+  InformerStats stats_;                                // GUARDED_BY(mu_)
+  bool running_ = false;                               // GUARDED_BY(mu_)
   std::vector<std::thread> threads_;
 };
 
