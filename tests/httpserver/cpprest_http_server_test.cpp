@@ -29,6 +29,7 @@
 #include "httpserver/endpoints.h"
 #include "metrics/registry.h"
 #include "support/eventually.h"
+#include "support/http_client.h"
 
 // LeakSanitizer (ASan builds): cpprestsdk finishes work on its thread pool after close() has
 // returned (the aborted accept, continuations of replies cut short) and never runs what is still
@@ -46,149 +47,20 @@ namespace {
 
 using namespace std::chrono_literals;
 
-struct HttpResponse {
-  int status = 0;
-  std::map<std::string, std::string> headers;  // names lower-cased
-  std::string body;
-
-  std::string header(const std::string& name) const {
-    const auto it = headers.find(name);
-    return it == headers.end() ? "" : it->second;
-  }
-};
+using sessionstore::testing::closeWaitSockets;
+using sessionstore::testing::HttpResponse;
+using sessionstore::testing::openFileDescriptors;
+using Client = sessionstore::testing::HttpClient;
 
 std::string request(std::string_view method, std::string_view path, bool keepAlive,
                     std::string_view body = {}) {
-  std::string text = std::string(method) + " " + std::string(path) + " HTTP/1.1\r\n";
-  text += "Host: 127.0.0.1\r\n";
-  if (!keepAlive) text += "Connection: close\r\n";
-  if (!body.empty()) text += "Content-Length: " + std::to_string(body.size()) + "\r\n";
-  text += "\r\n";
-  text += body;
-  return text;
+  return sessionstore::testing::httpRequest(method, path, keepAlive, body);
 }
-
-// An HTTP/1.1 client on a plain blocking socket, with a 10 s timeout on every read and write.
-class Client {
- public:
-  explicit Client(std::uint16_t port) : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
-    if (fd_ < 0) return;
-    const timeval timeout{.tv_sec = 10, .tv_usec = 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
-  }
-  ~Client() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Client(const Client&) = delete;
-  Client& operator=(const Client&) = delete;
-
-  bool connected() const { return connected_; }
-
-  bool send(std::string_view data) {
-    while (!data.empty()) {
-      const auto sent = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-      if (sent <= 0) return false;
-      data.remove_prefix(static_cast<std::size_t>(sent));
-    }
-    return true;
-  }
-
-  // One whole response (no body for HEAD); nullopt if the connection ended or timed out first.
-  std::optional<HttpResponse> receive(bool head = false) {
-    std::size_t end;
-    while ((end = buffer_.find("\r\n\r\n")) == std::string::npos) {
-      if (!fill()) return std::nullopt;
-    }
-    std::istringstream lines(buffer_.substr(0, end));
-    buffer_.erase(0, end + 4);
-    HttpResponse response;
-    std::string line;
-    std::getline(lines, line);
-    std::istringstream statusLine(line);
-    std::string version;
-    statusLine >> version >> response.status;
-    while (std::getline(lines, line)) {
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      const auto colon = line.find(':');
-      if (colon == std::string::npos) continue;
-      std::string name = line.substr(0, colon);
-      std::transform(name.begin(), name.end(), name.begin(),
-                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-      const auto valueStart = line.find_first_not_of(' ', colon + 1);
-      response.headers[name] = valueStart == std::string::npos ? "" : line.substr(valueStart);
-    }
-    if (head) return response;
-    if (response.header("content-length").empty()) return std::nullopt;  // chunked: not expected
-    const auto length = std::stoul(response.header("content-length"));
-    while (buffer_.size() < length) {
-      if (!fill()) return std::nullopt;
-    }
-    response.body = buffer_.substr(0, length);
-    buffer_.erase(0, length);
-    return response;
-  }
-
-  // Whether the server closed the connection (a read sees the end, or a reset) within 10 s.
-  bool closedByServer() {
-    char byte;
-    const auto n = recv(fd_, &byte, 1, 0);
-    return n == 0 || (n < 0 && errno == ECONNRESET);
-  }
-
- private:
-  bool fill() {
-    char chunk[4096];
-    const auto n = recv(fd_, chunk, sizeof chunk, 0);
-    if (n <= 0) return false;
-    buffer_.append(chunk, static_cast<std::size_t>(n));
-    return true;
-  }
-
-  int fd_;
-  bool connected_ = false;
-  std::string buffer_;
-};
-
-// One request on its own connection, closed after the response.
 std::optional<HttpResponse> exchange(std::uint16_t port, std::string_view method,
                                      std::string_view path, std::string_view body = {}) {
-  Client client(port);
-  if (!client.connected() || !client.send(request(method, path, false, body))) return std::nullopt;
-  return client.receive(method == "HEAD");
+  return sessionstore::testing::httpExchange(port, method, path, body);
 }
-
-int countEntries(const char* directory) {
-  int count = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(directory)) {
-    ++count;
-  }
-  return count;
-}
-int openFileDescriptors() { return countEntries("/proc/self/fd"); }
-int threads() { return countEntries("/proc/self/task"); }
-
-// TCP sockets in CLOSE_WAIT (state 08) whose local port is `port`, from /proc/net/tcp.
-int closeWaitSockets(std::uint16_t port) {
-  std::ifstream table("/proc/net/tcp");
-  std::string line;
-  std::getline(table, line);  // header
-  int count = 0;
-  while (std::getline(table, line)) {
-    std::istringstream fields(line);
-    std::string slot, local, remote, state;
-    fields >> slot >> local >> remote >> state;
-    const auto colon = local.find(':');
-    if (colon == std::string::npos) continue;
-    if (std::stoul(local.substr(colon + 1), nullptr, 16) == port && state == "08") ++count;
-  }
-  return count;
-}
+int threads() { return sessionstore::testing::threadCount(); }
 
 // Binds and listens on 127.0.0.1:port as another server would (SO_REUSEADDR, so connections
 // in TIME_WAIT do not count); returns whether it could.
