@@ -2,7 +2,8 @@
 // passes their deadline, so code that waits on time can be tested without sleeping.
 #pragma once
 
-#include <algorithm>
+#include <condition_variable>
+#include <mutex>
 #include <set>
 
 #include "clock/clock.h"
@@ -25,19 +26,22 @@ class FakeClock final : public Clock {
 
   bool waitUntil(std::condition_variable_any& cv, std::unique_lock<std::mutex>& lock,
                  MonotonicTime deadline) const override {
-    {
-      std::lock_guard guard(mu_);
-      if (now_ >= deadline) return false;
-      waiters_.insert(&cv);
+    // The caller's mutex and mu_ are held together from the deadline check until `cv` has
+    // released both, and advance() notifies with mu_ held: a wake-up from advance() can neither
+    // slip in before this wait starts nor reach a condition variable whose waiter has returned.
+    // Lock order: the caller's mutex, then mu_, then cv's internal mutex.
+    BothLocks both{lock, mu_};
+    mu_.lock();
+    if (now_ >= deadline) {
+      mu_.unlock();
+      return false;
     }
-    // Woken by the notifier or by advance(). advance() cannot take the caller's mutex, so a
-    // wake-up can slip in before this wait starts; the short real-time bound makes that cost a
-    // few milliseconds instead of a hang. Returning early is allowed (callers loop, as with any
-    // condition variable).
-    cv.wait_for(lock, std::chrono::milliseconds(5));
-    std::lock_guard guard(mu_);
-    waiters_.erase(waiters_.find(&cv));
-    return now_ < deadline;
+    const auto registered = waiters_.insert(&cv);
+    cv.wait(both);  // returns with both held again
+    waiters_.erase(registered);
+    const bool pending = now_ < deadline;
+    mu_.unlock();
+    return pending;
   }
 
   void sleepFor(Duration d) const override {
@@ -50,13 +54,9 @@ class FakeClock final : public Clock {
 
   // Moves time forward and wakes every waiter so it can check its deadline.
   void advance(Duration d) {
-    std::multiset<std::condition_variable_any*> toWake;
-    {
-      std::lock_guard lock(mu_);
-      now_ += d;
-      toWake = waiters_;
-    }
-    for (auto* cv : toWake) cv->notify_all();
+    std::lock_guard lock(mu_);
+    now_ += d;
+    for (auto* cv : waiters_) cv->notify_all();
   }
 
   // Number of threads blocked in waitUntil/sleepFor right now (to sequence tests).
@@ -66,6 +66,20 @@ class FakeClock final : public Clock {
   }
 
  private:
+  // Locks and unlocks the caller's lock and mu_ as one, for condition_variable_any::wait.
+  struct BothLocks {
+    std::unique_lock<std::mutex>& caller;
+    std::mutex& clock;
+    void lock() {
+      caller.lock();
+      clock.lock();
+    }
+    void unlock() {
+      clock.unlock();
+      caller.unlock();
+    }
+  };
+
   mutable std::mutex mu_;
   MonotonicTime now_{std::chrono::hours(1)};  // GUARDED_BY(mu_)
   SystemTime wallStart_;
