@@ -1,5 +1,7 @@
 #include "events/event.h"
 
+#include "clock/time_format.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -102,7 +104,7 @@ kube::Json makeEvent(const EventSpec& spec) {
       {"apiVersion", r.apiVersion()},
       {"kind", r.kind},
       {"metadata", {{"name", spec.name}, {"namespace", eventNamespace(spec.regarding)}}},
-      {"eventTime", formatMicroTime(spec.eventTime)},
+      {"eventTime", clock::formatMicroTime(spec.eventTime)},
       {"reportingController", spec.reportingController},
       {"reportingInstance", spec.reportingInstance},
       {"action", spec.action},
@@ -115,22 +117,8 @@ kube::Json makeEvent(const EventSpec& spec) {
 }
 
 kube::Json seriesPatch(int64_t count, clock::SystemTime lastObserved) {
-  return {{"series", {{"count", count}, {"lastObservedTime", formatMicroTime(lastObserved)}}}};
+  return {{"series", {{"count", count}, {"lastObservedTime", clock::formatMicroTime(lastObserved)}}}};
 }
 
-std::string formatMicroTime(clock::SystemTime t) {
-  using namespace std::chrono;
-  const auto micros = floor<microseconds>(t);
-  const auto day = floor<days>(micros);
-  const year_month_day date{day};
-  const hh_mm_ss time{micros - day};
-  char text[64];
-  std::snprintf(text, sizeof text, "%04d-%02u-%02uT%02d:%02d:%02d.%06lldZ",
-                static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
-                static_cast<unsigned>(date.day()), static_cast<int>(time.hours().count()),
-                static_cast<int>(time.minutes().count()), static_cast<int>(time.seconds().count()),
-                static_cast<long long>(time.subseconds().count()));
-  return text;
-}
 
 }  // namespace sessionstore::events

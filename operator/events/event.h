@@ -69,6 +69,6 @@ kube::Json makeEvent(const EventSpec& spec);
 kube::Json seriesPatch(int64_t count, clock::SystemTime lastObserved);
 
 // RFC 3339 in UTC with exactly six fractional digits: "2026-11-22T00:00:00.000000Z".
-std::string formatMicroTime(clock::SystemTime t);
+
 
 }  // namespace sessionstore::events

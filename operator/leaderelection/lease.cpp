@@ -67,19 +67,5 @@ std::string resourceVersionOf(const kube::Json& lease) {
   return stringField(*metadata, "resourceVersion");
 }
 
-std::string formatMicroTime(clock::SystemTime t) {
-  using namespace std::chrono;
-  const auto micros = floor<microseconds>(t);
-  const auto day = floor<days>(micros);
-  const year_month_day date{day};
-  const hh_mm_ss time{micros - day};
-  char text[64];
-  std::snprintf(text, sizeof text, "%04d-%02u-%02uT%02d:%02d:%02d.%06lldZ",
-                static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
-                static_cast<unsigned>(date.day()), static_cast<int>(time.hours().count()),
-                static_cast<int>(time.minutes().count()), static_cast<int>(time.seconds().count()),
-                static_cast<long long>(time.subseconds().count()));
-  return text;
-}
 
 }  // namespace sessionstore::leaderelection

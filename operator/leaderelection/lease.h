@@ -8,6 +8,7 @@
 #include <string>
 
 #include "clock/clock.h"
+#include "clock/time_format.h"
 #include "kube/client.h"
 
 namespace sessionstore::leaderelection {
@@ -36,7 +37,7 @@ kube::Json newLease(const std::string& ns, const std::string& name, const LeaseR
 // The Lease's metadata.resourceVersion, or "" when it has none.
 std::string resourceVersionOf(const kube::Json& lease);
 
-// RFC 3339 in UTC with exactly six fractional digits: "2026-11-22T00:00:00.000000Z".
-std::string formatMicroTime(clock::SystemTime t);
+// MicroTime, as Leases hold it (clock/time_format.h).
+using clock::formatMicroTime;
 
 }  // namespace sessionstore::leaderelection

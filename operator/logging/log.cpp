@@ -1,5 +1,7 @@
 #include "logging/log.h"
 
+#include "clock/time_format.h"
+
 #include <spdlog/logger.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
@@ -66,21 +68,7 @@ Field sessionStore(std::string_view ns, std::string_view name) {
   return Field{"sessionstore", std::move(value)};
 }
 
-std::string formatTimestamp(clock::SystemTime time) {
-  using namespace std::chrono;
-  const auto ms = floor<milliseconds>(time);
-  const auto day = floor<days>(ms);
-  const year_month_day date{day};
-  const hh_mm_ss clockTime{ms - day};
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ",
-                static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
-                static_cast<unsigned>(date.day()), static_cast<int>(clockTime.hours().count()),
-                static_cast<int>(clockTime.minutes().count()),
-                static_cast<int>(clockTime.seconds().count()),
-                static_cast<int>(clockTime.subseconds().count()));
-  return buffer;
-}
+std::string formatTimestamp(clock::SystemTime time) { return clock::formatMilliTime(time); }
 
 std::string formatLine(clock::SystemTime time, Level level, std::string_view msg,
                        const Fields& bound, const Fields& fields) {

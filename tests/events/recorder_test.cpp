@@ -1,4 +1,5 @@
 #include "events/recorder.h"
+#include "clock/time_format.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -110,7 +111,7 @@ TEST_F(RecorderTest, FirstOccurrenceCreatesAnEvent) {
   const auto event = created()[0];
   EXPECT_EQ(event["metadata"]["name"], eventName("web", nanosOf(clock_.wallNow())));
   EXPECT_EQ(event["metadata"]["namespace"], "shop");
-  EXPECT_EQ(event["eventTime"], formatMicroTime(clock_.wallNow()));
+  EXPECT_EQ(event["eventTime"], clock::formatMicroTime(clock_.wallNow()));
   EXPECT_EQ(event["reportingController"], "sessionstore-operator");
   EXPECT_EQ(event["reportingInstance"], "operator-0");
   EXPECT_EQ(event["type"], "Warning");

@@ -1,0 +1,17 @@
+// Wall-clock times as the Kubernetes API and the logs write them: RFC 3339 in UTC.
+#pragma once
+
+#include <string>
+
+#include "clock/clock.h"
+
+namespace sessionstore::clock {
+
+// "2026-11-22T00:00:00.000000Z" (metav1.MicroTime: Lease renewTime, Event eventTime).
+std::string formatMicroTime(SystemTime t);
+// "2026-11-22T00:00:00.000Z" (log lines).
+std::string formatMilliTime(SystemTime t);
+// "2026-11-22T00:00:00Z" (metav1.Time: conditions' lastTransitionTime).
+std::string formatTime(SystemTime t);
+
+}  // namespace sessionstore::clock
