@@ -1,8 +1,30 @@
-// sessionstore-operator: the command line. `run` (the controller) and `plan` (offline preview)
-// come with the reconcile issue; until then the binary reports its version and usage.
+// sessionstore-operator: the command line.
+//   run    the operator: caches, leader election, health and metrics endpoints, controllers
+//   version, help
+#include <signal.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstring>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
 #include <string_view>
+#include <thread>
+#include <utility>
+
+// After <utility>: Boost.Asio 1.81, which it includes, uses std::exchange without including it.
+#include <pplx/threadpool.h>
+
+#include "kube/config.h"
+#include "kube/rest_client.h"
+#include "logging/log.h"
+#include "manager/manager.h"
+#include "metrics/operator_metrics.h"
+#include "metrics/registry.h"
+
+namespace ss = sessionstore;
 
 namespace {
 
@@ -10,13 +32,160 @@ constexpr std::string_view kUsage =
     "usage: sessionstore-operator <command> [flags]\n"
     "\n"
     "commands:\n"
+    "  run       run the operator (in a cluster, or outside with a kubeconfig)\n"
     "  version   print the version\n"
-    "  help      print this help\n";
+    "  help      print this help\n"
+    "\n"
+    "run flags:\n"
+    "  --kubeconfig PATH                  kubeconfig (default: $KUBECONFIG, in-cluster, "
+    "~/.kube/config)\n"
+    "  --context NAME                     kubeconfig context (default: current-context)\n"
+    "  --metrics-bind-address HOST:PORT   /metrics (default :8080)\n"
+    "  --health-probe-bind-address HOST:PORT  /healthz and /readyz (default :8081)\n"
+    "  --leader-elect true|false          elect a leader on a Lease (default true)\n"
+    "  --leader-election-namespace NS     namespace of the Lease (default: the operator's own)\n"
+    "  --leader-election-id NAME          name of the Lease (default sessionstore-operator)\n"
+    "  --identity NAME                    this replica's name in the Lease (default: "
+    "hostname_random)\n"
+    "  --log-level debug|info|warn|error  (default info)\n";
+
+struct Flags {
+  std::map<std::string, std::string> values;
+  std::string error;
+};
+
+// --name value or --name=value, for the names in `known`.
+Flags parseFlags(int argc, char** argv, int first, const std::vector<std::string>& known) {
+  Flags flags;
+  for (int i = first; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--", 0) != 0) {
+      flags.error = "unexpected argument \"" + arg + "\"";
+      return flags;
+    }
+    std::string name = arg.substr(2), value;
+    if (const auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      flags.error = "flag --" + name + " needs a value";
+      return flags;
+    }
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      flags.error = "unknown flag --" + name;
+      return flags;
+    }
+    flags.values[name] = value;
+  }
+  return flags;
+}
+
+std::string flag(const Flags& f, const std::string& name, const std::string& fallback) {
+  const auto it = f.values.find(name);
+  return it == f.values.end() ? fallback : it->second;
+}
+
+std::string defaultIdentity() {
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  std::random_device random;
+  char suffix[17];
+  std::snprintf(suffix, sizeof suffix, "%08x%08x", random(), random());
+  return std::string(host) + "_" + suffix;
+}
+
+int run(int argc, char** argv) {
+  const auto flags = parseFlags(
+      argc, argv, 2,
+      {"kubeconfig", "context", "metrics-bind-address", "health-probe-bind-address", "leader-elect",
+       "leader-election-namespace", "leader-election-id", "identity", "log-level"});
+  if (!flags.error.empty()) {
+    std::fprintf(stderr, "sessionstore-operator run: %s\n\n%s", flags.error.c_str(), kUsage.data());
+    return 2;
+  }
+  const auto level = ss::logging::parseLevel(flag(flags, "log-level", "info"));
+  if (!level) {
+    std::fprintf(stderr, "sessionstore-operator run: %s\n", level.error().c_str());
+    return 2;
+  }
+  const std::string leaderElect = flag(flags, "leader-elect", "true");
+  if (leaderElect != "true" && leaderElect != "false") {
+    std::fprintf(stderr, "sessionstore-operator run: --leader-elect takes true or false\n");
+    return 2;
+  }
+  ss::logging::setDefaultLogger(ss::logging::Logger(*level));
+  auto log = ss::logging::defaultLogger();
+
+  // SIGTERM and SIGINT are taken by one thread with sigwait; every other thread blocks them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);  // hiredis and sockets write with plain write()
+  // A small pool: the operator's requests block its own threads, not the pool's.
+  crossplat::threadpool::initialize_with_threads(8);
+
+  auto config = ss::kube::loadDefault(flag(flags, "kubeconfig", ""), flag(flags, "context", ""));
+  if (!config) {
+    log.error("cannot configure the Kubernetes client", {{"error", config.error().describe()}});
+    return 1;
+  }
+  ss::metrics::Registry registry;
+  ss::metrics::OperatorMetrics metrics(registry);
+  const std::string host = config->server.substr(config->server.find("://") + 3);
+  auto client =
+      ss::kube::RestClient::connect(*config, [&metrics, host](const std::string& verb, int code) {
+        metrics.restClientRequestsTotal
+            .withLabels({code == 0 ? "<error>" : std::to_string(code), verb, host})
+            ->inc();
+      });
+  if (!client) {
+    log.error("cannot configure the Kubernetes client", {{"error", client.error().describe()}});
+    return 1;
+  }
+  log.info(
+      "starting",
+      {{"version", SESSIONSTORE_VERSION}, {"cluster", config->source}, {"server", config->server}});
+
+  ss::manager::ManagerOptions options{
+      .metricsAddress = flag(flags, "metrics-bind-address", ":8080"),
+      .healthAddress = flag(flags, "health-probe-bind-address", ":8081"),
+      .leaderElect = leaderElect == "true",
+      .election = {
+          .leaseNamespace = flag(flags, "leader-election-namespace", config->defaultNamespace),
+          .leaseName = flag(flags, "leader-election-id", "sessionstore-operator"),
+          .identity = flag(flags, "identity", defaultIdentity())}};
+  // Leader election gets its own client with a short timeout: a renew that hangs must not
+  // outlast the renew deadline (10 s).
+  auto electionClient = ss::kube::RestClient::connect(*config, {}, std::chrono::seconds(4));
+  if (!electionClient) {
+    log.error("cannot configure the Kubernetes client",
+              {{"error", electionClient.error().describe()}});
+    return 1;
+  }
+  ss::manager::Manager manager(**client, options, registry, metrics, **electionClient);
+
+  std::thread signalThread([&] {
+    int received = 0;
+    sigwait(&signals, &received);
+    log.info("signal received, stopping", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    manager.requestStop();
+  });
+  const int code = manager.run();
+  // Wake the signal thread if it is still waiting (leadership lost, or a start failure).
+  ::kill(::getpid(), SIGTERM);
+  signalThread.join();
+  return code;
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::string_view command = argc > 1 ? argv[1] : "help";
+  if (command == "run") return run(argc, argv);
   if (command == "version" || command == "--version") {
     std::printf("sessionstore-operator %s\n", SESSIONSTORE_VERSION);
     return 0;

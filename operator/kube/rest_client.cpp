@@ -231,9 +231,10 @@ RestClient::RestClient(std::unique_ptr<transport::Transport> transport, const Cl
       observer_(std::move(observer)) {}
 
 Result<std::unique_ptr<RestClient>> RestClient::connect(const ClusterConfig& config,
-                                                        RequestObserver observer) {
-  auto transport = transport::makeCppRestTransport(
-      transport::TransportConfig{.baseUrl = config.server, .tls = config.tls});
+                                                        RequestObserver observer,
+                                                        std::chrono::seconds requestTimeout) {
+  auto transport = transport::makeCppRestTransport(transport::TransportConfig{
+      .baseUrl = config.server, .tls = config.tls, .requestTimeout = requestTimeout});
   if (!transport) {
     return makeError(ErrorKind::kConfig, config.source + ": " + transport.error().message);
   }

@@ -42,8 +42,11 @@ class RestClient final : public Client {
              const clock::Clock& clock = clock::systemClock(), RequestObserver observer = {});
 
   // A client for `config` on cpprestsdk; kConfig when the TLS material is unusable.
-  static Result<std::unique_ptr<RestClient>> connect(const ClusterConfig& config,
-                                                     RequestObserver observer = {});
+  // requestTimeout bounds the wait for each answer (leader election wants it well under its
+  // renew deadline, since a hung renew delays stepping down).
+  static Result<std::unique_ptr<RestClient>> connect(
+      const ClusterConfig& config, RequestObserver observer = {},
+      std::chrono::seconds requestTimeout = std::chrono::seconds(30));
 
   Result<Json> get(const Resource& r, const std::string& ns, const std::string& name,
                    const std::string& subresource = "") override;

@@ -9,6 +9,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 
 extern char** environ;
@@ -91,7 +93,8 @@ ProcessResult runProcess(const std::vector<std::string>& argv, const ProcessOpti
     for (nfds_t i = 0; i < n; ++i) {
       if (fds[i].revents == 0) continue;
       if (fds[i].fd == inFd) {
-        const ssize_t w = ::write(inFd, options.input.data() + written, options.input.size() - written);
+        const ssize_t w =
+            ::write(inFd, options.input.data() + written, options.input.size() - written);
         if (w > 0) written += static_cast<size_t>(w);
         if (w < 0 || written == options.input.size()) closeFd(inFd);
         continue;
@@ -113,6 +116,69 @@ ProcessResult runProcess(const std::vector<std::string>& argv, const ProcessOpti
   }
   result.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
+}
+
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::string& logFile,
+                           const std::map<std::string, std::string>& env)
+    : logFile_(logFile) {
+  if (argv.empty()) throw std::invalid_argument("ChildProcess: empty argv");
+  std::vector<std::string> args(argv);
+  std::vector<char*> argp;
+  for (auto& a : args) argp.push_back(a.data());
+  argp.push_back(nullptr);
+  std::vector<std::string> envStrings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string entry(*e);
+    if (!env.contains(entry.substr(0, entry.find('=')))) envStrings.push_back(std::move(entry));
+  }
+  for (const auto& [name, value] : env) envStrings.push_back(name + "=" + value);
+  std::vector<char*> envp;
+  for (auto& e : envStrings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  const int fd = ::open(logFile.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::runtime_error("cannot open " + logFile);
+  pid_ = ::fork();
+  if (pid_ < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+  if (pid_ == 0) {
+    const int devnull = ::open("/dev/null", O_RDONLY);
+    ::dup2(devnull, 0);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    ::execvpe(argp[0], argp.data(), envp.data());
+    ::_exit(127);
+  }
+  ::close(fd);
+}
+
+ChildProcess::~ChildProcess() {
+  if (!status_ && pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    wait(std::chrono::seconds(10));
+  }
+}
+
+void ChildProcess::signal(int sig) const {
+  if (pid_ > 0) ::kill(pid_, sig);
+}
+
+std::optional<int> ChildProcess::wait(std::chrono::milliseconds timeout) {
+  if (status_) return status_;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    int status = 0;
+    const pid_t done = ::waitpid(pid_, &status, WNOHANG);
+    if (done == pid_) {
+      status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      return status_;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    ::usleep(20'000);
+  }
+}
+
+std::string ChildProcess::output() const {
+  std::ifstream in(logFile_);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 bool processExists(int pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }

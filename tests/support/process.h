@@ -4,14 +4,15 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace sessionstore::testing {
 
 struct ProcessResult {
-  int exitCode = -1;     // the exit status, or 128 + signal when the process was killed
-  bool timedOut = false; // killed because it outlived ProcessOptions::timeout
+  int exitCode = -1;      // the exit status, or 128 + signal when the process was killed
+  bool timedOut = false;  // killed because it outlived ProcessOptions::timeout
   std::string out;
   std::string err;
 
@@ -21,8 +22,8 @@ struct ProcessResult {
 };
 
 struct ProcessOptions {
-  std::string input;                          // written to the child's stdin, then closed
-  std::map<std::string, std::string> env;     // added to (or replacing in) the environment
+  std::string input;                           // written to the child's stdin, then closed
+  std::map<std::string, std::string> env;      // added to (or replacing in) the environment
   std::chrono::milliseconds timeout{120'000};  // SIGKILL after this long
 };
 
@@ -31,5 +32,29 @@ ProcessResult runProcess(const std::vector<std::string>& argv, const ProcessOpti
 
 // True while a process with this pid exists (zombies included).
 bool processExists(int pid);
+
+// A process that runs in the background while the test goes on (an operator replica), its
+// stdout and stderr appended to a file. The destructor kills it (SIGKILL) if it still runs.
+class ChildProcess {
+ public:
+  // REQUIRES: argv is not empty.
+  ChildProcess(const std::vector<std::string>& argv, const std::string& logFile,
+               const std::map<std::string, std::string>& env = {});
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  int pid() const { return pid_; }
+  void signal(int sig) const;
+  // The exit status (128 + signal when killed), or nullopt if it still runs after `timeout`.
+  std::optional<int> wait(std::chrono::milliseconds timeout);
+  // What it has printed so far.
+  std::string output() const;
+
+ private:
+  int pid_ = -1;
+  std::string logFile_;
+  std::optional<int> status_;
+};
 
 }  // namespace sessionstore::testing
