@@ -79,7 +79,10 @@ http::http_request makeRequest(const Request& request) {
     }
   }
   if (!request.body.empty() || !contentType.empty()) {
-    req.set_body(request.body, contentType.empty() ? "application/json" : contentType);
+    // From bytes, not from a std::string: cpprestsdk reads a string body through a
+    // streambuf<char> reinterpreted as streambuf<unsigned char>, which UBSan reports.
+    req.set_body(std::vector<unsigned char>(request.body.begin(), request.body.end()));
+    req.headers().set_content_type(contentType.empty() ? "application/json" : contentType);
   }
   return req;
 }
@@ -109,10 +112,13 @@ class CppRestStream final : public Stream {
   Result<std::optional<std::string>> readLine() override {
     if (cancelled_) return std::unexpected(Failure{FailureKind::kCancelled, "stream cancelled"});
     try {
-      concurrency::streams::container_buffer<std::string> line;
+      // A byte buffer, not a std::string one: the body is a stream of bytes, and cpprestsdk
+      // would read into a string buffer through a reinterpreted streambuf, which UBSan reports.
+      concurrency::streams::container_buffer<std::vector<uint8_t>> line;
       const size_t n = body_.read_line(line).get();
       if (n == 0 && body_.is_eof()) return std::optional<std::string>();
-      return std::optional<std::string>(std::move(line.collection()));
+      const auto& bytes = line.collection();
+      return std::optional<std::string>(std::string(bytes.begin(), bytes.end()));
     } catch (const std::exception& e) {
       if (cancelled_) return std::unexpected(Failure{FailureKind::kCancelled, "stream cancelled"});
       return std::unexpected(failureFrom(e));
@@ -121,9 +127,10 @@ class CppRestStream final : public Stream {
 
   Result<std::string> readAll() override {
     try {
-      concurrency::streams::container_buffer<std::string> all;
+      concurrency::streams::container_buffer<std::vector<uint8_t>> all;
       body_.read_to_end(all).get();
-      return std::move(all.collection());
+      const auto& bytes = all.collection();
+      return std::string(bytes.begin(), bytes.end());
     } catch (const std::exception& e) {
       return std::unexpected(failureFrom(e));
     }

@@ -90,6 +90,7 @@ void TcpProxy::loop() {
       while (::read(wakeFd_[0], buf, sizeof buf) > 0) {
       }
     }
+    const size_t polled = pairs.size();
     if (fds[0].revents & POLLIN) {
       const int client = ::accept4(listenFd_, nullptr, nullptr, SOCK_CLOEXEC);
       if (client >= 0) {
@@ -104,8 +105,9 @@ void TcpProxy::loop() {
         }
       }
     }
-    // Move bytes; a pair whose either side closes or fails is closed whole.
-    for (size_t i = 0; i < pairs.size(); ++i) {
+    // Move bytes; a pair whose either side closes or fails is closed whole. Only the pairs that
+    // were polled: one accepted above has no poll entry yet.
+    for (size_t i = 0; i < polled; ++i) {
       auto& p = pairs[i];
       const auto& c = fds[2 + 2 * i];
       const auto& s = fds[3 + 2 * i];
