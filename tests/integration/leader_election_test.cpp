@@ -83,7 +83,10 @@ TEST_F(LeaderElection, OneLeadsAndKillOrTerminateHandsOver) {
               static_cast<long long>(kRetryPeriod.count()), bound.count());
   EXPECT_GE(handover, kLeaseDuration - kRetryPeriod) << "b took a lease that had not expired";
   EXPECT_LE(std::chrono::duration<double>(handover), bound);
-  EXPECT_EQ(count(b->output(), R"("msg":"started leading")"), 1) << b->output();
+  // b writes the Lease, then logs that it leads.
+  EXPECT_TRUE(eventually([&] { return count(b->output(), R"("msg":"started leading")") == 1; },
+                         std::chrono::seconds(10)))
+      << b->output();
 
   // SIGTERM: b stops its controllers, releases the lease and exits 0; a new replica c takes
   // over at its next try instead of waiting for the lease to expire.
