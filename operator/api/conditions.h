@@ -1,0 +1,95 @@
+// The condition types, reasons and phases a SessionStore's status uses, in one place (as
+// kubebuilder's conditions.go), so that the controller, `plan`, tests and documentation spell
+// them the same way. A reason is a CamelCase word a machine can match; the message beside it
+// says, for a person, what was seen and what to fix. Each condition also carries
+// observedGeneration.
+#pragma once
+
+#include <string_view>
+
+namespace sessionstore::api {
+
+// Condition types.
+inline constexpr std::string_view kConditionStoreReady = "StoreReady";
+inline constexpr std::string_view kConditionConnectionWired = "ConnectionWired";
+inline constexpr std::string_view kConditionAffinityApplied = "AffinityApplied";
+inline constexpr std::string_view kConditionWorkersSized = "WorkersSized";
+inline constexpr std::string_view kConditionAutoscalingActive = "AutoscalingActive";
+inline constexpr std::string_view kConditionReady = "Ready";
+
+// Condition statuses.
+inline constexpr std::string_view kStatusTrue = "True";
+inline constexpr std::string_view kStatusFalse = "False";
+inline constexpr std::string_view kStatusUnknown = "Unknown";
+
+// status.phase values.
+inline constexpr std::string_view kPhasePending = "Pending";
+inline constexpr std::string_view kPhaseProvisioning = "Provisioning";
+inline constexpr std::string_view kPhaseReady = "Ready";
+inline constexpr std::string_view kPhaseDegraded = "Degraded";
+inline constexpr std::string_view kPhaseFailed = "Failed";
+
+// Reasons of StoreReady.
+// The store answered AUTH, PING and INFO: a client can use it now.
+inline constexpr std::string_view kReasonStoreAvailable = "StoreAvailable";
+// The managed store's objects exist but its pod is not ready yet.
+inline constexpr std::string_view kReasonProvisioning = "Provisioning";
+// The store could not be reached (connection refused, timeout, DNS).
+inline constexpr std::string_view kReasonStoreUnreachable = "StoreUnreachable";
+// The store refused the credentials.
+inline constexpr std::string_view kReasonAuthenticationFailed = "AuthenticationFailed";
+// The external store's urlSecretRef names a Secret or key that does not exist.
+inline constexpr std::string_view kReasonUrlSecretMissing = "UrlSecretMissing";
+// The external store's URL is not a redis:// or rediss:// URL.
+inline constexpr std::string_view kReasonInvalidUrl = "InvalidUrl";
+
+// Reasons of ConnectionWired.
+// The target Deployment carries the connection env and the connection-hash annotation.
+inline constexpr std::string_view kReasonWired = "Wired";
+// Wiring waits for StoreReady, so the app never starts against a store that is not there.
+inline constexpr std::string_view kReasonWaitingForStore = "WaitingForStore";
+// spec.target.deployment does not exist (yet) in the SessionStore's namespace.
+inline constexpr std::string_view kReasonDeploymentNotFound = "DeploymentNotFound";
+// A container named in spec.target.containers is not in the Deployment's pod template.
+inline constexpr std::string_view kReasonContainerNotFound = "ContainerNotFound";
+// The server-side apply to the Deployment failed (the message says why).
+inline constexpr std::string_view kReasonApplyFailed = "ApplyFailed";
+
+// Reasons of AffinityApplied.
+// The Service is set to ClientIP affinity with the configured timeout.
+inline constexpr std::string_view kReasonAffinityClientIP = "ClientIP";
+// The Service is set to no affinity: sessions are shared through the store.
+inline constexpr std::string_view kReasonAffinityNone = "None";
+// spec.target.service is empty: affinity is not managed.
+inline constexpr std::string_view kReasonNoService = "NoService";
+// spec.target.service does not exist (yet) in the SessionStore's namespace.
+inline constexpr std::string_view kReasonServiceNotFound = "ServiceNotFound";
+
+// Reasons of WorkersSized.
+// The worker count was computed from the containers' CPU and applied.
+inline constexpr std::string_view kReasonWorkersSized = "Sized";
+
+// Reasons of AutoscalingActive.
+// spec.autoscaling.enabled is false.
+inline constexpr std::string_view kReasonAutoscalingDisabled = "Disabled";
+// Replicas follow the metrics.
+inline constexpr std::string_view kReasonScaling = "Scaling";
+// A HorizontalPodAutoscaler already targets the Deployment; the operator does not scale it.
+inline constexpr std::string_view kReasonHorizontalPodAutoscalerPresent =
+    "HorizontalPodAutoscalerPresent";
+// No metric could be read this poll; replicas are left as they are.
+inline constexpr std::string_view kReasonMetricsUnavailable = "MetricsUnavailable";
+// The recommendation was capped by what the store can serve (maxClients).
+inline constexpr std::string_view kReasonStoreCapacityLimited = "StoreCapacityLimited";
+
+// Reasons of Ready.
+// Every other condition is as wanted.
+inline constexpr std::string_view kReasonReady = "Ready";
+// Some condition is not yet as wanted; the message names it.
+inline constexpr std::string_view kReasonNotReady = "NotReady";
+// The spec cannot be used as written (the message names the field); no retry until it changes.
+inline constexpr std::string_view kReasonInvalidSpec = "InvalidSpec";
+// The SessionStore is being deleted and its finalizer is undoing the wiring.
+inline constexpr std::string_view kReasonDeleting = "Deleting";
+
+}  // namespace sessionstore::api

@@ -1,0 +1,215 @@
+// The SessionStore API (sessionstore.io/v1alpha1) as C++ types, and the parser that builds them
+// from the object's JSON. Every field has the default that crds/sessionstore.io_sessionstores.yaml
+// gives it, as a default member initializer, and parseSessionStore() applies those defaults
+// itself when a field is absent or null: the API server applies them too, but `plan` reads
+// SessionStores from files, without a server, and must see the same spec. A field of the wrong
+// type is an error value naming the field path ("spec.workers.perCPU: must be a number"); so is
+// what the code built from a spec relies on: enum values, the CRD's numeric ranges and
+// cross-field rules, environment variable names, the key prefix's characters (it becomes a Redis
+// ACL pattern) and the latency format. Object-name patterns and string lengths are left to the
+// API server. Parsing never throws; unknown fields are ignored, as the API server prunes them.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "quantity/quantity.h"
+
+namespace sessionstore::api {
+
+using Json = nlohmann::json;
+
+inline constexpr std::string_view kGroup = "sessionstore.io";
+inline constexpr std::string_view kVersion = "v1alpha1";
+inline constexpr std::string_view kApiVersion = "sessionstore.io/v1alpha1";
+inline constexpr std::string_view kKind = "SessionStore";
+
+enum class StoreType { kManaged, kExternal };
+enum class DeletionPolicy { kRetain, kDelete };
+enum class AffinityMode { kClientIP, kNone, kUntilStoreReady };
+enum class MetricType { kCPU, kMemory, kActiveSessions, kStoreClients, kLatency };
+
+// The spelling of each value in the API ("Managed", "UntilStoreReady", "ActiveSessions", ...).
+const char* toString(StoreType value);
+const char* toString(DeletionPolicy value);
+const char* toString(AffinityMode value);
+const char* toString(MetricType value);
+
+// spec.target: the workload whose replicas share sessions, in the SessionStore's namespace.
+struct Target {
+  std::string deployment;               // required, non-empty
+  std::string service;                  // "": affinity is not managed
+  std::vector<std::string> containers;  // empty: every container of the pod template
+  bool operator==(const Target&) const = default;
+};
+
+// Resource name ("cpu", "memory", ...) to quantity.
+using ResourceList = std::map<std::string, quantity::Quantity>;
+
+struct ResourceRequirements {
+  ResourceList limits;
+  ResourceList requests;
+  bool operator==(const ResourceRequirements&) const = default;
+};
+
+struct Persistence {
+  bool enabled = true;
+  quantity::Quantity size = quantity::Quantity::fromInt64(std::int64_t{1} << 30,
+                                                          quantity::Format::kBinarySI);  // 1Gi
+  std::string storageClassName;  // "": the cluster's default class
+  bool operator==(const Persistence&) const = default;
+};
+
+// spec.store.managed: the Redis the operator runs. Meaningful only with StoreType::kManaged.
+struct ManagedStore {
+  std::string image = "redis:7.2-alpine";
+  ResourceRequirements resources;
+  quantity::Quantity maxMemory =
+      quantity::Quantity::fromInt64(std::int64_t{64} << 20, quantity::Format::kBinarySI);  // 64Mi
+  std::string evictionPolicy = "volatile-lru";  // one of the CRD's enum (Redis maxmemory-policy)
+  int maxClients = 1000;
+  Persistence persistence;
+  DeletionPolicy deletionPolicy = DeletionPolicy::kRetain;
+  bool operator==(const ManagedStore&) const = default;
+};
+
+struct SecretKeySelector {
+  std::string name;  // required
+  std::string key = "url";
+  bool operator==(const SecretKeySelector&) const = default;
+};
+
+// spec.store.external: a Redis the user already runs.
+struct ExternalStore {
+  SecretKeySelector urlSecretRef;
+  bool operator==(const ExternalStore&) const = default;
+};
+
+struct Store {
+  StoreType type = StoreType::kManaged;
+  ManagedStore managed;                   // defaults when absent
+  std::optional<ExternalStore> external;  // set exactly when type is kExternal
+  bool operator==(const Store&) const = default;
+};
+
+struct Connection {
+  std::string secretName;  // "": see secretName()
+  std::string urlEnvVar = "REDIS_URL";
+  std::string keyPrefix;  // "": see keyPrefix()
+  std::string poolSizeEnvVar = "REDIS_MAX_CONNECTIONS";
+  int poolSize = 0;  // per worker process; 0: derived (wiring::poolSize)
+  bool operator==(const Connection&) const = default;
+};
+
+struct Affinity {
+  AffinityMode mode = AffinityMode::kUntilStoreReady;
+  int timeoutSeconds = 3600;
+  bool operator==(const Affinity&) const = default;
+};
+
+// workers = clamp(ceil(cpu * perCPU) + offset, min, max); the parser guarantees min <= max.
+struct Workers {
+  std::string envVar = "WORKERS";
+  double perCPU = 2;
+  int offset = 1;
+  int min = 1;
+  int max = 32;
+  bool operator==(const Workers&) const = default;
+};
+
+struct PrometheusQuery {
+  std::string url;
+  std::string query;
+  bool operator==(const PrometheusQuery&) const = default;
+};
+
+// One load signal. The parser guarantees that the target its type needs is set:
+// targetAverageUtilization for kCPU and kMemory, targetPerReplica for kActiveSessions and
+// kStoreClients, targetValue and prometheus for kLatency.
+struct Metric {
+  MetricType type = MetricType::kCPU;
+  std::optional<int> targetAverageUtilization;  // percent of requests
+  std::optional<int> targetPerReplica;
+  std::optional<std::string> targetValue;  // a duration such as "250ms" or "2s"
+  std::optional<PrometheusQuery> prometheus;
+  bool operator==(const Metric&) const = default;
+};
+
+struct ScalingRules {
+  int stabilizationWindowSeconds = 0;
+  int maxReplicasPerStep = 1;
+  bool operator==(const ScalingRules&) const = default;
+};
+
+struct Behavior {
+  ScalingRules scaleUp{.stabilizationWindowSeconds = 0, .maxReplicasPerStep = 4};
+  ScalingRules scaleDown{.stabilizationWindowSeconds = 300, .maxReplicasPerStep = 1};
+  bool operator==(const Behavior&) const = default;
+};
+
+// The parser guarantees minReplicas <= maxReplicas, and at least one metric when enabled.
+struct Autoscaling {
+  bool enabled = false;
+  int minReplicas = 2;
+  int maxReplicas = 10;
+  int pollIntervalSeconds = 15;
+  std::vector<Metric> metrics;
+  Behavior behavior;
+  bool operator==(const Autoscaling&) const = default;
+};
+
+struct SessionStoreSpec {
+  Target target;
+  Store store;
+  Connection connection;
+  Affinity affinity;
+  Workers workers;
+  Autoscaling autoscaling;
+  bool operator==(const SessionStoreSpec&) const = default;
+};
+
+// The part of metadata the operator reads.
+struct ObjectMeta {
+  std::string ns;  // metadata.namespace ("" when the object does not say, as in a plan file)
+  std::string name;
+  std::string uid;
+  std::int64_t generation = 0;
+  std::string resourceVersion;
+  std::optional<std::string> deletionTimestamp;  // set once deletion has been requested
+  std::vector<std::string> finalizers;
+  bool operator==(const ObjectMeta&) const = default;
+};
+
+struct SessionStore {
+  ObjectMeta metadata;
+  SessionStoreSpec spec;
+  bool operator==(const SessionStore&) const = default;
+};
+
+// Parses a SessionStore object (as the API server returns it, or as written in a file) and
+// applies every default of the CRD. metadata.name and spec.target.deployment are required.
+// Returns the first problem found, as "<field path>: <what is wrong>".
+std::expected<SessionStore, std::string> parseSessionStore(const Json& object);
+
+// The spec as JSON with every default spelled out (what `plan` prints as the effective spec):
+// parseSessionStore of it gives `spec` back. Quantities are in canonical form; fields without a
+// CRD default (target.service, target.containers, connection.secretName, connection.keyPrefix,
+// persistence.storageClassName, a metric's unset targets) are left out when empty; managed is left
+// out for an External store.
+Json toJson(const SessionStoreSpec& spec);
+
+// The Secret the connection is written to: spec.connection.secretName, else
+// "<name>-session-store".
+std::string secretName(const SessionStore& store);
+
+// The prefix of every key the app may touch: spec.connection.keyPrefix, else
+// "<namespace>:<name>:".
+std::string keyPrefix(const SessionStore& store);
+
+}  // namespace sessionstore::api
