@@ -1,0 +1,98 @@
+// How the target Deployment is wired to its session store (PRODUCT.md, items 4 and 6): the
+// worker count of each wired container from its CPU, the per-worker connection pool size, and the
+// server-side-apply body that puts both, the store's URL and the key prefix (by secretKeyRef,
+// never inline) and the connection-hash annotation on the Deployment. Pure functions: no client,
+// no clock. The body holds only the fields the operator owns, so that a GitOps tool applying the
+// same Deployment keeps its own, and removing them is applying a body without them.
+#pragma once
+
+#include <expected>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/session_store.h"
+#include "quantity/quantity.h"
+
+namespace sessionstore::wiring {
+
+using Json = nlohmann::json;
+
+// The field manager of every server-side apply the operator makes.
+inline constexpr std::string_view kFieldManager = "sessionstore-operator";
+// Pod-template annotation holding a hash of the connection, so pods roll when it changes.
+inline constexpr std::string_view kConnectionHashAnnotation = "sessionstore.io/connection-hash";
+// Keys of the connection Secret the env entries refer to.
+inline constexpr std::string_view kUrlSecretKey = "REDIS_URL";
+inline constexpr std::string_view kKeyPrefixSecretKey = "SESSION_KEY_PREFIX";
+// The env var that carries the key prefix (its name is fixed by the contract).
+inline constexpr std::string_view kKeyPrefixEnvVar = "SESSION_KEY_PREFIX";
+
+// The CPU a container's workers are sized from: its resources.limits.cpu, else its
+// resources.requests.cpu, else 1. `container` is one entry of a pod spec's containers; a
+// quantity may be a string or a number, as the API server accepts. A malformed quantity is an
+// error naming the field.
+std::expected<quantity::Quantity, std::string> containerCpu(const Json& container);
+
+// clamp(ceil(cpu * perCPU) + offset, min, max), whatever the magnitude of cpu.
+// REQUIRES: min <= max (api::parseSessionStore guarantees it for a spec's workers).
+int workerCount(const quantity::Quantity& cpu, double perCPU, int offset, int min, int max);
+
+// workerCount with the CPU of `container` and the formula of `workers`.
+std::expected<int, std::string> workerCount(const Json& container, const api::Workers& workers);
+
+// The number of app replicas connections must be budgeted for: autoscaling.maxReplicas when
+// autoscaling is enabled, else `replicas` (the Deployment's spec.replicas); at least 1.
+int replicasBound(const api::SessionStoreSpec& spec, int replicas);
+
+// Connections per worker process: spec.connection.poolSize when > 0, else
+// floor(0.9 * maxClients / (replicasBound * workers)), at least 2. maxClients is
+// `serverMaxClients` when given (an external store's maxclients, read from the server), else
+// spec.store.managed.maxClients. replicasBound and workers below 1 count as 1.
+int poolSize(const api::SessionStoreSpec& spec, int replicasBound, int workers,
+             std::optional<int> serverMaxClients = std::nullopt);
+
+// What one container of the target gets.
+struct ContainerWiring {
+  std::string name;
+  int workers = 1;
+  int poolSize = 2;
+  bool operator==(const ContainerWiring&) const = default;
+};
+
+// Everything the apply body is built from.
+struct DeploymentWiring {
+  std::string ns;
+  std::string deployment;
+  std::string secretName;  // the connection Secret
+  std::string urlEnvVar;
+  std::string poolSizeEnvVar;
+  std::string workersEnvVar;
+  std::string connectionHash;
+  std::vector<ContainerWiring> containers;  // in the order of the pod template
+  bool operator==(const DeploymentWiring&) const = default;
+};
+
+// Computes the wiring of `deployment` (the target, as read from the API server) for `store`:
+// the containers named in spec.target.containers (all when empty), each with its workers from
+// its CPU and its pool size. Errors (with what to fix) when a named container is not in the pod
+// template, or the Deployment or a container's CPU is malformed.
+std::expected<DeploymentWiring, std::string> computeDeploymentWiring(
+    const api::SessionStore& store, const Json& deployment, const std::string& connectionHash,
+    std::optional<int> serverMaxClients = std::nullopt);
+
+// The server-side-apply body for the target Deployment: apiVersion, kind, metadata.name and
+// namespace, the connection-hash pod-template annotation and, for each wired container, its env
+// entries: the URL and the key prefix by secretKeyRef to the connection Secret, the pool size
+// and the worker count as values. Nothing else.
+Json deploymentApplyConfiguration(const DeploymentWiring& wiring);
+
+// The body that undoes the wiring (the finalizer's step): only apiVersion, kind and metadata.name
+// and namespace. Applied under kFieldManager, it releases every field the operator applied
+// before (env entries and annotation), which the API server then removes unless another manager
+// also owns them; nothing else of the Deployment changes.
+Json deploymentUnwireConfiguration(const std::string& ns, const std::string& deployment);
+
+}  // namespace sessionstore::wiring
