@@ -1,0 +1,45 @@
+// What the app's pods are given to reach their store (PRODUCT.md, items 3 and 5): the connection
+// Secret (REDIS_URL, REDIS_HOST, REDIS_PORT, REDIS_PASSWORD, SESSION_KEY_PREFIX,
+// REDIS_MAX_CONNECTIONS), the hash of it that the pod-template annotation carries (so pods roll
+// when the connection changes, and only then), and the session affinity of the target Service.
+// Pure functions; the password is an input and never leaves the Secret.
+#pragma once
+
+#include <string>
+
+#include "api/session_store.h"
+
+namespace sessionstore::wiring {
+
+using Json = api::Json;
+
+struct StoreEndpoint {
+  std::string host;  // "web-redis.shop.svc"
+  int port = 6379;
+  std::string username;  // "" for the default user
+  std::string password;  // "" when the store needs none
+  bool tls = false;      // rediss://
+};
+
+// redis[s]://[user:password@]host:port/0, user and password percent-encoded.
+std::string redisUrl(const StoreEndpoint& endpoint);
+
+// The ownerReference that ties a child object to its SessionStore (garbage collection).
+Json ownerReference(const api::SessionStore& store);
+
+// The connection Secret, named store.spec.connection's secretName(), owned by the SessionStore,
+// its values base64 in `data` (as the API server returns them, so desired and observed compare).
+Json connectionSecret(const api::SessionStore& store, const StoreEndpoint& endpoint, int poolSize);
+
+// A SHA-256 hex digest of the Secret's data: the value of the connection-hash annotation.
+std::string connectionHash(const Json& secret);
+
+// The server-side-apply body for the target Service's affinity: ClientIP with the timeout when
+// the mode is ClientIP, or UntilStoreReady while the store is not ready; None otherwise.
+// REQUIRES: store.spec.target.service is not empty.
+Json serviceAffinityConfiguration(const api::SessionStore& store, bool storeReady);
+
+// Standard base64 with padding.
+std::string encodeBase64(const std::string& bytes);
+
+}  // namespace sessionstore::wiring

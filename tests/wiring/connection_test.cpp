@@ -1,0 +1,110 @@
+// The connection Secret, its hash and the Service affinity, as whole objects.
+#include "wiring/connection.h"
+
+#include <gtest/gtest.h>
+
+namespace sessionstore::wiring {
+namespace {
+
+api::SessionStore store(const Json& spec = Json::object()) {
+  Json object = {{"apiVersion", "sessionstore.io/v1alpha1"},
+                 {"kind", "SessionStore"},
+                 {"metadata", {{"name", "web"}, {"namespace", "shop"}, {"uid", "u-1"}}},
+                 {"spec", {{"target", {{"deployment", "web"}, {"service", "web"}}}}}};
+  object["spec"].update(spec);
+  auto parsed = api::parseSessionStore(object);
+  EXPECT_TRUE(parsed) << parsed.error();
+  return *parsed;
+}
+
+TEST(RedisUrl, EncodesTheCredentials) {
+  EXPECT_EQ(
+      redisUrl(
+          {.host = "web-redis.shop.svc", .port = 6379, .username = "app", .password = "a/b:c@d"}),
+      "redis://app:a%2Fb%3Ac%40d@web-redis.shop.svc:6379/0");
+  EXPECT_EQ(redisUrl({.host = "cache.example", .port = 6380, .tls = true}),
+            "rediss://cache.example:6380/0");
+}
+
+TEST(ConnectionSecret, HoldsEveryKeyBase64AndIsOwned) {
+  const auto secret = connectionSecret(
+      store(), {.host = "web-redis.shop.svc", .port = 6379, .username = "app", .password = "pw"},
+      18);
+  const Json expected = {
+      {"apiVersion", "v1"},
+      {"kind", "Secret"},
+      {"metadata",
+       {{"name", "web-session-store"},
+        {"namespace", "shop"},
+        {"labels",
+         {{"app.kubernetes.io/managed-by", "sessionstore-operator"},
+          {"app.kubernetes.io/instance", "web"},
+          {"sessionstore.io/name", "web"}}},
+        {"ownerReferences", Json::array({{{"apiVersion", "sessionstore.io/v1alpha1"},
+                                          {"kind", "SessionStore"},
+                                          {"name", "web"},
+                                          {"uid", "u-1"},
+                                          {"controller", true},
+                                          {"blockOwnerDeletion", true}}})}}},
+      {"type", "Opaque"},
+      {"data",
+       {{"REDIS_URL", encodeBase64("redis://app:pw@web-redis.shop.svc:6379/0")},
+        {"REDIS_HOST", encodeBase64("web-redis.shop.svc")},
+        {"REDIS_PORT", encodeBase64("6379")},
+        {"REDIS_PASSWORD", encodeBase64("pw")},
+        {"SESSION_KEY_PREFIX", encodeBase64("shop:web:")},
+        {"REDIS_MAX_CONNECTIONS", encodeBase64("18")}}}};
+  EXPECT_EQ(secret, expected) << secret.dump(2);
+  EXPECT_EQ(secret.dump().find("\"pw\""), std::string::npos) << "the password appears in clear";
+}
+
+TEST(ConnectionHash, ChangesWithTheConnectionOnly) {
+  const StoreEndpoint endpoint{.host = "h", .port = 6379, .username = "app", .password = "pw"};
+  const auto a = connectionSecret(store(), endpoint, 18);
+  EXPECT_EQ(connectionHash(a), connectionHash(connectionSecret(store(), endpoint, 18)));
+  EXPECT_EQ(connectionHash(a).size(), 64u);
+  auto b = a;
+  b["metadata"]["labels"]["extra"] = "x";  // metadata does not roll pods
+  EXPECT_EQ(connectionHash(a), connectionHash(b));
+  auto other = endpoint;
+  other.password = "pw2";
+  EXPECT_NE(connectionHash(a), connectionHash(connectionSecret(store(), other, 18)));
+  EXPECT_NE(connectionHash(a), connectionHash(connectionSecret(store(), endpoint, 19)));
+  EXPECT_NE(connectionHash(a), connectionHash(connectionSecret(
+                                   store({{"connection", {{"keyPrefix", "p:"}}}}), endpoint, 18)));
+}
+
+TEST(Base64, EncodesWithPadding) {
+  EXPECT_EQ(encodeBase64(""), "");
+  EXPECT_EQ(encodeBase64("f"), "Zg==");
+  EXPECT_EQ(encodeBase64("fo"), "Zm8=");
+  EXPECT_EQ(encodeBase64("foo"), "Zm9v");
+}
+
+struct AffinityCase {
+  const char* mode;
+  bool ready;
+  const char* affinity;
+};
+
+TEST(ServiceAffinity, FollowsTheModeAndTheStore) {
+  for (const auto& c :
+       {AffinityCase{"ClientIP", true, "ClientIP"}, AffinityCase{"ClientIP", false, "ClientIP"},
+        AffinityCase{"None", false, "None"}, AffinityCase{"None", true, "None"},
+        AffinityCase{"UntilStoreReady", false, "ClientIP"},
+        AffinityCase{"UntilStoreReady", true, "None"}}) {
+    const auto body = serviceAffinityConfiguration(
+        store({{"affinity", {{"mode", c.mode}, {"timeoutSeconds", 600}}}}), c.ready);
+    Json expected = {{"apiVersion", "v1"},
+                     {"kind", "Service"},
+                     {"metadata", {{"name", "web"}, {"namespace", "shop"}}},
+                     {"spec", {{"sessionAffinity", c.affinity}}}};
+    if (std::string(c.affinity) == "ClientIP") {
+      expected["spec"]["sessionAffinityConfig"] = {{"clientIP", {{"timeoutSeconds", 600}}}};
+    }
+    EXPECT_EQ(body, expected) << c.mode << " ready=" << c.ready;
+  }
+}
+
+}  // namespace
+}  // namespace sessionstore::wiring
