@@ -1,0 +1,90 @@
+#include "redis_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <stdexcept>
+#include <thread>
+
+namespace sessionstore::testing {
+
+namespace {
+
+bool accepts(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// A port nobody listens on now (bind to 0, read it, close); redis-server may still lose a race
+// for it, and then the start is retried with another.
+int freePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+}  // namespace
+
+RedisServer::RedisServer(const std::string& config) {
+  char pattern[] = "/tmp/sessionstore-redis.XXXXXX";
+  if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
+  dir_ = pattern;
+  std::string log;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    port_ = freePort();
+    {
+      std::ofstream conf(dir_ + "/redis.conf");
+      conf << config << "\nport " << port_ << "\nbind 127.0.0.1\ndir " << dir_
+           << "\nsave \"\"\ndaemonize no\nlogfile \"\"\n";
+    }
+    process_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{"redis-server", dir_ + "/redis.conf"}, dir_ + "/redis.log");
+    for (int i = 0; i < 200; ++i) {
+      if (accepts(port_)) return;
+      if (process_->wait(std::chrono::milliseconds(0))) break;  // it exited: bad config or port
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    log = process_->output();
+    process_.reset();
+  }
+  std::filesystem::remove_all(dir_);
+  throw std::runtime_error("redis-server did not start: " + log);
+}
+
+RedisServer::~RedisServer() {
+  if (process_) {
+    process_->signal(SIGTERM);
+    if (!process_->wait(std::chrono::seconds(10))) process_->signal(SIGKILL);
+    process_.reset();
+  }
+  std::error_code ignored;
+  std::filesystem::remove_all(dir_, ignored);
+}
+
+void RedisServer::kill() {
+  if (process_) {
+    process_->signal(SIGKILL);
+    process_->wait(std::chrono::seconds(10));
+  }
+}
+
+}  // namespace sessionstore::testing
