@@ -1,0 +1,417 @@
+#include "redis/redis.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <array>
+#include <climits>
+#include <cstdint>
+#include <optional>
+#include <span>
+
+namespace sessionstore::redis {
+namespace {
+
+constexpr std::string_view kManagedBy = "sessionstore-operator";
+constexpr std::string_view kConfigVolume = "config";
+constexpr std::string_view kDataVolume = "data";
+constexpr std::string_view kContainerName = "redis";
+
+constexpr std::string_view kStandardAlphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+constexpr std::string_view kUrlAlphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+std::string encode(std::span<const unsigned char> bytes, std::string_view alphabet, bool pad) {
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    std::uint32_t n = (std::uint32_t{bytes[i]} << 16) | (std::uint32_t{bytes[i + 1]} << 8) |
+                      std::uint32_t{bytes[i + 2]};
+    out += alphabet[(n >> 18) & 63];
+    out += alphabet[(n >> 12) & 63];
+    out += alphabet[(n >> 6) & 63];
+    out += alphabet[n & 63];
+  }
+  std::size_t rest = bytes.size() - i;
+  if (rest == 1) {
+    std::uint32_t n = std::uint32_t{bytes[i]} << 16;
+    out += alphabet[(n >> 18) & 63];
+    out += alphabet[(n >> 12) & 63];
+    if (pad) out += "==";
+  } else if (rest == 2) {
+    std::uint32_t n = (std::uint32_t{bytes[i]} << 16) | (std::uint32_t{bytes[i + 1]} << 8);
+    out += alphabet[(n >> 18) & 63];
+    out += alphabet[(n >> 12) & 63];
+    out += alphabet[(n >> 6) & 63];
+    if (pad) out += '=';
+  }
+  return out;
+}
+
+// Standard padded base64 to bytes; nullopt when malformed.
+std::optional<std::string> decodeBase64(std::string_view text) {
+  if (text.size() % 4 != 0) return std::nullopt;
+  std::string out;
+  std::uint32_t n = 0;
+  int bits = 0;
+  std::size_t padding = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '=') {
+      if (i + 2 < text.size()) return std::nullopt;
+      ++padding;
+      continue;
+    }
+    if (padding > 0) return std::nullopt;
+    std::size_t value = kStandardAlphabet.find(c);
+    if (value == std::string_view::npos) return std::nullopt;
+    n = (n << 6) | static_cast<std::uint32_t>(value);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((n >> bits) & 0xFF);
+    }
+  }
+  return out;
+}
+
+Json labelsJson(const Labels& labels) {
+  Json out = Json::object();
+  for (const auto& [key, value] : labels) out[key] = value;
+  return out;
+}
+
+Json metadata(const api::SessionStore& store, const std::string& name) {
+  return {{"name", name},
+          {"namespace", store.metadata.ns},
+          {"labels", labelsJson(managedLabels(store))},
+          {"ownerReferences", Json::array({ownerReference(store)})}};
+}
+
+std::string yesNo(bool value) { return value ? "yes" : "no"; }
+
+std::string probeCommand() {
+  return "redis-cli --user " + std::string(kMonitorUser) + " --pass \"$" +
+         std::string(kMonitorPasswordEnvVar) + "\" --no-auth-warning ping | grep -q PONG";
+}
+
+Json probe(int initialDelaySeconds, int periodSeconds, int timeoutSeconds, int failureThreshold) {
+  return {{"exec", {{"command", {"sh", "-c", probeCommand()}}}},
+          {"initialDelaySeconds", initialDelaySeconds},
+          {"periodSeconds", periodSeconds},
+          {"timeoutSeconds", timeoutSeconds},
+          {"failureThreshold", failureThreshold}};
+}
+
+Json resourcesJson(const api::ManagedStore& managed) {
+  Json limits = Json::object();
+  for (const auto& [name, value] : managed.resources.limits) limits[name] = value.toString();
+  if (!limits.contains("memory"))
+    limits["memory"] = derivedMemoryLimit(managed.maxMemory).toString();
+  Json out = {{"limits", limits}};
+  if (!managed.resources.requests.empty()) {
+    Json requests = Json::object();
+    for (const auto& [name, value] : managed.resources.requests) {
+      requests[name] = value.toString();
+    }
+    out["requests"] = requests;
+  }
+  return out;
+}
+
+Json servicePorts() {
+  return Json::array(
+      {{{"name", kPortName}, {"port", kPort}, {"targetPort", kPortName}, {"protocol", "TCP"}}});
+}
+
+}  // namespace
+
+RandomBytes systemRandomBytes() {
+  return [](std::span<unsigned char> out) {
+    if (out.size() > static_cast<std::size_t>(INT_MAX)) return false;
+    return RAND_bytes(out.data(), static_cast<int>(out.size())) == 1;
+  };
+}
+
+std::string base64UrlEncode(std::span<const unsigned char> bytes) {
+  return encode(bytes, kUrlAlphabet, false);
+}
+
+std::string base64Encode(std::string_view bytes) {
+  return encode(std::span(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()),
+                kStandardAlphabet, true);
+}
+
+std::string sha256Hex(std::string_view text) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int length = 0;
+  // EVP_Digest with SHA-256 cannot fail short of memory exhaustion; an empty result shows it.
+  if (EVP_Digest(text.data(), text.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
+    return "";
+  }
+  constexpr std::string_view kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < length; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 15];
+  }
+  return out;
+}
+
+std::expected<std::string, std::string> generatePassword(const RandomBytes& random) {
+  std::array<unsigned char, kPasswordBytes> bytes{};
+  if (!random || !random(bytes)) {
+    return std::unexpected(std::string("the random source failed to give password bytes"));
+  }
+  return base64UrlEncode(bytes);
+}
+
+std::expected<Passwords, std::string> generatePasswords(const RandomBytes& random) {
+  auto app = generatePassword(random);
+  if (!app) return std::unexpected(app.error());
+  auto monitor = generatePassword(random);
+  if (!monitor) return std::unexpected(monitor.error());
+  return Passwords{.app = *app, .monitor = *monitor};
+}
+
+std::expected<Passwords, std::string> passwordsFromSecret(const Json& secret) {
+  auto read = [&](std::string_view key) -> std::expected<std::string, std::string> {
+    const std::string where = "secret data." + std::string(key);
+    if (!secret.is_object() || !secret.contains("data") || !secret["data"].is_object() ||
+        !secret["data"].contains(key)) {
+      return std::unexpected(where + ": missing");
+    }
+    const Json& value = secret["data"][std::string(key)];
+    if (!value.is_string()) return std::unexpected(where + ": must be a string");
+    auto decoded = decodeBase64(value.get<std::string>());
+    if (!decoded) return std::unexpected(where + ": not valid base64");
+    if (decoded->empty()) return std::unexpected(where + ": empty");
+    return *decoded;
+  };
+  auto app = read(kAppPasswordKey);
+  if (!app) return std::unexpected(app.error());
+  auto monitor = read(kMonitorPasswordKey);
+  if (!monitor) return std::unexpected(monitor.error());
+  return Passwords{.app = *app, .monitor = *monitor};
+}
+
+std::string authSecretName(const api::SessionStore& store) {
+  return store.metadata.name + "-redis-auth";
+}
+std::string configMapName(const api::SessionStore& store) {
+  return store.metadata.name + "-redis-config";
+}
+std::string statefulSetName(const api::SessionStore& store) {
+  return store.metadata.name + "-redis";
+}
+std::string headlessServiceName(const api::SessionStore& store) {
+  return store.metadata.name + "-redis-headless";
+}
+std::string serviceName(const api::SessionStore& store) { return store.metadata.name + "-redis"; }
+std::string networkPolicyName(const api::SessionStore& store) {
+  return store.metadata.name + "-redis";
+}
+
+Labels managedLabels(const api::SessionStore& store) {
+  Labels labels = selectorLabels(store);
+  labels["app.kubernetes.io/managed-by"] = std::string(kManagedBy);
+  return labels;
+}
+
+Labels selectorLabels(const api::SessionStore& store) {
+  return {{"app.kubernetes.io/name", "redis"},
+          {"app.kubernetes.io/instance", store.metadata.name},
+          {"sessionstore.io/name", store.metadata.name}};
+}
+
+Json ownerReference(const api::SessionStore& store) {
+  return {{"apiVersion", api::kApiVersion}, {"kind", api::kKind}, {"name", store.metadata.name},
+          {"uid", store.metadata.uid},      {"controller", true}, {"blockOwnerDeletion", true}};
+}
+
+quantity::Quantity derivedMemoryLimit(const quantity::Quantity& maxMemory) {
+  std::int64_t bytes = maxMemory.value();
+  // bytes * 1.25 rounded up, without overflowing.
+  std::int64_t quarter = bytes / 4 + (bytes % 4 != 0 ? 1 : 0);
+  std::int64_t limit = bytes > INT64_MAX - quarter ? INT64_MAX : bytes + quarter;
+  return quantity::Quantity::fromInt64(limit, quantity::Format::kBinarySI);
+}
+
+std::string renderRedisConf(const api::ManagedStore& managed) {
+  std::string out;
+  out += "# Rendered by sessionstore-operator; edits are overwritten.\n";
+  out += "port " + std::to_string(kPort) + "\n";
+  out += "bind 0.0.0.0\n";
+  out += "protected-mode yes\n";
+  out += "maxmemory " + std::to_string(managed.maxMemory.value()) + "\n";
+  out += "maxmemory-policy " + managed.evictionPolicy + "\n";
+  out += "maxclients " + std::to_string(managed.maxClients) + "\n";
+  out += "appendonly " + yesNo(managed.persistence.enabled) + "\n";
+  out += "dir " + std::string(kDataDir) + "\n";
+  out += "aclfile " + std::string(kConfigDir) + "/" + std::string(kUsersAclKey) + "\n";
+  return out;
+}
+
+std::string renderUsersAcl(std::string_view keyPrefix, std::string_view appPasswordSha256Hex,
+                           std::string_view monitorPasswordSha256Hex) {
+  const std::string prefix(keyPrefix);
+  std::string out;
+  out += "user default off resetpass resetkeys resetchannels -@all\n";
+  out += "user " + std::string(kAppUser) + " on #" + std::string(appPasswordSha256Hex) + " ~" +
+         prefix + "* &" + prefix + "* +@all -@admin -@dangerous\n";
+  out += "user " + std::string(kMonitorUser) + " on #" + std::string(monitorPasswordSha256Hex) +
+         " %R~" + prefix + "* resetchannels -@all +ping +info +client|list +dbsize +scan" +
+         " +config|get\n";
+  return out;
+}
+
+Json authSecret(const api::SessionStore& store, const Passwords& passwords) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Secret"},
+          {"metadata", metadata(store, authSecretName(store))},
+          {"type", "Opaque"},
+          {"data",
+           {{kAppPasswordKey, base64Encode(passwords.app)},
+            {kMonitorPasswordKey, base64Encode(passwords.monitor)}}}};
+}
+
+Json configMap(const api::SessionStore& store, const Passwords& passwords) {
+  return {{"apiVersion", "v1"},
+          {"kind", "ConfigMap"},
+          {"metadata", metadata(store, configMapName(store))},
+          {"data",
+           {{kRedisConfKey, renderRedisConf(store.spec.store.managed)},
+            {kUsersAclKey, renderUsersAcl(api::keyPrefix(store), sha256Hex(passwords.app),
+                                          sha256Hex(passwords.monitor))}}}};
+}
+
+std::string configHash(const Json& configMap) {
+  const Json data = configMap.contains("data") ? configMap["data"] : Json::object();
+  return sha256Hex(data.dump());
+}
+
+Json statefulSet(const api::SessionStore& store, std::string_view configHash) {
+  const api::ManagedStore& managed = store.spec.store.managed;
+  Json container = {
+      {"name", kContainerName},
+      {"image", managed.image},
+      {"command", {"redis-server", std::string(kConfigDir) + "/" + std::string(kRedisConfKey)}},
+      {"ports",
+       Json::array({{{"name", kPortName}, {"containerPort", kPort}, {"protocol", "TCP"}}})},
+      {"env",
+       Json::array({{{"name", kMonitorPasswordEnvVar},
+                     {"valueFrom",
+                      {{"secretKeyRef",
+                        {{"name", authSecretName(store)}, {"key", kMonitorPasswordKey}}}}}}})},
+      {"resources", resourcesJson(managed)},
+      {"securityContext",
+       {{"allowPrivilegeEscalation", false},
+        {"readOnlyRootFilesystem", true},
+        {"runAsNonRoot", true},
+        {"runAsUser", kRedisUid},
+        {"runAsGroup", kRedisUid},
+        {"capabilities", {{"drop", {"ALL"}}}}}},
+      {"readinessProbe", probe(5, 5, 2, 3)},
+      {"livenessProbe", probe(15, 10, 5, 6)},
+      {"volumeMounts",
+       Json::array({{{"name", kConfigVolume}, {"mountPath", kConfigDir}, {"readOnly", true}},
+                    {{"name", kDataVolume}, {"mountPath", kDataDir}}})},
+  };
+  Json volumes =
+      Json::array({{{"name", kConfigVolume}, {"configMap", {{"name", configMapName(store)}}}}});
+  if (!managed.persistence.enabled) {
+    volumes.push_back({{"name", kDataVolume}, {"emptyDir", Json::object()}});
+  }
+  Json podSpec = {
+      {"automountServiceAccountToken", false},
+      {"securityContext",
+       {{"runAsUser", kRedisUid},
+        {"runAsGroup", kRedisUid},
+        {"runAsNonRoot", true},
+        {"fsGroup", kRedisUid},
+        {"seccompProfile", {{"type", "RuntimeDefault"}}}}},
+      {"containers", Json::array({container})},
+      {"volumes", volumes},
+  };
+  Json spec = {
+      {"replicas", 1},
+      {"serviceName", headlessServiceName(store)},
+      {"selector", {{"matchLabels", labelsJson(selectorLabels(store))}}},
+      {"template",
+       {{"metadata",
+         {{"labels", labelsJson(managedLabels(store))},
+          {"annotations", {{kConfigHashAnnotation, configHash}}}}},
+        {"spec", podSpec}}},
+  };
+  if (managed.persistence.enabled) {
+    Json claimSpec = {
+        {"accessModes", {"ReadWriteOnce"}},
+        {"resources", {{"requests", {{"storage", managed.persistence.size.toString()}}}}}};
+    if (!managed.persistence.storageClassName.empty()) {
+      claimSpec["storageClassName"] = managed.persistence.storageClassName;
+    }
+    spec["volumeClaimTemplates"] = Json::array(
+        {{{"metadata", {{"name", kDataVolume}, {"labels", labelsJson(managedLabels(store))}}},
+          {"spec", claimSpec}}});
+    const char* whenDeleted =
+        managed.deletionPolicy == api::DeletionPolicy::kDelete ? "Delete" : "Retain";
+    spec["persistentVolumeClaimRetentionPolicy"] = {{"whenDeleted", whenDeleted},
+                                                    {"whenScaled", "Retain"}};
+  }
+  return {{"apiVersion", "apps/v1"},
+          {"kind", "StatefulSet"},
+          {"metadata", metadata(store, statefulSetName(store))},
+          {"spec", spec}};
+}
+
+Json headlessService(const api::SessionStore& store) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Service"},
+          {"metadata", metadata(store, headlessServiceName(store))},
+          {"spec",
+           {{"clusterIP", "None"},
+            {"publishNotReadyAddresses", true},
+            {"selector", labelsJson(selectorLabels(store))},
+            {"ports", servicePorts()}}}};
+}
+
+Json clientService(const api::SessionStore& store) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Service"},
+          {"metadata", metadata(store, serviceName(store))},
+          {"spec",
+           {{"type", "ClusterIP"},
+            {"selector", labelsJson(selectorLabels(store))},
+            {"ports", servicePorts()}}}};
+}
+
+std::expected<Json, std::string> networkPolicy(const api::SessionStore& store,
+                                               const Labels& targetPodLabels,
+                                               const OperatorPeer& operatorPeer) {
+  if (targetPodLabels.empty()) {
+    return std::unexpected(std::string(
+        "the target's pod template has no labels: a NetworkPolicy could not single its pods out"));
+  }
+  if (operatorPeer.namespaceLabels.empty() || operatorPeer.podLabels.empty()) {
+    return std::unexpected(std::string(
+        "the operator's namespace and pod labels must both be set for the NetworkPolicy"));
+  }
+  Json from = Json::array(
+      {{{"podSelector", {{"matchLabels", labelsJson(targetPodLabels)}}}},
+       {{"namespaceSelector", {{"matchLabels", labelsJson(operatorPeer.namespaceLabels)}}},
+        {"podSelector", {{"matchLabels", labelsJson(operatorPeer.podLabels)}}}}});
+  return Json{
+      {"apiVersion", "networking.k8s.io/v1"},
+      {"kind", "NetworkPolicy"},
+      {"metadata", metadata(store, networkPolicyName(store))},
+      {"spec",
+       {{"podSelector", {{"matchLabels", labelsJson(selectorLabels(store))}}},
+        {"policyTypes", {"Ingress"}},
+        {"ingress",
+         Json::array({{{"from", from},
+                       {"ports", Json::array({{{"protocol", "TCP"}, {"port", kPort}}})}}})}}}};
+}
+
+}  // namespace sessionstore::redis
