@@ -1,8 +1,6 @@
 #include "wiring/connection.h"
 
-#include <openssl/evp.h>
-#include <openssl/sha.h>
-
+#include "redis/redis.h"
 #include "wiring/wiring.h"
 
 namespace sessionstore::wiring {
@@ -34,19 +32,10 @@ Json childMetadata(const api::SessionStore& store, const std::string& name) {
                {{"app.kubernetes.io/managed-by", "sessionstore-operator"},
                 {"app.kubernetes.io/instance", store.metadata.name},
                 {"sessionstore.io/name", store.metadata.name}}},
-              {"ownerReferences", Json::array({ownerReference(store)})}};
+              {"ownerReferences", Json::array({redis::ownerReference(store)})}};
 }
 
 }  // namespace
-
-std::string encodeBase64(const std::string& bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(bytes.data()),
-                                static_cast<int>(bytes.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
 
 std::string redisUrl(const StoreEndpoint& endpoint) {
   std::string url = endpoint.tls ? "rediss://" : "redis://";
@@ -56,19 +45,14 @@ std::string redisUrl(const StoreEndpoint& endpoint) {
   return url + endpoint.host + ":" + std::to_string(endpoint.port) + "/0";
 }
 
-Json ownerReference(const api::SessionStore& store) {
-  return Json{{"apiVersion", api::kApiVersion}, {"kind", api::kKind}, {"name", store.metadata.name},
-              {"uid", store.metadata.uid},      {"controller", true}, {"blockOwnerDeletion", true}};
-}
-
 Json connectionSecret(const api::SessionStore& store, const StoreEndpoint& endpoint, int poolSize) {
   // Json objects keep keys sorted, so the data (and its hash) is the same for the same inputs.
-  Json data = {{std::string(kUrlSecretKey), encodeBase64(redisUrl(endpoint))},
-               {"REDIS_HOST", encodeBase64(endpoint.host)},
-               {"REDIS_PORT", encodeBase64(std::to_string(endpoint.port))},
-               {"REDIS_PASSWORD", encodeBase64(endpoint.password)},
-               {std::string(kKeyPrefixSecretKey), encodeBase64(api::keyPrefix(store))},
-               {"REDIS_MAX_CONNECTIONS", encodeBase64(std::to_string(poolSize))}};
+  Json data = {{std::string(kUrlSecretKey), redis::base64Encode(redisUrl(endpoint))},
+               {"REDIS_HOST", redis::base64Encode(endpoint.host)},
+               {"REDIS_PORT", redis::base64Encode(std::to_string(endpoint.port))},
+               {"REDIS_PASSWORD", redis::base64Encode(endpoint.password)},
+               {std::string(kKeyPrefixSecretKey), redis::base64Encode(api::keyPrefix(store))},
+               {"REDIS_MAX_CONNECTIONS", redis::base64Encode(std::to_string(poolSize))}};
   return Json{{"apiVersion", "v1"},
               {"kind", "Secret"},
               {"metadata", childMetadata(store, api::secretName(store))},
@@ -77,16 +61,7 @@ Json connectionSecret(const api::SessionStore& store, const StoreEndpoint& endpo
 }
 
 std::string connectionHash(const Json& secret) {
-  const std::string text = secret.contains("data") ? secret["data"].dump() : "{}";
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (const unsigned char b : digest) {
-    hex.push_back(kHex[b >> 4]);
-    hex.push_back(kHex[b & 0xF]);
-  }
-  return hex;
+  return redis::sha256Hex(secret.contains("data") ? secret["data"].dump() : "{}");
 }
 
 Json serviceAffinityConfiguration(const api::SessionStore& store, bool storeReady) {

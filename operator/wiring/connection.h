@@ -24,9 +24,6 @@ struct StoreEndpoint {
 // redis[s]://[user:password@]host:port/0, user and password percent-encoded.
 std::string redisUrl(const StoreEndpoint& endpoint);
 
-// The ownerReference that ties a child object to its SessionStore (garbage collection).
-Json ownerReference(const api::SessionStore& store);
-
 // The connection Secret, named store.spec.connection's secretName(), owned by the SessionStore,
 // its values base64 in `data` (as the API server returns them, so desired and observed compare).
 Json connectionSecret(const api::SessionStore& store, const StoreEndpoint& endpoint, int poolSize);
@@ -38,8 +35,5 @@ std::string connectionHash(const Json& secret);
 // the mode is ClientIP, or UntilStoreReady while the store is not ready; None otherwise.
 // REQUIRES: store.spec.target.service is not empty.
 Json serviceAffinityConfiguration(const api::SessionStore& store, bool storeReady);
-
-// Standard base64 with padding.
-std::string encodeBase64(const std::string& bytes);
 
 }  // namespace sessionstore::wiring
