@@ -43,6 +43,15 @@ inline constexpr std::string_view kReasonUrlSecretMissing = "UrlSecretMissing";
 // The external store's URL is not a redis:// or rediss:// URL.
 inline constexpr std::string_view kReasonInvalidUrl = "InvalidUrl";
 
+// The password Secret exists but does not hold two passwords; the message names the key.
+inline constexpr std::string_view kReasonPasswordSecretInvalid = "PasswordSecretInvalid";
+// Writing one of the store's objects failed (the message has the API server's answer).
+inline constexpr std::string_view kReasonProvisioningFailed = "ProvisioningFailed";
+
+// Any condition: an object the operator must write exists and is not owned by this
+// SessionStore; the operator never overwrites it. The message names it and what to change.
+inline constexpr std::string_view kReasonNameTaken = "NameTaken";
+
 // Reasons of ConnectionWired.
 // The target Deployment carries the connection env and the connection-hash annotation.
 inline constexpr std::string_view kReasonWired = "Wired";
@@ -79,6 +88,8 @@ inline constexpr std::string_view kReasonHorizontalPodAutoscalerPresent =
     "HorizontalPodAutoscalerPresent";
 // No metric could be read this poll; replicas are left as they are.
 inline constexpr std::string_view kReasonMetricsUnavailable = "MetricsUnavailable";
+// Autoscaling is enabled in the spec, but this version of the operator does not scale yet.
+inline constexpr std::string_view kReasonAutoscalingNotSupported = "NotSupportedYet";
 // The recommendation was capped by what the store can serve (maxClients).
 inline constexpr std::string_view kReasonStoreCapacityLimited = "StoreCapacityLimited";
 

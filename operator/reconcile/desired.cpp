@@ -1,0 +1,92 @@
+#include "reconcile/desired.h"
+
+#include <algorithm>
+
+#include "storeprobe/store_probe.h"
+
+namespace sessionstore::reconcile {
+
+redis::Labels podTemplateLabels(const Json& deployment) {
+  redis::Labels labels;
+  const Json* node = &deployment;
+  for (const char* key : {"spec", "template", "metadata", "labels"}) {
+    if (!node->is_object() || !node->contains(key)) return labels;
+    node = &(*node)[key];
+  }
+  if (!node->is_object()) return labels;
+  for (const auto& [key, value] : node->items()) {
+    if (value.is_string()) labels[key] = value.get<std::string>();
+  }
+  return labels;
+}
+
+redis::OperatorPeer operatorPeer(const std::string& operatorNamespace) {
+  return {.namespaceLabels = {{"kubernetes.io/metadata.name", operatorNamespace}},
+          .podLabels = {{std::string(kOperatorPodNameLabel), std::string(kOperatorPodName)}}};
+}
+
+std::expected<std::vector<Json>, std::string> managedStoreObjects(
+    const api::SessionStore& store, const redis::Passwords& passwords,
+    const std::optional<redis::Labels>& targetPodLabels, const redis::OperatorPeer& operatorPeer) {
+  std::vector<Json> objects;
+  objects.push_back(redis::authSecret(store, passwords));
+  Json config = redis::configMap(store, passwords);
+  const std::string hash = redis::configHash(config);
+  objects.push_back(std::move(config));
+  objects.push_back(redis::headlessService(store));
+  objects.push_back(redis::clientService(store));
+  objects.push_back(redis::statefulSet(store, hash));
+  if (targetPodLabels && !targetPodLabels->empty()) {
+    auto policy = redis::networkPolicy(store, *targetPodLabels, operatorPeer);
+    if (!policy) return std::unexpected(policy.error());
+    objects.push_back(std::move(*policy));
+  }
+  return objects;
+}
+
+wiring::StoreEndpoint managedEndpoint(const api::SessionStore& store,
+                                      const redis::Passwords& passwords) {
+  return {.host = redis::serviceName(store) + "." + store.metadata.ns + ".svc",
+          .port = redis::kPort,
+          .username = std::string(redis::kAppUser),
+          .password = passwords.app,
+          .tls = false};
+}
+
+std::expected<wiring::StoreEndpoint, std::string> externalEndpoint(std::string_view url) {
+  const auto parsed = storeprobe::parseRedisUrl(url);
+  if (!parsed) return std::unexpected(parsed.error());
+  return wiring::StoreEndpoint{.host = parsed->host,
+                               .port = parsed->port,
+                               .username = parsed->username,
+                               .password = parsed->password,
+                               .tls = parsed->tls};
+}
+
+std::expected<Wiring, std::string> desiredWiring(const api::SessionStore& store,
+                                                 const wiring::StoreEndpoint& endpoint,
+                                                 const Json& deployment,
+                                                 std::optional<int> serverMaxClients) {
+  // The pool sizes come from the Deployment (its replicas and each container's CPU); the hash
+  // comes from the Secret, which holds the pool size: compute the sizes first.
+  auto sizing = wiring::computeDeploymentWiring(store, deployment, "", serverMaxClients);
+  if (!sizing) return std::unexpected(sizing.error());
+  if (sizing->containers.empty()) {
+    return std::unexpected("Deployment " + store.spec.target.deployment +
+                           " has no container to wire");
+  }
+  int pool = sizing->containers.front().poolSize;
+  for (const auto& container : sizing->containers) pool = std::min(pool, container.poolSize);
+
+  Wiring out;
+  out.connectionSecret = wiring::connectionSecret(store, endpoint, pool);
+  out.connectionHash = wiring::connectionHash(out.connectionSecret);
+  auto wired =
+      wiring::computeDeploymentWiring(store, deployment, out.connectionHash, serverMaxClients);
+  if (!wired) return std::unexpected(wired.error());
+  out.deployment = std::move(*wired);
+  out.deploymentApply = wiring::deploymentApplyConfiguration(out.deployment);
+  return out;
+}
+
+}  // namespace sessionstore::reconcile

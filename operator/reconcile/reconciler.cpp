@@ -1,0 +1,893 @@
+#include "reconcile/reconciler.h"
+
+#include <algorithm>
+#include <optional>
+#include <sstream>
+#include <utility>
+#include <vector>
+
+#include "api/conditions.h"
+#include "api/session_store.h"
+#include "kube/config.h"
+#include "reconcile/matches.h"
+#include "reconcile/status.h"
+#include "wiring/connection.h"
+#include "wiring/wiring.h"
+
+namespace sessionstore::reconcile {
+namespace {
+
+using kube::ErrorKind;
+using kube::Json;
+using workqueue::Outcome;
+
+const std::string kManager{wiring::kFieldManager};
+
+const kube::Resource* resourceFor(const Json& object) {
+  const std::string kind = object.value("kind", "");
+  if (kind == "Secret") return &kube::resources::kSecrets;
+  if (kind == "ConfigMap") return &kube::resources::kConfigMaps;
+  if (kind == "Service") return &kube::resources::kServices;
+  if (kind == "StatefulSet") return &kube::resources::kStatefulSets;
+  if (kind == "NetworkPolicy") return &kube::resources::kNetworkPolicies;
+  if (kind == "Deployment") return &kube::resources::kDeployments;
+  return nullptr;
+}
+
+std::string nameOf(const Json& object) {
+  const auto metadata = object.find("metadata");
+  if (metadata == object.end() || !metadata->is_object()) return {};
+  return metadata->value("name", "");
+}
+
+// Whether `object` has an ownerReference marking `uid` as its controller.
+bool controlledBy(const Json& object, const std::string& uid) {
+  const auto metadata = object.find("metadata");
+  if (metadata == object.end() || !metadata->is_object()) return false;
+  const auto owners = metadata->find("ownerReferences");
+  if (owners == metadata->end() || !owners->is_array()) return false;
+  return std::any_of(owners->begin(), owners->end(), [&](const Json& owner) {
+    return owner.is_object() && owner.value("uid", "") == uid && owner.value("controller", false);
+  });
+}
+
+std::vector<std::string> finalizersOf(const Json& object) {
+  std::vector<std::string> out;
+  const auto metadata = object.find("metadata");
+  if (metadata == object.end() || !metadata->is_object()) return out;
+  const auto list = metadata->find("finalizers");
+  if (list == metadata->end() || !list->is_array()) return out;
+  for (const Json& item : *list) {
+    if (item.is_string()) out.push_back(item.get<std::string>());
+  }
+  return out;
+}
+
+std::string resourceVersionOf(const Json& object) {
+  const auto metadata = object.find("metadata");
+  if (metadata == object.end() || !metadata->is_object()) return {};
+  return metadata->value("resourceVersion", "");
+}
+
+const Json* path(const Json& root, std::initializer_list<const char*> keys) {
+  const Json* node = &root;
+  for (const char* key : keys) {
+    if (!node->is_object()) return nullptr;
+    const auto it = node->find(key);
+    if (it == node->end()) return nullptr;
+    node = &*it;
+  }
+  return node;
+}
+
+std::optional<std::int64_t> integerAt(const Json& root, std::initializer_list<const char*> keys) {
+  const Json* node = path(root, keys);
+  if (node == nullptr || !node->is_number_integer()) return std::nullopt;
+  return node->get<std::int64_t>();
+}
+
+std::string describe(const kube::Error& error) {
+  return error.message.empty() ? "the API server answered " + std::to_string(error.httpStatus)
+                               : error.message;
+}
+
+// "namespace/name" to its parts.
+std::pair<std::string, std::string> splitKey(const std::string& key) {
+  const auto slash = key.find('/');
+  if (slash == std::string::npos) return {"", key};
+  return {key.substr(0, slash), key.substr(slash + 1)};
+}
+
+}  // namespace
+
+// One reconcile: what was read, what was decided, what went wrong.
+struct Reconciler::Pass {
+  std::string key;
+  Json raw;  // the SessionStore as read (resourceVersion kept current after own writes)
+  api::SessionStore store;
+  logging::Logger log;
+  events::ObjectReference regarding;
+
+  std::optional<Json> deployment;
+  std::optional<Json> statefulSet;
+  std::optional<redis::Passwords> passwords;
+  std::optional<wiring::StoreEndpoint> endpoint;
+  std::optional<wiring::StoreEndpoint> monitor;
+  std::optional<ProbeResult> probe;
+  bool storeUsable = false;    // the store's objects or URL are in place: worth probing
+  bool waiting = false;        // something is expected to change by itself soon
+  bool needsUser = false;      // nothing changes until the user acts
+  std::optional<kube::Error> apiError;  // a failed request: retry with backoff
+
+  ConditionState storeCondition{.type = std::string(api::kConditionStoreReady)};
+  ConditionState wiredCondition{.type = std::string(api::kConditionConnectionWired)};
+  ConditionState affinityCondition{.type = std::string(api::kConditionAffinityApplied)};
+  ConditionState workersCondition{.type = std::string(api::kConditionWorkersSized)};
+  bool wired = false;
+  std::optional<std::int64_t> workers;
+};
+
+Reconciler::Reconciler(kube::Client& client, StoreProber& prober, redis::RandomBytes random,
+                       events::EventRecorder* recorder, ReconcilerOptions options,
+                       const clock::Clock& clock, metrics::OperatorMetrics* metrics)
+    : client_(client),
+      prober_(prober),
+      random_(std::move(random)),
+      recorder_(recorder),
+      options_(std::move(options)),
+      clock_(clock),
+      metrics_(metrics),
+      log_(logging::defaultLogger()) {}
+
+Outcome Reconciler::reconcile(const std::string& key) {
+  const auto [ns, name] = splitKey(key);
+  auto raw = client_.get(kube::resources::kSessionStores, ns, name);
+  if (!raw) {
+    if (raw.error().kind == ErrorKind::kNotFound) {
+      if (metrics_ != nullptr) metrics_->forgetSessionStore(ns, name);
+      return Outcome::success();  // deleted; its children go with it (owner references)
+    }
+    log_.forSessionStore(ns, name)
+        .warn("cannot read the SessionStore", {{"error", describe(raw.error())}});
+    return Outcome::retry();
+  }
+  Pass pass{.key = key, .raw = std::move(*raw), .log = log_.forSessionStore(ns, name)};
+  const Json& metadata = pass.raw["metadata"];
+  pass.regarding = {.apiVersion = std::string(api::kApiVersion),
+                    .kind = std::string(api::kKind),
+                    .ns = ns,
+                    .name = name,
+                    .uid = metadata.value("uid", ""),
+                    .resourceVersion = metadata.value("resourceVersion", "")};
+
+  auto parsed = api::parseSessionStore(pass.raw);
+  if (!parsed) return invalidSpec(pass, parsed.error());
+  pass.store = std::move(*parsed);
+  if (pass.store.metadata.deletionTimestamp) return finalize(pass);
+  return reconcileLive(pass);
+}
+
+Outcome Reconciler::reconcileLive(Pass& pass) {
+  const auto finalizers = finalizersOf(pass.raw);
+  if (std::find(finalizers.begin(), finalizers.end(), kFinalizer) == finalizers.end()) {
+    if (!addFinalizer(pass)) return Outcome::retry();
+  }
+  // Each step records its conditions; an API error stops the pass (retried with backoff), a
+  // missing prerequisite only stops what depends on it.
+  bool ok = stepTarget(pass);
+  if (ok) {
+    ok = pass.store.spec.store.type == api::StoreType::kManaged ? stepManagedStore(pass)
+                                                                 : stepExternalStore(pass);
+  }
+  if (ok) stepProbe(pass);
+  if (ok) ok = stepWire(pass);
+  if (ok) ok = stepAffinity(pass);
+  if (pass.apiError) {
+    pass.log.warn("reconcile failed, will retry", {{"error", describe(*pass.apiError)}});
+    if (pass.apiError->kind != ErrorKind::kConflict) {
+      event(pass, events::EventType::kWarning, "ReconcileError", "Reconcile",
+            describe(*pass.apiError));
+    }
+    return Outcome::retry();
+  }
+  if (!stepStatus(pass)) return Outcome::retry();
+  publishMetrics(pass);
+  if (pass.waiting) return Outcome::requeueAfter(options_.waitInterval);
+  return Outcome::requeueAfter(options_.resyncInterval);
+}
+
+bool Reconciler::addFinalizer(Pass& pass) {
+  auto finalizers = finalizersOf(pass.raw);
+  finalizers.emplace_back(kFinalizer);
+  const Json patch = {{"metadata",
+                       {{"finalizers", finalizers},
+                        {"resourceVersion", resourceVersionOf(pass.raw)}}}};
+  auto patched = client_.patch(kube::resources::kSessionStores, pass.store.metadata.ns,
+                               pass.store.metadata.name, kube::PatchType::kMerge, patch);
+  if (!patched) {
+    pass.log.info("cannot add the finalizer, will retry", {{"error", describe(patched.error())}});
+    return false;
+  }
+  pass.raw = std::move(*patched);
+  return true;
+}
+
+bool Reconciler::stepTarget(Pass& pass) {
+  const auto& spec = pass.store.spec;
+  auto deployment =
+      client_.get(kube::resources::kDeployments, pass.store.metadata.ns, spec.target.deployment);
+  if (deployment) {
+    pass.deployment = std::move(*deployment);
+    return true;
+  }
+  if (deployment.error().kind != ErrorKind::kNotFound) {
+    pass.apiError = deployment.error();
+    return false;
+  }
+  const std::string message = "Deployment " + spec.target.deployment +
+                              " does not exist in namespace " + pass.store.metadata.ns +
+                              ": create it, or correct spec.target.deployment";
+  pass.wiredCondition = {.type = pass.wiredCondition.type,
+                         .ok = false,
+                         .reason = std::string(api::kReasonDeploymentNotFound),
+                         .message = message};
+  pass.workersCondition = pass.wiredCondition;
+  pass.workersCondition.type = std::string(api::kConditionWorkersSized);
+  pass.waiting = true;
+  return true;  // the store is provisioned anyway, so it is ready when the app comes
+}
+
+bool Reconciler::ensureOwned(Pass& pass, const Json& desired, Json* observedOut, bool* conflict) {
+  const kube::Resource* resource = resourceFor(desired);
+  const std::string name = nameOf(desired);
+  const std::string& ns = pass.store.metadata.ns;
+  auto observed = client_.get(*resource, ns, name);
+  if (observed) {
+    if (!controlledBy(*observed, pass.store.metadata.uid)) {
+      if (conflict != nullptr) *conflict = true;
+      return true;
+    }
+    if (contains(*observed, desired)) {
+      if (observedOut != nullptr) *observedOut = std::move(*observed);
+      return true;
+    }
+  } else if (observed.error().kind != ErrorKind::kNotFound) {
+    pass.apiError = observed.error();
+    return false;
+  }
+  const bool creating = !observed;
+  auto applied = client_.apply(*resource, ns, desired, kManager, /*force=*/true);
+  if (!applied) {
+    if (applied.error().kind == ErrorKind::kInvalid || applied.error().kind == ErrorKind::kForbidden) {
+      // Not worth retrying until something changes: say so on the condition.
+      pass.storeCondition = {.type = pass.storeCondition.type,
+                             .ok = false,
+                             .reason = std::string(api::kReasonProvisioningFailed),
+                             .message = "cannot write " + desired.value("kind", "") + " " + name +
+                                        ": " + describe(applied.error())};
+      pass.needsUser = true;
+      event(pass, events::EventType::kWarning, api::kReasonProvisioningFailed, "Apply",
+            pass.storeCondition.message);
+      if (conflict != nullptr) *conflict = true;
+      return true;
+    }
+    pass.apiError = applied.error();
+    return false;
+  }
+  const std::string what = desired.value("kind", "") + " " + name;
+  event(pass, events::EventType::kNormal, creating ? "Created" : "Updated",
+        creating ? "Create" : "Update", (creating ? "created " : "updated ") + what);
+  pass.log.info(creating ? "created" : "updated", {{"object", what}});
+  if (observedOut != nullptr) *observedOut = std::move(*applied);
+  return true;
+}
+
+bool Reconciler::stepManagedStore(Pass& pass) {
+  const auto& store = pass.store;
+  const std::string& ns = store.metadata.ns;
+  const std::string secretName = redis::authSecretName(store);
+  auto observed = client_.get(kube::resources::kSecrets, ns, secretName);
+  if (observed) {
+    if (!controlledBy(*observed, store.metadata.uid)) {
+      pass.storeCondition = {
+          .type = pass.storeCondition.type,
+          .ok = false,
+          .reason = std::string(api::kReasonNameTaken),
+          .message = "Secret " + secretName +
+                     " exists and is not owned by this SessionStore; the operator keeps its "
+                     "passwords there: rename or remove that Secret"};
+      pass.needsUser = true;
+      return true;
+    }
+    auto passwords = redis::passwordsFromSecret(*observed);
+    if (!passwords) {
+      pass.storeCondition = {
+          .type = pass.storeCondition.type,
+          .ok = false,
+          .reason = std::string(api::kReasonPasswordSecretInvalid),
+          .message = "Secret " + secretName + ": " + passwords.error() +
+                     "; delete the Secret to have new passwords generated (the app is wired "
+                     "again with them)"};
+      pass.needsUser = true;
+      return true;
+    }
+    pass.passwords = std::move(*passwords);
+  } else if (observed.error().kind == ErrorKind::kNotFound) {
+    // The only place passwords are generated: when their Secret does not exist.
+    auto passwords = redis::generatePasswords(random_);
+    if (!passwords) {
+      pass.apiError = kube::Error{.kind = ErrorKind::kInternal,
+                                  .message = "cannot generate passwords: " + passwords.error()};
+      return false;
+    }
+    auto created = client_.create(kube::resources::kSecrets, ns,
+                                  redis::authSecret(store, *passwords));
+    if (!created) {
+      // AlreadyExists: another writer (a previous run of this key) won; read it next time.
+      pass.apiError = created.error();
+      return false;
+    }
+    event(pass, events::EventType::kNormal, "Created", "Create",
+          "created Secret " + secretName + " with generated passwords");
+    pass.log.info("created", {{"object", "Secret " + secretName}});
+    pass.passwords = std::move(*passwords);
+  } else {
+    pass.apiError = observed.error();
+    return false;
+  }
+
+  std::optional<redis::Labels> targetLabels;
+  if (pass.deployment) targetLabels = podTemplateLabels(*pass.deployment);
+  auto objects = managedStoreObjects(store, *pass.passwords, targetLabels,
+                                     operatorPeer(options_.operatorNamespace));
+  if (!objects) {
+    pass.storeCondition = {.type = pass.storeCondition.type,
+                           .ok = false,
+                           .reason = std::string(api::kReasonProvisioningFailed),
+                           .message = objects.error()};
+    pass.needsUser = true;
+    return true;
+  }
+  bool blocked = false;
+  for (std::size_t i = 1; i < objects->size(); ++i) {  // [0] is the password Secret, done above
+    const Json& desired = (*objects)[i];
+    Json observedObject;
+    bool conflict = false;
+    if (!ensureOwned(pass, desired, &observedObject, &conflict)) return false;
+    if (conflict) {
+      if (pass.storeCondition.reason.empty()) {
+        pass.storeCondition = {.type = pass.storeCondition.type,
+                               .ok = false,
+                               .reason = std::string(api::kReasonNameTaken),
+                               .message = desired.value("kind", "") + " " + nameOf(desired) +
+                                          " exists and is not owned by this SessionStore: "
+                                          "rename or remove it"};
+        pass.needsUser = true;
+      }
+      blocked = true;
+      continue;
+    }
+    if (desired.value("kind", "") == "StatefulSet") pass.statefulSet = std::move(observedObject);
+  }
+  if (blocked) return true;
+  pass.endpoint = managedEndpoint(store, *pass.passwords);
+  pass.monitor = *pass.endpoint;
+  pass.monitor->username = std::string(redis::kMonitorUser);
+  pass.monitor->password = pass.passwords->monitor;
+  pass.storeUsable = true;
+  return true;
+}
+
+bool Reconciler::stepExternalStore(Pass& pass) {
+  const auto& ref = pass.store.spec.store.external->urlSecretRef;
+  const std::string& ns = pass.store.metadata.ns;
+  const auto missing = [&](const std::string& message) {
+    pass.storeCondition = {.type = pass.storeCondition.type,
+                           .ok = false,
+                           .reason = std::string(api::kReasonUrlSecretMissing),
+                           .message = message};
+    pass.waiting = true;  // a Secret created later is picked up without a change to the spec
+    return true;
+  };
+  auto secret = client_.get(kube::resources::kSecrets, ns, ref.name);
+  if (!secret) {
+    if (secret.error().kind != ErrorKind::kNotFound) {
+      pass.apiError = secret.error();
+      return false;
+    }
+    return missing("Secret " + ref.name + " does not exist in namespace " + ns +
+                   ": create it with key \"" + ref.key +
+                   "\" holding the store's redis:// or rediss:// URL");
+  }
+  const Json* value = path(*secret, {"data", ref.key.c_str()});
+  if (value == nullptr || !value->is_string()) {
+    std::string keys;
+    if (const Json* data = path(*secret, {"data"}); data != nullptr && data->is_object()) {
+      for (const auto& [key, unused] : data->items()) keys += (keys.empty() ? "" : ", ") + key;
+    }
+    return missing("Secret " + ref.name + " has no key \"" + ref.key + "\" (its keys: " +
+                   (keys.empty() ? "none" : keys) +
+                   "): add it, or set spec.store.external.urlSecretRef.key");
+  }
+  const auto url = kube::decodeBase64(value->get<std::string>());
+  std::optional<wiring::StoreEndpoint> endpoint;
+  std::string problem;
+  if (!url) {
+    problem = "is not valid base64";
+  } else if (auto parsed = externalEndpoint(*url); !parsed) {
+    problem = parsed.error();
+  } else {
+    endpoint = std::move(*parsed);
+  }
+  if (!endpoint) {
+    pass.storeCondition = {
+        .type = pass.storeCondition.type,
+        .ok = false,
+        .reason = std::string(api::kReasonInvalidUrl),
+        .message = "Secret " + ref.name + " key \"" + ref.key + "\": " + problem +
+                   "; set it to redis://[user:password@]host:port[/db] (or rediss://)"};
+    pass.waiting = true;  // the fix is in a Secret, which is not watched: look again soon
+    return true;
+  }
+  pass.endpoint = std::move(endpoint);
+  pass.storeUsable = true;
+  return true;
+}
+
+void Reconciler::stepProbe(Pass& pass) {
+  if (!pass.storeUsable) return;
+  pass.probe = prober_.probe(*pass.endpoint, pass.monitor);
+  const ProbeResult& probe = *pass.probe;
+  pass.storeCondition.ok = probe.ok;
+  pass.storeCondition.reason = probe.reason;
+  pass.storeCondition.message = probe.message;
+  if (probe.ok) return;
+  pass.waiting = true;
+  if (pass.statefulSet) {
+    const auto ready = integerAt(*pass.statefulSet, {"status", "readyReplicas"}).value_or(0);
+    if (ready < 1) {
+      pass.storeCondition.reason = std::string(api::kReasonProvisioning);
+      pass.storeCondition.message = "waiting for the pod of StatefulSet " +
+                                    redis::statefulSetName(pass.store) +
+                                    " to be ready; the store does not answer yet (" +
+                                    probe.message + ")";
+      return;
+    }
+  }
+}
+
+bool Reconciler::stepWire(Pass& pass) {
+  if (!pass.deployment) return true;  // stepTarget said why
+  const auto& store = pass.store;
+  const std::string& deploymentName = store.spec.target.deployment;
+  const bool wiredBefore = !ownedLeafFields(*pass.deployment, kManager).empty();
+  const bool storeReady = pass.probe && pass.probe->ok;
+  if (!storeReady) {
+    // The wiring waits for the store; wiring already there stays (an outage is not a reason to
+    // take the app's connection away).
+    pass.wired = wiredBefore;
+    pass.wiredCondition = {
+        .type = pass.wiredCondition.type,
+        .ok = wiredBefore,
+        .reason = std::string(wiredBefore ? api::kReasonWired : api::kReasonWaitingForStore),
+        .message = wiredBefore
+                       ? "Deployment " + deploymentName +
+                             " keeps its wiring while the store does not answer"
+                       : "the Deployment is wired once the store answers (StoreReady is " +
+                             (pass.storeCondition.reason.empty() ? std::string("not known")
+                                                                 : pass.storeCondition.reason) +
+                             ")"};
+    pass.workersCondition = {.type = pass.workersCondition.type,
+                             .ok = wiredBefore,
+                             .reason = std::string(wiredBefore ? api::kReasonWorkersSized
+                                                               : api::kReasonWaitingForStore),
+                             .message = wiredBefore ? "workers were sized when the app was wired"
+                                                    : "workers are set when the app is wired"};
+    return true;
+  }
+
+  std::optional<int> serverMaxClients;
+  if (store.spec.store.type == api::StoreType::kExternal && pass.probe->maxClients) {
+    serverMaxClients = static_cast<int>(std::min<std::int64_t>(*pass.probe->maxClients, 1 << 30));
+  }
+  auto wiring = desiredWiring(store, *pass.endpoint, *pass.deployment, serverMaxClients);
+  if (!wiring) {
+    const bool containerMissing = wiring.error().find("has no container") != std::string::npos;
+    pass.wiredCondition = {.type = pass.wiredCondition.type,
+                           .ok = false,
+                           .reason = std::string(containerMissing ? api::kReasonContainerNotFound
+                                                                  : api::kReasonApplyFailed),
+                           .message = wiring.error() +
+                                      (containerMissing ? ": correct spec.target.containers" : "")};
+    pass.workersCondition = pass.wiredCondition;
+    pass.workersCondition.type = std::string(api::kConditionWorkersSized);
+    pass.needsUser = true;
+    return true;
+  }
+
+  bool conflict = false;
+  if (!ensureOwned(pass, wiring->connectionSecret, nullptr, &conflict)) return false;
+  if (conflict) {
+    pass.wiredCondition = {.type = pass.wiredCondition.type,
+                           .ok = false,
+                           .reason = std::string(api::kReasonNameTaken),
+                           .message = "Secret " + api::secretName(store) +
+                                      " exists and is not owned by this SessionStore: rename or "
+                                      "remove it, or set spec.connection.secretName"};
+    pass.needsUser = true;
+    return true;
+  }
+
+  const Json& body = wiring->deploymentApply;
+  if (!ownsExactly(*pass.deployment, body, kManager)) {
+    auto applied = client_.apply(kube::resources::kDeployments, store.metadata.ns, body, kManager,
+                                 /*force=*/true);
+    if (!applied) {
+      if (applied.error().transient() || applied.error().kind == ErrorKind::kConflict) {
+        pass.apiError = applied.error();
+        return false;
+      }
+      pass.wiredCondition = {.type = pass.wiredCondition.type,
+                             .ok = false,
+                             .reason = std::string(api::kReasonApplyFailed),
+                             .message = "cannot apply to Deployment " + deploymentName + ": " +
+                                        describe(applied.error())};
+      pass.needsUser = true;
+      event(pass, events::EventType::kWarning, api::kReasonApplyFailed, "Wire",
+            pass.wiredCondition.message);
+      return true;
+    }
+    pass.deployment = std::move(*applied);
+    std::ostringstream note;
+    note << "wired Deployment " << deploymentName << ": " << store.spec.connection.urlEnvVar
+         << " from Secret " << api::secretName(store);
+    for (const auto& container : wiring->deployment.containers) {
+      note << "; " << container.name << ": " << store.spec.workers.envVar << "="
+           << container.workers << ", " << store.spec.connection.poolSizeEnvVar << "="
+           << container.poolSize;
+    }
+    event(pass, events::EventType::kNormal, "Wired", "Wire", note.str());
+    pass.log.info("wired", {{"deployment", deploymentName}});
+  }
+  pass.wired = true;
+  std::ostringstream workers;
+  for (const auto& container : wiring->deployment.containers) {
+    workers << (workers.tellp() > 0 ? ", " : "") << container.name << ": " << container.workers
+            << " workers, pool " << container.poolSize;
+  }
+  pass.workers = wiring->deployment.containers.front().workers;
+  pass.wiredCondition = {.type = pass.wiredCondition.type,
+                         .ok = true,
+                         .reason = std::string(api::kReasonWired),
+                         .message = "Deployment " + deploymentName + " reads " +
+                                    store.spec.connection.urlEnvVar + " from Secret " +
+                                    api::secretName(store) + "; pods roll when the connection "
+                                    "changes"};
+  pass.workersCondition = {.type = pass.workersCondition.type,
+                           .ok = true,
+                           .reason = std::string(api::kReasonWorkersSized),
+                           .message = workers.str()};
+  return true;
+}
+
+bool Reconciler::stepAffinity(Pass& pass) {
+  const auto& store = pass.store;
+  const std::string& serviceName = store.spec.target.service;
+  if (serviceName.empty()) {
+    pass.affinityCondition = {.type = pass.affinityCondition.type,
+                              .ok = true,
+                              .reason = std::string(api::kReasonNoService),
+                              .message = "spec.target.service is empty: affinity is not managed"};
+    return true;
+  }
+  auto service = client_.get(kube::resources::kServices, store.metadata.ns, serviceName);
+  if (!service) {
+    if (service.error().kind != ErrorKind::kNotFound) {
+      pass.apiError = service.error();
+      return false;
+    }
+    pass.affinityCondition = {.type = pass.affinityCondition.type,
+                              .ok = false,
+                              .reason = std::string(api::kReasonServiceNotFound),
+                              .message = "Service " + serviceName + " does not exist in namespace " +
+                                         store.metadata.ns +
+                                         ": create it, or correct spec.target.service"};
+    pass.waiting = true;
+    return true;
+  }
+  const bool storeReady = pass.probe && pass.probe->ok;
+  const Json body = wiring::serviceAffinityConfiguration(store, storeReady);
+  const bool sticky = body["spec"]["sessionAffinity"] == "ClientIP";
+  const std::string description =
+      sticky ? "ClientIP affinity for " + std::to_string(store.spec.affinity.timeoutSeconds) + " s"
+             : "no affinity";
+  if (!ownsExactly(*service, body, kManager)) {
+    auto applied =
+        client_.apply(kube::resources::kServices, store.metadata.ns, body, kManager, true);
+    if (!applied) {
+      pass.apiError = applied.error();
+      return false;
+    }
+    std::string why;
+    if (store.spec.affinity.mode == api::AffinityMode::kUntilStoreReady) {
+      why = storeReady ? " (the store is ready: sessions are shared)"
+                       : " (until the store is ready)";
+    }
+    event(pass, events::EventType::kNormal, "AffinitySet", "SetAffinity",
+          "Service " + serviceName + ": " + description + why);
+  }
+  pass.affinityCondition = {
+      .type = pass.affinityCondition.type,
+      .ok = true,
+      .reason = std::string(sticky ? api::kReasonAffinityClientIP : api::kReasonAffinityNone),
+      .message = "Service " + serviceName + " has " + description + " (mode " +
+                 api::toString(store.spec.affinity.mode) + ")"};
+  return true;
+}
+
+bool Reconciler::stepStatus(Pass& pass) {
+  Observation observation{.generation = pass.store.metadata.generation,
+                          .targetMissing = !pass.deployment,
+                          .storeReady = pass.probe && pass.probe->ok,
+                          .wired = pass.wired};
+  if (pass.storeCondition.reason.empty()) {
+    pass.storeCondition.reason = std::string(api::kReasonProvisioning);
+    pass.storeCondition.message = "the store is being set up";
+  }
+  observation.conditions = {pass.storeCondition, pass.wiredCondition, pass.workersCondition,
+                            pass.affinityCondition};
+  for (auto& condition : observation.conditions) {
+    if (condition.reason.empty()) {  // a step that did not run: say what it waits for
+      condition.reason = std::string(api::kReasonWaitingForStore);
+      condition.message = "waits for the store";
+    }
+  }
+  if (pass.store.spec.autoscaling.enabled) {
+    observation.conditions.push_back(
+        {.type = std::string(api::kConditionAutoscalingActive),
+         .ok = false,
+         .reason = std::string(api::kReasonAutoscalingNotSupported),
+         .message = "this version of the operator does not scale replicas yet; "
+                    "spec.autoscaling is kept for a later version"});
+    // Not a failure of the SessionStore: Ready does not wait for it.
+  }
+  if (pass.endpoint) {
+    observation.endpoint = pass.endpoint->host + ":" + std::to_string(pass.endpoint->port);
+  }
+  if (pass.probe) {
+    observation.connectedClients = pass.probe->connectedClients;
+    observation.usedMemoryBytes = pass.probe->usedMemoryBytes;
+  }
+  if (pass.deployment) {
+    observation.replicas = integerAt(*pass.deployment, {"status", "replicas"});
+    if (!observation.replicas) observation.replicas = integerAt(*pass.deployment, {"spec", "replicas"});
+  }
+  observation.workers = pass.workers;
+
+  const Json previous = pass.raw.contains("status") ? pass.raw["status"] : Json::object();
+  Json status = buildStatus(observation, previous, clock_.wallNow());
+  if (pass.store.spec.autoscaling.enabled) {
+    // AutoscalingActive must not hold Ready back: recompute Ready without it.
+    Observation core = observation;
+    core.conditions.pop_back();
+    Json coreStatus = buildStatus(core, previous, clock_.wallNow());
+    status["phase"] = coreStatus["phase"];
+    auto& conditions = status["conditions"];
+    conditions.back() = coreStatus["conditions"].back();
+  }
+  // The store's figures (clients, memory) move all the time: they alone do not make a write, so
+  // a converged SessionStore costs no write per probe. They are refreshed with any other change;
+  // /metrics has them live.
+  const auto withoutFigures = [](Json s) {
+    if (s.contains("store") && s["store"].is_object()) {
+      s["store"].erase("connectedClients");
+      s["store"].erase("usedMemoryBytes");
+    }
+    return s;
+  };
+  const bool hadFigures = previous.contains("store") && previous["store"].is_object() &&
+                          previous["store"].contains("connectedClients");
+  if (status == previous ||
+      (hadFigures && withoutFigures(status) == withoutFigures(previous))) {
+    return true;
+  }
+  Json updated = pass.raw;
+  updated["status"] = status;
+  auto written = client_.update(kube::resources::kSessionStores, pass.store.metadata.ns, updated,
+                                "status");
+  if (!written) {
+    pass.log.info("cannot write the status, will retry", {{"error", describe(written.error())}});
+    return false;
+  }
+  const std::string phaseBefore = previous.value("phase", "");
+  const std::string phase = status.value("phase", "");
+  if (phase != phaseBefore) {
+    pass.log.info("phase", {{"from", phaseBefore.empty() ? "(none)" : phaseBefore}, {"to", phase}});
+    if (phase == api::kPhaseReady) {
+      event(pass, events::EventType::kNormal, "Ready", "Reconcile",
+            "the store answers and the app is wired to it");
+    } else if (phase == api::kPhaseDegraded || phase == api::kPhaseFailed) {
+      for (const auto& condition : status["conditions"]) {
+        if (condition.value("status", "") == api::kStatusFalse) {
+          event(pass, events::EventType::kWarning, condition.value("reason", ""), "Reconcile",
+                condition.value("type", "") + ": " + condition.value("message", ""));
+          break;
+        }
+      }
+    }
+  }
+  // Problems that need the user are Events too, once per change of the condition.
+  for (const auto& condition : status["conditions"]) {
+    if (condition.value("status", "") != api::kStatusFalse) continue;
+    const std::string reason = condition.value("reason", "");
+    if (reason == api::kReasonWaitingForStore || reason == api::kReasonProvisioning ||
+        reason == api::kReasonNotReady || reason == api::kReasonAutoscalingNotSupported) {
+      continue;
+    }
+    bool sameBefore = false;
+    if (const auto& before = previous.find("conditions"); before != previous.end()) {
+      for (const auto& old : *before) {
+        sameBefore = sameBefore || (old.value("type", "") == condition.value("type", "") &&
+                                    old.value("reason", "") == reason &&
+                                    old.value("message", "") == condition.value("message", ""));
+      }
+    }
+    if (!sameBefore && phase != api::kPhaseDegraded) {
+      event(pass, events::EventType::kWarning, reason, "Reconcile",
+            condition.value("type", "") + ": " + condition.value("message", ""));
+    }
+  }
+  return true;
+}
+
+Outcome Reconciler::invalidSpec(Pass& pass, const std::string& problem) {
+  // The raw object still names what the finalizer must undo, if it can be read.
+  const Json& metadata = pass.raw["metadata"];
+  pass.store.metadata.ns = metadata.value("namespace", "");
+  pass.store.metadata.name = metadata.value("name", "");
+  pass.store.metadata.uid = metadata.value("uid", "");
+  if (const Json* deployment = path(pass.raw, {"spec", "target", "deployment"});
+      deployment != nullptr && deployment->is_string()) {
+    pass.store.spec.target.deployment = deployment->get<std::string>();
+  }
+  if (const Json* service = path(pass.raw, {"spec", "target", "service"});
+      service != nullptr && service->is_string()) {
+    pass.store.spec.target.service = service->get<std::string>();
+  }
+  if (metadata.contains("deletionTimestamp")) return finalize(pass);
+
+  Observation observation{
+      .generation = metadata.value("generation", std::int64_t{0}),
+      .invalidSpec = true,
+      .conditions = {{.type = std::string(api::kConditionReady),
+                      .ok = false,
+                      .reason = std::string(api::kReasonInvalidSpec),
+                      .message = problem + ": correct the SessionStore and apply it again"}}};
+  const Json previous = pass.raw.contains("status") ? pass.raw["status"] : Json::object();
+  const Json status = buildStatus(observation, previous, clock_.wallNow());
+  if (status != previous) {
+    Json updated = pass.raw;
+    updated["status"] = status;
+    if (!client_.update(kube::resources::kSessionStores, pass.store.metadata.ns, updated,
+                        "status")) {
+      return Outcome::retry();
+    }
+    event(pass, events::EventType::kWarning, api::kReasonInvalidSpec, "Reconcile",
+          observation.conditions.front().message);
+  }
+  return Outcome::success();  // nothing to do until the spec changes
+}
+
+Outcome Reconciler::finalize(Pass& pass) {
+  auto finalizers = finalizersOf(pass.raw);
+  if (std::find(finalizers.begin(), finalizers.end(), kFinalizer) == finalizers.end()) {
+    return Outcome::success();
+  }
+  const auto& store = pass.store;
+  const std::string& ns = store.metadata.ns;
+
+  // The operator's fields leave the user's Deployment and Service: applying a body without them
+  // under the same field manager releases them, and nothing of anyone else's changes.
+  struct Unapply {
+    const kube::Resource* resource;
+    std::string name;
+    Json body;
+  };
+  std::vector<Unapply> releases;
+  if (!store.spec.target.deployment.empty()) {
+    releases.push_back({&kube::resources::kDeployments, store.spec.target.deployment,
+                        wiring::deploymentUnwireConfiguration(ns, store.spec.target.deployment)});
+  }
+  if (!store.spec.target.service.empty()) {
+    releases.push_back({&kube::resources::kServices, store.spec.target.service,
+                        {{"apiVersion", "v1"},
+                         {"kind", "Service"},
+                         {"metadata", {{"name", store.spec.target.service}, {"namespace", ns}}}}});
+  }
+  for (const auto& release : releases) {
+    auto observed = client_.get(*release.resource, ns, release.name);
+    if (!observed) {
+      if (observed.error().kind == ErrorKind::kNotFound) continue;
+      return Outcome::retry();
+    }
+    if (ownedLeafFields(*observed, kManager).empty()) continue;
+    if (auto applied = client_.apply(*release.resource, ns, release.body, kManager, true);
+        !applied) {
+      pass.log.info("cannot release the operator's fields, will retry",
+                    {{"object", release.name}, {"error", describe(applied.error())}});
+      return Outcome::retry();
+    }
+    event(pass, events::EventType::kNormal, "Unwired", "Unwire",
+          "removed what the operator had set on " + release.body.value("kind", "") + " " +
+              release.name);
+  }
+
+  // The connection Secret goes (only if it is this SessionStore's).
+  const std::string connectionSecret = api::secretName(store);
+  if (auto secret = client_.get(kube::resources::kSecrets, ns, connectionSecret); secret) {
+    if (controlledBy(*secret, store.metadata.uid)) {
+      auto removed = client_.remove(kube::resources::kSecrets, ns, connectionSecret,
+                                    {.preconditionUid = secret->value("/metadata/uid"_json_pointer,
+                                                                      std::string())});
+      if (!removed && removed.error().kind != ErrorKind::kNotFound) return Outcome::retry();
+    }
+  } else if (secret.error().kind != ErrorKind::kNotFound) {
+    return Outcome::retry();
+  }
+
+  // The data: kept or deleted, as spec.store.managed.deletionPolicy says.
+  if (store.spec.store.type == api::StoreType::kManaged) {
+    auto claims = client_.listAll(
+        kube::resources::kPersistentVolumeClaims, ns,
+        {.labelSelector = "sessionstore.io/name=" + store.metadata.name +
+                          ",app.kubernetes.io/managed-by=sessionstore-operator"});
+    if (!claims) return Outcome::retry();
+    for (const Json& claim : claims->items) {
+      const std::string claimName = nameOf(claim);
+      if (store.spec.store.managed.deletionPolicy == api::DeletionPolicy::kDelete) {
+        auto removed = client_.remove(kube::resources::kPersistentVolumeClaims, ns, claimName);
+        if (!removed && removed.error().kind != ErrorKind::kNotFound) return Outcome::retry();
+        event(pass, events::EventType::kNormal, "DataDeleted", "Delete",
+              "deleted PersistentVolumeClaim " + claimName + " (deletionPolicy Delete)");
+      } else {
+        event(pass, events::EventType::kNormal, "DataRetained", "Delete",
+              "kept PersistentVolumeClaim " + claimName +
+                  " (deletionPolicy Retain): a new SessionStore of the same name adopts it");
+      }
+    }
+  }
+
+  std::erase(finalizers, std::string(kFinalizer));
+  const Json patch = {
+      {"metadata", {{"finalizers", finalizers}, {"resourceVersion", resourceVersionOf(pass.raw)}}}};
+  auto patched = client_.patch(kube::resources::kSessionStores, ns, store.metadata.name,
+                               kube::PatchType::kMerge, patch);
+  if (!patched && patched.error().kind != ErrorKind::kNotFound) return Outcome::retry();
+  pass.log.info("finalized", {});
+  if (metrics_ != nullptr) metrics_->forgetSessionStore(ns, store.metadata.name);
+  return Outcome::success();
+}
+
+void Reconciler::event(Pass& pass, events::EventType type, std::string_view reason,
+                       std::string_view action, const std::string& note) {
+  if (recorder_ == nullptr) return;
+  recorder_->record(pass.regarding, type, reason, action, note);
+}
+
+void Reconciler::publishMetrics(const Pass& pass) {
+  if (metrics_ == nullptr) return;
+  const std::vector<std::string> labels = {pass.store.metadata.ns, pass.store.metadata.name};
+  metrics_->storeReady.withLabels(labels)->set(pass.probe && pass.probe->ok ? 1 : 0);
+  if (pass.probe && pass.probe->connectedClients) {
+    metrics_->storeConnectedClients.withLabels(labels)->set(
+        static_cast<double>(*pass.probe->connectedClients));
+  }
+  if (pass.workers) metrics_->workers.withLabels(labels)->set(static_cast<double>(*pass.workers));
+  if (pass.deployment) {
+    if (auto replicas = integerAt(*pass.deployment, {"status", "replicas"})) {
+      metrics_->replicasCurrent.withLabels(labels)->set(static_cast<double>(*replicas));
+    }
+  }
+}
+
+}  // namespace sessionstore::reconcile

@@ -1,0 +1,97 @@
+// The SessionStore reconciler (PRODUCT.md, items 1 to 6, 8 and 9): for one key it gathers what
+// exists, decides what should, applies the difference in named steps, and writes the status once
+// when it changed.
+//
+//   1. target     read the Deployment (its labels scope the NetworkPolicy, its CPU the workers)
+//   2. store      Managed: the password Secret (generated once, never again), the ConfigMap,
+//                 the Services, the StatefulSet and the NetworkPolicy; External: the URL from
+//                 the referenced Secret, checked
+//   3. probe      AUTH + PING with the app's credentials, INFO with the monitoring ones
+//   4. wire       only once the store answers: the connection Secret and the Deployment's env,
+//                 workers, pool size and connection-hash annotation (server-side apply)
+//   5. affinity   the Service's session affinity for the mode and the store's state
+//   6. status     phase and conditions, written only when they changed
+//
+// Every object is compared with what is observed first: a reconcile with nothing to change makes
+// no write. Each change and each problem is an Event on the SessionStore. An object the
+// operator would write that exists and is not owned by this SessionStore is never overwritten:
+// the condition names it. Deletion runs through the finalizer: the operator's fields leave the
+// Deployment and the Service, the connection Secret goes, and the store's data (PVC) is kept or
+// deleted by spec.store.managed.deletionPolicy.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "clock/clock.h"
+#include "events/recorder.h"
+#include "kube/client.h"
+#include "logging/log.h"
+#include "metrics/operator_metrics.h"
+#include "reconcile/desired.h"
+#include "reconcile/store_prober.h"
+#include "redis/redis.h"
+#include "workqueue/runner.h"
+
+namespace sessionstore::reconcile {
+
+inline constexpr std::string_view kFinalizer = "sessionstore.io/finalizer";
+
+struct ReconcilerOptions {
+  // Where the operator runs (the NetworkPolicy admits its pods from there).
+  std::string operatorNamespace{kDefaultOperatorNamespace};
+  // A converged SessionStore is looked at again after this (the store is probed again).
+  clock::Duration resyncInterval = std::chrono::seconds(30);
+  // While waiting for the store or the target, look again after this.
+  clock::Duration waitInterval = std::chrono::seconds(3);
+};
+
+class Reconciler {
+ public:
+  // recorder and metrics may be null. REQUIRES: every reference outlives the reconciler.
+  Reconciler(kube::Client& client, StoreProber& prober, redis::RandomBytes random,
+             events::EventRecorder* recorder, ReconcilerOptions options,
+             const clock::Clock& clock = clock::systemClock(),
+             metrics::OperatorMetrics* metrics = nullptr);
+
+  // Reconciles "namespace/name". Thread-safe for distinct keys (the work queue never runs one
+  // key twice at once).
+  workqueue::Outcome reconcile(const std::string& key);
+
+ private:
+  struct Pass;
+
+  workqueue::Outcome reconcileLive(Pass& pass);
+  workqueue::Outcome finalize(Pass& pass);
+  workqueue::Outcome invalidSpec(Pass& pass, const std::string& problem);
+
+  bool stepTarget(Pass& pass);
+  bool stepManagedStore(Pass& pass);
+  bool stepExternalStore(Pass& pass);
+  void stepProbe(Pass& pass);
+  bool stepWire(Pass& pass);
+  bool stepAffinity(Pass& pass);
+  bool stepStatus(Pass& pass);
+
+  // Makes `desired` (an object the SessionStore controls) exist as built; false on an API error
+  // (recorded in the pass). Sets `conflict` when a same-named object belongs to someone else.
+  bool ensureOwned(Pass& pass, const kube::Json& desired, kube::Json* observedOut = nullptr,
+                   bool* conflict = nullptr);
+  bool addFinalizer(Pass& pass);
+  void event(Pass& pass, events::EventType type, std::string_view reason,
+             std::string_view action, const std::string& note);
+  void publishMetrics(const Pass& pass);
+
+  kube::Client& client_;
+  StoreProber& prober_;
+  const redis::RandomBytes random_;
+  events::EventRecorder* recorder_;
+  const ReconcilerOptions options_;
+  const clock::Clock& clock_;
+  metrics::OperatorMetrics* metrics_;
+  logging::Logger log_;
+};
+
+}  // namespace sessionstore::reconcile

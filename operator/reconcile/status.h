@@ -1,0 +1,54 @@
+// The status of a SessionStore, computed from what one reconcile observed (PRODUCT.md item 8):
+// the phase, one condition per step with its reason, a message saying what was seen and what to
+// fix, and observedGeneration, and the store's and target's figures. A pure function of its
+// inputs and the previous status: a condition whose status did not change keeps its
+// lastTransitionTime, so an unchanged world gives an identical status and the reconciler writes
+// nothing.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "clock/clock.h"
+
+namespace sessionstore::reconcile {
+
+using Json = nlohmann::json;
+
+struct ConditionState {
+  std::string type;
+  bool ok = false;  // True / False
+  std::string reason;
+  std::string message;
+};
+
+struct Observation {
+  std::int64_t generation = 0;
+  bool invalidSpec = false;  // the Ready condition carries the reason and message
+  bool targetMissing = false;
+  bool storeReady = false;
+  bool wired = false;  // the Deployment carries the current wiring
+  std::vector<ConditionState> conditions;  // in the order they are shown; Ready is added
+  // status.store
+  std::string endpoint;  // host:port, never credentials
+  std::optional<std::int64_t> connectedClients;
+  std::optional<std::int64_t> usedMemoryBytes;
+  // status.target
+  std::optional<std::int64_t> replicas;
+  std::optional<std::int64_t> workers;
+};
+
+// The phase: Failed for an invalid spec; Ready when every condition is True; Degraded when the
+// store stopped answering after the app was wired; Pending while the target Deployment is
+// missing; Provisioning otherwise.
+std::string phaseOf(const Observation& observation, const Json& previousStatus);
+
+// The whole status object. Ready is True when every condition of `observation` is True; its
+// message names the first that is not.
+Json buildStatus(const Observation& observation, const Json& previousStatus,
+                 clock::SystemTime now);
+
+}  // namespace sessionstore::reconcile
