@@ -4,25 +4,34 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <map>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <utility>
+#include <vector>
 
 // After <utility>: Boost.Asio 1.81, which it includes, uses std::exchange without including it.
 #include <pplx/threadpool.h>
 
+#include "controller/controller.h"
+#include "events/recorder.h"
 #include "kube/config.h"
 #include "kube/rest_client.h"
 #include "logging/log.h"
 #include "manager/manager.h"
 #include "metrics/operator_metrics.h"
 #include "metrics/registry.h"
+#include "plan_command.h"
+#include "reconcile/reconciler.h"
+#include "reconcile/store_prober.h"
+#include "redis/redis.h"
 
 namespace ss = sessionstore;
 
@@ -33,6 +42,8 @@ constexpr std::string_view kUsage =
     "\n"
     "commands:\n"
     "  run       run the operator (in a cluster, or outside with a kubeconfig)\n"
+    "  plan      print what the operator would apply for a SessionStore file, without a cluster\n"
+    "            (sessionstore-operator plan --help)\n"
     "  version   print the version\n"
     "  help      print this help\n"
     "\n"
@@ -47,7 +58,16 @@ constexpr std::string_view kUsage =
     "  --leader-election-id NAME          name of the Lease (default sessionstore-operator)\n"
     "  --identity NAME                    this replica's name in the Lease (default: "
     "hostname_random)\n"
-    "  --log-level debug|info|warn|error  (default info)\n";
+    "  --log-level debug|info|warn|error  (default info)\n"
+    "  --namespaces NS[,NS...]            watch SessionStores in these namespaces only (default: "
+    "all)\n"
+    "  --operator-namespace NS            where the operator's pods run; the store's NetworkPolicy "
+    "admits them (default sessionstore-system)\n"
+    "  --max-concurrent-reconciles N      SessionStores reconciled at once (default 4)\n"
+    "  --store-address-map FILE           outside the cluster only: where each store's in-cluster "
+    "address\n"
+    "                                     is reached from here, lines \"HOST:PORT LOCAL:PORT\" "
+    "(e.g. a port-forward)\n";
 
 struct Flags {
   std::map<std::string, std::string> values;
@@ -96,11 +116,32 @@ std::string defaultIdentity() {
   return std::string(host) + "_" + suffix;
 }
 
+// "a,b" to {"a", "b"}; "" to {}.
+std::vector<std::string> splitList(const std::string& text) {
+  std::vector<std::string> out;
+  std::string item;
+  std::istringstream in(text);
+  while (std::getline(in, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+std::optional<std::size_t> parseCount(const std::string& text) {
+  std::size_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < 1 || value > 64) {
+    return std::nullopt;
+  }
+  return value;
+}
+
 int run(int argc, char** argv) {
   const auto flags = parseFlags(
       argc, argv, 2,
       {"kubeconfig", "context", "metrics-bind-address", "health-probe-bind-address", "leader-elect",
-       "leader-election-namespace", "leader-election-id", "identity", "log-level"});
+       "leader-election-namespace", "leader-election-id", "identity", "log-level", "namespaces",
+       "operator-namespace", "max-concurrent-reconciles", "store-address-map"});
   if (!flags.error.empty()) {
     std::fprintf(stderr, "sessionstore-operator run: %s\n\n%s", flags.error.c_str(), kUsage.data());
     return 2;
@@ -117,6 +158,18 @@ int run(int argc, char** argv) {
   }
   ss::logging::setDefaultLogger(ss::logging::Logger(*level));
   auto log = ss::logging::defaultLogger();
+  const auto workers = parseCount(flag(flags, "max-concurrent-reconciles", "4"));
+  if (!workers) {
+    std::fprintf(stderr, "sessionstore-operator run: --max-concurrent-reconciles takes a number "
+                         "from 1 to 64\n");
+    return 2;
+  }
+  auto addresses = ss::reconcile::AddressMap::open(flag(flags, "store-address-map", ""));
+  if (!addresses) {
+    std::fprintf(stderr, "sessionstore-operator run: --store-address-map: %s\n",
+                 addresses.error().c_str());
+    return 2;
+  }
 
   // SIGTERM and SIGINT are taken by one thread with sigwait; every other thread blocks them.
   sigset_t signals;
@@ -168,6 +221,30 @@ int run(int argc, char** argv) {
   }
   ss::manager::Manager manager(**client, options, registry, metrics, **electionClient);
 
+  // The SessionStore controller: an informer on SessionStores feeds its queue; the reconciler
+  // reads and writes through the client and reports through Events.
+  ss::events::EventRecorder recorder(
+      **client, ss::clock::systemClock(),
+      {.reportingInstance = flag(flags, "identity", ss::events::defaultReportingInstance())});
+  if (auto started = recorder.start(); !started) {
+    log.error("cannot start the event recorder", {{"error", started.error()}});
+    return 1;
+  }
+  const auto prober = ss::reconcile::makeRedisProber(*addresses, std::chrono::seconds(2));
+  ss::reconcile::Reconciler reconciler(
+      **client, *prober, ss::redis::systemRandomBytes(), &recorder,
+      {.operatorNamespace = flag(flags, "operator-namespace",
+                                 std::string(ss::reconcile::kDefaultOperatorNamespace))},
+      ss::clock::systemClock(), &metrics);
+  auto controller = std::make_unique<ss::controller::Controller>(
+      ss::controller::ControllerOptions{.name = "sessionstore", .workers = *workers},
+      [&reconciler](const std::string& key) { return reconciler.reconcile(key); },
+      ss::clock::systemClock(), &metrics);
+  manager.addInformer({.resource = ss::kube::resources::kSessionStores,
+                       .namespaces = splitList(flag(flags, "namespaces", ""))},
+                      controller->enqueueFor(ss::controller::Controller::ownKey));
+  manager.addController(std::move(controller));
+
   std::thread signalThread([&] {
     int received = 0;
     sigwait(&signals, &received);
@@ -178,6 +255,7 @@ int run(int argc, char** argv) {
   // Wake the signal thread if it is still waiting (leadership lost, or a start failure).
   ::kill(::getpid(), SIGTERM);
   signalThread.join();
+  recorder.stop();
   return code;
 }
 
@@ -186,6 +264,7 @@ int run(int argc, char** argv) {
 int main(int argc, char** argv) {
   const std::string_view command = argc > 1 ? argv[1] : "help";
   if (command == "run") return run(argc, argv);
+  if (command == "plan") return runPlan(argc, argv);
   if (command == "version" || command == "--version") {
     std::printf("sessionstore-operator %s\n", SESSIONSTORE_VERSION);
     return 0;
