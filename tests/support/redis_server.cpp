@@ -44,7 +44,7 @@ int freePort() {
 
 }  // namespace
 
-RedisServer::RedisServer(const std::string& config) {
+RedisServer::RedisServer(const std::string& config, const std::string& dataDir) {
   char pattern[] = "/tmp/sessionstore-redis.XXXXXX";
   if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
   dir_ = pattern;
@@ -53,7 +53,7 @@ RedisServer::RedisServer(const std::string& config) {
     port_ = freePort();
     {
       std::ofstream conf(dir_ + "/redis.conf");
-      conf << config << "\nport " << port_ << "\nbind 127.0.0.1\ndir " << dir_
+      conf << config << "\nport " << port_ << "\nbind 127.0.0.1\ndir " << (dataDir.empty() ? dir_ : dataDir)
            << "\nsave \"\"\ndaemonize no\nlogfile \"\"\n";
     }
     process_ = std::make_unique<ChildProcess>(

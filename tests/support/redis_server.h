@@ -13,7 +13,9 @@ class RedisServer {
  public:
   // Starts redis-server with `config` plus port, bind, dir and no snapshots. Throws
   // std::runtime_error with its log when it does not start.
-  explicit RedisServer(const std::string& config = "");
+  // dataDir: where Redis keeps its data (AOF, RDB) instead of its own folder; the caller owns it
+  // and it is kept when the server goes, as a volume outlives its pod.
+  explicit RedisServer(const std::string& config = "", const std::string& dataDir = "");
   ~RedisServer();
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;

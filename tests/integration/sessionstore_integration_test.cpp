@@ -1,0 +1,713 @@
+// The SessionStore controller end to end (issue 4's scenarios), on the `cluster` profile with the
+// operator running outside the cluster as its own process. The test plays the node for Redis:
+// once the operator has written the store's ConfigMap, it starts a real redis-server (Debian's
+// Redis 7) from the rendered redis.conf and users.acl, and tells the operator where it listens
+// through the operator's --store-address-map file, as a developer's port-forward would. kwok
+// makes the StatefulSet's pod Ready; StoreReady still waits for the real AUTH and PING.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "control_plane.h"
+#include "eventually.h"
+#include "kube/config.h"
+#include "process.h"
+#include "redis_server.h"
+#include "storeprobe/store_probe.h"
+
+namespace sessionstore::testing {
+namespace {
+
+using Json = nlohmann::json;
+using namespace std::chrono_literals;
+
+std::string decode(const Json& secret, const std::string& key) {
+  const auto value = kube::decodeBase64(secret["data"][key].get<std::string>());
+  if (!value) throw std::runtime_error("Secret key " + key + " is not base64");
+  return *value;
+}
+
+std::string deploymentYaml(const std::string& name, const std::string& extraEnv = "") {
+  return R"(
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: )" + name + R"(}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: )" + name + R"(}}
+  template:
+    metadata:
+      labels: {app: )" + name + R"(}
+    spec:
+      containers:
+      - name: app
+        image: registry.example/shop/web:1.4
+        resources:
+          requests: {cpu: 500m, memory: 128Mi}
+          limits: {cpu: "2", memory: 256Mi}
+)" + extraEnv;
+}
+
+std::string serviceYaml(const std::string& name) {
+  return R"(
+apiVersion: v1
+kind: Service
+metadata: {name: )" + name + R"(}
+spec:
+  selector: {app: )" + name + R"(}
+  ports: [{port: 80, targetPort: 8080}]
+)";
+}
+
+std::string managedStoreYaml(const std::string& name, const std::string& target,
+                             const std::string& extraSpec = "") {
+  return R"(
+apiVersion: sessionstore.io/v1alpha1
+kind: SessionStore
+metadata: {name: )" + name + R"(}
+spec:
+  target: {deployment: )" + target + ", service: " + target + R"(}
+  store:
+    type: Managed
+    managed:
+      persistence: {enabled: false}
+)" + extraSpec;
+}
+
+class SessionStoreIntegration : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    plane_ = ControlPlane::start(Profile::kCluster).release();
+    const auto crd = plane_->kubectl({"apply", "-f", sourceDir() + "/crds/"});
+    if (!crd.ok()) throw std::runtime_error("installing the CRD: " + crd.describe());
+    addressMap_ = plane_->dir() + "/store-addresses";
+    std::ofstream(addressMap_) << "# in-cluster address -> where the test's redis-server listens\n";
+    startOperator();
+  }
+
+  static void TearDownTestSuite() {
+    stores_.clear();
+    delete operator_;
+    operator_ = nullptr;
+    delete plane_;
+    plane_ = nullptr;
+  }
+
+  static void startOperator() {
+    operator_ = new ChildProcess(
+        {OPERATOR_BINARY, "run", "--kubeconfig", plane_->kubeconfig(), "--leader-elect", "false",
+         "--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address", "127.0.0.1:0",
+         "--store-address-map", addressMap_, "--log-level", "debug"},
+        operatorLog());
+  }
+  static std::string operatorLog() { return plane_->dir() + "/operator.log"; }
+
+  // A fresh namespace per test, so tests do not see each other's objects.
+  void SetUp() override {
+    ns_ = "t" + std::to_string(++counter_) + "-" +
+          std::regex_replace(
+              std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()),
+              std::regex("[^A-Za-z0-9]"), "")
+              .substr(0, 40);
+    for (auto& c : ns_) c = static_cast<char>(std::tolower(c));
+    ASSERT_TRUE(kubectl({"create", "namespace", ns_}).ok());
+  }
+
+  ProcessResult kubectl(std::vector<std::string> args, const std::string& input = "") {
+    return plane_->kubectl(args, input);
+  }
+  ProcessResult inNs(std::vector<std::string> args, const std::string& input = "") {
+    args.insert(args.begin(), {"-n", ns_});
+    return plane_->kubectl(args, input);
+  }
+  void apply(const std::string& yaml) {
+    const auto result = inNs({"apply", "-f", "-"}, yaml);
+    ASSERT_TRUE(result.ok()) << result.describe();
+  }
+  std::optional<Json> get(const std::string& kind, const std::string& name) {
+    const auto result = inNs({"get", kind, name, "-o", "json"});
+    if (!result.ok()) return std::nullopt;
+    return Json::parse(result.out);
+  }
+  Json mustGet(const std::string& kind, const std::string& name) {
+    auto object = get(kind, name);
+    if (!object) throw std::runtime_error(kind + " " + name + " not found in " + ns_);
+    return *object;
+  }
+
+  std::optional<Json> condition(const std::string& store, const std::string& type) {
+    auto object = get("sessionstore", store);
+    if (!object || !object->contains("status")) return std::nullopt;
+    const Json conditions = (*object)["status"].value("conditions", Json::array());
+    for (const auto& c : conditions) {
+      if (c.value("type", "") == type) return c;
+    }
+    return std::nullopt;
+  }
+  bool conditionIs(const std::string& store, const std::string& type, const std::string& status,
+                   const std::string& reason = "") {
+    auto c = condition(store, type);
+    return c && c->value("status", "") == status &&
+           (reason.empty() || c->value("reason", "") == reason);
+  }
+  std::string phase(const std::string& store) {
+    auto object = get("sessionstore", store);
+    if (!object || !object->contains("status")) return "";
+    return (*object)["status"].value("phase", "");
+  }
+  std::string describeStore(const std::string& store) {
+    return inNs({"get", "sessionstore", store, "-o", "yaml"}).out + "\n--- operator log tail:\n" +
+           tail(operator_->output(), 4000);
+  }
+  static std::string tail(const std::string& text, std::size_t n) {
+    return text.size() <= n ? text : text.substr(text.size() - n);
+  }
+
+  // Plays the node: once the operator wrote the store's config, starts redis-server from it and
+  // maps the store's in-cluster address to it.
+  RedisServer& playNode(const std::string& store) {
+    Json config;
+    EXPECT_TRUE(eventually([&] {
+      auto object = get("configmap", store + "-redis-config");
+      if (object) config = *object;
+      return object.has_value();
+    })) << describeStore(store);
+    const std::string acl = plane_->dir() + "/" + ns_ + "-" + store + "-users.acl";
+    std::ofstream(acl) << config["data"]["users.acl"].get<std::string>();
+    std::string conf = config["data"]["redis.conf"].get<std::string>();
+    conf = std::regex_replace(conf, std::regex("aclfile [^\n]*"), "aclfile " + acl);
+    conf = std::regex_replace(conf, std::regex("(^|\n)(dir|bind|port) [^\n]*"), "$1");
+    auto server = std::make_unique<RedisServer>(conf);
+    std::ofstream(addressMap_, std::ios::app)
+        << store << "-redis." << ns_ << ".svc:6379 127.0.0.1:" << server->port() << "\n";
+    auto& ref = *server;
+    stores_[ns_ + "/" + store] = std::move(server);
+    return ref;
+  }
+
+  // Every password a Secret of this namespace holds must appear in no log line, Event or status.
+  void expectNoSecretLeaks() {
+    std::vector<std::string> secrets;
+    const auto list = inNs({"get", "secrets", "-o", "json"});
+    ASSERT_TRUE(list.ok());
+    const Json items = Json::parse(list.out)["items"];
+    for (const auto& secret : items) {
+      const Json data = secret.value("data", Json::object());
+      for (const auto& [key, value] : data.items()) {
+        if (key.find("password") != std::string::npos || key == "REDIS_PASSWORD") {
+          secrets.push_back(*kube::decodeBase64(value.get<std::string>()));
+        }
+      }
+    }
+    ASSERT_FALSE(secrets.empty()) << "no password found to look for";
+    const std::string log = operator_->output();
+    const std::string events = inNs({"get", "events", "-o", "json"}).out;
+    const std::string stores = inNs({"get", "sessionstores", "-o", "json"}).out;
+    for (const auto& secret : secrets) {
+      ASSERT_GE(secret.size(), 20u);
+      EXPECT_EQ(log.find(secret), std::string::npos) << "a password is in the operator's log";
+      EXPECT_EQ(events.find(secret), std::string::npos) << "a password is in an Event";
+      EXPECT_EQ(stores.find(secret), std::string::npos) << "a password is in a status";
+    }
+  }
+
+  // resourceVersion of every object the scenario cares about, to see which ones changed.
+  std::map<std::string, std::string> versions(const std::string& store) {
+    std::map<std::string, std::string> out;
+    for (const auto& [kind, name] : std::vector<std::pair<std::string, std::string>>{
+             {"sessionstore", store},
+             {"deployment", store},
+             {"service", store},
+             {"secret", store + "-session-store"},
+             {"secret", store + "-redis-auth"},
+             {"configmap", store + "-redis-config"},
+             {"statefulset", store + "-redis"},
+             {"service", store + "-redis"},
+             {"service", store + "-redis-headless"},
+             {"networkpolicy", store + "-redis"}}) {
+      auto object = get(kind, name);
+      out[kind + "/" + name] = object ? (*object)["metadata"].value("resourceVersion", "") : "-";
+    }
+    return out;
+  }
+  static std::set<std::string> changed(const std::map<std::string, std::string>& before,
+                                       const std::map<std::string, std::string>& after) {
+    std::set<std::string> out;
+    for (const auto& [key, version] : after) {
+      if (before.at(key) != version) out.insert(key);
+    }
+    return out;
+  }
+  std::string hashOf(const std::string& deployment) {
+    return mustGet("deployment", deployment)["spec"]["template"]["metadata"]["annotations"].value(
+        "sessionstore.io/connection-hash", "");
+  }
+  std::string envValue(const std::string& deployment, const std::string& name) {
+    const Json env = mustGet("deployment", deployment)["spec"]["template"]["spec"]["containers"][0]
+                         .value("env", Json::array());
+    for (const auto& e : env) {
+      if (e["name"] == name) return e.value("value", "");
+    }
+    return "";
+  }
+  // Creates a Deployment, its Service and a managed SessionStore, plays the node, waits for Ready.
+  void readyStore(const std::string& name, const std::string& extraSpec = "") {
+    apply(deploymentYaml(name));
+    apply(serviceYaml(name));
+    apply(managedStoreYaml(name, name, extraSpec));
+    playNode(name);
+    ASSERT_TRUE(eventually([&] { return phase(name) == "Ready"; })) << describeStore(name);
+  }
+
+  std::vector<std::string> envNames(const Json& deployment) {
+    std::vector<std::string> names;
+    const Json env =
+        deployment["spec"]["template"]["spec"]["containers"][0].value("env", Json::array());
+    for (const auto& e : env) {
+      names.push_back(e["name"]);
+    }
+    return names;
+  }
+
+  static inline ControlPlane* plane_ = nullptr;
+  static inline ChildProcess* operator_ = nullptr;
+  static inline std::string addressMap_;
+  static inline std::map<std::string, std::unique_ptr<RedisServer>> stores_;
+  static inline int counter_ = 0;
+  std::string ns_;
+};
+
+TEST_F(SessionStoreIntegration, ManagedStoreIsProvisionedThenTheAppIsWired) {
+  apply(deploymentYaml("web"));
+  apply(serviceYaml("web"));
+  apply(managedStoreYaml("web", "web"));
+
+  // The store's objects, each owned by the SessionStore.
+  ASSERT_TRUE(eventually([&] { return get("statefulset", "web-redis").has_value(); }))
+      << describeStore("web");
+  const Json store = mustGet("sessionstore", "web");
+  const std::string uid = store["metadata"]["uid"];
+  for (const auto& [kind, name] : std::vector<std::pair<std::string, std::string>>{
+           {"secret", "web-redis-auth"},
+           {"configmap", "web-redis-config"},
+           {"service", "web-redis"},
+           {"service", "web-redis-headless"},
+           {"statefulset", "web-redis"},
+           {"networkpolicy", "web-redis"}}) {
+    std::optional<Json> object;
+    ASSERT_TRUE(eventually([&] { return (object = get(kind, name)).has_value(); }))
+        << kind << " " << name << "\n" << describeStore("web");
+    const auto& owners = (*object)["metadata"]["ownerReferences"];
+    ASSERT_EQ(owners.size(), 1u) << kind << " " << name;
+    EXPECT_EQ(owners[0]["uid"], uid) << kind << " " << name;
+    EXPECT_EQ(owners[0]["controller"], true);
+  }
+  EXPECT_EQ(store["metadata"]["finalizers"], Json::array({"sessionstore.io/finalizer"}));
+
+  // Not wired before the store answers: the StatefulSet's pod may be Ready (kwok), the store is
+  // not there until the test starts it.
+  ASSERT_TRUE(eventually([&] { return conditionIs("web", "StoreReady", "False"); }))
+      << describeStore("web");
+  std::this_thread::sleep_for(3s);  // a few reconciles
+  EXPECT_TRUE(envNames(mustGet("deployment", "web")).empty());
+  EXPECT_TRUE(conditionIs("web", "ConnectionWired", "False", "WaitingForStore"))
+      << describeStore("web");
+  EXPECT_FALSE(get("secret", "web-session-store").has_value());
+  // Meanwhile clients stay sticky (UntilStoreReady).
+  EXPECT_EQ(mustGet("service", "web")["spec"]["sessionAffinity"], "ClientIP");
+
+  playNode("web");
+  ASSERT_TRUE(eventually([&] { return phase("web") == "Ready"; }, 60s)) << describeStore("web");
+
+  const Json deployment = mustGet("deployment", "web");
+  const auto& container = deployment["spec"]["template"]["spec"]["containers"][0];
+  std::map<std::string, Json> env;
+  for (const auto& e : container["env"]) env[e["name"]] = e;
+  ASSERT_TRUE(env.contains("REDIS_URL")) << container.dump(2);
+  EXPECT_EQ(env["REDIS_URL"]["valueFrom"]["secretKeyRef"]["name"], "web-session-store");
+  EXPECT_FALSE(env["REDIS_URL"].contains("value")) << "the URL must never be inline";
+  EXPECT_EQ(env["SESSION_KEY_PREFIX"]["valueFrom"]["secretKeyRef"]["name"], "web-session-store");
+  EXPECT_EQ(env["WORKERS"]["value"], "5");  // ceil(2 CPU * 2) + 1
+  // floor(0.9 * 1000 / (2 replicas * 5 workers)) = 90
+  EXPECT_EQ(env["REDIS_MAX_CONNECTIONS"]["value"], "90");
+  EXPECT_EQ(container["image"], "registry.example/shop/web:1.4");  // untouched
+  const Json connection = mustGet("secret", "web-session-store");
+  EXPECT_EQ(deployment["spec"]["template"]["metadata"]["annotations"]
+                ["sessionstore.io/connection-hash"]
+                    .get<std::string>()
+                    .size(),
+            64u);
+  EXPECT_EQ(decode(connection, "REDIS_HOST"), "web-redis." + ns_ + ".svc");
+  EXPECT_EQ(decode(connection, "SESSION_KEY_PREFIX"), ns_ + ":web:");
+
+  // The store is ready: sessions are shared, affinity goes.
+  EXPECT_EQ(mustGet("service", "web")["spec"]["sessionAffinity"], "None");
+
+  const Json status = mustGet("sessionstore", "web")["status"];
+  const auto generation = mustGet("sessionstore", "web")["metadata"]["generation"];
+  std::set<std::string> types;
+  for (const auto& c : status["conditions"]) {
+    types.insert(c["type"]);
+    EXPECT_EQ(c["status"], "True") << c.dump();
+    EXPECT_EQ(c["observedGeneration"], generation) << c.dump();
+    EXPECT_FALSE(c.value("message", "").empty()) << c.dump();
+  }
+  EXPECT_EQ(types, (std::set<std::string>{"StoreReady", "ConnectionWired", "WorkersSized",
+                                          "AffinityApplied", "Ready"}));
+  EXPECT_EQ(status["observedGeneration"], generation);
+  EXPECT_EQ(status["store"]["endpoint"], "web-redis." + ns_ + ".svc:6379");
+  EXPECT_EQ(status["target"]["workers"], 5);
+
+  const auto waited = inNs({"wait", "--for=condition=Ready", "sessionstore/web", "--timeout=30s"});
+  EXPECT_TRUE(waited.ok()) << waited.describe();
+  const auto listed = inNs({"get", "sessionstores"});
+  EXPECT_NE(listed.out.find("Ready"), std::string::npos) << listed.out;
+
+  // Events tell what was done.
+  const std::string events = inNs({"get", "events", "-o", "json"}).out;
+  for (const char* reason : {"\"Created\"", "\"Wired\"", "\"AffinitySet\"", "\"Ready\""}) {
+    EXPECT_NE(events.find(reason), std::string::npos) << reason << " not among the Events";
+  }
+
+  // Isolation: the app's credentials work under the prefix only.
+  auto& redis = *stores_[ns_ + "/web"];
+  auto session = storeprobe::Session::open({.host = "127.0.0.1",
+                                            .port = redis.port(),
+                                            .username = "app",
+                                            .password = decode(connection, "REDIS_PASSWORD")});
+  ASSERT_TRUE(session) << "the connection Secret's credentials are refused";
+  const std::string prefix = decode(connection, "SESSION_KEY_PREFIX");
+  EXPECT_TRUE((*session)->command({"SET", prefix + "token", "1"}));
+  EXPECT_EQ((*session)->command({"GET", prefix + "token"}).value_or(""), "1");
+  EXPECT_FALSE((*session)->command({"SET", "other:token", "1"})) << "a key outside the prefix";
+  EXPECT_FALSE((*session)->command({"FLUSHALL"})) << "a dangerous command";
+
+  expectNoSecretLeaks();
+}
+
+TEST_F(SessionStoreIntegration, ExternalStoreProblemsAreConditionsAndTheAppIsLeftAlone) {
+  apply(deploymentYaml("api"));
+  apply(R"(
+apiVersion: sessionstore.io/v1alpha1
+kind: SessionStore
+metadata: {name: api}
+spec:
+  target: {deployment: api}
+  store:
+    type: External
+    external: {urlSecretRef: {name: elasticache, key: url}}
+)");
+  // No Secret.
+  ASSERT_TRUE(eventually([&] { return conditionIs("api", "StoreReady", "False", "UrlSecretMissing"); }))
+      << describeStore("api");
+  EXPECT_NE(condition("api", "StoreReady")->value("message", "").find("elasticache"),
+            std::string::npos);
+  // No key.
+  ASSERT_TRUE(inNs({"create", "secret", "generic", "elasticache", "--from-literal=other=x"}).ok());
+  ASSERT_TRUE(eventually([&] {
+    auto c = condition("api", "StoreReady");
+    return c && c->value("message", "").find("no key \"url\"") != std::string::npos;
+  })) << describeStore("api");
+  // A bad scheme.
+  ASSERT_TRUE(inNs({"delete", "secret", "elasticache"}).ok());
+  ASSERT_TRUE(inNs({"create", "secret", "generic", "elasticache",
+                    "--from-literal=url=http://:s3cr3t-value-here@cache.example:6379"})
+                  .ok());
+  ASSERT_TRUE(eventually([&] { return conditionIs("api", "StoreReady", "False", "InvalidUrl"); }))
+      << describeStore("api");
+  EXPECT_EQ(inNs({"get", "sessionstore", "api", "-o", "json"}).out.find("s3cr3t-value-here"),
+            std::string::npos);
+  // An unreachable host (a closed port on loopback).
+  ASSERT_TRUE(inNs({"delete", "secret", "elasticache"}).ok());
+  ASSERT_TRUE(inNs({"create", "secret", "generic", "elasticache",
+                    "--from-literal=url=redis://:s3cr3t-value-here@127.0.0.1:1/0"})
+                  .ok());
+  ASSERT_TRUE(
+      eventually([&] { return conditionIs("api", "StoreReady", "False", "StoreUnreachable"); }))
+      << describeStore("api");
+  // Throughout, nothing was applied to the app.
+  EXPECT_TRUE(envNames(mustGet("deployment", "api")).empty());
+  EXPECT_FALSE(get("secret", "api-session-store").has_value());
+  EXPECT_EQ(phase("api"), "Provisioning");
+
+  // A real external Redis with a password: Ready, and the app is wired to that URL.
+  RedisServer external("requirepass s3cr3t-value-here\n");
+  ASSERT_TRUE(inNs({"delete", "secret", "elasticache"}).ok());
+  ASSERT_TRUE(inNs({"create", "secret", "generic", "elasticache",
+                    "--from-literal=url=redis://:s3cr3t-value-here@127.0.0.1:" +
+                        std::to_string(external.port()) + "/0"})
+                  .ok());
+  ASSERT_TRUE(eventually([&] { return phase("api") == "Ready"; })) << describeStore("api");
+  const Json connection = mustGet("secret", "api-session-store");
+  EXPECT_EQ(decode(connection, "REDIS_URL"),
+            "redis://:s3cr3t-value-here@127.0.0.1:" + std::to_string(external.port()) + "/0");
+  EXPECT_FALSE(envNames(mustGet("deployment", "api")).empty());
+  EXPECT_EQ(operator_->output().find("s3cr3t-value-here"), std::string::npos);
+  EXPECT_EQ(inNs({"get", "events", "-o", "json"}).out.find("s3cr3t-value-here"),
+            std::string::npos);
+}
+
+TEST_F(SessionStoreIntegration, AMissingTargetIsReportedAndPickedUpWhenCreated) {
+  apply(managedStoreYaml("late", "late"));
+  ASSERT_TRUE(
+      eventually([&] { return conditionIs("late", "ConnectionWired", "False", "DeploymentNotFound"); }))
+      << describeStore("late");
+  EXPECT_EQ(phase("late"), "Pending");
+  EXPECT_TRUE(conditionIs("late", "AffinityApplied", "False", "ServiceNotFound"));
+  playNode("late");
+  apply(deploymentYaml("late"));
+  apply(serviceYaml("late"));
+  ASSERT_TRUE(eventually([&] { return phase("late") == "Ready"; })) << describeStore("late");
+  EXPECT_FALSE(envNames(mustGet("deployment", "late")).empty());
+}
+
+
+TEST_F(SessionStoreIntegration, AGitOpsNeighbourKeepsItsFieldsAndTheOperatorStaysQuiet) {
+  ASSERT_NO_FATAL_FAILURE(readyStore("shop"));
+  const auto wiredEnv = envNames(mustGet("deployment", "shop"));
+  ASSERT_EQ(wiredEnv.size(), 4u);
+
+  // Argo CD (or Flux) applies the original manifest again, with one change of its own.
+  std::string manifest = deploymentYaml("shop");
+  manifest = std::regex_replace(manifest, std::regex("web:1.4"), "web:1.5");
+  const auto applied = inNs({"apply", "--server-side", "--force-conflicts", "--field-manager=argocd", "-f", "-"},
+                             manifest);
+  ASSERT_TRUE(applied.ok()) << applied.describe();
+  const Json deployment = mustGet("deployment", "shop");
+  EXPECT_EQ(envNames(deployment), wiredEnv) << "the operator's env entries must stay";
+  EXPECT_EQ(deployment["spec"]["template"]["spec"]["containers"][0]["image"],
+            "registry.example/shop/web:1.5")
+      << "the other manager's fields must stay";
+
+  // Over 30 quiet seconds the operator writes nothing (it still probes the store).
+  std::this_thread::sleep_for(2s);
+  const auto before = versions("shop");
+  std::this_thread::sleep_for(30s);
+  const auto after = versions("shop");
+  EXPECT_EQ(changed(before, after), std::set<std::string>{}) << describeStore("shop");
+  EXPECT_EQ(phase("shop"), "Ready");
+}
+
+TEST_F(SessionStoreIntegration, SpecChangesTouchExactlyTheObjectsTheyShould) {
+  ASSERT_NO_FATAL_FAILURE(readyStore("cart"));
+  const auto settle = [&] { std::this_thread::sleep_for(4s); };
+  const auto generationSeen = [&] {
+    const Json store = mustGet("sessionstore", "cart");
+    return store["status"].value("observedGeneration", 0) == store["metadata"]["generation"] &&
+           store["status"].value("phase", "") == "Ready";
+  };
+  settle();
+
+  // workers.perCPU: WORKERS and the pool size change; the Secret holds the pool size, so the
+  // connection (and its hash) changes with it. The store is untouched.
+  auto before = versions("cart");
+  const std::string hash0 = hashOf("cart");
+  ASSERT_TRUE(inNs({"patch", "sessionstore", "cart", "--type=merge", "-p",
+                    R"({"spec":{"workers":{"perCPU":3}}})"})
+                  .ok());
+  ASSERT_TRUE(eventually([&] { return envValue("cart", "WORKERS") == "7" && generationSeen(); }))
+      << describeStore("cart");
+  settle();
+  EXPECT_EQ(envValue("cart", "REDIS_MAX_CONNECTIONS"), "64");  // floor(900 / (2 * 7))
+  EXPECT_EQ(changed(before, versions("cart")),
+            (std::set<std::string>{"sessionstore/cart", "deployment/cart",
+                                   "secret/cart-session-store"}));
+  const std::string hash1 = hashOf("cart");
+  EXPECT_NE(hash1, hash0);
+
+  // Affinity: only the Service.
+  before = versions("cart");
+  ASSERT_TRUE(inNs({"patch", "sessionstore", "cart", "--type=merge", "-p",
+                    R"({"spec":{"affinity":{"mode":"ClientIP","timeoutSeconds":600}}})"})
+                  .ok());
+  ASSERT_TRUE(eventually([&] {
+    const Json service = mustGet("service", "cart");
+    return service["spec"].value("sessionAffinity", "") == "ClientIP" &&
+           service["spec"]["sessionAffinityConfig"]["clientIP"]["timeoutSeconds"] == 600 &&
+           generationSeen();
+  })) << describeStore("cart");
+  settle();
+  EXPECT_EQ(changed(before, versions("cart")),
+            (std::set<std::string>{"sessionstore/cart", "service/cart"}));
+
+  // maxMemory: the store's config and its pods, not the app (no roll).
+  before = versions("cart");
+  ASSERT_TRUE(inNs({"patch", "sessionstore", "cart", "--type=merge", "-p",
+                    R"({"spec":{"store":{"managed":{"maxMemory":"128Mi"}}}})"})
+                  .ok());
+  ASSERT_TRUE(eventually([&] {
+    return mustGet("configmap", "cart-redis-config")["data"]["redis.conf"].get<std::string>().find(
+               "maxmemory 134217728") != std::string::npos &&
+           generationSeen();
+  })) << describeStore("cart");
+  settle();
+  EXPECT_EQ(changed(before, versions("cart")),
+            (std::set<std::string>{"sessionstore/cart", "configmap/cart-redis-config",
+                                   "statefulset/cart-redis"}));
+  EXPECT_EQ(hashOf("cart"), hash1);
+
+  // keyPrefix: the ACL, the connection and the app's pods.
+  before = versions("cart");
+  ASSERT_TRUE(inNs({"patch", "sessionstore", "cart", "--type=merge", "-p",
+                    R"({"spec":{"connection":{"keyPrefix":"cart-v2:"}}})"})
+                  .ok());
+  ASSERT_TRUE(eventually([&] {
+    return decode(mustGet("secret", "cart-session-store"), "SESSION_KEY_PREFIX") == "cart-v2:" &&
+           hashOf("cart") != hash1;
+  })) << describeStore("cart");
+  settle();
+  const auto keyPrefixChanged = changed(before, versions("cart"));
+  for (const char* expected : {"configmap/cart-redis-config", "secret/cart-session-store",
+                               "deployment/cart", "statefulset/cart-redis"}) {
+    EXPECT_TRUE(keyPrefixChanged.contains(expected)) << expected;
+  }
+  EXPECT_FALSE(keyPrefixChanged.contains("service/cart"));
+  EXPECT_FALSE(keyPrefixChanged.contains("secret/cart-redis-auth")) << "passwords never change";
+}
+
+TEST_F(SessionStoreIntegration, DeletionWithRetainKeepsTheDataAndUndoesTheWiring) {
+  const std::string data = plane_->dir() + "/" + ns_ + "-volume";
+  std::filesystem::create_directories(data);
+  apply(deploymentYaml("keep"));
+  apply(serviceYaml("keep"));
+  const std::string spec = managedStoreYaml("keep", "keep") ;
+  const std::string persistent = std::regex_replace(
+      spec, std::regex("persistence: \\{enabled: false\\}"),
+      "persistence: {enabled: true, size: 1Gi}\n      deletionPolicy: Retain");
+  ASSERT_NE(persistent, spec);
+  apply(persistent + "  affinity: {mode: ClientIP}\n");
+
+  // The test plays the node with a data folder standing for the PVC.
+  const auto startRedis = [&] {
+    Json config;
+    EXPECT_TRUE(eventually([&] {
+      auto object = get("configmap", "keep-redis-config");
+      if (object) config = *object;
+      return object.has_value();
+    }));
+    const std::string acl = data + ".acl";
+    std::ofstream(acl) << config["data"]["users.acl"].get<std::string>();
+    std::string conf = config["data"]["redis.conf"].get<std::string>();
+    EXPECT_NE(conf.find("appendonly yes"), std::string::npos);
+    conf = std::regex_replace(conf, std::regex("aclfile [^\n]*"), "aclfile " + acl);
+    conf = std::regex_replace(conf, std::regex("(^|\n)(dir|bind|port) [^\n]*"), "$1");
+    auto server = std::make_unique<RedisServer>(conf, data);
+    std::ofstream(addressMap_, std::ios::app)
+        << "keep-redis." << ns_ << ".svc:6379 127.0.0.1:" << server->port() << "\n";
+    return server;
+  };
+  auto redis = startRedis();
+  ASSERT_TRUE(eventually([&] { return phase("keep") == "Ready"; })) << describeStore("keep");
+  ASSERT_TRUE(eventually([&] { return get("pvc", "data-keep-redis-0").has_value(); }))
+      << inNs({"get", "pvc,statefulset", "-o", "wide"}).out;
+  {
+    const Json connection = mustGet("secret", "keep-session-store");
+    auto session = storeprobe::Session::open({.host = "127.0.0.1",
+                                              .port = redis->port(),
+                                              .username = "app",
+                                              .password = decode(connection, "REDIS_PASSWORD")});
+    ASSERT_TRUE(session);
+    ASSERT_TRUE((*session)->command({"SET", ns_ + ":keep:session-1", "alice"}));
+  }
+  EXPECT_EQ(mustGet("service", "keep")["spec"]["sessionAffinity"], "ClientIP");
+
+  ASSERT_TRUE(inNs({"delete", "sessionstore", "keep", "--wait=true", "--timeout=60s"}).ok())
+      << describeStore("keep");
+  const Json deployment = mustGet("deployment", "keep");
+  EXPECT_TRUE(envNames(deployment).empty()) << deployment["spec"]["template"].dump(2);
+  EXPECT_FALSE(deployment["spec"]["template"]["metadata"].value("annotations", Json::object())
+                   .contains("sessionstore.io/connection-hash"));
+  EXPECT_EQ(mustGet("service", "keep")["spec"]["sessionAffinity"], "None");
+  EXPECT_FALSE(get("secret", "keep-session-store").has_value());
+  EXPECT_TRUE(get("pvc", "data-keep-redis-0").has_value()) << "Retain must keep the data";
+  const std::string events = inNs({"get", "events", "-o", "json"}).out;
+  EXPECT_NE(events.find("DataRetained"), std::string::npos);
+
+  // A new SessionStore of the same name adopts the claim, and the key is still there.
+  redis.reset();
+  apply(persistent);
+  redis = startRedis();
+  ASSERT_TRUE(eventually([&] { return phase("keep") == "Ready"; })) << describeStore("keep");
+  const Json connection = mustGet("secret", "keep-session-store");
+  auto session = storeprobe::Session::open({.host = "127.0.0.1",
+                                            .port = redis->port(),
+                                            .username = "app",
+                                            .password = decode(connection, "REDIS_PASSWORD")});
+  ASSERT_TRUE(session);
+  EXPECT_EQ((*session)->command({"GET", ns_ + ":keep:session-1"}).value_or(""), "alice");
+  EXPECT_EQ(mustGet("statefulset", "keep-redis")["spec"]["volumeClaimTemplates"][0]["metadata"]
+                ["name"],
+            "data");  // the same claim name: data-keep-redis-0
+}
+
+TEST_F(SessionStoreIntegration, DeletionWithDeleteRemovesEverythingTheStoreOwned) {
+  apply(deploymentYaml("gone"));
+  apply(std::regex_replace(managedStoreYaml("gone", "gone"),
+                           std::regex("persistence: \\{enabled: false\\}"),
+                           "persistence: {enabled: true}\n      deletionPolicy: Delete"));
+  playNode("gone");
+  ASSERT_TRUE(eventually([&] { return get("pvc", "data-gone-redis-0").has_value(); }))
+      << describeStore("gone");
+  ASSERT_TRUE(eventually([&] { return get("secret", "gone-session-store").has_value(); }))
+      << describeStore("gone");
+  ASSERT_TRUE(inNs({"delete", "sessionstore", "gone", "--wait=true", "--timeout=60s"}).ok());
+  EXPECT_TRUE(envNames(mustGet("deployment", "gone")).empty());
+  // The garbage collector removes what the SessionStore owned; the finalizer removed the claim.
+  ASSERT_TRUE(eventually([&] {
+    return !get("pvc", "data-gone-redis-0") && !get("statefulset", "gone-redis") &&
+           !get("secret", "gone-redis-auth") && !get("configmap", "gone-redis-config") &&
+           !get("secret", "gone-session-store");
+  })) << inNs({"get", "all,pvc,secrets,configmaps"}).out;
+}
+
+TEST_F(SessionStoreIntegration, ACrashWhileCreatingLeavesNoDuplicateAndKeepsThePassword) {
+  apply(deploymentYaml("crash"));
+  apply(serviceYaml("crash"));
+  apply(managedStoreYaml("crash", "crash"));
+  // Kill the operator as soon as the password Secret exists, in the middle of creating.
+  ASSERT_TRUE(eventually([&] { return get("secret", "crash-redis-auth").has_value(); }, 60s,
+                         10ms));
+  operator_->signal(SIGKILL);
+  operator_->wait(10s);
+  const Json passwordsBefore = mustGet("secret", "crash-redis-auth")["data"];
+  delete operator_;
+  startOperator();
+
+  playNode("crash");
+  ASSERT_TRUE(eventually([&] { return phase("crash") == "Ready"; })) << describeStore("crash");
+  EXPECT_EQ(mustGet("secret", "crash-redis-auth")["data"], passwordsBefore)
+      << "the password must never be regenerated";
+  // Exactly one of each object, all owned by the SessionStore.
+  const std::string uid = mustGet("sessionstore", "crash")["metadata"]["uid"];
+  for (const char* kind : {"secrets", "configmaps", "services", "statefulsets",
+                           "networkpolicies"}) {
+    const Json list = Json::parse(inNs({"get", kind, "-l", "sessionstore.io/name=crash", "-o",
+                                        "json"}).out)["items"];
+    std::set<std::string> names;
+    for (const auto& item : list) {
+      names.insert(item["metadata"]["name"]);
+      EXPECT_EQ(item["metadata"]["ownerReferences"][0]["uid"], uid) << kind;
+    }
+    EXPECT_EQ(names.size(), list.size()) << kind;
+  }
+  const Json secrets = Json::parse(inNs({"get", "secrets", "-l", "sessionstore.io/name=crash", "-o",
+                                         "json"}).out)["items"];
+  std::set<std::string> secretNames;
+  for (const auto& item : secrets) secretNames.insert(item["metadata"]["name"]);
+  EXPECT_EQ(secretNames, (std::set<std::string>{"crash-redis-auth", "crash-session-store"}));
+  expectNoSecretLeaks();
+}
+
+}  // namespace
+}  // namespace sessionstore::testing
