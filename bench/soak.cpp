@@ -1,8 +1,9 @@
-// Soak benchmark for the parts built on cpprestsdk: the client (watches through an informer,
-// with churn on 1,000 objects against a real kube-apiserver) and the HTTP server (/metrics and
-// /healthz, with and without keep-alive), in one process as in the operator. It prints resident
-// memory, open file descriptors and threads at the start and the end (and every minute), checks
-// that the informer's cache still matches the server, and fails when memory or descriptors grew.
+// Soak benchmark for the operator's HTTP parts: the cpprestsdk client (watches through an
+// informer, with churn on 1,000 objects against a real kube-apiserver) and the Boost.Beast HTTP
+// server (/metrics and /healthz, with and without keep-alive), in one process as in the
+// operator. It prints resident memory, open file descriptors and threads at the start and the end
+// (and every minute), checks that the informer's cache still matches the server, and fails when
+// memory or descriptors grew.
 //
 //   soak_bench [--minutes 30] [--objects 1000] [--requests 100000] [--churn-per-second 20]
 //              [--watch-timeout-seconds 0 (client-go's 300..600)]
@@ -15,7 +16,7 @@
 #include "control_plane.h"
 #include "eventually.h"
 #include "http_client.h"
-#include "httpserver/cpprest_http_server.h"
+#include "httpserver/beast_http_server.h"
 #include "httpserver/endpoints.h"
 #include "informer/informer.h"
 #include "kube/config.h"
@@ -101,7 +102,7 @@ int main(int argc, char** argv) {
   ss::metrics::Registry registry;
   auto served = registry.counter("soak_requests_total", "Requests served").withLabels({});
   ss::httpserver::HealthChecks health;
-  auto server = ss::httpserver::makeCpprestHttpServer();
+  auto server = ss::httpserver::makeBeastHttpServer();
   ss::httpserver::serveMetrics(*server, registry);
   ss::httpserver::serveChecks(*server, "/healthz", health);
   auto port = server->start("127.0.0.1", 0);

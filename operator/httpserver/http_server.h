@@ -1,9 +1,8 @@
 // The operator's own HTTP server, for /metrics, /healthz and /readyz: a narrow interface so the
-// transport can be replaced (cpprestsdk's http_listener today, see cpprest_http_server.h; a
-// Boost.Beast server if the soak benchmark rejects it). Handlers see a method and a path and
-// return a whole response; the Router, shared by every implementation, answers what is not a
-// handler's business: 404 for an unknown path, 405 for methods other than GET and HEAD, 500 when
-// a handler throws. A HEAD response is the GET response without its body.
+// transport can be replaced (Boost.Beast today, see beast_http_server.h). Handlers see a method
+// and a path and return a whole response; the Router, shared by every implementation, answers
+// what is not a handler's business: 404 for an unknown path, 405 for methods other than GET and
+// HEAD, 500 when a handler throws. A HEAD response is the GET response without its body.
 #pragma once
 
 #include <cstdint>
@@ -40,8 +39,9 @@ class HttpServer {
   // called before or after start().
   virtual void handle(std::string path, Handler handler) = 0;
 
-  // Listens on host:port (an IPv4 address or a host name); port 0 picks a free port. Returns the
-  // port listened on, or what went wrong (the port is taken, the host does not resolve).
+  // Listens on host:port (an IPv4 or IPv6 address, or a host name); port 0 picks a free port.
+  // Returns the port listened on, or what went wrong (the port is taken, the host does not
+  // resolve).
   // REQUIRES: not started.
   virtual std::expected<std::uint16_t, std::string> start(const std::string& host,
                                                           std::uint16_t port) = 0;

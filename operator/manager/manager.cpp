@@ -2,7 +2,7 @@
 
 #include <charconv>
 
-#include "httpserver/cpprest_http_server.h"
+#include "httpserver/beast_http_server.h"
 #include "leaderelection/leader_elector.h"
 
 namespace sessionstore::manager {
@@ -85,9 +85,9 @@ bool Manager::startServers() {
                {{"error", !metricsAddress ? metricsAddress.error() : healthAddress.error()}});
     return false;
   }
-  metricsServer_ = httpserver::makeCpprestHttpServer();
+  metricsServer_ = httpserver::makeBeastHttpServer();
   httpserver::serveMetrics(*metricsServer_, registry_);
-  healthServer_ = httpserver::makeCpprestHttpServer();
+  healthServer_ = httpserver::makeBeastHttpServer();
   httpserver::serveChecks(*healthServer_, "/healthz", healthz_);
   httpserver::serveChecks(*healthServer_, "/readyz", readyz_);
   auto m = metricsServer_->start(metricsAddress->first, metricsAddress->second);
