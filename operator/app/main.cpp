@@ -219,6 +219,16 @@ int run(int argc, char** argv) {
               {{"error", electionClient.error().describe()}});
     return 1;
   }
+  // Without the CRD the SessionStore cache never syncs: say so at once, as controller-runtime
+  // does ("no matches for kind"), instead of waiting. Other errors (the server not up yet) are
+  // the manager's to retry.
+  if (auto probe = (*client)->list(ss::kube::resources::kSessionStores, "", {.limit = 1});
+      !probe && probe.error().kind == ss::kube::ErrorKind::kNotFound) {
+    log.error("the SessionStore CRD is not installed in this cluster",
+              {{"crd", "sessionstores.sessionstore.io"},
+               {"fix", "kubectl apply -f crds/ (from this repository), then start the operator"}});
+    return 1;
+  }
   ss::manager::Manager manager(**client, options, registry, metrics, **electionClient);
 
   // The SessionStore controller: an informer on SessionStores feeds its queue; the reconciler

@@ -31,6 +31,16 @@ class LeaderElection : public ::testing::Test {
     client_ = std::move(*client);
   }
 
+  // The operator refuses to start without the SessionStore CRD (see below).
+  void installCrd() {
+    const auto applied = plane_->kubectl({"apply", "-f", sourceDir() + "/crds/"});
+    ASSERT_TRUE(applied.ok()) << applied.describe();
+    const auto established = plane_->kubectl({"wait", "--for=condition=Established",
+                                              "--timeout=60s",
+                                              "crd/sessionstores.sessionstore.io"});
+    ASSERT_TRUE(established.ok()) << established.describe();
+  }
+
   std::unique_ptr<ChildProcess> startReplica(const std::string& identity) {
     return std::make_unique<ChildProcess>(
         std::vector<std::string>{OPERATOR_BINARY, "run", "--kubeconfig", plane_->kubeconfig(),
@@ -55,7 +65,18 @@ class LeaderElection : public ::testing::Test {
   std::unique_ptr<kube::RestClient> client_;
 };
 
+TEST_F(LeaderElection, WithoutTheCrdTheOperatorExitsAndSaysHowToInstallIt) {
+  auto replica = startReplica("no-crd");
+  const auto code = replica->wait(std::chrono::seconds(30));
+  ASSERT_TRUE(code.has_value()) << "still running without the CRD:\n" << replica->output();
+  EXPECT_EQ(*code, 1);
+  EXPECT_NE(replica->output().find("the SessionStore CRD is not installed"), std::string::npos)
+      << replica->output();
+  EXPECT_NE(replica->output().find("kubectl apply -f crds/"), std::string::npos);
+}
+
 TEST_F(LeaderElection, OneLeadsAndKillOrTerminateHandsOver) {
+  ASSERT_NO_FATAL_FAILURE(installCrd());
   auto a = startReplica("replica-a");
   ASSERT_TRUE(eventually([&] { return holder() == "replica-a"; }, std::chrono::seconds(30)))
       << a->output();
