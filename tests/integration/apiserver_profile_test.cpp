@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "control_plane.h"
+#include "eventually.h"
 
 namespace sessionstore::testing {
 namespace {
@@ -92,6 +93,68 @@ TEST_F(ApiServerProfile, StoresASessionStoreAndReadsItBackWithDefaults) {
   const auto listed = plane_->kubectl({"get", "sessionstores", "-o", "name"});
   ASSERT_TRUE(listed.ok()) << listed.describe();
   EXPECT_EQ(listed.out, "sessionstore.sessionstore.io/web\n");
+}
+
+// The CRD's cross-field (CEL) rules and ranges, each rejected by the real server with the
+// message written in the schema, so `kubectl apply` says what to fix.
+TEST_F(ApiServerProfile, RejectsEveryCrossFieldRuleWithItsMessage) {
+  struct Case {
+    const char* spec;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"target: {deployment: web}\n  autoscaling: {minReplicas: 5, maxReplicas: 3}",
+       "autoscaling.minReplicas must not be greater than autoscaling.maxReplicas"},
+      {"target: {deployment: web}\n  store: {type: External, managed: {maxClients: 10}, "
+       "external: {urlSecretRef: {name: r}}}",
+       "store.managed is only allowed with store.type Managed"},
+      {"target: {deployment: web}\n  store: {type: Managed, external: {urlSecretRef: {name: r}}}",
+       "store.external is only allowed with store.type External"},
+      {"target: {deployment: web}\n  store: {type: External}",
+       "store.type External needs store.external.urlSecretRef"},
+      {"target: {deployment: web}\n  affinity: {timeoutSeconds: 0}",
+       "should be greater than or equal to 1"},
+      {"target: {deployment: web}\n  affinity: {timeoutSeconds: 86401}",
+       "should be less than or equal to 86400"},
+      {"target: {deployment: web}\n  connection: {keyPrefix: \"app:*\"}",
+       "would widen the Redis ACL key pattern"},
+      {"target: {deployment: web}\n  connection: {keyPrefix: \"a b\"}",
+       "would widen the Redis ACL key pattern"},
+      {"target: {deployment: web}\n  workers: {min: 8, max: 4}",
+       "workers.min must not be greater than workers.max"},
+      {"target: {deployment: web}\n  autoscaling: {enabled: true}",
+       "autoscaling.enabled needs at least one entry in autoscaling.metrics"},
+  };
+  for (const auto& c : cases) {
+    const std::string manifest =
+        "apiVersion: sessionstore.io/v1alpha1\nkind: SessionStore\nmetadata: {name: rule, "
+        "namespace: default}\nspec:\n  " +
+        std::string(c.spec) + "\n";
+    const auto applied = plane_->kubectl({"apply", "--dry-run=server", "-f", "-"}, manifest);
+    EXPECT_FALSE(applied.ok()) << "accepted:\n" << manifest;
+    EXPECT_NE(applied.err.find(c.message), std::string::npos)
+        << "for:\n" << manifest << "\nthe server said: " << applied.err;
+  }
+}
+
+TEST_F(ApiServerProfile, ExplainDocumentsFieldsAndGetShowsThePrinterColumns) {
+  std::string explained;
+  // Discovery of a new CRD's schema may lag its Established condition by a moment.
+  ASSERT_TRUE(eventually([&] {
+    const auto r = plane_->kubectl({"explain", "sessionstore.spec.affinity"});
+    explained = r.out + r.err;
+    return r.ok();
+  }, std::chrono::seconds(20))) << explained;
+  EXPECT_NE(explained.find("UntilStoreReady"), std::string::npos) << explained;
+  EXPECT_NE(explained.find("timeoutSeconds"), std::string::npos) << explained;
+
+  ASSERT_TRUE(plane_->kubectl({"apply", "-f", "-"}, kValid).ok());
+  const auto listed = plane_->kubectl({"get", "sstore", "-n", "default"});
+  ASSERT_TRUE(listed.ok()) << listed.describe();
+  const std::string header = listed.out.substr(0, listed.out.find('\n'));
+  for (const char* column : {"NAME", "PHASE", "STORE", "REPLICAS", "WORKERS", "AGE"}) {
+    EXPECT_NE(header.find(column), std::string::npos) << header;
+  }
 }
 
 TEST_F(ApiServerProfile, RejectsAWrongTypeWithTheSchemaMessage) {
