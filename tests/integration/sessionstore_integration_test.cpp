@@ -396,6 +396,37 @@ TEST_F(SessionStoreIntegration, ManagedStoreIsProvisionedThenTheAppIsWired) {
   expectNoSecretLeaks();
 }
 
+TEST_F(SessionStoreIntegration, ASecondStoreInTheNamespaceCannotReadTheFirstOnesKeys) {
+  ASSERT_NO_FATAL_FAILURE(readyStore("alpha"));
+  ASSERT_NO_FATAL_FAILURE(readyStore("beta"));
+  const Json alpha = mustGet("secret", "alpha-session-store");
+  const Json beta = mustGet("secret", "beta-session-store");
+  const int alphaPort = stores_[ns_ + "/alpha"]->port();
+  const std::string alphaPrefix = decode(alpha, "SESSION_KEY_PREFIX");
+  EXPECT_NE(alphaPrefix, decode(beta, "SESSION_KEY_PREFIX"));
+
+  auto owner = storeprobe::Session::open({.host = "127.0.0.1",
+                                          .port = alphaPort,
+                                          .username = "app",
+                                          .password = decode(alpha, "REDIS_PASSWORD")});
+  ASSERT_TRUE(owner);
+  ASSERT_TRUE((*owner)->command({"SET", alphaPrefix + "session-1", "alice"}));
+
+  // beta's app, with everything its connection Secret gives it, pointed at alpha's store.
+  auto intruder = storeprobe::Session::open({.host = "127.0.0.1",
+                                             .port = alphaPort,
+                                             .username = "app",
+                                             .password = decode(beta, "REDIS_PASSWORD")});
+  ASSERT_FALSE(intruder) << "beta's credentials open alpha's store";
+  EXPECT_NE(intruder.error().find("AUTH"), std::string::npos) << intruder.error();
+  // Nor as the default user, which is off.
+  auto anonymous = storeprobe::Session::open({.host = "127.0.0.1", .port = alphaPort});
+  ASSERT_TRUE(anonymous);  // connecting is allowed; every command is not
+  EXPECT_FALSE((*anonymous)->command({"GET", alphaPrefix + "session-1"}));
+  EXPECT_FALSE((*anonymous)->ping());
+  expectNoSecretLeaks();
+}
+
 TEST_F(SessionStoreIntegration, ExternalStoreProblemsAreConditionsAndTheAppIsLeftAlone) {
   apply(deploymentYaml("api"));
   apply(R"(
