@@ -143,7 +143,29 @@ std::set<std::string> ownedLeafFields(const Json& object, std::string_view manag
 }
 
 bool ownsExactly(const Json& object, const Json& body, std::string_view manager) {
-  return ownedLeafFields(object, manager) == leafFields(body) && contains(object, body);
+  // The server records an atomic struct (an env entry's valueFrom.secretKeyRef, for one) as a
+  // single leaf where the body has its fields: a desired leaf counts as owned when it is an owned
+  // leaf or lies under one, and an owned leaf is wanted when a desired leaf is it or lies under it.
+  const auto owned = ownedLeafFields(object, manager);
+  const auto desired = leafFields(body);
+  const auto under = [](const std::string& leaf, const std::string& ancestor) {
+    return leaf == ancestor ||
+           (leaf.size() > ancestor.size() && leaf.starts_with(ancestor) &&
+            leaf[ancestor.size()] == '/');
+  };
+  for (const auto& d : desired) {
+    if (std::none_of(owned.begin(), owned.end(),
+                     [&](const std::string& o) { return under(d, o); })) {
+      return false;
+    }
+  }
+  for (const auto& o : owned) {
+    if (std::none_of(desired.begin(), desired.end(),
+                     [&](const std::string& d) { return under(d, o); })) {
+      return false;
+    }
+  }
+  return contains(object, body);
 }
 
 }  // namespace sessionstore::reconcile

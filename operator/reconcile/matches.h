@@ -36,7 +36,8 @@ std::set<std::string> leafFields(const Json& body);
 std::set<std::string> ownedLeafFields(const Json& object, std::string_view manager);
 
 // True when `manager` owns exactly the leaves of `body` and each has the desired value in
-// `object` (contains()).
+// `object` (contains()). An atomic struct the server records as one leaf (secretKeyRef) owns the
+// body's leaves under it.
 bool ownsExactly(const Json& object, const Json& body, std::string_view manager);
 
 }  // namespace sessionstore::reconcile

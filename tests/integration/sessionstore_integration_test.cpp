@@ -1,292 +1,12 @@
 // The SessionStore controller end to end (issue 4's scenarios), on the `cluster` profile with the
-// operator running outside the cluster as its own process. The test plays the node for Redis:
-// once the operator has written the store's ConfigMap, it starts a real redis-server (Debian's
-// Redis 7) from the rendered redis.conf and users.acl, and tells the operator where it listens
-// through the operator's --store-address-map file, as a developer's port-forward would. kwok
-// makes the StatefulSet's pod Ready; StoreReady still waits for the real AUTH and PING.
-#include <gtest/gtest.h>
-
-#include <chrono>
-#include <csignal>
-#include <filesystem>
-#include <fstream>
-#include <map>
-#include <memory>
-#include <nlohmann/json.hpp>
-#include <regex>
-#include <set>
-#include <string>
-#include <thread>
-#include <vector>
-
-#include "control_plane.h"
-#include "eventually.h"
-#include "kube/config.h"
-#include "process.h"
-#include "redis_server.h"
-#include "storeprobe/store_probe.h"
+// operator running outside the cluster as its own process; operator_fixture.h says how the test
+// plays the node for Redis.
+#include "operator_fixture.h"
 
 namespace sessionstore::testing {
 namespace {
 
-using Json = nlohmann::json;
-using namespace std::chrono_literals;
-
-std::string decode(const Json& secret, const std::string& key) {
-  const auto value = kube::decodeBase64(secret["data"][key].get<std::string>());
-  if (!value) throw std::runtime_error("Secret key " + key + " is not base64");
-  return *value;
-}
-
-std::string deploymentYaml(const std::string& name, const std::string& extraEnv = "") {
-  return R"(
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: )" + name + R"(}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: )" + name + R"(}}
-  template:
-    metadata:
-      labels: {app: )" + name + R"(}
-    spec:
-      containers:
-      - name: app
-        image: registry.example/shop/web:1.4
-        resources:
-          requests: {cpu: 500m, memory: 128Mi}
-          limits: {cpu: "2", memory: 256Mi}
-)" + extraEnv;
-}
-
-std::string serviceYaml(const std::string& name) {
-  return R"(
-apiVersion: v1
-kind: Service
-metadata: {name: )" + name + R"(}
-spec:
-  selector: {app: )" + name + R"(}
-  ports: [{port: 80, targetPort: 8080}]
-)";
-}
-
-std::string managedStoreYaml(const std::string& name, const std::string& target,
-                             const std::string& extraSpec = "") {
-  return R"(
-apiVersion: sessionstore.io/v1alpha1
-kind: SessionStore
-metadata: {name: )" + name + R"(}
-spec:
-  target: {deployment: )" + target + ", service: " + target + R"(}
-  store:
-    type: Managed
-    managed:
-      persistence: {enabled: false}
-)" + extraSpec;
-}
-
-class SessionStoreIntegration : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    plane_ = ControlPlane::start(Profile::kCluster).release();
-    const auto crd = plane_->kubectl({"apply", "-f", sourceDir() + "/crds/"});
-    if (!crd.ok()) throw std::runtime_error("installing the CRD: " + crd.describe());
-    addressMap_ = plane_->dir() + "/store-addresses";
-    std::ofstream(addressMap_) << "# in-cluster address -> where the test's redis-server listens\n";
-    startOperator();
-  }
-
-  static void TearDownTestSuite() {
-    stores_.clear();
-    delete operator_;
-    operator_ = nullptr;
-    delete plane_;
-    plane_ = nullptr;
-  }
-
-  static void startOperator() {
-    operator_ = new ChildProcess(
-        {OPERATOR_BINARY, "run", "--kubeconfig", plane_->kubeconfig(), "--leader-elect", "false",
-         "--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address", "127.0.0.1:0",
-         "--store-address-map", addressMap_, "--log-level", "debug"},
-        operatorLog());
-  }
-  static std::string operatorLog() { return plane_->dir() + "/operator.log"; }
-
-  // A fresh namespace per test, so tests do not see each other's objects.
-  void SetUp() override {
-    ns_ = "t" + std::to_string(++counter_) + "-" +
-          std::regex_replace(
-              std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()),
-              std::regex("[^A-Za-z0-9]"), "")
-              .substr(0, 40);
-    for (auto& c : ns_) c = static_cast<char>(std::tolower(c));
-    ASSERT_TRUE(kubectl({"create", "namespace", ns_}).ok());
-  }
-
-  ProcessResult kubectl(std::vector<std::string> args, const std::string& input = "") {
-    return plane_->kubectl(args, input);
-  }
-  ProcessResult inNs(std::vector<std::string> args, const std::string& input = "") {
-    args.insert(args.begin(), {"-n", ns_});
-    return plane_->kubectl(args, input);
-  }
-  void apply(const std::string& yaml) {
-    const auto result = inNs({"apply", "-f", "-"}, yaml);
-    ASSERT_TRUE(result.ok()) << result.describe();
-  }
-  std::optional<Json> get(const std::string& kind, const std::string& name) {
-    const auto result = inNs({"get", kind, name, "-o", "json"});
-    if (!result.ok()) return std::nullopt;
-    return Json::parse(result.out);
-  }
-  Json mustGet(const std::string& kind, const std::string& name) {
-    auto object = get(kind, name);
-    if (!object) throw std::runtime_error(kind + " " + name + " not found in " + ns_);
-    return *object;
-  }
-
-  std::optional<Json> condition(const std::string& store, const std::string& type) {
-    auto object = get("sessionstore", store);
-    if (!object || !object->contains("status")) return std::nullopt;
-    const Json conditions = (*object)["status"].value("conditions", Json::array());
-    for (const auto& c : conditions) {
-      if (c.value("type", "") == type) return c;
-    }
-    return std::nullopt;
-  }
-  bool conditionIs(const std::string& store, const std::string& type, const std::string& status,
-                   const std::string& reason = "") {
-    auto c = condition(store, type);
-    return c && c->value("status", "") == status &&
-           (reason.empty() || c->value("reason", "") == reason);
-  }
-  std::string phase(const std::string& store) {
-    auto object = get("sessionstore", store);
-    if (!object || !object->contains("status")) return "";
-    return (*object)["status"].value("phase", "");
-  }
-  std::string describeStore(const std::string& store) {
-    return inNs({"get", "sessionstore", store, "-o", "yaml"}).out + "\n--- operator log tail:\n" +
-           tail(operator_->output(), 4000);
-  }
-  static std::string tail(const std::string& text, std::size_t n) {
-    return text.size() <= n ? text : text.substr(text.size() - n);
-  }
-
-  // Plays the node: once the operator wrote the store's config, starts redis-server from it and
-  // maps the store's in-cluster address to it.
-  RedisServer& playNode(const std::string& store) {
-    Json config;
-    EXPECT_TRUE(eventually([&] {
-      auto object = get("configmap", store + "-redis-config");
-      if (object) config = *object;
-      return object.has_value();
-    })) << describeStore(store);
-    const std::string acl = plane_->dir() + "/" + ns_ + "-" + store + "-users.acl";
-    std::ofstream(acl) << config["data"]["users.acl"].get<std::string>();
-    std::string conf = config["data"]["redis.conf"].get<std::string>();
-    conf = std::regex_replace(conf, std::regex("aclfile [^\n]*"), "aclfile " + acl);
-    conf = std::regex_replace(conf, std::regex("(^|\n)(dir|bind|port) [^\n]*"), "$1");
-    auto server = std::make_unique<RedisServer>(conf);
-    std::ofstream(addressMap_, std::ios::app)
-        << store << "-redis." << ns_ << ".svc:6379 127.0.0.1:" << server->port() << "\n";
-    auto& ref = *server;
-    stores_[ns_ + "/" + store] = std::move(server);
-    return ref;
-  }
-
-  // Every password a Secret of this namespace holds must appear in no log line, Event or status.
-  void expectNoSecretLeaks() {
-    std::vector<std::string> secrets;
-    const auto list = inNs({"get", "secrets", "-o", "json"});
-    ASSERT_TRUE(list.ok());
-    const Json items = Json::parse(list.out)["items"];
-    for (const auto& secret : items) {
-      const Json data = secret.value("data", Json::object());
-      for (const auto& [key, value] : data.items()) {
-        if (key.find("password") != std::string::npos || key == "REDIS_PASSWORD") {
-          secrets.push_back(*kube::decodeBase64(value.get<std::string>()));
-        }
-      }
-    }
-    ASSERT_FALSE(secrets.empty()) << "no password found to look for";
-    const std::string log = operator_->output();
-    const std::string events = inNs({"get", "events", "-o", "json"}).out;
-    const std::string stores = inNs({"get", "sessionstores", "-o", "json"}).out;
-    for (const auto& secret : secrets) {
-      ASSERT_GE(secret.size(), 20u);
-      EXPECT_EQ(log.find(secret), std::string::npos) << "a password is in the operator's log";
-      EXPECT_EQ(events.find(secret), std::string::npos) << "a password is in an Event";
-      EXPECT_EQ(stores.find(secret), std::string::npos) << "a password is in a status";
-    }
-  }
-
-  // resourceVersion of every object the scenario cares about, to see which ones changed.
-  std::map<std::string, std::string> versions(const std::string& store) {
-    std::map<std::string, std::string> out;
-    for (const auto& [kind, name] : std::vector<std::pair<std::string, std::string>>{
-             {"sessionstore", store},
-             {"deployment", store},
-             {"service", store},
-             {"secret", store + "-session-store"},
-             {"secret", store + "-redis-auth"},
-             {"configmap", store + "-redis-config"},
-             {"statefulset", store + "-redis"},
-             {"service", store + "-redis"},
-             {"service", store + "-redis-headless"},
-             {"networkpolicy", store + "-redis"}}) {
-      auto object = get(kind, name);
-      out[kind + "/" + name] = object ? (*object)["metadata"].value("resourceVersion", "") : "-";
-    }
-    return out;
-  }
-  static std::set<std::string> changed(const std::map<std::string, std::string>& before,
-                                       const std::map<std::string, std::string>& after) {
-    std::set<std::string> out;
-    for (const auto& [key, version] : after) {
-      if (before.at(key) != version) out.insert(key);
-    }
-    return out;
-  }
-  std::string hashOf(const std::string& deployment) {
-    return mustGet("deployment", deployment)["spec"]["template"]["metadata"]["annotations"].value(
-        "sessionstore.io/connection-hash", "");
-  }
-  std::string envValue(const std::string& deployment, const std::string& name) {
-    const Json env = mustGet("deployment", deployment)["spec"]["template"]["spec"]["containers"][0]
-                         .value("env", Json::array());
-    for (const auto& e : env) {
-      if (e["name"] == name) return e.value("value", "");
-    }
-    return "";
-  }
-  // Creates a Deployment, its Service and a managed SessionStore, plays the node, waits for Ready.
-  void readyStore(const std::string& name, const std::string& extraSpec = "") {
-    apply(deploymentYaml(name));
-    apply(serviceYaml(name));
-    apply(managedStoreYaml(name, name, extraSpec));
-    playNode(name);
-    ASSERT_TRUE(eventually([&] { return phase(name) == "Ready"; })) << describeStore(name);
-  }
-
-  std::vector<std::string> envNames(const Json& deployment) {
-    std::vector<std::string> names;
-    const Json env =
-        deployment["spec"]["template"]["spec"]["containers"][0].value("env", Json::array());
-    for (const auto& e : env) {
-      names.push_back(e["name"]);
-    }
-    return names;
-  }
-
-  static inline ControlPlane* plane_ = nullptr;
-  static inline ChildProcess* operator_ = nullptr;
-  static inline std::string addressMap_;
-  static inline std::map<std::string, std::unique_ptr<RedisServer>> stores_;
-  static inline int counter_ = 0;
-  std::string ns_;
-};
+class SessionStoreIntegration : public OperatorFixture {};
 
 TEST_F(SessionStoreIntegration, ManagedStoreIsProvisionedThenTheAppIsWired) {
   apply(deploymentYaml("web"));
@@ -521,11 +241,19 @@ TEST_F(SessionStoreIntegration, AGitOpsNeighbourKeepsItsFieldsAndTheOperatorStay
             "registry.example/shop/web:1.5")
       << "the other manager's fields must stay";
 
-  // Over 30 quiet seconds the operator writes nothing (it still probes the store).
-  std::this_thread::sleep_for(2s);
+  // The new image rolls out; status.target.replicas follows it until it is done.
+  const auto rolled = inNs({"rollout", "status", "deployment/shop", "--timeout=90s"});
+  ASSERT_TRUE(rolled.ok()) << rolled.describe();
+  std::this_thread::sleep_for(3s);
+
+  // Over 30 quiet seconds the operator writes nothing (it still probes the store, and looks at
+  // everything again at least once): no request that writes, not even one that would change
+  // nothing, and no object changed.
+  const long writesBefore = operatorWrites();
   const auto before = versions("shop");
-  std::this_thread::sleep_for(30s);
+  std::this_thread::sleep_for(31s);
   const auto after = versions("shop");
+  EXPECT_EQ(operatorWrites(), writesBefore) << describeStore("shop");
   EXPECT_EQ(changed(before, after), std::set<std::string>{}) << describeStore("shop");
   EXPECT_EQ(phase("shop"), "Ready");
 }
