@@ -86,10 +86,13 @@ inline constexpr std::string_view kReasonScaling = "Scaling";
 // A HorizontalPodAutoscaler already targets the Deployment; the operator does not scale it.
 inline constexpr std::string_view kReasonHorizontalPodAutoscalerPresent =
     "HorizontalPodAutoscalerPresent";
-// No metric could be read this poll; replicas are left as they are.
+// A KEDA ScaledObject already targets the Deployment; the operator does not scale it.
+inline constexpr std::string_view kReasonScaledObjectPresent = "ScaledObjectPresent";
+// The Deployment has 0 replicas (scaled to zero by hand): autoscaling waits, as the HPA does.
+inline constexpr std::string_view kReasonScaledToZero = "ScaledToZero";
+// A metric could not be read this poll (the message names it and why); no scale-down until
+// every source answers, scale-up from the others still happens.
 inline constexpr std::string_view kReasonMetricsUnavailable = "MetricsUnavailable";
-// Autoscaling is enabled in the spec, but this version of the operator does not scale yet.
-inline constexpr std::string_view kReasonAutoscalingNotSupported = "NotSupportedYet";
 // The recommendation was capped by what the store can serve (maxClients).
 inline constexpr std::string_view kReasonStoreCapacityLimited = "StoreCapacityLimited";
 

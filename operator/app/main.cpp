@@ -31,6 +31,8 @@
 #include "plan_command.h"
 #include "reconcile/reconciler.h"
 #include "reconcile/store_prober.h"
+#include "scaling/scaling_controller.h"
+#include "transport/http_transport.h"
 #include "redis/redis.h"
 
 namespace ss = sessionstore;
@@ -222,12 +224,19 @@ int run(int argc, char** argv) {
   // Without the CRD the SessionStore cache never syncs: say so at once, as controller-runtime
   // does ("no matches for kind"), instead of waiting. Other errors (the server not up yet) are
   // the manager's to retry.
-  if (auto probe = (*client)->list(ss::kube::resources::kSessionStores, "", {.limit = 1});
-      !probe && probe.error().kind == ss::kube::ErrorKind::kNotFound) {
-    log.error("the SessionStore CRD is not installed in this cluster",
-              {{"crd", "sessionstores.sessionstore.io"},
-               {"fix", "kubectl apply -f crds/ (from this repository), then start the operator"}});
-    return 1;
+  // A CRD applied together with the operator (kubectl apply -k, a GitOps sync) may take a few
+  // seconds to be served: wait up to 30 s for it.
+  for (int attempt = 1;; ++attempt) {
+    auto probe = (*client)->list(ss::kube::resources::kSessionStores, "", {.limit = 1});
+    if (probe || probe.error().kind != ss::kube::ErrorKind::kNotFound) break;
+    if (attempt == 30) {
+      log.error("the SessionStore CRD is not installed in this cluster",
+                {{"crd", "sessionstores.sessionstore.io"},
+                 {"fix", "kubectl apply -f crds/ (from this repository), then start the operator"}});
+      return 1;
+    }
+    if (attempt == 1) log.info("waiting for the SessionStore CRD to be served", {});
+    std::this_thread::sleep_for(std::chrono::seconds(1));
   }
   ss::manager::Manager manager(**client, options, registry, metrics, **electionClient);
 
@@ -241,10 +250,20 @@ int run(int argc, char** argv) {
     return 1;
   }
   const auto prober = ss::reconcile::makeRedisProber(*addresses, std::chrono::seconds(2));
+  // Autoscaling polls on its own threads; the reconciler tells it which SessionStores to poll.
+  ss::scaling::ScalingController scaling(
+      **client, &recorder, *addresses,
+      [](const std::string& baseUrl, std::chrono::seconds timeout) {
+        return ss::transport::makeCppRestTransport(
+            {.baseUrl = baseUrl, .requestTimeout = timeout, .streamTimeout = timeout});
+      },
+      {}, ss::clock::systemClock(), &metrics);
   ss::reconcile::Reconciler reconciler(
       **client, *prober, ss::redis::systemRandomBytes(), &recorder,
       {.operatorNamespace = flag(flags, "operator-namespace",
-                                 std::string(ss::reconcile::kDefaultOperatorNamespace))},
+                                 std::string(ss::reconcile::kDefaultOperatorNamespace)),
+       .observed = [&scaling](const ss::api::SessionStore& store) { scaling.observe(store); },
+       .gone = [&scaling](const std::string& key) { scaling.forget(key); }},
       ss::clock::systemClock(), &metrics);
   auto controller = std::make_unique<ss::controller::Controller>(
       ss::controller::ControllerOptions{.name = "sessionstore", .workers = *workers},
@@ -261,7 +280,9 @@ int run(int argc, char** argv) {
     log.info("signal received, stopping", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
     manager.requestStop();
   });
+  scaling.start();
   const int code = manager.run();
+  scaling.stop();
   // Wake the signal thread if it is still waiting (leadership lost, or a start failure).
   ::kill(::getpid(), SIGTERM);
   signalThread.join();

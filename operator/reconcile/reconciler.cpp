@@ -98,6 +98,30 @@ std::pair<std::string, std::string> splitKey(const std::string& key) {
   return {key.substr(0, slash), key.substr(slash + 1)};
 }
 
+// The autoscaler (scaling/autoscaler.h) writes its own part of the status: the
+// AutoscalingActive condition, the scale fields of status.target and status.autoscaling. The
+// reconciler replaces the status as a whole, so it carries that part over while autoscaling is
+// on (and drops it when autoscaling is turned off). Ready never waits for AutoscalingActive.
+void keepAutoscalingStatus(const Json& previous, Json& status) {
+  if (!previous.is_object()) return;
+  if (const auto conditions = previous.find("conditions");
+      conditions != previous.end() && conditions->is_array()) {
+    for (const Json& condition : *conditions) {
+      if (condition.is_object() &&
+          condition.value("type", "") == api::kConditionAutoscalingActive) {
+        Json& list = status["conditions"];
+        list.insert(list.end() - 1, condition);  // before Ready
+      }
+    }
+  }
+  if (const Json* target = path(previous, {"target"}); target != nullptr && target->is_object()) {
+    for (const char* key : {"desiredReplicas", "lastScaleTime", "lastScaleReason"}) {
+      if (target->contains(key)) status["target"][key] = (*target)[key];
+    }
+  }
+  if (previous.contains("autoscaling")) status["autoscaling"] = previous["autoscaling"];
+}
+
 }  // namespace
 
 // One reconcile: what was read, what was decided, what went wrong.
@@ -125,6 +149,7 @@ struct Reconciler::Pass {
   ConditionState workersCondition{.type = std::string(api::kConditionWorkersSized)};
   bool wired = false;
   std::optional<std::int64_t> workers;
+  std::optional<std::int64_t> poolSize;  // the smallest of the wired containers'
 };
 
 Reconciler::Reconciler(kube::Client& client, StoreProber& prober, redis::RandomBytes random,
@@ -145,6 +170,7 @@ Outcome Reconciler::reconcile(const std::string& key) {
   if (!raw) {
     if (raw.error().kind == ErrorKind::kNotFound) {
       if (metrics_ != nullptr) metrics_->forgetSessionStore(ns, name);
+      if (options_.gone) options_.gone(key);
       return Outcome::success();  // deleted; its children go with it (owner references)
     }
     log_.forSessionStore(ns, name)
@@ -192,6 +218,7 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
   }
   if (!stepStatus(pass)) return Outcome::retry();
   publishMetrics(pass);
+  if (options_.observed) options_.observed(pass.store);
   if (pass.waiting) return Outcome::requeueAfter(options_.waitInterval);
   return Outcome::requeueAfter(options_.resyncInterval);
 }
@@ -556,6 +583,10 @@ bool Reconciler::stepWire(Pass& pass) {
             << " workers, pool " << container.poolSize;
   }
   pass.workers = wiring->deployment.containers.front().workers;
+  for (const auto& container : wiring->deployment.containers) {
+    pass.poolSize = std::min<std::int64_t>(pass.poolSize.value_or(container.poolSize),
+                                           container.poolSize);
+  }
   pass.wiredCondition = {.type = pass.wiredCondition.type,
                          .ok = true,
                          .reason = std::string(api::kReasonWired),
@@ -642,15 +673,6 @@ bool Reconciler::stepStatus(Pass& pass) {
       condition.message = "waits for the store";
     }
   }
-  if (pass.store.spec.autoscaling.enabled) {
-    observation.conditions.push_back(
-        {.type = std::string(api::kConditionAutoscalingActive),
-         .ok = false,
-         .reason = std::string(api::kReasonAutoscalingNotSupported),
-         .message = "this version of the operator does not scale replicas yet; "
-                    "spec.autoscaling is kept for a later version"});
-    // Not a failure of the SessionStore: Ready does not wait for it.
-  }
   if (pass.endpoint) {
     observation.endpoint = pass.endpoint->host + ":" + std::to_string(pass.endpoint->port);
   }
@@ -663,18 +685,11 @@ bool Reconciler::stepStatus(Pass& pass) {
     if (!observation.replicas) observation.replicas = integerAt(*pass.deployment, {"spec", "replicas"});
   }
   observation.workers = pass.workers;
+  observation.poolSize = pass.poolSize;
 
   const Json previous = pass.raw.contains("status") ? pass.raw["status"] : Json::object();
   Json status = buildStatus(observation, previous, clock_.wallNow());
-  if (pass.store.spec.autoscaling.enabled) {
-    // AutoscalingActive must not hold Ready back: recompute Ready without it.
-    Observation core = observation;
-    core.conditions.pop_back();
-    Json coreStatus = buildStatus(core, previous, clock_.wallNow());
-    status["phase"] = coreStatus["phase"];
-    auto& conditions = status["conditions"];
-    conditions.back() = coreStatus["conditions"].back();
-  }
+  if (pass.store.spec.autoscaling.enabled) keepAutoscalingStatus(previous, status);
   // The store's figures (clients, memory) move all the time: they alone do not make a write, so
   // a converged SessionStore costs no write per probe. They are refreshed with any other change;
   // /metrics has them live.
@@ -721,7 +736,7 @@ bool Reconciler::stepStatus(Pass& pass) {
     if (condition.value("status", "") != api::kStatusFalse) continue;
     const std::string reason = condition.value("reason", "");
     if (reason == api::kReasonWaitingForStore || reason == api::kReasonProvisioning ||
-        reason == api::kReasonNotReady || reason == api::kReasonAutoscalingNotSupported) {
+        reason == api::kReasonNotReady) {
       continue;
     }
     bool sameBefore = false;
@@ -865,6 +880,7 @@ Outcome Reconciler::finalize(Pass& pass) {
   if (!patched && patched.error().kind != ErrorKind::kNotFound) return Outcome::retry();
   pass.log.info("finalized", {});
   if (metrics_ != nullptr) metrics_->forgetSessionStore(ns, store.metadata.name);
+  if (options_.gone) options_.gone(pass.key);
   return Outcome::success();
 }
 

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -46,6 +47,10 @@ struct ReconcilerOptions {
   clock::Duration resyncInterval = std::chrono::seconds(30);
   // While waiting for the store or the target, look again after this.
   clock::Duration waitInterval = std::chrono::seconds(3);
+  // Told after each reconcile of a live SessionStore (the autoscaler starts or stops polling it),
+  // and when one is gone or finalized ("namespace/name").
+  std::function<void(const api::SessionStore&)> observed;
+  std::function<void(const std::string& key)> gone;
 };
 
 class Reconciler {

@@ -89,6 +89,7 @@ Json buildStatus(const Observation& observation, const Json& previousStatus,
   Json target = Json::object();
   if (observation.replicas) target["replicas"] = *observation.replicas;
   if (observation.workers) target["workers"] = *observation.workers;
+  if (observation.poolSize) target["poolSize"] = *observation.poolSize;
   if (!target.empty()) status["target"] = std::move(target);
   return status;
 }

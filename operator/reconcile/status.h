@@ -39,6 +39,7 @@ struct Observation {
   // status.target
   std::optional<std::int64_t> replicas;
   std::optional<std::int64_t> workers;
+  std::optional<std::int64_t> poolSize;
 };
 
 // The phase: Failed for an invalid spec; Ready when every condition is True; Degraded when the

@@ -67,7 +67,7 @@ class LeaderElection : public ::testing::Test {
 
 TEST_F(LeaderElection, WithoutTheCrdTheOperatorExitsAndSaysHowToInstallIt) {
   auto replica = startReplica("no-crd");
-  const auto code = replica->wait(std::chrono::seconds(30));
+  const auto code = replica->wait(std::chrono::seconds(60));  // it waits 30 s for the CRD
   ASSERT_TRUE(code.has_value()) << "still running without the CRD:\n" << replica->output();
   EXPECT_EQ(*code, 1);
   EXPECT_NE(replica->output().find("the SessionStore CRD is not installed"), std::string::npos)

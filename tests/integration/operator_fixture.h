@@ -102,6 +102,9 @@ class OperatorFixture : public ::testing::Test {
     plane_ = ControlPlane::start(Profile::kCluster).release();
     const auto crd = plane_->kubectl({"apply", "-f", sourceDir() + "/crds/"});
     if (!crd.ok()) throw std::runtime_error("installing the CRD: " + crd.describe());
+    const auto established = plane_->kubectl({"wait", "--for=condition=Established",
+                                              "--timeout=60s", "crd/sessionstores.sessionstore.io"});
+    if (!established.ok()) throw std::runtime_error("the CRD: " + established.describe());
     addressMap_ = plane_->dir() + "/store-addresses";
     std::ofstream(addressMap_) << "# in-cluster address -> where the test's redis-server listens\n";
     startOperator();
@@ -196,15 +199,19 @@ class OperatorFixture : public ::testing::Test {
 
   // Plays the node: once the operator wrote the store's config, starts redis-server from it and
   // maps the store's in-cluster address to it.
-  RedisServer& playNode(const std::string& store) {
+  // `extraAcl`: ACL lines the test adds for itself (a user that may write anywhere).
+  RedisServer& playNode(const std::string& store, const std::string& extraAcl = "") {
     Json config;
-    EXPECT_TRUE(eventually([&] {
-      auto object = get("configmap", store + "-redis-config");
-      if (object) config = *object;
-      return object.has_value();
-    })) << describeStore(store);
+    if (!eventually([&] {
+          auto object = get("configmap", store + "-redis-config");
+          if (object) config = *object;
+          return object.has_value();
+        })) {
+      throw std::runtime_error("the operator wrote no ConfigMap for " + store + ":\n" +
+                               describeStore(store));
+    }
     const std::string acl = plane_->dir() + "/" + ns_ + "-" + store + "-users.acl";
-    std::ofstream(acl) << config["data"]["users.acl"].get<std::string>();
+    std::ofstream(acl) << config["data"]["users.acl"].get<std::string>() << extraAcl;
     std::string conf = config["data"]["redis.conf"].get<std::string>();
     conf = std::regex_replace(conf, std::regex("aclfile [^\n]*"), "aclfile " + acl);
     conf = std::regex_replace(conf, std::regex("(^|\n)(dir|bind|port) [^\n]*"), "$1");
