@@ -11,6 +11,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <iostream>
 #include <sstream>
 #include <csignal>
 #include <filesystem>
@@ -30,6 +32,7 @@
 #include "kube/config.h"
 #include "process.h"
 #include "redis_server.h"
+#include "service_account.h"
 #include "storeprobe/store_probe.h"
 
 namespace sessionstore::testing {
@@ -105,6 +108,15 @@ class OperatorFixture : public ::testing::Test {
     const auto established = plane_->kubectl({"wait", "--for=condition=Established",
                                               "--timeout=60s", "crd/sessionstores.sessionstore.io"});
     if (!established.ok()) throw std::runtime_error("the CRD: " + established.describe());
+    // RBAC proven, not guessed: with SESSIONSTORE_AS_SERVICE_ACCOUNT=1 the operator runs with
+    // a token of its own ServiceAccount (TokenRequest), bound only by what manifests/ grants
+    // (the cluster-wide variant), so a verb the manifests lack fails the scenarios.
+    if (const char* asAccount = std::getenv("SESSIONSTORE_AS_SERVICE_ACCOUNT");
+        asAccount != nullptr && std::string(asAccount) == "1") {
+      operatorKubeconfig() = testing::operatorKubeconfig(*plane_);
+      std::cout << "[ rbac ] the operator runs as ServiceAccount "
+                   "sessionstore-system/sessionstore-operator, bound by manifests/\n";
+    }
     addressMap_ = plane_->dir() + "/store-addresses";
     std::ofstream(addressMap_) << "# in-cluster address -> where the test's redis-server listens\n";
     startOperator();
