@@ -78,9 +78,7 @@ inline constexpr std::string_view kReasonServiceNotFound = "ServiceNotFound";
 // The worker count was computed from the containers' CPU and applied.
 inline constexpr std::string_view kReasonWorkersSized = "Sized";
 
-// Reasons of AutoscalingActive.
-// spec.autoscaling.enabled is false.
-inline constexpr std::string_view kReasonAutoscalingDisabled = "Disabled";
+// Reasons of AutoscalingActive (present only while spec.autoscaling.enabled).
 // Replicas follow the metrics.
 inline constexpr std::string_view kReasonScaling = "Scaling";
 // A HorizontalPodAutoscaler already targets the Deployment; the operator does not scale it.
@@ -103,7 +101,5 @@ inline constexpr std::string_view kReasonReady = "Ready";
 inline constexpr std::string_view kReasonNotReady = "NotReady";
 // The spec cannot be used as written (the message names the field); no retry until it changes.
 inline constexpr std::string_view kReasonInvalidSpec = "InvalidSpec";
-// The SessionStore is being deleted and its finalizer is undoing the wiring.
-inline constexpr std::string_view kReasonDeleting = "Deleting";
 
 }  // namespace sessionstore::api

@@ -227,7 +227,11 @@ int run(int argc, char** argv) {
   // A CRD applied together with the operator (kubectl apply -k, a GitOps sync) may take a few
   // seconds to be served: wait up to 30 s for it.
   for (int attempt = 1;; ++attempt) {
-    auto probe = (*client)->list(ss::kube::resources::kSessionStores, "", {.limit = 1});
+    // In the watched namespace when there are some: the namespaced RBAC variant may not list
+    // SessionStores cluster-wide (a 403 would hide the 404 this looks for).
+    const auto watched = splitList(flag(flags, "namespaces", ""));
+    auto probe = (*client)->list(ss::kube::resources::kSessionStores,
+                                 watched.empty() ? "" : watched.front(), {.limit = 1});
     if (probe || probe.error().kind != ss::kube::ErrorKind::kNotFound) break;
     if (attempt == 30) {
       log.error("the SessionStore CRD is not installed in this cluster",
