@@ -34,7 +34,8 @@ ProcessResult runProcess(const std::vector<std::string>& argv, const ProcessOpti
 bool processExists(int pid);
 
 // A process that runs in the background while the test goes on (an operator replica), its
-// stdout and stderr appended to a file. The destructor kills it (SIGKILL) if it still runs.
+// stdout and stderr appended to a file. The destructor kills it (SIGKILL) if it still runs, and
+// it is killed when the test process dies, however it dies.
 class ChildProcess {
  public:
   // REQUIRES: argv is not empty.
