@@ -285,9 +285,13 @@ spec:
   }, 60s)) << describeStore("neighbour");
   EXPECT_NE(condition("neighbour", "AutoscalingActive")->value("message", "").find("neighbour-hpa"),
             std::string::npos);
-  ASSERT_TRUE(inNs({"annotate", "pods", "-l", "app=neighbour", "--overwrite",
-                    "kwok.x-k8s.io/usage-cpu=1000m"})
-                  .ok());
+  // The condition can come before the Deployment's pods exist: wait for them to annotate them.
+  ASSERT_TRUE(eventually([&] {
+    return mustGet("deployment", "neighbour")["status"].value("readyReplicas", 0) == 2;
+  }, 90s)) << inNs({"get", "pods", "-o", "wide"}).out;
+  const auto annotated = inNs({"annotate", "pods", "-l", "app=neighbour", "--overwrite",
+                               "kwok.x-k8s.io/usage-cpu=1000m"});
+  ASSERT_TRUE(annotated.ok()) << annotated.describe();
   std::this_thread::sleep_for(25s);  // five polls with a load that would ask for 5
   EXPECT_EQ(replicas("neighbour"), 2);
   EXPECT_EQ(scaleEvents(), "");
