@@ -430,11 +430,17 @@ TEST_F(SessionStoreIntegration, DeletionWithDeleteRemovesEverythingTheStoreOwned
   ASSERT_TRUE(inNs({"delete", "sessionstore", "gone", "--wait=true", "--timeout=60s"}).ok());
   EXPECT_TRUE(envNames(mustGet("deployment", "gone")).empty());
   // The garbage collector removes what the SessionStore owned; the finalizer removed the claim.
-  ASSERT_TRUE(eventually([&] {
-    return !get("pvc", "data-gone-redis-0") && !get("statefulset", "gone-redis") &&
-           !get("secret", "gone-redis-auth") && !get("configmap", "gone-redis-config") &&
-           !get("secret", "gone-session-store");
-  })) << inNs({"get", "all,pvc,secrets,configmaps"}).out;
+  ASSERT_TRUE(eventually(
+      [&] {
+        return !get("pvc", "data-gone-redis-0") && !get("statefulset", "gone-redis") &&
+               !get("secret", "gone-redis-auth") && !get("configmap", "gone-redis-config") &&
+               !get("secret", "gone-session-store");
+      },
+      120s))
+      << inNs({"get", "all,pvc,secrets,configmaps"}).out
+      << inNs({"get", "pvc", "-o", "yaml"}).out << inNs({"get", "events", "-o", "wide"}).out
+      << "\n--- operator log tail:\n"
+      << tail(operator_->output(), 6000);
 }
 
 TEST_F(SessionStoreIntegration, ACrashWhileCreatingLeavesNoDuplicateAndKeepsThePassword) {
