@@ -850,7 +850,30 @@ Outcome Reconciler::finalize(Pass& pass) {
     return Outcome::retry();
   }
 
-  // The data: kept or deleted, as spec.store.managed.deletionPolicy says.
+  // The data: kept or deleted, as spec.store.managed.deletionPolicy says. To delete it, the
+  // StatefulSet goes first (its pods with it) and the claims only once it is gone: while it
+  // exists, its controller creates a deleted claim again for its pod.
+  const bool deleteData = store.spec.store.type == api::StoreType::kManaged &&
+                          store.spec.store.managed.deletionPolicy == api::DeletionPolicy::kDelete;
+  if (deleteData) {
+    const std::string stsName = redis::statefulSetName(store);
+    auto sts = client_.get(kube::resources::kStatefulSets, ns, stsName);
+    if (sts) {
+      if (controlledBy(*sts, store.metadata.uid)) {
+        if (!path(*sts, {"metadata", "deletionTimestamp"})) {
+          auto removed = client_.remove(
+              kube::resources::kStatefulSets, ns, stsName,
+              {.propagationPolicy = "Foreground",
+               .preconditionUid = sts->value("/metadata/uid"_json_pointer, std::string())});
+          if (!removed && removed.error().kind != ErrorKind::kNotFound) return Outcome::retry();
+          pass.log.info("deleting the store's StatefulSet before its data", {{"object", stsName}});
+        }
+        return Outcome::requeueAfter(std::chrono::seconds(1));
+      }
+    } else if (sts.error().kind != ErrorKind::kNotFound) {
+      return Outcome::retry();
+    }
+  }
   if (store.spec.store.type == api::StoreType::kManaged) {
     auto claims = client_.listAll(
         kube::resources::kPersistentVolumeClaims, ns,
@@ -859,7 +882,7 @@ Outcome Reconciler::finalize(Pass& pass) {
     if (!claims) return Outcome::retry();
     for (const Json& claim : claims->items) {
       const std::string claimName = nameOf(claim);
-      if (store.spec.store.managed.deletionPolicy == api::DeletionPolicy::kDelete) {
+      if (deleteData) {
         auto removed = client_.remove(kube::resources::kPersistentVolumeClaims, ns, claimName);
         if (!removed && removed.error().kind != ErrorKind::kNotFound) return Outcome::retry();
         event(pass, events::EventType::kNormal, "DataDeleted", "Delete",

@@ -162,7 +162,7 @@ Grants expectedWatchedGrants() {
                   // ensureOwned: get, then apply (patch; create when the apply creates it).
                   {"", "configmaps", {"get", "create", "patch"}},
                   {"", "services", {"get", "create", "patch"}},
-                  {"apps", "statefulsets", {"get", "create", "patch"}},
+                  {"apps", "statefulsets", {"get", "create", "patch", "delete"}},
                   {"networking.k8s.io", "networkpolicies", {"get", "create", "patch"}},
                   // The target: get, apply (wiring, release on deletion).
                   {"apps", "deployments", {"get", "patch"}},
