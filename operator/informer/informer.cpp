@@ -2,6 +2,8 @@
 
 #include <random>
 
+#include "logging/log.h"
+
 namespace sessionstore::informer {
 
 namespace {
@@ -220,12 +222,26 @@ void Informer::run(const std::string& ns) {
   std::string resourceVersion;
   bool needList = true;
   clock::Duration backoff = options_.initialBackoff;
-  auto failed = [&](bool relistAfter) {
+  // Consecutive failures: each one is logged (the backoff bounds how often), so a server that
+  // refuses the operator (a wrong CA, RBAC, the server down) is visible, and so is the recovery.
+  int failures = 0;
+  const auto where = [&] {
+    return logging::Fields{{"resource", options_.resource.resource},
+                           {"namespace", ns.empty() ? "(all)" : ns}};
+  };
+  auto failed = [&](bool relistAfter, std::string_view what, const kube::Error& error) {
     {
       std::lock_guard lock(mu_);
       ++stats_.errors;
     }
+    ++failures;
     needList = needList || relistAfter;
+    auto fields = where();
+    fields.push_back({"error", error.describe()});
+    fields.push_back({"failures", failures});
+    fields.push_back(
+        {"retry_in_ms", std::chrono::duration_cast<std::chrono::milliseconds>(backoff).count()});
+    logging::warn(what, fields);
     const bool go = pause(backoff);
     backoff = std::min(backoff * 2, options_.maxBackoff);
     return go;
@@ -239,11 +255,17 @@ void Informer::run(const std::string& ns) {
     if (needList) {
       auto rv = relist(ns);
       if (!rv) {
-        if (!failed(true)) return;
+        if (!failed(true, "cannot list", rv.error())) return;
         continue;
       }
       resourceVersion = *rv;
       needList = false;
+      if (failures > 0) {
+        auto fields = where();
+        fields.push_back({"failures", failures});
+        logging::info("listed again after failures", fields);
+        failures = 0;
+      }
     }
     auto stream = client_.watch(options_.resource, ns,
                                 kube::WatchOptions{.labelSelector = options_.labelSelector,
@@ -258,7 +280,7 @@ void Informer::run(const std::string& ns) {
         needList = true;
         continue;
       }
-      if (!failed(false)) return;
+      if (!failed(false, "cannot watch", stream.error())) return;
       continue;
     }
     {
@@ -269,10 +291,12 @@ void Informer::run(const std::string& ns) {
     }
     // Read events until the stream ends (watch again from the last resourceVersion) or breaks.
     std::optional<kube::ErrorKind> broken;
+    std::optional<kube::Error> brokenBy;
     while (true) {
       auto event = (*stream)->next();
       if (!event) {
         broken = event.error().kind;
+        brokenBy = event.error();
         break;
       }
       if (!event->has_value()) break;
@@ -291,7 +315,7 @@ void Informer::run(const std::string& ns) {
       needList = true;
     } else if (broken) {
       // A malformed event may hide a change: relist rather than trust the stream.
-      if (!failed(broken == kube::ErrorKind::kMalformed)) return;
+      if (!failed(broken == kube::ErrorKind::kMalformed, "watch broken", *brokenBy)) return;
     }
   }
 }
