@@ -9,6 +9,7 @@
 #include "api/conditions.h"
 #include "api/session_store.h"
 #include "kube/config.h"
+#include "kube/json_path.h"
 #include "reconcile/matches.h"
 #include "reconcile/status.h"
 #include "wiring/connection.h"
@@ -19,6 +20,9 @@ namespace {
 
 using kube::ErrorKind;
 using kube::Json;
+using kube::at;
+using kube::integerAt;
+using kube::splitKey;
 using workqueue::Outcome;
 
 const std::string kManager{wiring::kFieldManager};
@@ -69,33 +73,9 @@ std::string resourceVersionOf(const Json& object) {
   return metadata->value("resourceVersion", "");
 }
 
-const Json* path(const Json& root, std::initializer_list<const char*> keys) {
-  const Json* node = &root;
-  for (const char* key : keys) {
-    if (!node->is_object()) return nullptr;
-    const auto it = node->find(key);
-    if (it == node->end()) return nullptr;
-    node = &*it;
-  }
-  return node;
-}
-
-std::optional<std::int64_t> integerAt(const Json& root, std::initializer_list<const char*> keys) {
-  const Json* node = path(root, keys);
-  if (node == nullptr || !node->is_number_integer()) return std::nullopt;
-  return node->get<std::int64_t>();
-}
-
 std::string describe(const kube::Error& error) {
   return error.message.empty() ? "the API server answered " + std::to_string(error.httpStatus)
                                : error.message;
-}
-
-// "namespace/name" to its parts.
-std::pair<std::string, std::string> splitKey(const std::string& key) {
-  const auto slash = key.find('/');
-  if (slash == std::string::npos) return {"", key};
-  return {key.substr(0, slash), key.substr(slash + 1)};
 }
 
 // The autoscaler (scaling/autoscaler.h) writes its own part of the status: the
@@ -114,7 +94,7 @@ void keepAutoscalingStatus(const Json& previous, Json& status) {
       }
     }
   }
-  if (const Json* target = path(previous, {"target"}); target != nullptr && target->is_object()) {
+  if (const Json* target = at(previous, {"target"}); target != nullptr && target->is_object()) {
     for (const char* key : {"desiredReplicas", "lastScaleTime", "lastScaleReason"}) {
       if (target->contains(key)) status["target"][key] = (*target)[key];
     }
@@ -426,10 +406,10 @@ bool Reconciler::stepExternalStore(Pass& pass) {
                    ": create it with key \"" + ref.key +
                    "\" holding the store's redis:// or rediss:// URL");
   }
-  const Json* value = path(*secret, {"data", ref.key.c_str()});
+  const Json* value = at(*secret, {"data", ref.key.c_str()});
   if (value == nullptr || !value->is_string()) {
     std::string keys;
-    if (const Json* data = path(*secret, {"data"}); data != nullptr && data->is_object()) {
+    if (const Json* data = at(*secret, {"data"}); data != nullptr && data->is_object()) {
       for (const auto& [key, unused] : data->items()) keys += (keys.empty() ? "" : ", ") + key;
     }
     return missing("Secret " + ref.name + " has no key \"" + ref.key + "\" (its keys: " +
@@ -761,11 +741,11 @@ Outcome Reconciler::invalidSpec(Pass& pass, const std::string& problem) {
   pass.store.metadata.ns = metadata.value("namespace", "");
   pass.store.metadata.name = metadata.value("name", "");
   pass.store.metadata.uid = metadata.value("uid", "");
-  if (const Json* deployment = path(pass.raw, {"spec", "target", "deployment"});
+  if (const Json* deployment = at(pass.raw, {"spec", "target", "deployment"});
       deployment != nullptr && deployment->is_string()) {
     pass.store.spec.target.deployment = deployment->get<std::string>();
   }
-  if (const Json* service = path(pass.raw, {"spec", "target", "service"});
+  if (const Json* service = at(pass.raw, {"spec", "target", "service"});
       service != nullptr && service->is_string()) {
     pass.store.spec.target.service = service->get<std::string>();
   }
@@ -860,7 +840,7 @@ Outcome Reconciler::finalize(Pass& pass) {
     auto sts = client_.get(kube::resources::kStatefulSets, ns, stsName);
     if (sts) {
       if (controlledBy(*sts, store.metadata.uid)) {
-        if (!path(*sts, {"metadata", "deletionTimestamp"})) {
+        if (!at(*sts, {"metadata", "deletionTimestamp"})) {
           auto removed = client_.remove(
               kube::resources::kStatefulSets, ns, stsName,
               {.propagationPolicy = "Foreground",

@@ -7,6 +7,7 @@
 #include "api/conditions.h"
 #include "clock/time_format.h"
 #include "kube/config.h"
+#include "kube/json_path.h"
 #include "reconcile/desired.h"
 #include "redis/redis.h"
 #include "wiring/wiring.h"
@@ -16,29 +17,9 @@ namespace {
 
 using kube::ErrorKind;
 using kube::Json;
-
-const Json* at(const Json& root, std::initializer_list<const char*> keys) {
-  const Json* node = &root;
-  for (const char* key : keys) {
-    if (!node->is_object()) return nullptr;
-    const auto it = node->find(key);
-    if (it == node->end()) return nullptr;
-    node = &*it;
-  }
-  return node;
-}
-
-std::optional<std::int64_t> integerAt(const Json& root, std::initializer_list<const char*> keys) {
-  const Json* node = at(root, keys);
-  if (node == nullptr || !node->is_number_integer()) return std::nullopt;
-  return node->get<std::int64_t>();
-}
-
-std::pair<std::string, std::string> splitKey(const std::string& key) {
-  const auto slash = key.find('/');
-  if (slash == std::string::npos) return {"", key};
-  return {key.substr(0, slash), key.substr(slash + 1)};
-}
+using kube::at;
+using kube::integerAt;
+using kube::splitKey;
 
 std::string describe(const kube::Error& error) {
   return error.message.empty() ? "the API server answered " + std::to_string(error.httpStatus)

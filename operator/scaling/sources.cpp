@@ -8,26 +8,14 @@
 #include <set>
 #include <tuple>
 
+#include "kube/json_path.h"
 #include "quantity/quantity.h"
 
 namespace sessionstore::scaling {
 namespace {
 
-const Json* at(const Json& root, std::initializer_list<const char*> keys) {
-  const Json* node = &root;
-  for (const char* key : keys) {
-    if (!node->is_object()) return nullptr;
-    const auto it = node->find(key);
-    if (it == node->end()) return nullptr;
-    node = &*it;
-  }
-  return node;
-}
-
-std::string stringAt(const Json& root, std::initializer_list<const char*> keys) {
-  const Json* node = at(root, keys);
-  return node != nullptr && node->is_string() ? node->get<std::string>() : std::string();
-}
+using kube::at;
+using kube::stringAt;
 
 std::expected<double, std::string> quantityAt(const Json& root,
                                               std::initializer_list<const char*> keys) {
