@@ -1,5 +1,7 @@
 #include "api/session_store.h"
 
+#include <charconv>
+
 #include <cstdint>
 #include <limits>
 #include <span>
@@ -268,6 +270,22 @@ bool isLatency(std::string_view text) {
   if (dot == std::string_view::npos) return digits(text);
   return digits(text.substr(0, dot)) && digits(text.substr(dot + 1));
 }
+
+}  // namespace
+
+std::expected<double, std::string> latencySeconds(std::string_view text) {
+  if (!isLatency(text)) {
+    return std::unexpected("latency \"" + std::string(text) +
+                           "\" must be a number followed by ms or s, such as 250ms or 2s");
+  }
+  const bool millis = text.ends_with("ms");
+  const std::string_view number = text.substr(0, text.size() - (millis ? 2 : 1));
+  double value = 0;
+  std::from_chars(number.data(), number.data() + number.size(), value, std::chars_format::fixed);
+  return millis ? value / 1000.0 : value;
+}
+
+namespace {
 
 void checkEnvVar(Reader& r, const std::string& path, const std::string& value) {
   if (r.ok() && !isEnvVarName(value)) {

@@ -197,6 +197,10 @@ struct SessionStore {
 // Returns the first problem found, as "<field path>: <what is wrong>".
 std::expected<SessionStore, std::string> parseSessionStore(const Json& object);
 
+// A Latency metric's targetValue ("250ms", "2s": ^[0-9]+(\.[0-9]+)?(ms|s)$, the CRD's pattern) in
+// seconds; the error says what the format is.
+std::expected<double, std::string> latencySeconds(std::string_view text);
+
 // The spec as JSON with every default spelled out (what `plan` prints as the effective spec):
 // parseSessionStore of it gives `spec` back. Quantities are in canonical form; fields without a
 // CRD default (target.service, target.containers, connection.secretName, connection.keyPrefix,

@@ -205,27 +205,4 @@ SourceResult valueRecommendation(int currentReplicas, double totalOrValue, doubl
   return rec;
 }
 
-std::expected<double, std::string> latencySeconds(std::string_view targetValue) {
-  std::string_view digits = targetValue;
-  double scale = 1.0;
-  if (digits.ends_with("ms")) {
-    digits.remove_suffix(2);
-    scale = 0.001;
-  } else if (digits.ends_with("s")) {
-    digits.remove_suffix(1);
-  } else {
-    return std::unexpected("latency \"" + std::string(targetValue) +
-                           "\" must end in ms or s, such as 250ms or 2s");
-  }
-  double value = 0;
-  const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value,
-                                            std::chars_format::fixed);
-  if (digits.empty() || digits.front() == '-' || error != std::errc() ||
-      end != digits.data() + digits.size() || !std::isfinite(value)) {
-    return std::unexpected("latency \"" + std::string(targetValue) +
-                           "\" must be a number followed by ms or s, such as 250ms or 2s");
-  }
-  return value * scale;
-}
-
 }  // namespace sessionstore::autoscale

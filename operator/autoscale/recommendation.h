@@ -98,7 +98,7 @@ SourceResult utilizationRecommendation(int currentReplicas, const std::vector<Po
 SourceResult valueRecommendation(int currentReplicas, double totalOrValue, double target,
                                  api::MetricType type, double tolerance = kDefaultTolerance);
 
-// A Latency metric's targetValue ("250ms", "2s", "1.5s") in seconds; an error for anything else.
-std::expected<double, std::string> latencySeconds(std::string_view targetValue);
+// A Latency metric's targetValue in seconds: the API's one parser of that format.
+using api::latencySeconds;
 
 }  // namespace sessionstore::autoscale

@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "kube/json_path.h"
+#include "kube/rest_client.h"
 #include "quantity/quantity.h"
 
 namespace sessionstore::scaling {
@@ -193,19 +194,7 @@ std::expected<double, std::string> parsePrometheusValue(std::string_view body) {
 }
 
 std::string prometheusQueryTarget(std::string_view query) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out = "/api/v1/query?query=";
-  for (const char signedChar : query) {
-    const auto c = static_cast<unsigned char>(signedChar);
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xF]);
-    }
-  }
-  return out;
+  return "/api/v1/query?query=" + kube::escapeQueryValue(std::string(query));
 }
 
 void StoreConnection::setEndpoint(const storeprobe::Endpoint& endpoint) {
