@@ -371,8 +371,10 @@ bool Reconciler::stepManagedStore(Pass& pass) {
                                           "rename or remove it"};
         pass.needsUser = true;
       }
+      // Nothing after it is made: a StatefulSet would mount a ConfigMap, or sit behind a
+      // Service, that is not this store's.
       blocked = true;
-      continue;
+      break;
     }
     if (desired.value("kind", "") == "StatefulSet") pass.statefulSet = std::move(observedObject);
   }
@@ -450,6 +452,16 @@ void Reconciler::stepProbe(Pass& pass) {
   pass.storeCondition.message = probe.message;
   if (probe.ok) return;
   pass.waiting = true;
+  if (pass.store.spec.store.type == api::StoreType::kExternal) {
+    // The URL is the user's: say where to look.
+    const auto& ref = pass.store.spec.store.external->urlSecretRef;
+    const std::string where = " in Secret " + ref.name + " key \"" + ref.key + "\"";
+    pass.storeCondition.message +=
+        probe.reason == api::kReasonAuthenticationFailed
+            ? "; check the user and password" + where
+            : "; check the host and port" + where +
+                  ", and that the store accepts connections from the operator and the app";
+  }
   if (pass.statefulSet) {
     const auto ready = integerAt(*pass.statefulSet, {"status", "readyReplicas"}).value_or(0);
     if (ready < 1) {
@@ -538,7 +550,10 @@ bool Reconciler::stepWire(Pass& pass) {
                              .ok = false,
                              .reason = std::string(api::kReasonApplyFailed),
                              .message = "cannot apply to Deployment " + deploymentName + ": " +
-                                        describe(applied.error())};
+                                        describe(applied.error()) +
+                                        "; the operator adds env entries and the pod-template "
+                                        "annotation sessionstore.io/connection-hash: change the "
+                                        "Deployment so that they fit"};
       pass.needsUser = true;
       event(pass, events::EventType::kWarning, api::kReasonApplyFailed, "Wire",
             pass.wiredCondition.message);

@@ -16,6 +16,17 @@ const Json* previousCondition(const Json& previousStatus, const std::string& typ
   return nullptr;
 }
 
+// A message is for a person, and the CRD caps it at 32768 bytes: one that quotes something
+// huge (a megabyte URL, a long server answer) is cut, so the status can still be written. The cut
+// falls on a UTF-8 character boundary.
+std::string boundedMessage(const std::string& message) {
+  constexpr std::size_t kMax = 4096;
+  if (message.size() <= kMax) return message;
+  std::size_t end = kMax;
+  while (end > 0 && (static_cast<unsigned char>(message[end]) & 0xC0u) == 0x80u) --end;
+  return message.substr(0, end) + "...";
+}
+
 Json conditionJson(const ConditionState& state, std::int64_t generation,
                    const Json& previousStatus, const std::string& now) {
   const std::string status{state.ok ? api::kStatusTrue : api::kStatusFalse};
@@ -29,7 +40,7 @@ Json conditionJson(const ConditionState& state, std::int64_t generation,
   return {{"type", state.type},
           {"status", status},
           {"reason", state.reason},
-          {"message", state.message},
+          {"message", boundedMessage(state.message)},
           {"observedGeneration", generation},
           {"lastTransitionTime", since}};
 }

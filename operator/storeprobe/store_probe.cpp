@@ -129,6 +129,16 @@ std::expected<Endpoint, std::string> parseRedisUrl(std::string_view url) {
     if (colon != std::string_view::npos) portText = authority.substr(colon + 1);
   }
   if (e.host.empty()) return std::unexpected("the URL has no host");
+  // A host name is at most 253 characters of letters, digits, '-', '.' and '_' (an IPv6 address
+  // in brackets also ':' and a '%' zone); anything else (a newline, a space, a megabyte of
+  // text) is no host a resolver could look up.
+  if (e.host.size() > 253) return std::unexpected("the host is longer than 253 characters");
+  const std::string ipv6Extra = authority.starts_with("[") ? ":%" : "";
+  if (e.host.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._" +
+                               ipv6Extra) != std::string::npos) {
+    return std::unexpected(
+        "the host may only hold letters, digits, '-', '.' and '_' (or be an IPv6 address in [])");
+  }
   if (!portText.empty()) {
     int port = 0;
     const auto [end, ec] =

@@ -512,6 +512,22 @@ TEST(InvalidObjectTest, MalformedQuantityQuotesTheParser) {
   EXPECT_TRUE(parsed.error().starts_with("spec.store.managed.maxMemory: ")) << parsed.error();
 }
 
+TEST(InvalidObjectTest, MaxMemoryOutsideTheCrdRangeIsAnError) {
+  for (const char* value : {"0", "-64Mi", "1023Ki", "1Ei", "1025Gi"}) {
+    Json object = fullObject();
+    object["spec"]["store"]["managed"]["maxMemory"] = value;
+    auto parsed = parseSessionStore(object);
+    ASSERT_FALSE(parsed.has_value()) << value;
+    EXPECT_TRUE(parsed.error().starts_with("spec.store.managed.maxMemory: must be between 1Mi and 1Ti"))
+        << parsed.error();
+  }
+  for (const char* value : {"1Mi", "1Ti", "64Mi"}) {
+    Json object = fullObject();
+    object["spec"]["store"]["managed"]["maxMemory"] = value;
+    EXPECT_TRUE(parseSessionStore(object).has_value()) << value;
+  }
+}
+
 TEST(EnumNamesTest, SpellTheApiValues) {
   EXPECT_STREQ(toString(StoreType::kExternal), "External");
   EXPECT_STREQ(toString(DeletionPolicy::kRetain), "Retain");

@@ -88,5 +88,22 @@ TEST(BuildStatus, AnInvalidSpecIsOneReadyConditionWithTheProblem) {
   EXPECT_FALSE(status.contains("store"));
 }
 
+TEST(BuildStatus, CutsAHugeMessageOnACharacterBoundarySoTheStatusCanBeWritten) {
+  Observation down = allGood();
+  down.storeReady = false;
+  std::string huge = "connect to ";
+  for (int i = 0; i < 100000; ++i) huge += "\xc3\xa9";  // é, two bytes each
+  down.conditions[0] = {"StoreReady", false, "StoreUnreachable", huge};
+  const Json status = buildStatus(down, Json::object(), kT0);
+  for (const auto& condition : status["conditions"]) {
+    const std::string message = condition["message"];
+    EXPECT_LE(message.size(), 4096u + 3u) << condition["type"];
+  }
+  const std::string message = status["conditions"][0]["message"];
+  EXPECT_TRUE(message.starts_with("connect to \xc3\xa9"));
+  EXPECT_TRUE(message.ends_with("\xc3\xa9..."));  // no half character before the ellipsis
+  EXPECT_NO_THROW((void)status.dump());              // nlohmann throws on broken UTF-8
+}
+
 }  // namespace
 }  // namespace sessionstore::reconcile

@@ -29,13 +29,16 @@ TEST(RedisUrl, ParsesEveryPart) {
 }
 
 TEST(RedisUrl, SaysWhatIsWrongWithoutRepeatingThePassword) {
-  const std::pair<const char*, const char*> cases[] = {
+  const std::pair<std::string, const char*> cases[] = {
       {"http://cache:6379", "must start with redis:// or rediss://"},
       {"redis://:pw@", "has no host"},
       {"redis://u:hunter2@cache:99999", "port must be a number from 1 to 65535"},
       {"redis://u:hunter2@cache:6379/db", "database after the host must be a number"},
       {"redis://u:%zz@cache", "not percent-encoded properly"},
       {"redis://[fd00::1:6379", "closing ]"},
+      {"redis://u:hunter2@cache\n.example:6379", "the host may only hold"},
+      {"redis://u:hunter2@cache example:6379", "the host may only hold"},
+      {"redis://u:hunter2@" + std::string(254, 'h') + ":6379", "longer than 253 characters"},
       {"", "must start with"}};
   for (const auto& [url, message] : cases) {
     auto e = parseRedisUrl(url);
