@@ -1,5 +1,6 @@
 #include "informer/informer.h"
 
+#include <algorithm>
 #include <random>
 
 #include "logging/log.h"
@@ -236,15 +237,26 @@ void Informer::run(const std::string& ns) {
     }
     ++failures;
     needList = needList || relistAfter;
+    // A server that said when to come back (429 Retry-After) is not asked sooner.
+    const auto wait =
+        error.retryAfter ? std::max<clock::Duration>(backoff, *error.retryAfter) : backoff;
     auto fields = where();
     fields.push_back({"error", error.describe()});
     fields.push_back({"failures", failures});
     fields.push_back(
-        {"retry_in_ms", std::chrono::duration_cast<std::chrono::milliseconds>(backoff).count()});
+        {"retry_in_ms", std::chrono::duration_cast<std::chrono::milliseconds>(wait).count()});
     logging::warn(what, fields);
-    const bool go = pause(backoff);
+    const bool go = pause(wait);
     backoff = std::min(backoff * 2, options_.maxBackoff);
     return go;
+  };
+
+  // A relist is a full read of the namespace: say why it happens (client-go's reflector logs
+  // "too old resource version" too).
+  auto logGone = [&](const std::string& oldVersion) {
+    auto fields = where();
+    fields.push_back({"resource_version", oldVersion});
+    logging::info("resourceVersion too old (410 Gone), relisting", fields);
   };
 
   while (true) {
@@ -275,8 +287,11 @@ void Informer::run(const std::string& ns) {
                                                    .timeout = watchTimeout()});
     if (!stream) {
       if (stream.error().kind == kube::ErrorKind::kGone) {
-        std::lock_guard lock(mu_);
-        ++stats_.gone;
+        {
+          std::lock_guard lock(mu_);
+          ++stats_.gone;
+        }
+        logGone(resourceVersion);
         needList = true;
         continue;
       }
@@ -312,6 +327,7 @@ void Informer::run(const std::string& ns) {
       if (broken == kube::ErrorKind::kGone) ++stats_.gone;
     }
     if (broken == kube::ErrorKind::kGone) {
+      logGone(resourceVersion);
       needList = true;
     } else if (broken) {
       // A malformed event may hide a change: relist rather than trust the stream.

@@ -73,6 +73,11 @@ std::string resourceVersionOf(const Json& object) {
   return metadata->value("resourceVersion", "");
 }
 
+// Retry with the key's backoff, and not before the server's Retry-After (429) when it sent one.
+Outcome retryFor(const kube::Error& error) {
+  return error.retryAfter ? Outcome::retryNoSoonerThan(*error.retryAfter) : Outcome::retry();
+}
+
 std::string describe(const kube::Error& error) {
   return error.message.empty() ? "the API server answered " + std::to_string(error.httpStatus)
                                : error.message;
@@ -155,7 +160,7 @@ Outcome Reconciler::reconcile(const std::string& key) {
     }
     log_.forSessionStore(ns, name)
         .warn("cannot read the SessionStore", {{"error", describe(raw.error())}});
-    return Outcome::retry();
+    return retryFor(raw.error());
   }
   Pass pass{.key = key, .raw = std::move(*raw), .log = log_.forSessionStore(ns, name)};
   const Json& metadata = pass.raw["metadata"];
@@ -194,7 +199,7 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
       event(pass, events::EventType::kWarning, "ReconcileError", "Reconcile",
             describe(*pass.apiError));
     }
-    return Outcome::retry();
+    return retryFor(*pass.apiError);
   }
   if (!stepStatus(pass)) return Outcome::retry();
   publishMetrics(pass);

@@ -40,9 +40,9 @@ void Queue::addAfter(const std::string& key, clock::Duration delay) {
   addAfterLocked(key, delay);
 }
 
-void Queue::addRateLimited(const std::string& key) {
+void Queue::addRateLimited(const std::string& key, clock::Duration atLeast) {
   std::lock_guard lock(mu_);
-  addAfterLocked(key, backoff_.when(key));
+  addAfterLocked(key, std::max(backoff_.when(key), atLeast));
 }
 
 void Queue::addAfterLocked(const std::string& key, clock::Duration delay) {

@@ -72,8 +72,9 @@ class Queue {
   // Adds `key` once `delay` has passed (at once if it is not positive). Delays longer than
   // kMaxAddAfter are shortened to it, so time arithmetic cannot overflow.
   void addAfter(const std::string& key, clock::Duration delay);
-  // addAfter(key, the key's next backoff).
-  void addRateLimited(const std::string& key);
+  // addAfter(key, the key's next backoff), or `atLeast` when that is longer (a server's
+  // Retry-After); the backoff advances either way.
+  void addRateLimited(const std::string& key, clock::Duration atLeast = clock::Duration::zero());
   // Resets the key's backoff (after a success). Does not remove it from the queue.
   void forget(const std::string& key);
   // Failures recorded by addRateLimited since the key was last forgotten.

@@ -38,7 +38,7 @@ void Runner::work() {
         queue_.forget(*key);
         break;
       case Outcome::Kind::kRetry:
-        queue_.addRateLimited(*key);
+        queue_.addRateLimited(*key, outcome.after);
         break;
       case Outcome::Kind::kRequeueAfter:
         queue_.forget(*key);

@@ -21,7 +21,7 @@ namespace sessionstore::workqueue {
 struct Outcome {
   enum class Kind {
     kSuccess,       // done; reset the key's backoff
-    kRetry,         // failed; try again after the key's backoff
+    kRetry,         // failed; try again after the key's backoff, and not before `after`
     kRequeueAfter,  // done for now; look again after `after` (at once if not positive)
   };
   Kind kind = Kind::kSuccess;
@@ -29,6 +29,11 @@ struct Outcome {
 
   static Outcome success() { return {}; }
   static Outcome retry() { return {.kind = Kind::kRetry}; }
+  // Failed, and the server said when to come back (Retry-After): the key's backoff, or
+  // `atLeast` when that is longer.
+  static Outcome retryNoSoonerThan(clock::Duration atLeast) {
+    return {.kind = Kind::kRetry, .after = atLeast};
+  }
   static Outcome requeueAfter(clock::Duration after) {
     return {.kind = Kind::kRequeueAfter, .after = after};
   }

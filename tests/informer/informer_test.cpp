@@ -271,6 +271,29 @@ TEST(Informer, BacksOffWhileTheServerIsAwayThenRelistsAfterAMalformedEvent) {
   informer.stop();
 }
 
+TEST(Informer, AnswerWithRetryAfterIsNotRetriedSooner) {
+  ScriptedClient client;
+  kube::Error tooMany{.kind = ErrorKind::kTooManyRequests, .httpStatus = 429};
+  tooMany.retryAfter = std::chrono::seconds(3);
+  client.lists.push_back(std::unexpected(tooMany));
+  client.lists.push_back(listOf({}, "4"));
+  clock::FakeClock clock;
+  Journal journal;
+  Informer informer(client, options(), journal.handlers(), clock);
+  informer.start();
+  ASSERT_TRUE(client.waitFor([&] { return client.listCalls.size() == 1; }));
+  ASSERT_TRUE(untilWaiting(clock));
+  // The backoff (800 ms) alone would list again now; Retry-After: 3 holds it back.
+  clock.advance(std::chrono::milliseconds(2999));
+  EXPECT_EQ(client.listCalls.size(), 1u);
+  EXPECT_FALSE(informer.hasSynced());
+  clock.advance(std::chrono::milliseconds(1));
+  ASSERT_TRUE(client.waitFor([&] { return client.watchCalls.size() == 1; }));
+  EXPECT_EQ(client.listCalls.size(), 2u);
+  EXPECT_TRUE(informer.hasSynced());
+  informer.stop();
+}
+
 TEST(Informer, StopEndsABlockedWatchAndNoHandlerRunsAfterIt) {
   ScriptedClient client;
   client.lists.push_back(listOf({}, "1"));

@@ -314,6 +314,22 @@ TEST_F(QueueTest, AddRateLimitedBacksOffPerKeyUntilForgotten) {
   EXPECT_EQ(queue_.stats().retriesTotal, 4u);
 }
 
+TEST_F(QueueTest, AddRateLimitedWaitsAtLeastTheGivenTime) {
+  queue_.addRateLimited("a", seconds(1));  // backoff 5 ms, Retry-After 1 s
+  clock_.advance(seconds(1) - nanoseconds(1));
+  EXPECT_EQ(queue_.len(), 0u);
+  clock_.advance(nanoseconds(1));
+  EXPECT_EQ(drainReady(), (std::vector<std::string>{"a"}));
+  for (int i = 0; i < 10; ++i) queue_.addRateLimited("b");  // backoff now 5 ms * 2^9
+  clock_.advance(milliseconds(5 << 9));
+  ASSERT_EQ(drainReady(), (std::vector<std::string>{"b"}));
+  queue_.addRateLimited("b", milliseconds(1));  // the longer backoff wins: 5 ms * 2^10
+  clock_.advance(milliseconds(5 << 10) - nanoseconds(1));
+  EXPECT_EQ(queue_.len(), 0u);
+  clock_.advance(nanoseconds(1));
+  EXPECT_EQ(drainReady(), (std::vector<std::string>{"b"}));
+}
+
 TEST_F(QueueTest, AddRateLimitedIsCappedAt1000s) {
   for (int i = 0; i < 25; ++i) {
     queue_.addRateLimited("a");

@@ -85,6 +85,29 @@ TEST_F(RunnerTest, RetryBacksOffAndSuccessForgets) {
   EXPECT_EQ(handler.calls("ns/web"), 3);
 }
 
+// A server's Retry-After (429) holds the retry back past a shorter backoff, and the backoff
+// still grows underneath, as client-go's workqueue does for a controller honouring it.
+TEST_F(RunnerTest, RetryNoSoonerThanWaitsForRetryAfterAndKeepsTheBackoff) {
+  ScriptedHandler handler({Outcome::retryNoSoonerThan(seconds(1)), Outcome::retry()});
+  Runner runner(
+      queue_, [&](const std::string& key) { return handler(key); }, 1);
+  queue_.add("k");
+  runner.start();
+
+  ASSERT_TRUE(spinUntil([&] { return handler.calls("k") == 1 && idle(); }));
+  clock_.advance(milliseconds(5));  // the backoff alone would be due now
+  EXPECT_EQ(queue_.stats().delayed, 1u);
+  clock_.advance(seconds(1) - milliseconds(5) - nanoseconds(1));
+  EXPECT_EQ(queue_.stats().delayed, 1u);
+  clock_.advance(nanoseconds(1));
+  ASSERT_TRUE(spinUntil([&] { return handler.calls("k") == 2 && idle(); }));
+  EXPECT_EQ(queue_.numRequeues("k"), 2u);
+  clock_.advance(milliseconds(10) - nanoseconds(1));  // second failure: 10 ms
+  EXPECT_EQ(queue_.stats().delayed, 1u);
+  clock_.advance(nanoseconds(1));
+  ASSERT_TRUE(spinUntil([&] { return handler.calls("k") == 3 && idle(); }));
+}
+
 TEST_F(RunnerTest, RequeueAfterForgetsBackoffAndWaitsTheDuration) {
   ScriptedHandler handler({Outcome::retry(), Outcome::requeueAfter(seconds(30))});
   Runner runner(
