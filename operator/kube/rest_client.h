@@ -10,6 +10,7 @@
 #include "clock/clock.h"
 #include "kube/client.h"
 #include "kube/config.h"
+#include "kube/wire.h"
 #include "transport/http_transport.h"
 
 namespace sessionstore::kube {
@@ -70,20 +71,5 @@ class RestClient final : public Client {
   TokenSource tokens_;
   RequestObserver observer_;
 };
-
-// The Error for an HTTP answer that is not a success: kind from the status code, reason,
-// message and causes from the metav1.Status body when there is one, Retry-After honoured.
-Error errorFromResponse(int status, const std::string& body,
-                        const std::optional<std::string>& retryAfter);
-
-// The Error for a request that got no answer.
-Error errorFromFailure(const transport::Failure& failure);
-
-// One line of a watch stream as an event; kMalformed for anything else, kGone for an ERROR
-// event whose Status has code 410, another Error for any other ERROR event.
-Result<WatchEvent> parseWatchLine(const std::string& line);
-
-// Percent-encodes a query parameter value.
-std::string escapeQueryValue(const std::string& value);
 
 }  // namespace sessionstore::kube

@@ -9,7 +9,7 @@
 #include <tuple>
 
 #include "kube/json_path.h"
-#include "kube/rest_client.h"
+#include "kube/wire.h"
 #include "quantity/quantity.h"
 
 namespace sessionstore::scaling {
@@ -45,8 +45,8 @@ bool podReady(const Json& pod) {
   const Json* conditions = at(pod, {"status", "conditions"});
   if (conditions == nullptr || !conditions->is_array()) return false;
   for (const Json& condition : *conditions) {
-    if (condition.is_object() && condition.value("type", "") == "Ready") {
-      return condition.value("status", "") == "True";
+    if (stringAt(condition, {"type"}) == "Ready") {
+      return stringAt(condition, {"status"}) == "True";
     }
   }
   return false;
@@ -66,10 +66,14 @@ std::expected<std::string, std::string> selectorString(const Json& labelSelector
   if (const Json* expressions = at(labelSelector, {"matchExpressions"});
       expressions && expressions->is_array()) {
     for (const Json& e : *expressions) {
-      const std::string key = e.value("key", "");
-      const std::string op = e.value("operator", "");
+      const std::string key = stringAt(e, {"key"});
+      const std::string op = stringAt(e, {"operator"});
       std::string values;
-      for (const Json& v : e.value("values", Json::array())) {
+      const Json* listed = at(e, {"values"});
+      if (listed != nullptr && !listed->is_array()) {
+        return std::unexpected("matchExpressions values must be a list");
+      }
+      for (const Json& v : listed != nullptr ? *listed : Json::array()) {
         if (!v.is_string()) return std::unexpected("matchExpressions values must be strings");
         values += (values.empty() ? "" : ",") + v.get<std::string>();
       }
@@ -107,7 +111,7 @@ std::expected<PodSample, std::string> podSample(const Json& pods, const Json& po
       double sum = 0;
       bool any = false;
       for (const Json& c : *list) {
-        if (!counted(containers, c.value("name", ""))) continue;
+        if (!counted(containers, stringAt(c, {"name"}))) continue;
         auto value = quantityAt(c, {"usage", res.c_str()});
         if (!value) return std::unexpected("PodMetrics " + name + ": usage." + res + " " +
                                            value.error());
@@ -131,7 +135,7 @@ std::expected<PodSample, std::string> podSample(const Json& pods, const Json& po
     double request = 0;
     if (const Json* list = at(pod, {"spec", "containers"}); list && list->is_array()) {
       for (const Json& c : *list) {
-        const std::string container = c.value("name", "");
+        const std::string container = stringAt(c, {"name"});
         if (!counted(containers, container)) continue;
         auto value = quantityAt(c, {"resources", "requests", res.c_str()});
         if (!value) {
@@ -157,12 +161,13 @@ std::expected<double, std::string> parsePrometheusValue(std::string_view body) {
   if (answer.is_discarded() || !answer.is_object()) {
     return std::unexpected("the answer is not JSON");
   }
-  if (answer.value("status", "") != "success") {
-    return std::unexpected("the query failed: " + answer.value("error", std::string("no error")));
+  if (stringAt(answer, {"status"}) != "success") {
+    const std::string error = stringAt(answer, {"error"});
+    return std::unexpected("the query failed: " + (error.empty() ? "no error given" : error));
   }
   const Json* data = at(answer, {"data"});
   if (data == nullptr) return std::unexpected("the answer has no data");
-  const std::string type = data->value("resultType", "");
+  const std::string type = stringAt(*data, {"resultType"});
   const Json* result = at(*data, {"result"});
   if (result == nullptr) return std::unexpected("the answer has no result");
   const Json* pair = nullptr;

@@ -177,6 +177,14 @@ TEST_F(Fixture, InvalidCarriesTheCausesAndRetryAfterIsHonoured) {
   EXPECT_TRUE(got.error().transient());
 }
 
+// Found by the api_error fuzz target: a negative retryAfterSeconds was taken as it came.
+TEST(ErrorFromResponse, ANegativeRetryAfterIsIgnored) {
+  const auto error = errorFromResponse(
+      429, R"({"kind":"Status","details":{"retryAfterSeconds":-5}})", std::string("-2"));
+  EXPECT_FALSE(error.retryAfter.has_value());
+  EXPECT_EQ(error.kind, ErrorKind::kTooManyRequests);
+}
+
 TEST_F(Fixture, ANonJsonSuccessIsMalformedNotACrash) {
   answer(200, "<html>proxy error</html>");
   auto got = client_->get(resources::kPods, "ns", "p");

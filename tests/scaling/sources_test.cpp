@@ -110,6 +110,30 @@ TEST(PrometheusValue, SaysWhatIsWrongWithEveryOtherAnswer) {
             "the query returned a matrix; it must return a scalar or one sample");
 }
 
+// Found by the prometheus fuzz target: {"status": {...}} threw nlohmann's type_error out of the
+// parser, on the poller's thread, which ends the operator. Fields of the wrong type are errors.
+TEST(PrometheusValue, FieldsOfTheWrongTypeAreErrorsNotExceptions) {
+  for (const char* body : {R"({"status": {"resultType": "vector", "result": []}})",
+                           R"({"status": "success", "data": {"resultType": 7, "result": []}})",
+                           R"({"status": "error", "error": ["x"]})"}) {
+    std::expected<double, std::string> value;
+    ASSERT_NO_THROW(value = parsePrometheusValue(body)) << body;
+    EXPECT_FALSE(value.has_value()) << body;
+  }
+}
+
+TEST(PodSample, FieldsOfTheWrongTypeAreSkippedOrErrorsNotExceptions) {
+  const Json pods = Json::parse(R"({"items": [{"metadata": {"name": "a"},
+      "spec": {"containers": [7, {"name": ["x"]}]},
+      "status": {"phase": "Running", "conditions": ["Ready", {"type": 1, "status": {}}]}}]})");
+  const Json podMetrics = Json::parse(R"({"items": [{"metadata": {"name": "a"},
+      "containers": [null, {"name": 3, "usage": {"cpu": "1m"}}]}]})");
+  EXPECT_NO_THROW((void)podSample(pods, podMetrics, "cpu", {"app"}));
+  EXPECT_NO_THROW((void)podSample(pods, podMetrics, "cpu", {}));
+  EXPECT_NO_THROW((void)selectorString(Json::parse(
+      R"({"matchExpressions": [{"key": 1, "operator": [], "values": "a"}, 5]})")));
+}
+
 TEST(PrometheusQueryTarget, PercentEncodesTheQuery) {
   EXPECT_EQ(prometheusQueryTarget("histogram_quantile(0.95, sum by (le) (rate(x[1m])))"),
             "/api/v1/query?query=histogram_quantile%280.95%2C%20sum%20by%20%28le%29%20%28rate%"
