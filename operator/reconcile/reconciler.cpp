@@ -156,6 +156,10 @@ Outcome Reconciler::reconcile(const std::string& key) {
     if (raw.error().kind == ErrorKind::kNotFound) {
       if (metrics_ != nullptr) metrics_->forgetSessionStore(ns, name);
       if (options_.gone) options_.gone(key);
+      {
+        std::lock_guard lock(waitMu_);
+        waitStreak_.erase(key);
+      }
       return Outcome::success();  // deleted; its children go with it (owner references)
     }
     log_.forSessionStore(ns, name)
@@ -204,7 +208,13 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
   if (!stepStatus(pass)) return Outcome::retry();
   publishMetrics(pass);
   if (options_.observed) options_.observed(pass.store);
-  if (pass.waiting) return Outcome::requeueAfter(options_.waitInterval);
+  std::lock_guard lock(waitMu_);
+  if (pass.waiting) {
+    const int streak = waitStreak_[pass.key]++;
+    return Outcome::requeueAfter(
+        waitInterval(options_.waitInterval, options_.resyncInterval, streak));
+  }
+  waitStreak_.erase(pass.key);
   return Outcome::requeueAfter(options_.resyncInterval);
 }
 

@@ -22,6 +22,8 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -45,7 +47,8 @@ struct ReconcilerOptions {
   std::string operatorNamespace{kDefaultOperatorNamespace};
   // A converged SessionStore is looked at again after this (the store is probed again).
   clock::Duration resyncInterval = std::chrono::seconds(30);
-  // While waiting for the store or the target, look again after this.
+  // While waiting for the store or the target, look again after this, doubled for each look in
+  // a row that still waits, up to resyncInterval.
   clock::Duration waitInterval = std::chrono::seconds(3);
   // Told after each reconcile of a live SessionStore (the autoscaler starts or stops polling it),
   // and when one is gone or finalized ("namespace/name").
@@ -97,6 +100,8 @@ class Reconciler {
   const clock::Clock& clock_;
   metrics::OperatorMetrics* metrics_;
   logging::Logger log_;
+  std::mutex waitMu_;
+  std::map<std::string, int> waitStreak_;  // GUARDED_BY(waitMu_), by key, while it waits
 };
 
 }  // namespace sessionstore::reconcile

@@ -105,4 +105,10 @@ Json buildStatus(const Observation& observation, const Json& previousStatus,
   return status;
 }
 
+clock::Duration waitInterval(clock::Duration base, clock::Duration cap, int streak) {
+  clock::Duration wait = base;
+  for (int i = 0; i < streak && wait < cap; ++i) wait *= 2;
+  return std::min(wait, cap);
+}
+
 }  // namespace sessionstore::reconcile

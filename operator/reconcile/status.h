@@ -49,6 +49,12 @@ std::string phaseOf(const Observation& observation, const Json& previousStatus);
 
 // The whole status object. Ready is True when every condition of `observation` is True; its
 // message names the first that is not.
+// How long to wait before looking again at a store that waits (for its Redis, its target): the
+// base interval doubled for each look in a row that found it still waiting, capped. A store whose
+// Redis takes minutes to come up, or never does, is then looked at every `cap` (the resync
+// interval), not every few seconds with all its reads. `streak` counts from 0.
+clock::Duration waitInterval(clock::Duration base, clock::Duration cap, int streak);
+
 Json buildStatus(const Observation& observation, const Json& previousStatus,
                  clock::SystemTime now);
 

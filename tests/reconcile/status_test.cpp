@@ -60,6 +60,17 @@ TEST(BuildStatus, KeepsTransitionTimesWhileNothingChangesSoTheStatusIsIdentical)
             "StoreReady is False (StoreUnreachable): connection refused");
 }
 
+TEST(WaitInterval, DoublesFromTheBaseUpToTheCap) {
+  using std::chrono::seconds;
+  std::vector<long> waits;
+  for (int streak = 0; streak < 7; ++streak) {
+    waits.push_back(std::chrono::duration_cast<seconds>(waitInterval(seconds(3), seconds(30), streak)).count());
+  }
+  EXPECT_EQ(waits, (std::vector<long>{3, 6, 12, 24, 30, 30, 30}));
+  EXPECT_EQ(waitInterval(seconds(3), seconds(30), 1000000), seconds(30)) << "no overflow";
+  EXPECT_EQ(waitInterval(seconds(40), seconds(30), 0), seconds(30)) << "never above the cap";
+}
+
 TEST(PhaseOf, FollowsTheRulesInOrder) {
   Observation o = allGood();
   EXPECT_EQ(phaseOf(o, Json::object()), "Ready");
