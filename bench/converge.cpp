@@ -211,7 +211,9 @@ class Bench {
     plane_ = ss::testing::ControlPlane::start(
         ss::testing::Profile::kApiServer,
         "--audit-policy-file=" + (dir_ / "audit-policy.yaml").string() + " --audit-log-path=" +
-            audit_ + " --audit-log-maxsize=1000");
+            audit_ + " --audit-log-maxsize=1000" +
+            // Each store has a ClusterIP Service: the profile's /24 holds 254 of them.
+            " --service-cluster-ip-range=10.0.0.0/16");
     must(plane_->kubectl({"apply", "-f", ss::testing::sourceDir() + "/crds/"}), "the CRD");
     must(plane_->kubectl({"wait", "--for=condition=Established", "--timeout=60s",
                           "crd/sessionstores.sessionstore.io"}),

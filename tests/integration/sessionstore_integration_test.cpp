@@ -29,6 +29,13 @@ TEST_F(SessionStoreIntegration, AGitOpsNeighbourKeepsItsFieldsAndTheOperatorStay
   // The new image rolls out; status.target.replicas follows it until it is done.
   const auto rolled = inNs({"rollout", "status", "deployment/shop", "--timeout=90s"});
   ASSERT_TRUE(rolled.ok()) << rolled.describe();
+  // The operator reads the Deployment at its next look (at the latest the 30 s resync): the
+  // quiet window starts once its status has the rollout's end, or that one write would fall
+  // inside it (CI saw it: target.replicas 3 -> 2).
+  ASSERT_TRUE(eventually([&] {
+    const Json status = mustGet("sessionstore", "shop").value("status", Json::object());
+    return status.value("target", Json::object()).value("replicas", 0) == 2;
+  })) << describeStore("shop");
   std::this_thread::sleep_for(3s);
 
   // Over 30 quiet seconds the operator writes nothing (it still probes the store, and looks at
