@@ -1,5 +1,6 @@
 #include "plan/yaml_json.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <sstream>
 
 namespace sessionstore::plan {
 namespace {
@@ -132,7 +134,23 @@ std::string where(const YAML::Mark& mark) {
   return "line " + std::to_string(mark.line + 1) + ", column " + std::to_string(mark.column + 1);
 }
 
+// True when nlohmann::json can write `text`: JSON text is Unicode, and dump() throws on a string
+// that is not UTF-8. (yaml-cpp passes such bytes through, and its emitter writes them back as
+// U+FFFD in quoted scalars only, so toYaml would not read back the same; found by
+// tests/fuzz/plan_yaml.)
+bool isUtf8(const std::string& text) {
+  try {
+    (void)Json(text).dump();
+    return true;
+  } catch (const Json::type_error&) {
+    return false;
+  }
+}
+
 std::expected<Json, std::string> toJson(const YAML::Node& node) {
+  if (node.IsScalar() && !isUtf8(node.Scalar())) {
+    return std::unexpected(where(node.Mark()) + ": not UTF-8 text");
+  }
   switch (node.Type()) {
     case YAML::NodeType::Undefined:
     case YAML::NodeType::Null:
@@ -159,6 +177,9 @@ std::expected<Json, std::string> toJson(const YAML::Node& node) {
         if (!entry.first.IsScalar() && !entry.first.IsNull()) {
           return std::unexpected(where(entry.first.Mark()) +
                                  ": a mapping key must be a scalar, not a list or a mapping");
+        }
+        if (entry.first.IsScalar() && !isUtf8(entry.first.Scalar())) {
+          return std::unexpected(where(entry.first.Mark()) + ": not UTF-8 text");
         }
         auto value = toJson(entry.second);
         if (!value) return value;
@@ -266,6 +287,44 @@ void emit(YAML::Emitter& out, const Json& value) {
   }
 }
 
+// yaml-cpp 0.7's LoadAll never returns on some malformed text ("'',", "[a],"): its parser stops
+// consuming at a flow entry that no collection opened and starts the same empty document again
+// and again, each appended to LoadAll's result until memory runs out (found by
+// tests/fuzz/plan_yaml). A first pass that only watches where documents start catches that.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  std::optional<YAML::Mark> repeated;  // where a document started twice, if one did
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (last_ && last_->pos == mark.pos) repeated = mark;
+    last_ = mark;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+ private:
+  std::optional<YAML::Mark> last_;
+};
+
+// Where the parser would stop making progress in `text`, if it would. Throws YAML::Exception.
+std::optional<YAML::Mark> stuckAt(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts starts;
+  while (!starts.repeated && parser.HandleNextDocument(starts)) {
+  }
+  return starts.repeated;
+}
+
 }  // namespace
 
 bool needsQuotes(std::string_view text) {
@@ -278,7 +337,11 @@ bool needsQuotes(std::string_view text) {
 std::expected<std::vector<Json>, std::string> parseYaml(std::string_view text) {
   std::vector<YAML::Node> nodes;
   try {
-    nodes = YAML::LoadAll(std::string(text));
+    const std::string copy(text);
+    if (const auto stuck = stuckAt(copy)) {
+      return std::unexpected(where(*stuck) + ": unexpected content after the end of a document");
+    }
+    nodes = YAML::LoadAll(copy);
   } catch (const YAML::Exception& e) {
     return std::unexpected(where(e.mark) + ": " + e.msg);
   }

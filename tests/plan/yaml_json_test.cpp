@@ -131,6 +131,35 @@ TEST(ParseYaml, ErrorsSayTheLine) {
   EXPECT_NE(key.error().find("a mapping key must be a scalar"), std::string::npos) << key.error();
 }
 
+// Found by tests/fuzz/plan_yaml (regressions/plan_yaml/flow-entry-after-document): on a ',' that
+// no flow collection opened, yaml-cpp 0.7's LoadAll started the same empty document forever,
+// growing its result until memory ran out; `plan -f` hung on such a file.
+TEST(ParseYaml, AStrayFlowEntryIsAnErrorNotAHang) {
+  for (const std::string text : {"'',", "[a],", "a: 1\n---\n'x', y\n"}) {
+    auto parsed = parseYaml(text);
+    ASSERT_FALSE(parsed.has_value()) << text;
+    EXPECT_NE(parsed.error().find("unexpected content after the end of a document"),
+              std::string::npos)
+        << parsed.error();
+    EXPECT_EQ(parsed.error().rfind("line ", 0), 0u) << parsed.error();
+  }
+}
+
+// Found by tests/fuzz/plan_yaml (regressions/plan_yaml/key-not-utf8): bytes that are not UTF-8
+// came through as JSON strings that nlohmann::json cannot write, and that toYaml wrote back as
+// U+FFFD in quoted scalars only, breaking the round trip.
+TEST(ParseYaml, TextThatIsNotUtf8IsAnError) {
+  for (const std::string text : {"a: \xd9x\n", "\"\xd9\": 1\n", "[\xff]", "a: \xed\xa0\x80\n"}) {
+    auto parsed = parseYaml(text);
+    ASSERT_FALSE(parsed.has_value()) << "accepted " << testing::PrintToString(text);
+    EXPECT_NE(parsed.error().find("not UTF-8 text"), std::string::npos) << parsed.error();
+    EXPECT_EQ(parsed.error().rfind("line 1, column ", 0), 0u) << parsed.error();
+  }
+  auto accented = parseYaml("caf\xc3\xa9: \xe2\x82\xac\n");
+  ASSERT_TRUE(accented.has_value()) << accented.error();
+  EXPECT_EQ(accented->front(), (Json{{"caf\xc3\xa9", "\xe2\x82\xac"}}));
+}
+
 TEST(ToYaml, QuotesStringsThatWouldReadBackAsAnotherType) {
   EXPECT_EQ(toYaml(Json{{"value", "5"}}), "value: \"5\"\n");
   EXPECT_EQ(toYaml(Json{{"value", 5}}), "value: 5\n");
