@@ -233,6 +233,17 @@ std::string doubleText(double value) {
   return Json(value).dump();  // shortest text that reads back as the same double, with a '.'
 }
 
+// YAML allows an implicit key of at most 1024 characters, counted as written (quotes and
+// escapes included): a longer one does not read back (found by tests/fuzz/plan_yaml). True when
+// `key` might be written longer than that; such a key is written in the explicit "? key" form.
+bool mayOutgrowImplicitKey(const std::string& key) {
+  std::size_t bound = 2;  // the quotes
+  // A printable ASCII character is written in 2 at most (an escaped quote), any other byte in 10
+  // at most (\UXXXXXXXX).
+  for (const char c : key) bound += (c >= 0x20 && c < 0x7f) ? 2 : 10;
+  return bound > 1024;
+}
+
 void emit(YAML::Emitter& out, const Json& value) {
   switch (value.type()) {
     case Json::value_t::object: {
@@ -247,6 +258,7 @@ void emit(YAML::Emitter& out, const Json& value) {
       });
       out << YAML::BeginMap;
       for (const auto& key : keys) {
+        if (mayOutgrowImplicitKey(key)) out << YAML::LongKey;
         out << YAML::Key;
         emitString(out, key);
         out << YAML::Value;

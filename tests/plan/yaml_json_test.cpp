@@ -160,6 +160,24 @@ TEST(ParseYaml, TextThatIsNotUtf8IsAnError) {
   EXPECT_EQ(accented->front(), (Json{{"caf\xc3\xa9", "\xe2\x82\xac"}}));
 }
 
+// Found by tests/fuzz/plan_yaml (regressions/plan_yaml/key-longer-than-1024-once-escaped): YAML
+// limits an implicit key to 1024 characters as written, so a long key, or a short one that
+// escaping makes long, did not read back. Such keys are written as explicit "? key" entries.
+TEST(ToYaml, KeysTooLongForAnImplicitKeyReadBack) {
+  const std::string annotation = "example.com/" + std::string(300, 'k');  // 312: stays implicit
+  const std::string escaped(200, '\x01');  // 200 bytes, 802 once written as "\x01..."
+  const std::string plain(1500, 'k');
+  for (const std::string& key : {annotation, escaped, plain}) {
+    const Json value = {{key, "v"}, {"after", 1}};
+    const std::string text = toYaml(value);
+    auto back = parseYaml(text);
+    ASSERT_TRUE(back.has_value()) << back.error();
+    EXPECT_EQ(back->front(), value);
+  }
+  EXPECT_EQ(toYaml(Json{{annotation, "v"}}).rfind(annotation + ": v", 0), 0u);
+  EXPECT_EQ(toYaml(Json{{plain, "v"}}).rfind("? " + plain, 0), 0u);
+}
+
 TEST(ToYaml, QuotesStringsThatWouldReadBackAsAnotherType) {
   EXPECT_EQ(toYaml(Json{{"value", "5"}}), "value: \"5\"\n");
   EXPECT_EQ(toYaml(Json{{"value", 5}}), "value: 5\n");
