@@ -147,7 +147,26 @@ bool isUtf8(const std::string& text) {
   }
 }
 
-std::expected<Json, std::string> toJson(const YAML::Node& node) {
+// What one file may expand to. Aliases share nodes: an alias inside the node it names makes a
+// cycle that a walk never leaves (found by tests/fuzz/plan_yaml), and aliases of aliases
+// multiply ("billion laughs"). Kubernetes objects nest some 20 levels.
+constexpr int kMaxDepth = 100;
+constexpr std::size_t kMaxValues = 1'000'000;
+
+struct Walk {
+  std::size_t values = 0;  // expanded so far, in the whole file
+};
+
+std::expected<Json, std::string> toJson(const YAML::Node& node, int depth, Walk& walk) {
+  if (depth > kMaxDepth) {
+    return std::unexpected(where(node.Mark()) + ": nested deeper than " +
+                           std::to_string(kMaxDepth) +
+                           " levels (is an alias inside the node it names?)");
+  }
+  if (++walk.values > kMaxValues) {
+    return std::unexpected(where(node.Mark()) + ": the file expands to more than " +
+                           std::to_string(kMaxValues) + " values (aliases of aliases?)");
+  }
   if (node.IsScalar() && !isUtf8(node.Scalar())) {
     return std::unexpected(where(node.Mark()) + ": not UTF-8 text");
   }
@@ -165,7 +184,7 @@ std::expected<Json, std::string> toJson(const YAML::Node& node) {
     case YAML::NodeType::Sequence: {
       Json out = Json::array();
       for (const auto& item : node) {
-        auto value = toJson(item);
+        auto value = toJson(item, depth + 1, walk);
         if (!value) return value;
         out.push_back(std::move(*value));
       }
@@ -181,7 +200,7 @@ std::expected<Json, std::string> toJson(const YAML::Node& node) {
         if (entry.first.IsScalar() && !isUtf8(entry.first.Scalar())) {
           return std::unexpected(where(entry.first.Mark()) + ": not UTF-8 text");
         }
-        auto value = toJson(entry.second);
+        auto value = toJson(entry.second, depth + 1, walk);
         if (!value) return value;
         out[entry.first.IsScalar() ? entry.first.Scalar() : std::string("null")] =
             std::move(*value);
@@ -358,9 +377,10 @@ std::expected<std::vector<Json>, std::string> parseYaml(std::string_view text) {
     return std::unexpected(where(e.mark) + ": " + e.msg);
   }
   std::vector<Json> documents;
+  Walk walk;
   for (const auto& node : nodes) {
     if (node.IsNull() || !node.IsDefined()) continue;
-    auto value = toJson(node);
+    auto value = toJson(node, 0, walk);
     if (!value) return std::unexpected(value.error());
     documents.push_back(std::move(*value));
   }

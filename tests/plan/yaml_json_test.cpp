@@ -178,6 +178,35 @@ TEST(ToYaml, KeysTooLongForAnImplicitKeyReadBack) {
   EXPECT_EQ(toYaml(Json{{plain, "v"}}).rfind("? " + plain, 0), 0u);
 }
 
+// Found by tests/fuzz/plan_yaml (regressions/plan_yaml/alias-inside-its-own-anchor): an alias
+// inside the node it names is a cycle in yaml-cpp's node graph, and the walk to JSON recursed
+// until the stack overflowed. Aliases of aliases ("billion laughs") would exhaust memory.
+TEST(ParseYaml, AliasesThatNeverEndOrExplodeAreErrors) {
+  auto cycle = parseYaml("defaults: &d\n  maxMemory: 64Mi\n  again: *d\n");
+  ASSERT_FALSE(cycle.has_value());
+  EXPECT_NE(cycle.error().find("nested deeper than 100 levels"), std::string::npos)
+      << cycle.error();
+
+  std::string laughs = "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i <= 6; ++i) {  // 10^7 values once expanded
+    const std::string prev = "*l" + std::to_string(i - 1);
+    laughs += "l" + std::to_string(i) + ": &l" + std::to_string(i) + " [";
+    for (int j = 0; j < 10; ++j) laughs += (j ? ", " : "") + prev;
+    laughs += "]\n";
+  }
+  auto bomb = parseYaml(laughs);
+  ASSERT_FALSE(bomb.has_value());
+  EXPECT_NE(bomb.error().find("expands to more than 1000000 values"), std::string::npos)
+      << bomb.error();
+
+  // Aliases used as intended still work, and so does nesting as deep as objects go.
+  auto merged = parseYaml("a: &a {x: 1}\nb: *a\n");
+  ASSERT_TRUE(merged.has_value()) << merged.error();
+  EXPECT_EQ(merged->front(), (Json{{"a", {{"x", 1}}}, {"b", {{"x", 1}}}}));
+  auto deep = parseYaml(std::string(60, '[') + std::string(60, ']'));
+  ASSERT_TRUE(deep.has_value()) << deep.error();
+}
+
 TEST(ToYaml, QuotesStringsThatWouldReadBackAsAnotherType) {
   EXPECT_EQ(toYaml(Json{{"value", "5"}}), "value: \"5\"\n");
   EXPECT_EQ(toYaml(Json{{"value", 5}}), "value: 5\n");
