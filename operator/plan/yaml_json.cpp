@@ -229,7 +229,11 @@ void emitString(YAML::Emitter& out, const std::string& text) {
   } else if (literalFits(text)) {
     // `|` keeps one final newline (clip chomping): give the emitter the text without it.
     out << YAML::Literal << text.substr(0, text.size() - 1);
-  } else if (text.find('\n') != std::string::npos) {
+  } else if (!std::all_of(text.begin(), text.end(), [](char ch) {
+               return printable(static_cast<unsigned char>(ch));
+             })) {
+    // A line break or another control character: a plain scalar would not read back the same
+    // (a lone "\r" is a line break to a reader; found by tests/fuzz/plan_yaml).
     out << YAML::DoubleQuoted << text;
   } else {
     out << text;  // yaml-cpp quotes it when the plain form would not parse back

@@ -207,6 +207,18 @@ TEST(ParseYaml, AliasesThatNeverEndOrExplodeAreErrors) {
   ASSERT_TRUE(deep.has_value()) << deep.error();
 }
 
+// Found by tests/fuzz/plan_yaml (regressions/plan_yaml/carriage-return): "\r" was written as a
+// plain scalar, which a reader takes for a line break.
+TEST(ToYaml, ControlCharactersAreDoubleQuotedAndReadBack) {
+  for (const std::string text : {"\r", "a\rb", "tab\there", "bell\x07", "del\x7f", "two\nlines"}) {
+    const std::string yaml = toYaml(Json{{"v", text}});
+    EXPECT_EQ(yaml.rfind("v: \"", 0), 0u) << yaml;
+    auto back = parseYaml(yaml);
+    ASSERT_TRUE(back.has_value()) << back.error();
+    EXPECT_EQ(back->front(), (Json{{"v", text}})) << yaml;
+  }
+}
+
 TEST(ToYaml, QuotesStringsThatWouldReadBackAsAnotherType) {
   EXPECT_EQ(toYaml(Json{{"value", "5"}}), "value: \"5\"\n");
   EXPECT_EQ(toYaml(Json{{"value", 5}}), "value: 5\n");
