@@ -386,6 +386,9 @@ std::expected<std::vector<Json>, std::string> parseYaml(std::string_view text) {
     if (node.IsNull() || !node.IsDefined()) continue;
     auto value = toJson(node, 0, walk);
     if (!value) return std::unexpected(value.error());
+    // A document that is null once resolved ("~", or an empty scalar with a tag) holds nothing,
+    // as kubectl sees it (found by tests/fuzz/plan_yaml: "!c\"" gave a null document).
+    if (value->is_null()) continue;
     documents.push_back(std::move(*value));
   }
   return documents;

@@ -26,7 +26,8 @@ namespace sessionstore::plan {
 
 using Json = nlohmann::json;
 
-// Every document of `text`, in order; documents that hold nothing (only comments) are skipped.
+// Every document of `text`, in order; documents that hold nothing (only comments, or null) are
+// skipped.
 // Errors: "line L, column C: what is wrong" (1-based). A file nested deeper than 100 levels, or
 // whose aliases expand it to more than a million values, is refused.
 std::expected<std::vector<Json>, std::string> parseYaml(std::string_view text);

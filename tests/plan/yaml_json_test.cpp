@@ -219,6 +219,19 @@ TEST(ToYaml, ControlCharactersAreDoubleQuotedAndReadBack) {
   }
 }
 
+// Found by tests/fuzz/plan_yaml (regressions/plan_yaml/tagged-empty-document): "!c\"" (a tag and
+// nothing else) gave a null document while "~" gave none; a null document now holds nothing.
+TEST(ParseYaml, ANullDocumentHoldsNothing) {
+  for (const std::string text : {"~\n", "!c\"", "null\n---\n", "--- !!null\n"}) {
+    auto parsed = parseYaml(text);
+    ASSERT_TRUE(parsed.has_value()) << parsed.error();
+    EXPECT_TRUE(parsed->empty()) << text << ": " << parsed->front().dump();
+  }
+  auto two = parseYaml("a: 1\n---\n~\n---\nb: 2\n");
+  ASSERT_TRUE(two.has_value()) << two.error();
+  EXPECT_EQ(*two, (std::vector<Json>{{{"a", 1}}, {{"b", 2}}}));
+}
+
 TEST(ToYaml, QuotesStringsThatWouldReadBackAsAnotherType) {
   EXPECT_EQ(toYaml(Json{{"value", "5"}}), "value: \"5\"\n");
   EXPECT_EQ(toYaml(Json{{"value", 5}}), "value: 5\n");
