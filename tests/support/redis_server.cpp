@@ -44,13 +44,13 @@ int freePort() {
 
 }  // namespace
 
-RedisServer::RedisServer(const std::string& config, const std::string& dataDir) {
+RedisServer::RedisServer(const std::string& config, const std::string& dataDir, int port) {
   char pattern[] = "/tmp/sessionstore-redis.XXXXXX";
   if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
   dir_ = pattern;
   std::string log;
   for (int attempt = 0; attempt < 3; ++attempt) {
-    port_ = freePort();
+    port_ = port != 0 ? port : freePort();
     {
       std::ofstream conf(dir_ + "/redis.conf");
       conf << config << "\nport " << port_ << "\nbind 127.0.0.1\ndir " << (dataDir.empty() ? dir_ : dataDir)

@@ -15,7 +15,9 @@ class RedisServer {
   // std::runtime_error with its log when it does not start.
   // dataDir: where Redis keeps its data (AOF, RDB) instead of its own folder; the caller owns it
   // and it is kept when the server goes, as a volume outlives its pod.
-  explicit RedisServer(const std::string& config = "", const std::string& dataDir = "");
+  // port: listen on this port (a restart at the same address) instead of one the OS picks.
+  explicit RedisServer(const std::string& config = "", const std::string& dataDir = "",
+                       int port = 0);
   ~RedisServer();
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
