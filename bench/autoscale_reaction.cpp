@@ -147,9 +147,7 @@ class Bench {
     plane_ = ss::testing::ControlPlane::start(ss::testing::Profile::kCluster);
     must(plane_->kubectl({"apply", "-f", ss::testing::sourceDir() + "/crds/"}),
          "installing the CRD");
-    must(plane_->kubectl({"wait", "--for=condition=Established", "--timeout=60s",
-                          "crd/sessionstores.sessionstore.io"}),
-         "the CRD");
+    must(plane_->waitForCrd("sessionstores.sessionstore.io"), "the CRD");
     must(plane_->kubectl({"create", "namespace", kNamespace}), "the namespace");
     auto config = ss::kube::loadKubeconfig(plane_->kubeconfig());
     if (!config) throw std::runtime_error(config.error().describe());

@@ -324,9 +324,7 @@ class Bench {
             // Each store has a ClusterIP Service: the profile's /24 holds 254 of them.
             " --service-cluster-ip-range=10.0.0.0/16");
     must(plane_->kubectl({"apply", "-f", ss::testing::sourceDir() + "/crds/"}), "the CRD");
-    must(plane_->kubectl({"wait", "--for=condition=Established", "--timeout=60s",
-                          "crd/sessionstores.sessionstore.io"}),
-         "the CRD");
+    must(plane_->waitForCrd("sessionstores.sessionstore.io"), "the CRD");
     must(plane_->kubectl({"create", "namespace", kNamespace}), "the namespace");
     auto config = ss::kube::loadKubeconfig(plane_->kubeconfig());
     if (!config) throw std::runtime_error(config.error().describe());

@@ -153,8 +153,7 @@ class ApiServerFaultsTest : public ::testing::Test {
     plane_ = ControlPlane::start(Profile::kApiServer).release();
     const auto crd = plane_->kubectl({"apply", "-f", sourceDir() + "/crds/"});
     if (!crd.ok()) throw std::runtime_error("installing the CRD: " + crd.describe());
-    const auto established = plane_->kubectl(
-        {"wait", "--for=condition=Established", "--timeout=60s", "crd/sessionstores.sessionstore.io"});
+    const auto established = plane_->waitForCrd("sessionstores.sessionstore.io");
     if (!established.ok()) throw std::runtime_error("the CRD: " + established.describe());
     apiPort_ = portOf(plane_->env("APISERVER_URL"));
     // The operator reaches the API server through a TCP proxy that can cut its connections;

@@ -25,9 +25,7 @@ class ClientTest : public ::testing::Test {
       return;
     }
     const auto crd = plane_->kubectl({"apply", "-f", testing::sourceDir() + "/crds/"});
-    const auto established =
-        plane_->kubectl({"wait", "--for=condition=Established", "--timeout=60s",
-                         "crd/sessionstores.sessionstore.io"});
+    const auto established = plane_->waitForCrd("sessionstores.sessionstore.io");
     if (!crd.ok() || !established.ok()) error_ = "CRD: " + crd.describe() + established.describe();
   }
   static void TearDownTestSuite() {

@@ -35,9 +35,7 @@ class LeaderElection : public ::testing::Test {
   void installCrd() {
     const auto applied = plane_->kubectl({"apply", "-f", sourceDir() + "/crds/"});
     ASSERT_TRUE(applied.ok()) << applied.describe();
-    const auto established = plane_->kubectl({"wait", "--for=condition=Established",
-                                              "--timeout=60s",
-                                              "crd/sessionstores.sessionstore.io"});
+    const auto established = plane_->waitForCrd("sessionstores.sessionstore.io");
     ASSERT_TRUE(established.ok()) << established.describe();
   }
 

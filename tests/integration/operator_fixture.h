@@ -105,8 +105,7 @@ class OperatorFixture : public ::testing::Test {
     plane_ = ControlPlane::start(Profile::kCluster).release();
     const auto crd = plane_->kubectl({"apply", "-f", sourceDir() + "/crds/"});
     if (!crd.ok()) throw std::runtime_error("installing the CRD: " + crd.describe());
-    const auto established = plane_->kubectl({"wait", "--for=condition=Established",
-                                              "--timeout=60s", "crd/sessionstores.sessionstore.io"});
+    const auto established = plane_->waitForCrd("sessionstores.sessionstore.io");
     if (!established.ok()) throw std::runtime_error("the CRD: " + established.describe());
     // RBAC proven, not guessed: with SESSIONSTORE_AS_SERVICE_ACCOUNT=1 the operator runs with
     // a token of its own ServiceAccount (TokenRequest), bound only by what manifests/ grants

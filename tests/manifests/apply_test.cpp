@@ -55,12 +55,15 @@ class ApplyToApiServer : public ::testing::Test {
         return;
       }
     }
-    const auto established =
-        plane_->kubectl({"wait", "--for=condition=Established", "--timeout=60s",
-                         "crd/sessionstores.sessionstore.io", "crd/applications.argoproj.io",
-                         "crd/kustomizations.kustomize.toolkit.fluxcd.io",
-                         "crd/gitrepositories.source.toolkit.fluxcd.io"});
-    if (!established.ok()) startError_ = "CRDs not established: " + established.describe();
+    for (const char* crd : {"sessionstores.sessionstore.io", "applications.argoproj.io",
+                            "kustomizations.kustomize.toolkit.fluxcd.io",
+                            "gitrepositories.source.toolkit.fluxcd.io"}) {
+      const auto established = plane_->waitForCrd(crd);
+      if (!established.ok()) {
+        startError_ = std::string("CRD ") + crd + " not established: " + established.describe();
+        return;
+      }
+    }
   }
   static void TearDownTestSuite() { plane_.reset(); }
 

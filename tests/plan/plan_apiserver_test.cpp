@@ -37,9 +37,7 @@ class PlanAgainstApiServer : public ::testing::Test {
       startError_ = "kubectl apply -f crds/: " + applied.describe();
       return;
     }
-    const auto established =
-        plane_->kubectl({"wait", "--for=condition=Established", "--timeout=60s",
-                         "crd/sessionstores.sessionstore.io"});
+    const auto established = plane_->waitForCrd("sessionstores.sessionstore.io");
     if (!established.ok()) startError_ = "CRD not established: " + established.describe();
   }
   static void TearDownTestSuite() { plane_.reset(); }

@@ -2,9 +2,11 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace sessionstore::testing {
 
@@ -78,6 +80,18 @@ ProcessResult ControlPlane::kubectl(const std::vector<std::string>& args,
   std::vector<std::string> argv{controlPlaneBinary("kubectl"), "--kubeconfig", kubeconfig()};
   argv.insert(argv.end(), args.begin(), args.end());
   return runProcess(argv, {.input = input});
+}
+
+ProcessResult ControlPlane::waitForCrd(const std::string& crd) const {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (;;) {
+    auto waited = kubectl({"wait", "--for=condition=Established", "--timeout=60s", "crd/" + crd});
+    const bool noConditionsYet = waited.err.find("accessor error") != std::string::npos;
+    if (waited.ok() || !noConditionsYet || std::chrono::steady_clock::now() >= deadline) {
+      return waited;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
 }
 
 ProcessResult ControlPlane::restart(const std::string& component) const {

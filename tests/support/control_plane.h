@@ -41,6 +41,12 @@ class ControlPlane {
   // kubectl with this plane's kubeconfig.
   ProcessResult kubectl(const std::vector<std::string>& args, const std::string& input = "") const;
 
+  // Waits (up to 60 s) until the CustomResourceDefinition `crd` (e.g.
+  // "sessionstores.sessionstore.io") is Established. `kubectl wait --for=condition=...` fails at
+  // once, with ".status.conditions accessor error: <nil> is of the type <nil>", when it reads the
+  // CRD before the API server has written any condition; that answer is waited through here.
+  ProcessResult waitForCrd(const std::string& crd) const;
+
   // Stops a component (etcd, kube-apiserver) of the apiserver profile and starts it again.
   ProcessResult restart(const std::string& component) const;
 
