@@ -22,12 +22,11 @@
 // 3 kills; 10 under the leader.
 #include <gtest/gtest.h>
 
-#include <openssl/sha.h>
-
 #include <cstdlib>
 #include <random>
 
 #include "../integration/operator_fixture.h"
+#include "redis/redis.h"
 
 namespace sessionstore::testing {
 namespace {
@@ -35,19 +34,6 @@ namespace {
 bool longForm() {
   const char* value = std::getenv("SESSIONSTORE_FAULTS");
   return value != nullptr && std::string(value) == "long";
-}
-
-// A digest to compare Secret data without ever printing it.
-std::string digest(const std::string& text) {
-  unsigned char out[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), out);
-  std::string hex;
-  for (const unsigned char c : out) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    hex.push_back(kHex[c >> 4]);
-    hex.push_back(kHex[c & 0xF]);
-  }
-  return hex;
 }
 
 std::string milliseconds(const std::vector<int>& values) {
@@ -109,11 +95,8 @@ class StoreFaults : public OperatorFixture {
   }
 
   static std::string conditionStatus(const Json& store, const std::string& type) {
-    const Json conditions = store.value("status", Json::object()).value("conditions", Json::array());
-    for (const auto& c : conditions) {
-      if (c.value("type", "") == type) return c.value("status", "");
-    }
-    return "";
+    const auto condition = conditionOf(store, type);
+    return condition ? condition->value("status", "") : "";
   }
 
   // Whether the Deployment reads the store's connection Secret and carries the hash.
@@ -288,7 +271,7 @@ class StoreFaults : public OperatorFixture {
     for (const auto& [key, object] : world.objects) {
       if (!key.starts_with("Secret/")) continue;
       if (!key.ends_with("-redis-auth") && !key.ends_with("-session-store")) continue;
-      const std::string seen = digest(object.value("data", Json::object()).dump());
+      const std::string seen = redis::sha256Hex(object.value("data", Json::object()).dump());
       const auto [it, fresh] = first.emplace(key, seen);
       if (!fresh) {
         ++compared;
@@ -635,8 +618,10 @@ TEST_F(StoreFaults, TheStoresRedisKilledDegradesThenRecoversWithTheWiringUntouch
         << "the operator applied to the Deployment again";
     return now;
   };
-  const std::string authBefore = digest(mustGet("secret", "web-redis-auth")["data"].dump());
-  const std::string connectionBefore = digest(connection["data"].dump());
+  // Digests, to compare the Secrets' data without ever printing it.
+  const std::string authBefore =
+      redis::sha256Hex(mustGet("secret", "web-redis-auth")["data"].dump());
+  const std::string connectionBefore = redis::sha256Hex(connection["data"].dump());
   const auto storeEvents = [&](const std::string& type, const std::string& reason) {
     const auto listed = inNs({"get", "events.events.k8s.io", "-o", "json"});
     if (!listed.ok()) throw std::runtime_error(listed.describe());
@@ -699,8 +684,9 @@ TEST_F(StoreFaults, TheStoresRedisKilledDegradesThenRecoversWithTheWiringUntouch
   EXPECT_EQ(command({"GET", ns_ + ":web:session-1"}), "ok:alice")
       << "the key written before the crash";
   const Json deploymentAfter = wiringUntouched();
-  EXPECT_EQ(digest(mustGet("secret", "web-redis-auth")["data"].dump()), authBefore);
-  EXPECT_EQ(digest(mustGet("secret", "web-session-store")["data"].dump()), connectionBefore);
+  EXPECT_EQ(redis::sha256Hex(mustGet("secret", "web-redis-auth")["data"].dump()), authBefore);
+  EXPECT_EQ(redis::sha256Hex(mustGet("secret", "web-session-store")["data"].dump()),
+            connectionBefore);
   const bool versionMoved = deploymentAfter["metadata"]["resourceVersion"] !=
                             deploymentBefore["metadata"]["resourceVersion"];
   std::cout << "[ redis  ] back on port " << port << " and the same data: Ready after "

@@ -180,14 +180,20 @@ class OperatorFixture : public ::testing::Test {
     return *object;
   }
 
-  std::optional<Json> condition(const std::string& store, const std::string& type) {
-    auto object = get("sessionstore", store);
-    if (!object || !object->contains("status")) return std::nullopt;
-    const Json conditions = (*object)["status"].value("conditions", Json::array());
+  // The condition `type` of a SessionStore object already read, if it has one.
+  static std::optional<Json> conditionOf(const Json& store, const std::string& type) {
+    const auto status = store.find("status");
+    if (status == store.end() || !status->is_object()) return std::nullopt;
+    const Json conditions = status->value("conditions", Json::array());
     for (const auto& c : conditions) {
       if (c.value("type", "") == type) return c;
     }
     return std::nullopt;
+  }
+  std::optional<Json> condition(const std::string& store, const std::string& type) {
+    auto object = get("sessionstore", store);
+    if (!object) return std::nullopt;
+    return conditionOf(*object, type);
   }
   bool conditionIs(const std::string& store, const std::string& type, const std::string& status,
                    const std::string& reason = "") {
