@@ -262,38 +262,20 @@ int run(int argc, char** argv) {
             {.baseUrl = baseUrl, .requestTimeout = timeout, .streamTimeout = timeout});
       },
       {}, ss::clock::systemClock(), &metrics);
-  // What the reconciler reads without a request: the SessionStores and, by the managed-by
-  // label, the objects it manages (reconcile/object_cache.h). Filled below, before run().
-  ss::reconcile::InformerCache cache;
   ss::reconcile::Reconciler reconciler(
       **client, *prober, ss::redis::systemRandomBytes(), &recorder,
       {.operatorNamespace = flag(flags, "operator-namespace",
                                  std::string(ss::reconcile::kDefaultOperatorNamespace)),
        .observed = [&scaling](const ss::api::SessionStore& store) { scaling.observe(store); },
-       .gone = [&scaling](const std::string& key) { scaling.forget(key); },
-       .cache = &cache},
+       .gone = [&scaling](const std::string& key) { scaling.forget(key); }},
       ss::clock::systemClock(), &metrics);
   auto controller = std::make_unique<ss::controller::Controller>(
       ss::controller::ControllerOptions{.name = "sessionstore", .workers = *workers},
       [&reconciler](const std::string& key) { return reconciler.reconcile(key); },
       ss::clock::systemClock(), &metrics);
-  const auto namespaces = splitList(flag(flags, "namespaces", ""));
-  cache.add(manager.addInformer({.resource = ss::kube::resources::kSessionStores,
-                                 .namespaces = namespaces},
-                                controller->enqueueFor(ss::controller::Controller::ownKey)));
-  // A change to a managed object (someone edits or deletes it, the StatefulSet's readiness)
-  // reconciles the SessionStore that controls it. Secrets are not cached: the operator reads
-  // them by name only, and may not list them (manifests/).
-  for (const auto* resource :
-       {&ss::kube::resources::kConfigMaps, &ss::kube::resources::kServices, &ss::kube::resources::kStatefulSets,
-        &ss::kube::resources::kNetworkPolicies}) {
-    cache.add(manager.addInformer(
-        {.resource = *resource,
-         .namespaces = namespaces,
-         .labelSelector = ss::reconcile::kManagedSelector,
-         .transform = ss::reconcile::slimManagedObject},
-        controller->enqueueFor(ss::reconcile::controllingSessionStores)));
-  }
+  manager.addInformer({.resource = ss::kube::resources::kSessionStores,
+                       .namespaces = splitList(flag(flags, "namespaces", ""))},
+                      controller->enqueueFor(ss::controller::Controller::ownKey));
   manager.addController(std::move(controller));
 
   std::thread signalThread([&] {

@@ -1,7 +1,6 @@
 #include "reconcile/reconciler.h"
 
 #include <algorithm>
-#include <future>
 #include <optional>
 #include <sstream>
 #include <utility>
@@ -152,22 +151,7 @@ Reconciler::Reconciler(kube::Client& client, StoreProber& prober, redis::RandomB
 
 Outcome Reconciler::reconcile(const std::string& key) {
   const auto [ns, name] = splitKey(key);
-  bool readLive = false;
-  {
-    std::lock_guard lock(waitMu_);
-    readLive = readLive_.erase(key) > 0;
-  }
-  // From the cache when it holds the SessionStore (a watch event brought the key here, so the
-  // cache has that change); from the server when it does not (deleted, or not seen yet), and
-  // after a pass that lost a write to a newer version (the cache may still be behind it).
-  auto raw = [&]() -> kube::Result<Json> {
-    if (!readLive) {
-      if (auto hit = cached(kube::resources::kSessionStores, ns, name); hit.object) {
-        return std::move(*hit.object);
-      }
-    }
-    return client_.get(kube::resources::kSessionStores, ns, name);
-  }();
+  auto raw = client_.get(kube::resources::kSessionStores, ns, name);
   if (!raw) {
     if (raw.error().kind == ErrorKind::kNotFound) {
       if (metrics_ != nullptr) metrics_->forgetSessionStore(ns, name);
@@ -199,16 +183,13 @@ Outcome Reconciler::reconcile(const std::string& key) {
 }
 
 Outcome Reconciler::reconcileLive(Pass& pass) {
-  // Each step records its conditions; an API error stops the pass (retried with backoff), a
-  // missing prerequisite only stops what depends on it. The target is read while the finalizer
-  // is added (the two touch different parts of the pass); nothing is written before both are.
   const auto finalizers = finalizersOf(pass.raw);
-  std::future<bool> finalized;
   if (std::find(finalizers.begin(), finalizers.end(), kFinalizer) == finalizers.end()) {
-    finalized = std::async(std::launch::async, [this, &pass] { return addFinalizer(pass); });
+    if (!addFinalizer(pass)) return Outcome::retry();
   }
+  // Each step records its conditions; an API error stops the pass (retried with backoff), a
+  // missing prerequisite only stops what depends on it.
   bool ok = stepTarget(pass);
-  if (finalized.valid() && !finalized.get()) return Outcome::retry();
   if (ok) {
     ok = pass.store.spec.store.type == api::StoreType::kManaged ? stepManagedStore(pass)
                                                                  : stepExternalStore(pass);
@@ -218,21 +199,13 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
   if (ok) ok = stepAffinity(pass);
   if (pass.apiError) {
     pass.log.warn("reconcile failed, will retry", {{"error", describe(*pass.apiError)}});
-    if (pass.apiError->kind == ErrorKind::kConflict) {
-      std::lock_guard lock(waitMu_);
-      readLive_.insert(pass.key);
-    }
     if (pass.apiError->kind != ErrorKind::kConflict) {
       event(pass, events::EventType::kWarning, "ReconcileError", "Reconcile",
             describe(*pass.apiError));
     }
     return retryFor(*pass.apiError);
   }
-  if (!stepStatus(pass)) {
-    std::lock_guard lock(waitMu_);
-    readLive_.insert(pass.key);  // the status write lost to a newer version
-    return Outcome::retry();
-  }
+  if (!stepStatus(pass)) return Outcome::retry();
   publishMetrics(pass);
   if (options_.observed) options_.observed(pass.store);
   std::lock_guard lock(waitMu_);
@@ -255,10 +228,6 @@ bool Reconciler::addFinalizer(Pass& pass) {
                                pass.store.metadata.name, kube::PatchType::kMerge, patch);
   if (!patched) {
     pass.log.info("cannot add the finalizer, will retry", {{"error", describe(patched.error())}});
-    if (patched.error().kind == ErrorKind::kConflict) {
-      std::lock_guard lock(waitMu_);
-      readLive_.insert(pass.key);  // the cache's copy was behind
-    }
     return false;
   }
   pass.raw = std::move(*patched);
@@ -290,60 +259,26 @@ bool Reconciler::stepTarget(Pass& pass) {
   return true;  // the store is provisioned anyway, so it is ready when the app comes
 }
 
-CacheLookup Reconciler::cached(const kube::Resource& resource, const std::string& ns,
-                               const std::string& name) const {
-  return options_.cache != nullptr ? options_.cache->get(resource, ns, name) : CacheLookup{};
-}
-
-std::optional<kube::Result<Json>> Reconciler::createOnly(Pass& pass,
-                                                         const kube::Resource& resource,
-                                                         const Json& desired) {
-  // A UID no object has (the nil UUID). The server gives an object it creates its own UID, and
-  // refuses the apply when an object of that name exists (metadata.uid is immutable), so a
-  // same-named object the cache does not hold (a user's, without the managed-by label) is never
-  // written to. Server-side apply, not a create, so that the operator's field manager owns the
-  // fields as Apply from the first write and later applies prune what they no longer set.
-  Json body = desired;
-  body["metadata"]["uid"] = "00000000-0000-0000-0000-000000000000";
-  auto applied = client_.apply(resource, pass.store.metadata.ns, body, kManager, /*force=*/true);
-  if (!applied && !applied.error().transient()) return std::nullopt;
-  return applied;
-}
-
 bool Reconciler::ensureOwned(Pass& pass, const Json& desired, Json* observedOut, bool* conflict) {
   const kube::Resource* resource = resourceFor(desired);
   const std::string name = nameOf(desired);
   const std::string& ns = pass.store.metadata.ns;
-  const CacheLookup hit = cached(*resource, ns, name);
-  if (hit.object && controlledBy(*hit.object, pass.store.metadata.uid) &&
-      contains(*hit.object, desired)) {
-    if (observedOut != nullptr) *observedOut = *hit.object;
-    return true;
-  }
-  // Absent from the synced cache: create without a read. Otherwise (not in the cache's state,
-  // or no cache): read the object, then decide.
-  std::optional<kube::Result<Json>> written;
-  if (hit.known && !hit.object) written = createOnly(pass, *resource, desired);
-  bool creating = written.has_value();
-  if (!written) {
-    auto observed = client_.get(*resource, ns, name);
-    if (observed) {
-      if (!controlledBy(*observed, pass.store.metadata.uid)) {
-        if (conflict != nullptr) *conflict = true;
-        return true;
-      }
-      if (contains(*observed, desired)) {
-        if (observedOut != nullptr) *observedOut = std::move(*observed);
-        return true;
-      }
-    } else if (observed.error().kind != ErrorKind::kNotFound) {
-      pass.apiError = observed.error();
-      return false;
+  auto observed = client_.get(*resource, ns, name);
+  if (observed) {
+    if (!controlledBy(*observed, pass.store.metadata.uid)) {
+      if (conflict != nullptr) *conflict = true;
+      return true;
     }
-    creating = !observed;
-    written = client_.apply(*resource, ns, desired, kManager, /*force=*/true);
+    if (contains(*observed, desired)) {
+      if (observedOut != nullptr) *observedOut = std::move(*observed);
+      return true;
+    }
+  } else if (observed.error().kind != ErrorKind::kNotFound) {
+    pass.apiError = observed.error();
+    return false;
   }
-  auto& applied = *written;
+  const bool creating = !observed;
+  auto applied = client_.apply(*resource, ns, desired, kManager, /*force=*/true);
   if (!applied) {
     if (applied.error().kind == ErrorKind::kInvalid || applied.error().kind == ErrorKind::kForbidden) {
       // Not worth retrying until something changes: say so on the condition.
@@ -369,77 +304,12 @@ bool Reconciler::ensureOwned(Pass& pass, const Json& desired, Json* observedOut,
   return true;
 }
 
-std::vector<Reconciler::Owned> Reconciler::ensureOwnedAll(Pass& pass,
-                                                          const std::vector<const Json*>& desired) {
-  std::vector<Owned> results(desired.size());
-  if (desired.empty()) return results;
-  // Each object on its own thread with its own copy of the pass (the last on this one); what
-  // they recorded joins the pass in order, so the first problem is the one reported.
-  std::vector<Pass> scratch(desired.size() - 1, pass);
-  std::vector<std::future<void>> running;
-  for (std::size_t i = 0; i + 1 < desired.size(); ++i) {
-    running.push_back(std::async(std::launch::async, [&, i] {
-      results[i].ok =
-          ensureOwned(scratch[i], *desired[i], &results[i].observed, &results[i].conflict);
-    }));
-  }
-  const std::size_t last = desired.size() - 1;
-  Pass own = pass;
-  results[last].ok =
-      ensureOwned(own, *desired[last], &results[last].observed, &results[last].conflict);
-  for (auto& r : running) r.get();
-  scratch.push_back(std::move(own));
-  for (Pass& done : scratch) {
-    if (!pass.apiError && done.apiError) pass.apiError = std::move(done.apiError);
-    if (pass.storeCondition.reason.empty() && !done.storeCondition.reason.empty()) {
-      pass.storeCondition = std::move(done.storeCondition);
-    }
-    pass.needsUser = pass.needsUser || done.needsUser;
-  }
-  return results;
-}
-
 bool Reconciler::stepManagedStore(Pass& pass) {
   const auto& store = pass.store;
   const std::string& ns = store.metadata.ns;
   const std::string secretName = redis::authSecretName(store);
-  // The cache's copy when it is this store's; no read when the synced cache has none by that
-  // name (the create below fails if a Secret the cache does not hold exists, and it is read
-  // then); otherwise a read.
-  const CacheLookup hit = cached(kube::resources::kSecrets, ns, secretName);
-  kube::Result<Json> observed = std::unexpected(kube::Error{.kind = ErrorKind::kNotFound});
-  if (hit.object && controlledBy(*hit.object, store.metadata.uid)) {
-    observed = *hit.object;
-  } else if (!hit.known || hit.object) {
-    observed = client_.get(kube::resources::kSecrets, ns, secretName);
-  }
-  if (!observed && observed.error().kind == ErrorKind::kNotFound) {
-    // The only place passwords are generated: when their Secret does not exist.
-    auto passwords = redis::generatePasswords(random_);
-    if (!passwords) {
-      pass.apiError = kube::Error{.kind = ErrorKind::kInternal,
-                                  .message = "cannot generate passwords: " + passwords.error()};
-      return false;
-    }
-    auto created = client_.create(kube::resources::kSecrets, ns,
-                                  redis::authSecret(store, *passwords));
-    if (created) {
-      event(pass, events::EventType::kNormal, "Created", "Create",
-            "created Secret " + secretName + " with generated passwords");
-      pass.log.info("created", {{"object", "Secret " + secretName}});
-      pass.passwords = std::move(*passwords);
-    } else if (created.error().kind == ErrorKind::kAlreadyExists && hit.known) {
-      // Not in the cache, yet there: someone else's, or the cache is behind. Read it.
-      observed = client_.get(kube::resources::kSecrets, ns, secretName);
-    } else {
-      // AlreadyExists: another writer (a previous run of this key) won; read it next time.
-      pass.apiError = created.error();
-      return false;
-    }
-  }
-  if (pass.passwords) {
-    // generated just now
-  } else if (observed) {
+  auto observed = client_.get(kube::resources::kSecrets, ns, secretName);
+  if (observed) {
     if (!controlledBy(*observed, store.metadata.uid)) {
       pass.storeCondition = {
           .type = pass.storeCondition.type,
@@ -464,6 +334,25 @@ bool Reconciler::stepManagedStore(Pass& pass) {
       return true;
     }
     pass.passwords = std::move(*passwords);
+  } else if (observed.error().kind == ErrorKind::kNotFound) {
+    // The only place passwords are generated: when their Secret does not exist.
+    auto passwords = redis::generatePasswords(random_);
+    if (!passwords) {
+      pass.apiError = kube::Error{.kind = ErrorKind::kInternal,
+                                  .message = "cannot generate passwords: " + passwords.error()};
+      return false;
+    }
+    auto created = client_.create(kube::resources::kSecrets, ns,
+                                  redis::authSecret(store, *passwords));
+    if (!created) {
+      // AlreadyExists: another writer (a previous run of this key) won; read it next time.
+      pass.apiError = created.error();
+      return false;
+    }
+    event(pass, events::EventType::kNormal, "Created", "Create",
+          "created Secret " + secretName + " with generated passwords");
+    pass.log.info("created", {{"object", "Secret " + secretName}});
+    pass.passwords = std::move(*passwords);
   } else {
     pass.apiError = observed.error();
     return false;
@@ -481,37 +370,28 @@ bool Reconciler::stepManagedStore(Pass& pass) {
     pass.needsUser = true;
     return true;
   }
-  // Two waves, the objects of each written side by side: the ConfigMap and the Services, then
-  // the StatefulSet and the NetworkPolicy. Nothing of the second wave is made when the first
-  // met a same-named object of someone else's: a StatefulSet would mount a ConfigMap, or sit
-  // behind a Service, that is not this store's.
-  std::vector<const Json*> waves[2];
-  for (std::size_t i = 1; i < objects->size(); ++i) {  // [0] is the password Secret, done above
-    const std::string kind = (*objects)[i].value("kind", "");
-    waves[kind == "StatefulSet" || kind == "NetworkPolicy" ? 1 : 0].push_back(&(*objects)[i]);
-  }
   bool blocked = false;
-  for (const auto& wave : waves) {
-    const auto results = ensureOwnedAll(pass, wave);
-    if (pass.apiError) return false;
-    for (std::size_t i = 0; i < wave.size(); ++i) {
-      const Json& desired = *wave[i];
-      if (results[i].conflict) {
-        if (pass.storeCondition.reason.empty()) {
-          pass.storeCondition = {.type = pass.storeCondition.type,
-                                 .ok = false,
-                                 .reason = std::string(api::kReasonNameTaken),
-                                 .message = desired.value("kind", "") + " " + nameOf(desired) +
-                                            " exists and is not owned by this SessionStore: "
-                                            "rename or remove it"};
-          pass.needsUser = true;
-        }
-        blocked = true;
-      } else if (desired.value("kind", "") == "StatefulSet") {
-        pass.statefulSet = results[i].observed;
+  for (std::size_t i = 1; i < objects->size(); ++i) {  // [0] is the password Secret, done above
+    const Json& desired = (*objects)[i];
+    Json observedObject;
+    bool conflict = false;
+    if (!ensureOwned(pass, desired, &observedObject, &conflict)) return false;
+    if (conflict) {
+      if (pass.storeCondition.reason.empty()) {
+        pass.storeCondition = {.type = pass.storeCondition.type,
+                               .ok = false,
+                               .reason = std::string(api::kReasonNameTaken),
+                               .message = desired.value("kind", "") + " " + nameOf(desired) +
+                                          " exists and is not owned by this SessionStore: "
+                                          "rename or remove it"};
+        pass.needsUser = true;
       }
+      // Nothing after it is made: a StatefulSet would mount a ConfigMap, or sit behind a
+      // Service, that is not this store's.
+      blocked = true;
+      break;
     }
-    if (blocked) break;
+    if (desired.value("kind", "") == "StatefulSet") pass.statefulSet = std::move(observedObject);
   }
   if (blocked) return true;
   pass.endpoint = managedEndpoint(store, *pass.passwords);

@@ -25,11 +25,8 @@
 #include <map>
 #include <mutex>
 #include <memory>
-#include <optional>
-#include <set>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "clock/clock.h"
 #include "events/recorder.h"
@@ -37,7 +34,6 @@
 #include "logging/log.h"
 #include "metrics/operator_metrics.h"
 #include "reconcile/desired.h"
-#include "reconcile/object_cache.h"
 #include "reconcile/store_prober.h"
 #include "redis/redis.h"
 #include "workqueue/runner.h"
@@ -58,9 +54,6 @@ struct ReconcilerOptions {
   // and when one is gone or finalized ("namespace/name").
   std::function<void(const api::SessionStore&)> observed;
   std::function<void(const std::string& key)> gone;
-  // Informer caches of the SessionStores and the managed objects (object_cache.h); null: every
-  // read is a request. REQUIRES: outlives the reconciler.
-  const ObjectCache* cache = nullptr;
 };
 
 class Reconciler {
@@ -94,21 +87,6 @@ class Reconciler {
   // (recorded in the pass). Sets `conflict` when a same-named object belongs to someone else.
   bool ensureOwned(Pass& pass, const kube::Json& desired, kube::Json* observedOut = nullptr,
                    bool* conflict = nullptr);
-  // ensureOwned for each of `desired` at once. Problems join the pass; each result says whether
-  // a same-named object belongs to someone else, and holds the object as written or observed.
-  struct Owned {
-    bool ok = false;
-    bool conflict = false;
-    kube::Json observed;
-  };
-  std::vector<Owned> ensureOwnedAll(Pass& pass, const std::vector<const kube::Json*>& desired);
-  // Creates `desired` with server-side apply on the condition that no object of that name
-  // exists; nullopt when one does (or the server refused for another reason worth a fresh
-  // look), so the caller reads it and decides as without a cache.
-  std::optional<kube::Result<Json>> createOnly(Pass& pass, const kube::Resource& resource,
-                                               const Json& desired);
-  CacheLookup cached(const kube::Resource& resource, const std::string& ns,
-                     const std::string& name) const;
   bool addFinalizer(Pass& pass);
   void event(Pass& pass, events::EventType type, std::string_view reason,
              std::string_view action, const std::string& note);
@@ -124,7 +102,6 @@ class Reconciler {
   logging::Logger log_;
   std::mutex waitMu_;
   std::map<std::string, int> waitStreak_;  // GUARDED_BY(waitMu_), by key, while it waits
-  std::set<std::string> readLive_;         // GUARDED_BY(waitMu_), keys to read past the cache
 };
 
 }  // namespace sessionstore::reconcile

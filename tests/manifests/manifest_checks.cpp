@@ -159,12 +159,11 @@ Grants expectedWatchedGrants() {
                   {"sessionstore.io", "sessionstores/finalizers", {"update"}},
                   // get; create (password Secret); apply (patch, create on first apply); remove.
                   {"", "secrets", {"get", "create", "patch", "delete"}},
-                  // ensureOwned: get, then apply (patch; create when the apply creates it);
-                  // operator/app/main.cpp: informers by the managed-by label (list, watch).
-                  {"", "configmaps", {"get", "list", "watch", "create", "patch"}},
-                  {"", "services", {"get", "list", "watch", "create", "patch"}},
-                  {"apps", "statefulsets", {"get", "list", "watch", "create", "patch", "delete"}},
-                  {"networking.k8s.io", "networkpolicies", {"get", "list", "watch", "create", "patch"}},
+                  // ensureOwned: get, then apply (patch; create when the apply creates it).
+                  {"", "configmaps", {"get", "create", "patch"}},
+                  {"", "services", {"get", "create", "patch"}},
+                  {"apps", "statefulsets", {"get", "create", "patch", "delete"}},
+                  {"networking.k8s.io", "networkpolicies", {"get", "create", "patch"}},
                   // The target: get, apply (wiring, release on deletion).
                   {"apps", "deployments", {"get", "patch"}},
                   // finalize with deletionPolicy Delete: listAll by label, remove.
