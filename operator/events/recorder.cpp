@@ -233,7 +233,7 @@ std::optional<EventRecorder::Call> EventRecorder::nextCallLocked(clock::Monotoni
 
 kube::Result<kube::Json> EventRecorder::send(const Call& call) {
   if (call.kind == Call::Kind::kCreate) {
-    return client_.create(eventsResource(), call.ns, call.body, false);
+    return client_.create(eventsResource(), call.ns, call.body);
   }
   return client_.patch(eventsResource(), call.ns, call.name, kube::PatchType::kMerge, call.body,
                        kube::PatchOptions{});

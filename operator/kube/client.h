@@ -45,6 +45,11 @@ enum class PatchType {
   kApply,      // application/apply-patch+yaml: server-side apply
 };
 
+struct CreateOptions {
+  bool dryRun = false;       // dryRun=All
+  std::string fieldManager;  // who the created fields belong to (managedFields, as Update)
+};
+
 struct PatchOptions {
   std::string fieldManager;  // required for kApply
   bool force = false;        // kApply: take ownership of conflicting fields
@@ -89,7 +94,7 @@ class Client {
   virtual Result<ObjectList> list(const Resource& r, const std::string& ns,
                                   const ListOptions& options = {}) = 0;
   virtual Result<Json> create(const Resource& r, const std::string& ns, const Json& object,
-                              bool dryRun = false) = 0;
+                              const CreateOptions& options = {}) = 0;
   // PUT; the object's metadata.resourceVersion makes it fail with kConflict when stale.
   virtual Result<Json> update(const Resource& r, const std::string& ns, const Json& object,
                               const std::string& subresource = "") = 0;

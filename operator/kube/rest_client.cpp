@@ -157,9 +157,10 @@ Result<ObjectList> RestClient::list(const Resource& r, const std::string& ns,
 }
 
 Result<Json> RestClient::create(const Resource& r, const std::string& ns, const Json& object,
-                                bool dryRun) {
+                                const CreateOptions& options) {
   return call("POST", {.method = "POST",
-                       .target = r.path(ns) + (dryRun ? "?dryRun=All" : ""),
+                       .target = r.path(ns) + query({{"fieldManager", options.fieldManager},
+                                                     {"dryRun", options.dryRun ? "All" : ""}}),
                        .headers = {{"Content-Type", "application/json"}},
                        .body = object.dump()});
 }

@@ -54,7 +54,7 @@ class RestClient final : public Client {
   Result<ObjectList> list(const Resource& r, const std::string& ns,
                           const ListOptions& options = {}) override;
   Result<Json> create(const Resource& r, const std::string& ns, const Json& object,
-                      bool dryRun = false) override;
+                      const CreateOptions& options = {}) override;
   Result<Json> update(const Resource& r, const std::string& ns, const Json& object,
                       const std::string& subresource = "") override;
   Result<Json> remove(const Resource& r, const std::string& ns, const std::string& name,

@@ -120,7 +120,7 @@ bool LeaderElector::write(const Decision& decision, clock::MonotonicTime sentAt)
   if (decision.action == Action::kCreate) {
     written =
         client_.create(leases(), config_.leaseNamespace,
-                       newLease(config_.leaseNamespace, config_.leaseName, decision.record), false);
+                       newLease(config_.leaseNamespace, config_.leaseName, decision.record));
   } else if (resourceVersionOf(lease_).empty()) {
     // An update without a resourceVersion would overwrite whatever is there: never send one.
     return false;

@@ -1,6 +1,7 @@
 #include "reconcile/reconciler.h"
 
 #include <algorithm>
+#include <future>
 #include <optional>
 #include <sstream>
 #include <utility>
@@ -26,6 +27,19 @@ using kube::splitKey;
 using workqueue::Outcome;
 
 const std::string kManager{wiring::kFieldManager};
+
+// On each object the operator makes: a digest of the body it last wrote. contains() ignores
+// fields the server or others added, so it cannot see a field the operator stopped setting (a
+// CPU limit taken out of the spec); the digest changes then, and the object is applied again,
+// which removes the field.
+constexpr std::string_view kDesiredHashAnnotation = "sessionstore.io/desired-hash";
+
+Json withDesiredHash(const Json& desired) {
+  Json body = desired;
+  body["metadata"]["annotations"][std::string(kDesiredHashAnnotation)] =
+      redis::sha256Hex(desired.dump()).substr(0, 16);
+  return body;
+}
 
 const kube::Resource* resourceFor(const Json& object) {
   const std::string kind = object.value("kind", "");
@@ -116,6 +130,9 @@ struct Reconciler::Pass {
   api::SessionStore store;
   logging::Logger log;
   events::ObjectReference regarding;
+  // No pass has finished on this SessionStore yet (it has no status.observedGeneration): its
+  // objects are most likely missing, so they are created without being read first.
+  bool fresh = false;
 
   std::optional<Json> deployment;
   std::optional<Json> statefulSet;
@@ -178,18 +195,22 @@ Outcome Reconciler::reconcile(const std::string& key) {
   auto parsed = api::parseSessionStore(pass.raw);
   if (!parsed) return invalidSpec(pass, parsed.error());
   pass.store = std::move(*parsed);
+  pass.fresh = at(pass.raw, {"status", "observedGeneration"}) == nullptr;
   if (pass.store.metadata.deletionTimestamp) return finalize(pass);
   return reconcileLive(pass);
 }
 
 Outcome Reconciler::reconcileLive(Pass& pass) {
-  const auto finalizers = finalizersOf(pass.raw);
-  if (std::find(finalizers.begin(), finalizers.end(), kFinalizer) == finalizers.end()) {
-    if (!addFinalizer(pass)) return Outcome::retry();
-  }
   // Each step records its conditions; an API error stops the pass (retried with backoff), a
-  // missing prerequisite only stops what depends on it.
+  // missing prerequisite only stops what depends on it. The target is read while the finalizer
+  // is added (the two touch different parts of the pass); nothing is written before both are.
+  const auto finalizers = finalizersOf(pass.raw);
+  std::future<bool> finalized;
+  if (std::find(finalizers.begin(), finalizers.end(), kFinalizer) == finalizers.end()) {
+    finalized = std::async(std::launch::async, [this, &pass] { return addFinalizer(pass); });
+  }
   bool ok = stepTarget(pass);
+  if (finalized.valid() && !finalized.get()) return Outcome::retry();
   if (ok) {
     ok = pass.store.spec.store.type == api::StoreType::kManaged ? stepManagedStore(pass)
                                                                  : stepExternalStore(pass);
@@ -259,10 +280,42 @@ bool Reconciler::stepTarget(Pass& pass) {
   return true;  // the store is provisioned anyway, so it is ready when the app comes
 }
 
-bool Reconciler::ensureOwned(Pass& pass, const Json& desired, Json* observedOut, bool* conflict) {
+bool Reconciler::ensureOwned(Pass& pass, const Json& built, Json* observedOut, bool* conflict) {
+  const Json desired = withDesiredHash(built);
   const kube::Resource* resource = resourceFor(desired);
   const std::string name = nameOf(desired);
   const std::string& ns = pass.store.metadata.ns;
+  const std::string what = desired.value("kind", "") + " " + name;
+  const auto written = [&](Json object, bool creating) {
+    event(pass, events::EventType::kNormal, creating ? "Created" : "Updated",
+          creating ? "Create" : "Update", (creating ? "created " : "updated ") + what);
+    pass.log.info(creating ? "created" : "updated", {{"object", what}});
+    if (observedOut != nullptr) *observedOut = std::move(object);
+    return true;
+  };
+  const auto refused = [&](const kube::Error& error) {
+    if (error.kind != ErrorKind::kInvalid && error.kind != ErrorKind::kForbidden) {
+      pass.apiError = error;
+      return false;
+    }
+    // Not worth retrying until something changes: say so on the condition.
+    pass.storeCondition = {.type = pass.storeCondition.type,
+                           .ok = false,
+                           .reason = std::string(api::kReasonProvisioningFailed),
+                           .message = "cannot write " + what + ": " + describe(error)};
+    pass.needsUser = true;
+    event(pass, events::EventType::kWarning, api::kReasonProvisioningFailed, "Apply",
+          pass.storeCondition.message);
+    if (conflict != nullptr) *conflict = true;
+    return true;
+  };
+  if (pass.fresh) {
+    auto created = client_.create(*resource, ns, desired, {.fieldManager = kManager});
+    if (created) return written(std::move(*created), /*creating=*/true);
+    // AlreadyExists: an earlier pass of this store made it, or the name is someone else's;
+    // the read below tells which. Nothing was written.
+    if (created.error().kind != ErrorKind::kAlreadyExists) return refused(created.error());
+  }
   auto observed = client_.get(*resource, ns, name);
   if (observed) {
     if (!controlledBy(*observed, pass.store.metadata.uid)) {
@@ -273,43 +326,124 @@ bool Reconciler::ensureOwned(Pass& pass, const Json& desired, Json* observedOut,
       if (observedOut != nullptr) *observedOut = std::move(*observed);
       return true;
     }
+    if (!takeOverCreatedFields(pass, *resource, *observed)) return false;
   } else if (observed.error().kind != ErrorKind::kNotFound) {
     pass.apiError = observed.error();
     return false;
   }
   const bool creating = !observed;
   auto applied = client_.apply(*resource, ns, desired, kManager, /*force=*/true);
-  if (!applied) {
-    if (applied.error().kind == ErrorKind::kInvalid || applied.error().kind == ErrorKind::kForbidden) {
-      // Not worth retrying until something changes: say so on the condition.
-      pass.storeCondition = {.type = pass.storeCondition.type,
-                             .ok = false,
-                             .reason = std::string(api::kReasonProvisioningFailed),
-                             .message = "cannot write " + desired.value("kind", "") + " " + name +
-                                        ": " + describe(applied.error())};
-      pass.needsUser = true;
-      event(pass, events::EventType::kWarning, api::kReasonProvisioningFailed, "Apply",
-            pass.storeCondition.message);
-      if (conflict != nullptr) *conflict = true;
-      return true;
+  if (!applied) return refused(applied.error());
+  return written(std::move(*applied), creating);
+}
+
+bool Reconciler::takeOverCreatedFields(Pass& pass, const kube::Resource& resource,
+                                       Json& observed) {
+  const Json* managed = at(observed, {"metadata", "managedFields"});
+  if (managed == nullptr || !managed->is_array()) return true;
+  Json entries = Json::array();
+  Json created = Json::object();
+  bool found = false;
+  std::optional<std::size_t> applyEntry;
+  for (const Json& entry : *managed) {
+    const bool ours = entry.is_object() && entry.value("manager", "") == kManager &&
+                      !entry.contains("subresource");
+    const std::string operation = ours ? entry.value("operation", "") : "";
+    if (operation == "Update") {
+      if (const auto fields = entry.find("fieldsV1"); fields != entry.end() && fields->is_object()) {
+        created.merge_patch(*fields);  // fieldsV1 is a tree of objects: merging is the union
+      }
+      found = true;
+      continue;
     }
-    pass.apiError = applied.error();
+    if (operation == "Apply") applyEntry = entries.size();
+    entries.push_back(entry);
+  }
+  if (!found) return true;
+  if (applyEntry) {
+    entries[*applyEntry]["fieldsV1"].merge_patch(created);
+  } else {
+    entries.push_back({{"manager", kManager},
+                       {"operation", "Apply"},
+                       {"apiVersion", observed.value("apiVersion", "")},
+                       {"fieldsType", "FieldsV1"},
+                       {"fieldsV1", created}});
+  }
+  // The resourceVersion makes this fail rather than drop an entry written in the meantime.
+  const Json patch = {
+      {"metadata", {{"resourceVersion", resourceVersionOf(observed)}, {"managedFields", entries}}}};
+  auto patched = client_.patch(resource, pass.store.metadata.ns, nameOf(observed),
+                               kube::PatchType::kMerge, patch);
+  if (!patched) {
+    pass.apiError = patched.error();
     return false;
   }
-  const std::string what = desired.value("kind", "") + " " + name;
-  event(pass, events::EventType::kNormal, creating ? "Created" : "Updated",
-        creating ? "Create" : "Update", (creating ? "created " : "updated ") + what);
-  pass.log.info(creating ? "created" : "updated", {{"object", what}});
-  if (observedOut != nullptr) *observedOut = std::move(*applied);
+  observed = std::move(*patched);
   return true;
+}
+
+std::vector<Reconciler::Owned> Reconciler::ensureOwnedAll(Pass& pass,
+                                                          const std::vector<const Json*>& desired) {
+  std::vector<Owned> results(desired.size());
+  if (desired.empty()) return results;
+  // Each object on its own thread with its own copy of the pass (the last on this one); what
+  // they recorded joins the pass in order, so the first problem is the one reported.
+  std::vector<Pass> scratch(desired.size(), pass);
+  std::vector<std::future<void>> running;
+  for (std::size_t i = 0; i + 1 < desired.size(); ++i) {
+    running.push_back(std::async(std::launch::async, [&, i] {
+      results[i].ok =
+          ensureOwned(scratch[i], *desired[i], &results[i].observed, &results[i].conflict);
+    }));
+  }
+  const std::size_t last = desired.size() - 1;
+  results[last].ok =
+      ensureOwned(scratch[last], *desired[last], &results[last].observed, &results[last].conflict);
+  for (auto& thread : running) thread.get();
+  for (Pass& done : scratch) {
+    if (!pass.apiError && done.apiError) pass.apiError = std::move(done.apiError);
+    if (pass.storeCondition.reason.empty() && !done.storeCondition.reason.empty()) {
+      pass.storeCondition = std::move(done.storeCondition);
+    }
+    pass.needsUser = pass.needsUser || done.needsUser;
+  }
+  return results;
 }
 
 bool Reconciler::stepManagedStore(Pass& pass) {
   const auto& store = pass.store;
   const std::string& ns = store.metadata.ns;
   const std::string secretName = redis::authSecretName(store);
-  auto observed = client_.get(kube::resources::kSecrets, ns, secretName);
-  if (observed) {
+  // The only place passwords are generated: when their Secret does not exist. A create fails
+  // when it does, so a fresh store creates it without reading it first.
+  const auto createPasswordSecret = [&]() -> kube::Result<Json> {
+    auto passwords = redis::generatePasswords(random_);
+    if (!passwords) {
+      return std::unexpected(kube::Error{
+          .kind = ErrorKind::kInternal, .message = "cannot generate passwords: " + passwords.error()});
+    }
+    auto created = client_.create(kube::resources::kSecrets, ns,
+                                  redis::authSecret(store, *passwords), {.fieldManager = kManager});
+    if (created) {
+      event(pass, events::EventType::kNormal, "Created", "Create",
+            "created Secret " + secretName + " with generated passwords");
+      pass.log.info("created", {{"object", "Secret " + secretName}});
+      pass.passwords = std::move(*passwords);
+    }
+    return created;
+  };
+  kube::Result<Json> observed = std::unexpected(kube::Error{.kind = ErrorKind::kNotFound});
+  if (pass.fresh) {
+    auto created = createPasswordSecret();
+    if (!created && created.error().kind != ErrorKind::kAlreadyExists) {
+      pass.apiError = created.error();
+      return false;
+    }
+  }
+  if (!pass.passwords) observed = client_.get(kube::resources::kSecrets, ns, secretName);
+  if (pass.passwords) {
+    // generated and stored just now
+  } else if (observed) {
     if (!controlledBy(*observed, store.metadata.uid)) {
       pass.storeCondition = {
           .type = pass.storeCondition.type,
@@ -335,24 +469,11 @@ bool Reconciler::stepManagedStore(Pass& pass) {
     }
     pass.passwords = std::move(*passwords);
   } else if (observed.error().kind == ErrorKind::kNotFound) {
-    // The only place passwords are generated: when their Secret does not exist.
-    auto passwords = redis::generatePasswords(random_);
-    if (!passwords) {
-      pass.apiError = kube::Error{.kind = ErrorKind::kInternal,
-                                  .message = "cannot generate passwords: " + passwords.error()};
-      return false;
-    }
-    auto created = client_.create(kube::resources::kSecrets, ns,
-                                  redis::authSecret(store, *passwords));
-    if (!created) {
-      // AlreadyExists: another writer (a previous run of this key) won; read it next time.
+    // AlreadyExists: another writer (a previous run of this key) won; read it next time.
+    if (auto created = createPasswordSecret(); !created) {
       pass.apiError = created.error();
       return false;
     }
-    event(pass, events::EventType::kNormal, "Created", "Create",
-          "created Secret " + secretName + " with generated passwords");
-    pass.log.info("created", {{"object", "Secret " + secretName}});
-    pass.passwords = std::move(*passwords);
   } else {
     pass.apiError = observed.error();
     return false;
@@ -370,30 +491,38 @@ bool Reconciler::stepManagedStore(Pass& pass) {
     pass.needsUser = true;
     return true;
   }
-  bool blocked = false;
+  // Two waves, the objects of each written side by side: the ConfigMap and the Services, then
+  // the StatefulSet and the NetworkPolicy. Nothing of the second wave is made when the first
+  // met a same-named object of someone else's: a StatefulSet would mount a ConfigMap, or sit
+  // behind a Service, that is not this store's.
+  std::vector<const Json*> waves[2];
   for (std::size_t i = 1; i < objects->size(); ++i) {  // [0] is the password Secret, done above
-    const Json& desired = (*objects)[i];
-    Json observedObject;
-    bool conflict = false;
-    if (!ensureOwned(pass, desired, &observedObject, &conflict)) return false;
-    if (conflict) {
-      if (pass.storeCondition.reason.empty()) {
-        pass.storeCondition = {.type = pass.storeCondition.type,
-                               .ok = false,
-                               .reason = std::string(api::kReasonNameTaken),
-                               .message = desired.value("kind", "") + " " + nameOf(desired) +
-                                          " exists and is not owned by this SessionStore: "
-                                          "rename or remove it"};
-        pass.needsUser = true;
-      }
-      // Nothing after it is made: a StatefulSet would mount a ConfigMap, or sit behind a
-      // Service, that is not this store's.
-      blocked = true;
-      break;
-    }
-    if (desired.value("kind", "") == "StatefulSet") pass.statefulSet = std::move(observedObject);
+    const std::string kind = (*objects)[i].value("kind", "");
+    waves[kind == "StatefulSet" || kind == "NetworkPolicy" ? 1 : 0].push_back(&(*objects)[i]);
   }
-  if (blocked) return true;
+  for (const auto& wave : waves) {
+    auto results = ensureOwnedAll(pass, wave);
+    if (pass.apiError) return false;
+    bool blocked = false;
+    for (std::size_t i = 0; i < wave.size(); ++i) {
+      const Json& desired = *wave[i];
+      if (results[i].conflict) {
+        if (pass.storeCondition.reason.empty()) {
+          pass.storeCondition = {.type = pass.storeCondition.type,
+                                 .ok = false,
+                                 .reason = std::string(api::kReasonNameTaken),
+                                 .message = desired.value("kind", "") + " " + nameOf(desired) +
+                                            " exists and is not owned by this SessionStore: "
+                                            "rename or remove it"};
+          pass.needsUser = true;
+        }
+        blocked = true;
+      } else if (desired.value("kind", "") == "StatefulSet") {
+        pass.statefulSet = std::move(results[i].observed);
+      }
+    }
+    if (blocked) return true;
+  }
   pass.endpoint = managedEndpoint(store, *pass.passwords);
   pass.monitor = *pass.endpoint;
   pass.monitor->username = std::string(redis::kMonitorUser);

@@ -25,8 +25,10 @@
 #include <map>
 #include <mutex>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "clock/clock.h"
 #include "events/recorder.h"
@@ -85,8 +87,24 @@ class Reconciler {
 
   // Makes `desired` (an object the SessionStore controls) exist as built; false on an API error
   // (recorded in the pass). Sets `conflict` when a same-named object belongs to someone else.
+  // On a SessionStore no pass has finished yet, the object is created without a read first
+  // (a create fails, without touching anything, when the name is taken; it is read then).
   bool ensureOwned(Pass& pass, const kube::Json& desired, kube::Json* observedOut = nullptr,
                    bool* conflict = nullptr);
+  // ensureOwned for each of `desired` side by side. Problems join the pass (the first in
+  // `desired`'s order wins); each result says whether a same-named object belongs to someone
+  // else, and holds the object as written or observed.
+  struct Owned {
+    bool ok = false;
+    bool conflict = false;
+    kube::Json observed;
+  };
+  std::vector<Owned> ensureOwnedAll(Pass& pass, const std::vector<const kube::Json*>& desired);
+  // The fields a create gave the operator's manager are recorded as an Update; a later apply
+  // would share them with that entry rather than own them, and could never remove one. Before
+  // the first apply to such an object, the entry is folded into the operator's Apply entry
+  // (client-go's csaupgrade does the same for kubectl). False on an API error.
+  bool takeOverCreatedFields(Pass& pass, const kube::Resource& resource, kube::Json& observed);
   bool addFinalizer(Pass& pass);
   void event(Pass& pass, events::EventType type, std::string_view reason,
              std::string_view action, const std::string& note);

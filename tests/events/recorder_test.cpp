@@ -49,7 +49,7 @@ class RecorderTest : public testing::Test {
   void SetUp() override {
     ON_CALL(client_, create(_, _, _, _))
         .WillByDefault([this](const kube::Resource&, const std::string&, const kube::Json& event,
-                              bool) -> kube::Result<kube::Json> {
+                              const kube::CreateOptions&) -> kube::Result<kube::Json> {
           std::lock_guard lock(mu_);
           created_.push_back(event);
           changed_.notify_all();
@@ -99,7 +99,7 @@ uint64_t nanosOf(clock::SystemTime t) {
 
 TEST_F(RecorderTest, FirstOccurrenceCreatesAnEvent) {
   EventRecorder recorder(client_, clock_, config());
-  EXPECT_CALL(client_, create(kube::resources::kEvents, "shop", _, false));
+  EXPECT_CALL(client_, create(kube::resources::kEvents, "shop", _, _));
 
   EXPECT_EQ(
       recorder.record(kStore, EventType::kWarning, "RedisUnreachable", "Probe", "PING timed out"),
@@ -372,7 +372,7 @@ TEST_F(RecorderTest, StopGivesUpAtItsTimeout) {
   EXPECT_CALL(client_, create(_, _, _, _))
       .Times(3)
       .WillRepeatedly([this](const kube::Resource&, const std::string&, const kube::Json& event,
-                             bool) -> kube::Result<kube::Json> {
+                             const kube::CreateOptions&) -> kube::Result<kube::Json> {
         clock_.advance(2s);  // a slow API server
         return event;
       });
@@ -405,7 +405,7 @@ TEST_F(RecorderTest, RecordNeverWaitsForTheNetwork) {
   auto released = release.get_future().share();
   EXPECT_CALL(client_, create(_, _, _, _))
       .WillOnce([&](const kube::Resource&, const std::string&, const kube::Json& event,
-                    bool) -> kube::Result<kube::Json> {
+                    const kube::CreateOptions&) -> kube::Result<kube::Json> {
         entered.set_value();
         released.wait();  // the API server hangs
         return event;

@@ -55,7 +55,8 @@ class ScriptedClient final : public kube::Client {
     lists.pop_front();
     return next;
   }
-  kube::Result<Json> create(const kube::Resource&, const std::string&, const Json&, bool) override {
+  kube::Result<Json> create(const kube::Resource&, const std::string&, const Json&,
+                            const kube::CreateOptions&) override {
     return kube::makeError(ErrorKind::kInternal, "unused");
   }
   kube::Result<Json> update(const kube::Resource&, const std::string&, const Json&,

@@ -349,6 +349,44 @@ TEST_F(SessionStoreIntegration, SpecChangesTouchExactlyTheObjectsTheyShould) {
   EXPECT_FALSE(keyPrefixChanged.contains("secret/cart-redis-auth")) << "passwords never change";
 }
 
+// A new store's objects are created with a plain create (no read before it), which records the
+// operator's fields as an Update. The first change to such an object must still be able to drop
+// a field the operator stops setting: here the Redis container's CPU limit, set at creation and
+// then removed from the spec.
+TEST_F(SessionStoreIntegration, AFieldTheOperatorStopsSettingLeavesTheObject) {
+  ASSERT_NO_FATAL_FAILURE(readyStore("trim", "      resources: {limits: {cpu: 750m}}\n"));
+  const auto limits = [&] {
+    return mustGet("statefulset", "trim-redis")["spec"]["template"]["spec"]["containers"][0]
+        ["resources"]
+            .value("limits", Json::object());
+  };
+  ASSERT_EQ(limits().value("cpu", ""), "750m") << limits().dump();
+  const auto operatorEntries = [&](const std::string& kind, const std::string& name) {
+    const auto shown = inNs({"get", kind, name, "-o", "json", "--show-managed-fields"});
+    EXPECT_TRUE(shown.ok()) << shown.describe();
+    std::vector<std::string> operations;
+    const Json object = Json::parse(shown.out);
+    for (const Json& entry : object["metadata"].value("managedFields", Json::array())) {
+      if (entry.value("manager", "") == "sessionstore-operator") {
+        operations.push_back(entry.value("operation", ""));
+      }
+    }
+    return operations;
+  };
+  // As created: the create's Update entry, so the change below goes through the take-over.
+  EXPECT_EQ(operatorEntries("statefulset", "trim-redis"), std::vector<std::string>{"Update"});
+
+  ASSERT_TRUE(inNs({"patch", "sessionstore", "trim", "--type=merge", "-p",
+                    R"({"spec":{"store":{"managed":{"resources":null}}}})"})
+                  .ok());
+  ASSERT_TRUE(eventually([&] { return !limits().contains("cpu"); }))
+      << limits().dump() << "\n" << describeStore("trim");
+  EXPECT_TRUE(limits().contains("memory")) << "the derived memory limit stays: " << limits().dump();
+  // The operator's fields are one Apply entry now, so later changes prune as well.
+  EXPECT_EQ(operatorEntries("statefulset", "trim-redis"), std::vector<std::string>{"Apply"});
+  ASSERT_TRUE(eventually([&] { return phase("trim") == "Ready"; })) << describeStore("trim");
+}
+
 TEST_F(SessionStoreIntegration, DeletionWithRetainKeepsTheDataAndUndoesTheWiring) {
   const std::string data = plane_->dir() + "/" + ns_ + "-volume";
   std::filesystem::create_directories(data);

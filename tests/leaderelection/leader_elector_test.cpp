@@ -31,7 +31,7 @@ class LeaseServer {
     ON_CALL(client, get(_, _, _, _)).WillByDefault([this](auto&&...) { return get(); });
     ON_CALL(client, create(_, _, _, _))
         .WillByDefault([this](const kube::Resource&, const std::string&, const kube::Json& lease,
-                              bool) { return create(lease); });
+                              const kube::CreateOptions&) { return create(lease); });
     ON_CALL(client, update(_, _, _, _))
         .WillByDefault([this](const kube::Resource&, const std::string&, const kube::Json& lease,
                               const std::string&) { return update(lease); });
@@ -147,7 +147,7 @@ TEST_F(LeaderElectorTest, CreatesAndLeadsWhenTheLeaseDoesNotExist) {
   Seen seen;
   LeaderElector a(client_, clock_, config("a"), seen.callbacks(), noJitter);
 
-  EXPECT_CALL(client_, create(kube::resources::kLeases, "ops", _, false));
+  EXPECT_CALL(client_, create(kube::resources::kLeases, "ops", _, _));
   const auto next = a.step();
 
   ASSERT_TRUE(next.has_value());

@@ -14,7 +14,8 @@ class MockClient : public Client {
               (override));
   MOCK_METHOD(Result<ObjectList>, list, (const Resource&, const std::string&, const ListOptions&),
               (override));
-  MOCK_METHOD(Result<Json>, create, (const Resource&, const std::string&, const Json&, bool),
+  MOCK_METHOD(Result<Json>, create,
+              (const Resource&, const std::string&, const Json&, const CreateOptions&),
               (override));
   MOCK_METHOD(Result<Json>, update,
               (const Resource&, const std::string&, const Json&, const std::string&), (override));
