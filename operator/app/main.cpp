@@ -262,18 +262,25 @@ int run(int argc, char** argv) {
             {.baseUrl = baseUrl, .requestTimeout = timeout, .streamTimeout = timeout});
       },
       {}, ss::clock::systemClock(), &metrics);
+  // The SessionStore informer's cache, set below before the manager runs: a pass starts from
+  // the copy the watch brought rather than reading it again.
+  const ss::informer::Informer* storeCache = nullptr;
   ss::reconcile::Reconciler reconciler(
       **client, *prober, ss::redis::systemRandomBytes(), &recorder,
       {.operatorNamespace = flag(flags, "operator-namespace",
                                  std::string(ss::reconcile::kDefaultOperatorNamespace)),
        .observed = [&scaling](const ss::api::SessionStore& store) { scaling.observe(store); },
-       .gone = [&scaling](const std::string& key) { scaling.forget(key); }},
+       .gone = [&scaling](const std::string& key) { scaling.forget(key); },
+       .cachedStore = [&storeCache](const std::string& ns, const std::string& name)
+           -> std::optional<ss::kube::Json> {
+         return storeCache != nullptr ? storeCache->get(ns, name) : std::nullopt;
+       }},
       ss::clock::systemClock(), &metrics);
   auto controller = std::make_unique<ss::controller::Controller>(
       ss::controller::ControllerOptions{.name = "sessionstore", .workers = *workers},
       [&reconciler](const std::string& key) { return reconciler.reconcile(key); },
       ss::clock::systemClock(), &metrics);
-  manager.addInformer({.resource = ss::kube::resources::kSessionStores,
+  storeCache = &manager.addInformer({.resource = ss::kube::resources::kSessionStores,
                        .namespaces = splitList(flag(flags, "namespaces", ""))},
                       controller->enqueueFor(ss::controller::Controller::ownKey));
   manager.addController(std::move(controller));

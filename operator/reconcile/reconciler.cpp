@@ -133,6 +133,9 @@ struct Reconciler::Pass {
   // No pass has finished on this SessionStore yet (it has no status.observedGeneration): its
   // objects are most likely missing, so they are created without being read first.
   bool fresh = false;
+  // What this pass created and changed ("ConfigMap shop-redis-config"), told in one Event each.
+  std::vector<std::string> created;
+  std::vector<std::string> updated;
 
   std::optional<Json> deployment;
   std::optional<Json> statefulSet;
@@ -166,9 +169,42 @@ Reconciler::Reconciler(kube::Client& client, StoreProber& prober, redis::RandomB
       metrics_(metrics),
       log_(logging::defaultLogger()) {}
 
+kube::Result<Json> Reconciler::readStore(const std::string& key, const std::string& ns,
+                                         const std::string& name) {
+  std::optional<Json> cached;
+  bool live = !options_.cachedStore;
+  if (!live) {
+    cached = options_.cachedStore(ns, name);
+    std::lock_guard lock(waitMu_);
+    live = readLive_.erase(key) > 0 || !cached;
+    if (const auto it = written_.find(key); it != written_.end()) {
+      if (!live && resourceVersionOf(*cached) == it->second.before) {
+        cached = it->second.object;  // the cache has not seen the operator's last write yet
+      } else {
+        written_.erase(it);
+      }
+    }
+  }
+  if (!live) return std::move(*cached);
+  return client_.get(kube::resources::kSessionStores, ns, name);
+}
+
+void Reconciler::rememberWrite(const std::string& key, const std::string& before,
+                               const Json& after) {
+  if (!options_.cachedStore) return;
+  std::lock_guard lock(waitMu_);
+  written_[key] = Written{.before = before, .object = after};
+}
+
+void Reconciler::readLiveNextTime(const std::string& key) {
+  std::lock_guard lock(waitMu_);
+  readLive_.insert(key);
+  written_.erase(key);
+}
+
 Outcome Reconciler::reconcile(const std::string& key) {
   const auto [ns, name] = splitKey(key);
-  auto raw = client_.get(kube::resources::kSessionStores, ns, name);
+  auto raw = readStore(key, ns, name);
   if (!raw) {
     if (raw.error().kind == ErrorKind::kNotFound) {
       if (metrics_ != nullptr) metrics_->forgetSessionStore(ns, name);
@@ -176,6 +212,7 @@ Outcome Reconciler::reconcile(const std::string& key) {
       {
         std::lock_guard lock(waitMu_);
         waitStreak_.erase(key);
+        written_.erase(key);
       }
       return Outcome::success();  // deleted; its children go with it (owner references)
     }
@@ -204,29 +241,60 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
   // Each step records its conditions; an API error stops the pass (retried with backoff), a
   // missing prerequisite only stops what depends on it. The target is read while the finalizer
   // is added (the two touch different parts of the pass); nothing is written before both are.
+  // A managed store's password Secret is read or created at the same time, on a copy of the
+  // pass whose findings join this one afterwards.
+  const bool managed = pass.store.spec.store.type == api::StoreType::kManaged;
+  std::optional<Pass> secretPass;
+  if (managed) secretPass.emplace(pass);
   const auto finalizers = finalizersOf(pass.raw);
   std::future<bool> finalized;
   if (std::find(finalizers.begin(), finalizers.end(), kFinalizer) == finalizers.end()) {
     finalized = std::async(std::launch::async, [this, &pass] { return addFinalizer(pass); });
   }
-  bool ok = stepTarget(pass);
-  if (finalized.valid() && !finalized.get()) return Outcome::retry();
-  if (ok) {
-    ok = pass.store.spec.store.type == api::StoreType::kManaged ? stepManagedStore(pass)
-                                                                 : stepExternalStore(pass);
+  std::future<bool> secretRead;
+  if (secretPass) {
+    secretRead = std::async(std::launch::async, [this, &secretPass] {
+      return stepPasswords(*secretPass);
+    });
   }
+  bool ok = stepTarget(pass);
+  const bool finalizerOk = !finalized.valid() || finalized.get();
+  if (secretRead.valid()) {
+    ok = secretRead.get() && ok;
+    pass.passwords = std::move(secretPass->passwords);
+    if (!secretPass->storeCondition.reason.empty()) {
+      pass.storeCondition = std::move(secretPass->storeCondition);
+    }
+    pass.needsUser = pass.needsUser || secretPass->needsUser;
+    pass.created.insert(pass.created.begin(), secretPass->created.begin(),
+                        secretPass->created.end());
+    if (!pass.apiError && secretPass->apiError) pass.apiError = std::move(secretPass->apiError);
+  }
+  // Whatever way the pass ends, what it wrote is told (before the status' own Events).
+  struct ReportWrites {
+    Reconciler& reconciler;
+    Pass& pass;
+    ~ReportWrites() { reconciler.reportWrites(pass); }
+  } reportAtTheEnd{*this, pass};
+  if (!finalizerOk) return Outcome::retry();
+  if (ok) ok = managed ? stepManagedStore(pass) : stepExternalStore(pass);
   if (ok) stepProbe(pass);
   if (ok) ok = stepWire(pass);
   if (ok) ok = stepAffinity(pass);
   if (pass.apiError) {
     pass.log.warn("reconcile failed, will retry", {{"error", describe(*pass.apiError)}});
+    if (pass.apiError->kind == ErrorKind::kConflict) readLiveNextTime(pass.key);
     if (pass.apiError->kind != ErrorKind::kConflict) {
       event(pass, events::EventType::kWarning, "ReconcileError", "Reconcile",
             describe(*pass.apiError));
     }
     return retryFor(*pass.apiError);
   }
-  if (!stepStatus(pass)) return Outcome::retry();
+  reportWrites(pass);
+  if (!stepStatus(pass)) {
+    readLiveNextTime(pass.key);  // most often a write lost to a newer version
+    return Outcome::retry();
+  }
   publishMetrics(pass);
   if (options_.observed) options_.observed(pass.store);
   std::lock_guard lock(waitMu_);
@@ -249,8 +317,10 @@ bool Reconciler::addFinalizer(Pass& pass) {
                                pass.store.metadata.name, kube::PatchType::kMerge, patch);
   if (!patched) {
     pass.log.info("cannot add the finalizer, will retry", {{"error", describe(patched.error())}});
+    if (patched.error().kind == ErrorKind::kConflict) readLiveNextTime(pass.key);
     return false;
   }
+  rememberWrite(pass.key, resourceVersionOf(pass.raw), *patched);
   pass.raw = std::move(*patched);
   return true;
 }
@@ -287,8 +357,7 @@ bool Reconciler::ensureOwned(Pass& pass, const Json& built, Json* observedOut, b
   const std::string& ns = pass.store.metadata.ns;
   const std::string what = desired.value("kind", "") + " " + name;
   const auto written = [&](Json object, bool creating) {
-    event(pass, events::EventType::kNormal, creating ? "Created" : "Updated",
-          creating ? "Create" : "Update", (creating ? "created " : "updated ") + what);
+    (creating ? pass.created : pass.updated).push_back(what);
     pass.log.info(creating ? "created" : "updated", {{"object", what}});
     if (observedOut != nullptr) *observedOut = std::move(object);
     return true;
@@ -406,11 +475,13 @@ std::vector<Reconciler::Owned> Reconciler::ensureOwnedAll(Pass& pass,
       pass.storeCondition = std::move(done.storeCondition);
     }
     pass.needsUser = pass.needsUser || done.needsUser;
+    pass.created.insert(pass.created.end(), done.created.begin(), done.created.end());
+    pass.updated.insert(pass.updated.end(), done.updated.begin(), done.updated.end());
   }
   return results;
 }
 
-bool Reconciler::stepManagedStore(Pass& pass) {
+bool Reconciler::stepPasswords(Pass& pass) {
   const auto& store = pass.store;
   const std::string& ns = store.metadata.ns;
   const std::string secretName = redis::authSecretName(store);
@@ -425,8 +496,7 @@ bool Reconciler::stepManagedStore(Pass& pass) {
     auto created = client_.create(kube::resources::kSecrets, ns,
                                   redis::authSecret(store, *passwords), {.fieldManager = kManager});
     if (created) {
-      event(pass, events::EventType::kNormal, "Created", "Create",
-            "created Secret " + secretName + " with generated passwords");
+      pass.created.push_back("Secret " + secretName + " (new passwords)");
       pass.log.info("created", {{"object", "Secret " + secretName}});
       pass.passwords = std::move(*passwords);
     }
@@ -478,7 +548,13 @@ bool Reconciler::stepManagedStore(Pass& pass) {
     pass.apiError = observed.error();
     return false;
   }
+  return true;
+}
 
+bool Reconciler::stepManagedStore(Pass& pass) {
+  // stepPasswords ran before (beside the target's read): without passwords it said why.
+  if (!pass.passwords) return true;
+  const auto& store = pass.store;
   std::optional<redis::Labels> targetLabels;
   if (pass.deployment) targetLabels = podTemplateLabels(*pass.deployment);
   auto objects = managedStoreObjects(store, *pass.passwords, targetLabels,
@@ -853,6 +929,7 @@ bool Reconciler::stepStatus(Pass& pass) {
     pass.log.info("cannot write the status, will retry", {{"error", describe(written.error())}});
     return false;
   }
+  rememberWrite(pass.key, resourceVersionOf(pass.raw), *written);
   const std::string phaseBefore = previous.value("phase", "");
   const std::string phase = status.value("phase", "");
   if (phase != phaseBefore) {
@@ -924,6 +1001,7 @@ Outcome Reconciler::invalidSpec(Pass& pass, const std::string& problem) {
     updated["status"] = status;
     if (!client_.update(kube::resources::kSessionStores, pass.store.metadata.ns, updated,
                         "status")) {
+      readLiveNextTime(pass.key);
       return Outcome::retry();
     }
     event(pass, events::EventType::kWarning, api::kReasonInvalidSpec, "Reconcile",
@@ -1039,11 +1117,27 @@ Outcome Reconciler::finalize(Pass& pass) {
       {"metadata", {{"finalizers", finalizers}, {"resourceVersion", resourceVersionOf(pass.raw)}}}};
   auto patched = client_.patch(kube::resources::kSessionStores, ns, store.metadata.name,
                                kube::PatchType::kMerge, patch);
-  if (!patched && patched.error().kind != ErrorKind::kNotFound) return Outcome::retry();
+  if (!patched && patched.error().kind != ErrorKind::kNotFound) {
+    readLiveNextTime(pass.key);
+    return Outcome::retry();
+  }
   pass.log.info("finalized", {});
   if (metrics_ != nullptr) metrics_->forgetSessionStore(ns, store.metadata.name);
   if (options_.gone) options_.gone(pass.key);
   return Outcome::success();
+}
+
+void Reconciler::reportWrites(Pass& pass) {
+  const auto report = [&](std::vector<std::string>& what, std::string_view reason,
+                          std::string_view action, const std::string& verb) {
+    if (what.empty()) return;
+    std::string note = verb;
+    for (std::size_t i = 0; i < what.size(); ++i) note += (i == 0 ? " " : ", ") + what[i];
+    event(pass, events::EventType::kNormal, reason, action, note);
+    what.clear();
+  };
+  report(pass.created, "Created", "Create", "created");
+  report(pass.updated, "Updated", "Update", "updated");
 }
 
 void Reconciler::event(Pass& pass, events::EventType type, std::string_view reason,

@@ -24,6 +24,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <memory>
 #include <optional>
 #include <string>
@@ -56,6 +57,10 @@ struct ReconcilerOptions {
   // and when one is gone or finalized ("namespace/name").
   std::function<void(const api::SessionStore&)> observed;
   std::function<void(const std::string& key)> gone;
+  // The SessionStore as the operator's informer last saw it, if it has it (nullopt: read it
+  // from the server). Unset: every pass reads it from the server.
+  std::function<std::optional<kube::Json>(const std::string& ns, const std::string& name)>
+      cachedStore;
 };
 
 class Reconciler {
@@ -74,10 +79,19 @@ class Reconciler {
   struct Pass;
 
   workqueue::Outcome reconcileLive(Pass& pass);
+  // The SessionStore to start from: the informer's copy (or the operator's own newer write of
+  // it), the server's after a pass lost a write to a newer version or when the cache lacks it.
+  kube::Result<kube::Json> readStore(const std::string& key, const std::string& ns,
+                                     const std::string& name);
+  void rememberWrite(const std::string& key, const std::string& before, const kube::Json& after);
+  void readLiveNextTime(const std::string& key);
   workqueue::Outcome finalize(Pass& pass);
   workqueue::Outcome invalidSpec(Pass& pass, const std::string& problem);
 
   bool stepTarget(Pass& pass);
+  // The managed store's password Secret: read, or created with new passwords when it does not
+  // exist (the only place passwords are generated).
+  bool stepPasswords(Pass& pass);
   bool stepManagedStore(Pass& pass);
   bool stepExternalStore(Pass& pass);
   void stepProbe(Pass& pass);
@@ -106,6 +120,8 @@ class Reconciler {
   // (client-go's csaupgrade does the same for kubectl). False on an API error.
   bool takeOverCreatedFields(Pass& pass, const kube::Resource& resource, kube::Json& observed);
   bool addFinalizer(Pass& pass);
+  // One Event for what the pass created, one for what it changed; then forgets them.
+  void reportWrites(Pass& pass);
   void event(Pass& pass, events::EventType type, std::string_view reason,
              std::string_view action, const std::string& note);
   void publishMetrics(const Pass& pass);
@@ -120,6 +136,15 @@ class Reconciler {
   logging::Logger log_;
   std::mutex waitMu_;
   std::map<std::string, int> waitStreak_;  // GUARDED_BY(waitMu_), by key, while it waits
+  // GUARDED_BY(waitMu_), by key: the SessionStore as the operator's last write of it returned
+  // it, and the resourceVersion it had before; while the cache still holds that older version,
+  // the next pass starts from the written one. Dropped once the cache has moved on.
+  struct Written {
+    std::string before;
+    kube::Json object;
+  };
+  std::map<std::string, Written> written_;
+  std::set<std::string> readLive_;  // GUARDED_BY(waitMu_): keys whose next pass reads the server
 };
 
 }  // namespace sessionstore::reconcile
