@@ -370,13 +370,12 @@ class StoreFaults : public OperatorFixture {
   }
   std::set<std::string> deleted_;  // SessionStores the test deleted: nothing of theirs may stay
 
-  static void replaceOperatorAfterKill() {
+  static void killOperator() {
     operator_->signal(SIGKILL);
     const auto status = operator_->wait(std::chrono::seconds(10));
     EXPECT_EQ(status, std::optional<int>(128 + SIGKILL)) << "the operator did not die of SIGKILL";
     delete operator_;
     operator_ = nullptr;
-    startOperator();
   }
 };
 
@@ -394,18 +393,20 @@ TEST_F(StoreFaults, StoresConvergeWhileTheOperatorIsKilledAtRandomMoments) {
   for (const auto& sample : samples) played.insert(sample.name);
   notePasswords(world(), passwords);
 
-  // The stores come in one batch per operator run, applied as it starts, so that every kill
-  // lands while work is pending; every store then lives through the later kills too.
+  // The stores come in one batch per operator run, applied while the operator is down (the
+  // first batch: while it runs), so that it starts on a backlog and every kill lands while work
+  // is pending; every store then lives through the later kills too. A new store converges in
+  // tens of milliseconds: the moments are drawn from the operator's first second.
   std::mt19937 random(std::random_device{}());
-  std::uniform_int_distribution<int> pause(50, longForm() ? 2500 : 1500);
+  std::uniform_int_distribution<int> pause(0, longForm() ? 1000 : 600);
   std::vector<int> moments;
   std::vector<std::string> atKill;
   int compared = 0;
   int pendingAtKills = 0;
+  applyStores("s", 0, stores / kills, answering, expected);
   for (int k = 0; k < kills; ++k) {
-    applyStores("s", k * stores / kills, (k + 1) * stores / kills, answering, expected);
-    // And one store of the previous batch deleted: its finalizer is pending work too.
-    if (k > 0) deleteStore("s" + std::to_string(k * stores / kills - 1), expected);
+    // From the second batch on, one store of the previous batch was deleted with it: its
+    // finalizer is pending work too.
     const int ms = pause(random);
     std::this_thread::sleep_for(std::chrono::milliseconds(ms));
     operator_->signal(SIGKILL);
@@ -421,7 +422,15 @@ TEST_F(StoreFaults, StoresConvergeWhileTheOperatorIsKilledAtRandomMoments) {
     pendingAtKills += pending;
     atKill.push_back(std::to_string(pending) + "/" + std::to_string(expected.size()));
     playWhenConfigured(w, expected, played);
-    replaceOperatorAfterKill();
+    if (k + 1 < kills) {
+      killOperator();
+      applyStores("s", (k + 1) * stores / kills, (k + 2) * stores / kills, answering, expected);
+      deleteStore("s" + std::to_string((k + 1) * stores / kills - 1), expected);
+      startOperator();
+    } else {
+      killOperator();
+      startOperator();
+    }
   }
   std::cout << "[ kill   ] " << stores << " converging SessionStores (" << answering
             << " answering, the rest without Redis) in " << kills << " batches, "
