@@ -178,7 +178,10 @@ kube::Result<Json> Reconciler::readStore(const std::string& key, const std::stri
     std::lock_guard lock(waitMu_);
     live = readLive_.erase(key) > 0 || !cached;
     if (const auto it = written_.find(key); it != written_.end()) {
-      if (!live && resourceVersionOf(*cached) == it->second.before) {
+      const auto& older = it->second.older;
+      const bool behind =
+          !live && std::find(older.begin(), older.end(), resourceVersionOf(*cached)) != older.end();
+      if (behind) {
         cached = it->second.object;  // the cache has not seen the operator's last write yet
       } else {
         written_.erase(it);
@@ -193,7 +196,12 @@ void Reconciler::rememberWrite(const std::string& key, const std::string& before
                                const Json& after) {
   if (!options_.cachedStore) return;
   std::lock_guard lock(waitMu_);
-  written_[key] = Written{.before = before, .object = after};
+  Written& entry = written_[key];
+  // A write on top of the previous one (the status after the finalizer): what the cache may
+  // still hold includes the versions before that one.
+  if (resourceVersionOf(entry.object) != before) entry.older.clear();
+  entry.older.push_back(before);
+  entry.object = after;
 }
 
 void Reconciler::readLiveNextTime(const std::string& key) {
@@ -419,7 +427,8 @@ bool Reconciler::takeOverCreatedFields(Pass& pass, const kube::Resource& resourc
                       !entry.contains("subresource");
     const std::string operation = ours ? entry.value("operation", "") : "";
     if (operation == "Update") {
-      if (const auto fields = entry.find("fieldsV1"); fields != entry.end() && fields->is_object()) {
+      const auto fields = entry.find("fieldsV1");
+      if (fields != entry.end() && fields->is_object()) {
         created.merge_patch(*fields);  // fieldsV1 is a tree of objects: merging is the union
       }
       found = true;
@@ -490,8 +499,9 @@ bool Reconciler::stepPasswords(Pass& pass) {
   const auto createPasswordSecret = [&]() -> kube::Result<Json> {
     auto passwords = redis::generatePasswords(random_);
     if (!passwords) {
-      return std::unexpected(kube::Error{
-          .kind = ErrorKind::kInternal, .message = "cannot generate passwords: " + passwords.error()});
+      return std::unexpected(kube::Error{.kind = ErrorKind::kInternal,
+                                         .message = "cannot generate passwords: " +
+                                                    passwords.error()});
     }
     auto created = client_.create(kube::resources::kSecrets, ns,
                                   redis::authSecret(store, *passwords), {.fieldManager = kManager});

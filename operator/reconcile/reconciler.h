@@ -137,10 +137,11 @@ class Reconciler {
   std::mutex waitMu_;
   std::map<std::string, int> waitStreak_;  // GUARDED_BY(waitMu_), by key, while it waits
   // GUARDED_BY(waitMu_), by key: the SessionStore as the operator's last write of it returned
-  // it, and the resourceVersion it had before; while the cache still holds that older version,
-  // the next pass starts from the written one. Dropped once the cache has moved on.
+  // it, and the resourceVersions it had before that write and the writes of the same pass
+  // leading to it; while the cache still holds one of those, the next pass starts from the
+  // written copy. Dropped once the cache has moved on.
   struct Written {
-    std::string before;
+    std::vector<std::string> older;
     kube::Json object;
   };
   std::map<std::string, Written> written_;
