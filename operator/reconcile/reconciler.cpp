@@ -182,7 +182,7 @@ kube::Result<Json> Reconciler::readStore(const std::string& key, const std::stri
       const bool behind =
           !live && std::find(older.begin(), older.end(), resourceVersionOf(*cached)) != older.end();
       if (behind) {
-        cached = it->second.object;  // the cache has not seen the operator's last write yet
+        live = true;  // the cache has not seen the operator's last write yet
       } else {
         written_.erase(it);
       }
@@ -199,9 +199,9 @@ void Reconciler::rememberWrite(const std::string& key, const std::string& before
   Written& entry = written_[key];
   // A write on top of the previous one (the status after the finalizer): what the cache may
   // still hold includes the versions before that one.
-  if (resourceVersionOf(entry.object) != before) entry.older.clear();
+  if (entry.last != before) entry.older.clear();
   entry.older.push_back(before);
-  entry.object = after;
+  entry.last = resourceVersionOf(after);
 }
 
 void Reconciler::readLiveNextTime(const std::string& key) {

@@ -79,8 +79,8 @@ class Reconciler {
   struct Pass;
 
   workqueue::Outcome reconcileLive(Pass& pass);
-  // The SessionStore to start from: the informer's copy (or the operator's own newer write of
-  // it), the server's after a pass lost a write to a newer version or when the cache lacks it.
+  // The SessionStore to start from: the informer's copy; the server's when the cache lacks it,
+  // is behind the operator's own last write, or a pass lost a write to a newer version.
   kube::Result<kube::Json> readStore(const std::string& key, const std::string& ns,
                                      const std::string& name);
   void rememberWrite(const std::string& key, const std::string& before, const kube::Json& after);
@@ -136,13 +136,14 @@ class Reconciler {
   logging::Logger log_;
   std::mutex waitMu_;
   std::map<std::string, int> waitStreak_;  // GUARDED_BY(waitMu_), by key, while it waits
-  // GUARDED_BY(waitMu_), by key: the SessionStore as the operator's last write of it returned
-  // it, and the resourceVersions it had before that write and the writes of the same pass
-  // leading to it; while the cache still holds one of those, the next pass starts from the
-  // written copy. Dropped once the cache has moved on.
+  // GUARDED_BY(waitMu_), by key: the resourceVersion the operator's last write of the
+  // SessionStore returned, and the ones it had before that write and the writes of the same
+  // pass leading to it. While the cache still holds one of those, the next pass reads the
+  // server (the cache is behind the operator's own write). Dropped once the cache has moved on.
+  // Versions only, not the written object: 1,000 stores' copies cost tens of MiB.
   struct Written {
     std::vector<std::string> older;
-    kube::Json object;
+    std::string last;
   };
   std::map<std::string, Written> written_;
   std::set<std::string> readLive_;  // GUARDED_BY(waitMu_): keys whose next pass reads the server
