@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 namespace sessionstore::testing {
 
@@ -120,6 +121,16 @@ int countEntries(const char* directory) {
 
 int openFileDescriptors() { return countEntries("/proc/self/fd"); }
 int threadCount() { return countEntries("/proc/self/task"); }
+
+int threadCountSettledAt(int expected, std::chrono::milliseconds within) {
+  const auto deadline = std::chrono::steady_clock::now() + within;
+  int count = threadCount();
+  while (count != expected && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    count = threadCount();
+  }
+  return count;
+}
 
 long residentKiB() {
   std::ifstream status("/proc/self/status");

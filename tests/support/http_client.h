@@ -3,6 +3,7 @@
 // descriptors and CLOSE_WAIT sockets.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -56,6 +57,10 @@ std::optional<HttpResponse> httpExchange(std::uint16_t port, std::string_view me
 
 int openFileDescriptors();
 int threadCount();
+// The thread count once it equals `expected`, or whatever it is after `within`. pthread_join returns
+// when the kernel clears the thread's id, a moment before its /proc/self/task entry goes, so a
+// count taken right after a join can still see the joined thread.
+int threadCountSettledAt(int expected, std::chrono::milliseconds within = std::chrono::seconds(1));
 // Resident memory of this process in KiB (VmRSS).
 long residentKiB();
 // TCP sockets in CLOSE_WAIT whose local port is `port`, from /proc/net/tcp.
