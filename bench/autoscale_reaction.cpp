@@ -226,22 +226,19 @@ class Bench {
     return (*object)["status"].value("phase", "");
   }
 
-  // Plays the node: once the operator has written the store's ConfigMap, starts redis-server
-  // from its redis.conf and users.acl and maps the store's in-cluster address to it.
+  // Plays the node: once the operator has made the store's StatefulSet, starts redis-server from
+  // the store's ConfigMap and maps the store's in-cluster address to it.
   ss::testing::RedisServer& playNode(const std::string& store) {
     std::optional<Json> config;
     if (!ss::testing::eventually([&] {
+          if (!get(ss::kube::resources::kStatefulSets, store + "-redis")) return false;
           config = get(ss::kube::resources::kConfigMaps, store + "-redis-config");
           return config.has_value();
         })) {
-      fail("the operator wrote no ConfigMap for " + store);
+      fail("the operator made no StatefulSet and ConfigMap for " + store);
     }
-    const std::string acl = plane_->dir() + "/" + store + "-users.acl";
-    std::ofstream(acl) << (*config)["data"]["users.acl"].get<std::string>();
-    std::string conf = (*config)["data"]["redis.conf"].get<std::string>();
-    conf = std::regex_replace(conf, std::regex("aclfile [^\n]*"), "aclfile " + acl);
-    conf = std::regex_replace(conf, std::regex("(^|\n)(dir|bind|port) [^\n]*"), "$1");
-    auto server = std::make_unique<ss::testing::RedisServer>(conf);
+    auto server =
+        ss::testing::startFromStoreConfig(*config, plane_->dir() + "/" + store + "-users.acl");
     std::ofstream(addressMap_, std::ios::app)
         << store << "-redis." << kNamespace << ".svc:6379 127.0.0.1:" << server->port() << "\n";
     auto& ref = *server;

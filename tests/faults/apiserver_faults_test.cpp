@@ -230,23 +230,21 @@ class ApiServerFaultsTest : public ::testing::Test {
     ASSERT_TRUE(result.ok()) << result.describe();
   }
 
-  // Plays the node for `store`: once its ConfigMap exists, a real redis-server from it.
+  // Plays the node for `store`: once its StatefulSet exists, a real redis-server from its
+  // ConfigMap.
   void playNode(const std::string& store) {
     Json config;
     ASSERT_TRUE(eventually(
         [&] {
+          if (!get("statefulset", store + "-redis")) return false;
           auto object = get("configmap", store + "-redis-config");
           if (object) config = *object;
           return object.has_value();
         },
         120s))
-        << "the operator wrote no ConfigMap for " << store;
-    const std::string acl = plane_->dir() + "/" + ns_ + "-" + store + "-users.acl";
-    std::ofstream(acl) << config["data"]["users.acl"].get<std::string>();
-    std::string conf = config["data"]["redis.conf"].get<std::string>();
-    conf = std::regex_replace(conf, std::regex("aclfile [^\n]*"), "aclfile " + acl);
-    conf = std::regex_replace(conf, std::regex("(^|\n)(dir|bind|port) [^\n]*"), "$1");
-    auto server = std::make_unique<RedisServer>(conf);
+        << "the operator made no StatefulSet and ConfigMap for " << store;
+    auto server =
+        startFromStoreConfig(config, plane_->dir() + "/" + ns_ + "-" + store + "-users.acl");
     std::ofstream(addressMap_, std::ios::app)
         << store << "-redis." << ns_ << ".svc:6379 127.0.0.1:" << server->port() << "\n";
     stores_[ns_ + "/" + store] = std::move(server);

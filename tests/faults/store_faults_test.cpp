@@ -173,12 +173,16 @@ class StoreFaults : public OperatorFixture {
     return "";
   }
 
-  // The stores the test plays the node for: started as soon as the operator wrote their config.
+  // The stores the test plays the node for: started as soon as the operator made their
+  // StatefulSet (a pod exists only then) and config.
   void playWhenConfigured(const World& world, const std::map<std::string, Expectation>& expected,
                           std::set<std::string>& played) {
     for (const auto& [name, e] : expected) {
       if (!e.answers || played.contains(name)) continue;
-      if (world.find("ConfigMap", name + "-redis-config") == nullptr) continue;
+      if (world.find("StatefulSet", name + "-redis") == nullptr ||
+          world.find("ConfigMap", name + "-redis-config") == nullptr) {
+        continue;
+      }
       playNode(name);
       played.insert(name);
     }
@@ -566,18 +570,15 @@ TEST_F(StoreFaults, TheStoresRedisKilledDegradesThenRecoversWithTheWiringUntouch
   const auto startRedis = [&](int port) {
     Json config;
     EXPECT_TRUE(eventually([&] {
+      if (!get("statefulset", "web-redis")) return false;
       auto object = get("configmap", "web-redis-config");
       if (object) config = *object;
       return object.has_value();
     }));
-    const std::string acl = data + ".acl";
-    std::ofstream(acl) << config["data"]["users.acl"].get<std::string>();
-    std::string conf = config["data"]["redis.conf"].get<std::string>();
-    EXPECT_NE(conf.find("appendonly yes"), std::string::npos);
-    conf = std::regex_replace(conf, std::regex("aclfile [^\n]*"), "aclfile " + acl);
-    conf = std::regex_replace(conf, std::regex("(^|\n)(dir|bind|port) [^\n]*"), "$1");
-    conf += "\nappendfsync always\n";  // the test's key must be on disk before the SIGKILL
-    auto server = std::make_unique<RedisServer>(conf, data, port);
+    EXPECT_NE(config["data"].value("redis.conf", "").find("appendonly yes"), std::string::npos);
+    // The test's key must be on disk before the SIGKILL.
+    auto server = startFromStoreConfig(config, data + ".acl", "", "\nappendfsync always\n", data,
+                                       port);
     if (port == 0) {
       std::ofstream(addressMap_, std::ios::app)
           << "web-redis." << ns_ << ".svc:6379 127.0.0.1:" << server->port() << "\n";

@@ -30,6 +30,7 @@
 #include "http_client.h"
 #include "eventually.h"
 #include "kube/config.h"
+#include "kube/rest_client.h"
 #include "process.h"
 #include "redis_server.h"
 #include "service_account.h"
@@ -214,25 +215,28 @@ class OperatorFixture : public ::testing::Test {
     return text.size() <= n ? text : text.substr(text.size() - n);
   }
 
-  // Plays the node: once the operator wrote the store's config, starts redis-server from it and
-  // maps the store's in-cluster address to it.
+  // Plays the node: once the operator made the store's StatefulSet (its pod exists only then,
+  // and mounts the config as it is at that moment), starts redis-server from the store's config
+  // and maps the store's in-cluster address to it.
   // `extraAcl`: ACL lines the test adds for itself (a user that may write anywhere).
   RedisServer& playNode(const std::string& store, const std::string& extraAcl = "") {
     Json config;
     if (!eventually([&] {
+          if (!get("statefulset", store + "-redis")) return false;
           auto object = get("configmap", store + "-redis-config");
           if (object) config = *object;
           return object.has_value();
         })) {
-      throw std::runtime_error("the operator wrote no ConfigMap for " + store + ":\n" +
-                               describeStore(store));
+      throw std::runtime_error("the operator made no StatefulSet and ConfigMap for " + store +
+                               ":\n" + describeStore(store));
     }
-    const std::string acl = plane_->dir() + "/" + ns_ + "-" + store + "-users.acl";
-    std::ofstream(acl) << config["data"]["users.acl"].get<std::string>() << extraAcl;
-    std::string conf = config["data"]["redis.conf"].get<std::string>();
-    conf = std::regex_replace(conf, std::regex("aclfile [^\n]*"), "aclfile " + acl);
-    conf = std::regex_replace(conf, std::regex("(^|\n)(dir|bind|port) [^\n]*"), "$1");
-    auto server = std::make_unique<RedisServer>(conf);
+    return playNodeWith(store, config, extraAcl);
+  }
+  // The same from a ConfigMap the test read itself.
+  RedisServer& playNodeWith(const std::string& store, const Json& config,
+                            const std::string& extraAcl = "") {
+    auto server = startFromStoreConfig(
+        config, plane_->dir() + "/" + ns_ + "-" + store + "-users.acl", extraAcl);
     std::ofstream(addressMap_, std::ios::app)
         << store << "-redis." << ns_ << ".svc:6379 127.0.0.1:" << server->port() << "\n";
     auto& ref = *server;

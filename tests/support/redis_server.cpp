@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <regex>
 #include <stdexcept>
 #include <thread>
 
@@ -85,6 +86,25 @@ void RedisServer::kill() {
     process_->signal(SIGKILL);
     process_->wait(std::chrono::seconds(10));
   }
+}
+
+std::unique_ptr<RedisServer> startFromStoreConfig(const nlohmann::json& configMap,
+                                                  const std::string& aclPath,
+                                                  const std::string& extraAcl,
+                                                  const std::string& extraConf,
+                                                  const std::string& dataDir, int port) {
+  const auto text = [&](const char* key) {
+    const auto data = configMap.find("data");
+    if (data == configMap.end() || !data->contains(key) || !(*data)[key].is_string()) {
+      throw std::runtime_error(std::string("the store's ConfigMap has no data.") + key);
+    }
+    return (*data)[key].get<std::string>();
+  };
+  std::ofstream(aclPath) << text("users.acl") << extraAcl;
+  std::string conf = text("redis.conf");
+  conf = std::regex_replace(conf, std::regex("aclfile [^\n]*"), "aclfile " + aclPath);
+  conf = std::regex_replace(conf, std::regex("(^|\n)(dir|bind|port) [^\n]*"), "$1");
+  return std::make_unique<RedisServer>(conf + extraConf, dataDir, port);
 }
 
 }  // namespace sessionstore::testing

@@ -2,6 +2,8 @@
 // test gives (ACL users, limits); stopped and its folder removed when the object goes.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <memory>
 #include <string>
 
@@ -32,5 +34,17 @@ class RedisServer {
   int port_ = 0;
   std::unique_ptr<ChildProcess> process_;
 };
+
+// A redis-server as a managed store's pod runs it: redis.conf and users.acl from the store's
+// ConfigMap (as the API server returns it), with the folder, address and port lines replaced by
+// the test's. The ACL goes to `aclPath`, followed by `extraAcl`; `extraConf` ends the config;
+// dataDir and port as for RedisServer. Throws std::runtime_error when a key is missing.
+// A pod exists only once its StatefulSet does, and mounts the ConfigMap as it is then: read the
+// ConfigMap after the StatefulSet is seen (before that, the operator may still correct it).
+std::unique_ptr<RedisServer> startFromStoreConfig(const nlohmann::json& configMap,
+                                                  const std::string& aclPath,
+                                                  const std::string& extraAcl = "",
+                                                  const std::string& extraConf = "",
+                                                  const std::string& dataDir = "", int port = 0);
 
 }  // namespace sessionstore::testing
