@@ -403,17 +403,13 @@ TEST_F(SessionStoreIntegration, DeletionWithRetainKeepsTheDataAndUndoesTheWiring
   const auto startRedis = [&] {
     Json config;
     EXPECT_TRUE(eventually([&] {
+      if (!get("statefulset", "keep-redis")) return false;
       auto object = get("configmap", "keep-redis-config");
       if (object) config = *object;
       return object.has_value();
     }));
-    const std::string acl = data + ".acl";
-    std::ofstream(acl) << config["data"]["users.acl"].get<std::string>();
-    std::string conf = config["data"]["redis.conf"].get<std::string>();
-    EXPECT_NE(conf.find("appendonly yes"), std::string::npos);
-    conf = std::regex_replace(conf, std::regex("aclfile [^\n]*"), "aclfile " + acl);
-    conf = std::regex_replace(conf, std::regex("(^|\n)(dir|bind|port) [^\n]*"), "$1");
-    auto server = std::make_unique<RedisServer>(conf, data);
+    EXPECT_NE(config["data"].value("redis.conf", "").find("appendonly yes"), std::string::npos);
+    auto server = startFromStoreConfig(config, data + ".acl", "", "", data);
     std::ofstream(addressMap_, std::ios::app)
         << "keep-redis." << ns_ << ".svc:6379 127.0.0.1:" << server->port() << "\n";
     return server;
@@ -523,6 +519,71 @@ TEST_F(SessionStoreIntegration, ACrashWhileCreatingLeavesNoDuplicateAndKeepsTheP
   std::set<std::string> secretNames;
   for (const auto& item : secrets) secretNames.insert(item["metadata"]["name"]);
   EXPECT_EQ(secretNames, (std::set<std::string>{"crash-redis-auth", "crash-session-store"}));
+  expectNoSecretLeaks();
+}
+
+// A fresh store's ConfigMap is written beside its password Secret, with the hashes of passwords
+// generated before the operator knows whether that Secret exists. When it did exist (a pass
+// that died after making it), the Secret is kept and the ConfigMap follows it before any
+// StatefulSet is made: a pod never starts with hashes of passwords nobody holds.
+TEST_F(SessionStoreIntegration,
+       APasswordSecretThatExistsBeforeTheFirstPassIsKeptAndTheConfigFollows) {
+  apply(deploymentYaml("early"));
+  apply(serviceYaml("early"));
+  // The operator sees the store only once its Secret is there.
+  operator_->signal(SIGSTOP);
+  struct Resume {
+    ~Resume() { operator_->signal(SIGCONT); }
+  } resume;
+  apply(managedStoreYaml("early", "early"));
+  const std::string uid = mustGet("sessionstore", "early")["metadata"]["uid"];
+  const std::string app = "app-password-made-before-the-first-pass-7Hq2";
+  const std::string monitor = "monitor-password-made-before-the-first-pass-c9Lx";
+  apply(R"(
+apiVersion: v1
+kind: Secret
+metadata:
+  name: early-redis-auth
+  ownerReferences:
+  - {apiVersion: sessionstore.io/v1alpha1, kind: SessionStore, name: early, uid: )" + uid +
+        R"(, controller: true, blockOwnerDeletion: true}
+stringData: {app-password: )" + app + ", monitor-password: " + monitor + "}\n");
+  const Json before = mustGet("secret", "early-redis-auth")["data"];
+  ASSERT_TRUE(mustGet("sessionstore", "early").value("status", Json::object()).empty())
+      << "the operator saw the store before its Secret was made";
+  // The ConfigMap as a pod starting with the StatefulSet would mount it: read the moment the
+  // StatefulSet appears on a watch (a later pass would correct a wrong one within milliseconds,
+  // long before a poll with kubectl looks).
+  auto config = kube::loadKubeconfig(plane_->kubeconfig());
+  ASSERT_TRUE(config) << config.error().describe();
+  auto client = kube::RestClient::connect(*config);
+  ASSERT_TRUE(client) << client.error().describe();
+  auto watch = (*client)->watch(kube::resources::kStatefulSets, ns_, {.timeout = 60s});
+  ASSERT_TRUE(watch) << watch.error().describe();
+  operator_->signal(SIGCONT);
+  std::optional<Json> mounted;
+  while (!mounted) {
+    auto event = (*watch)->next();
+    ASSERT_TRUE(event && event->has_value()) << "the StatefulSet never came\n"
+                                             << describeStore("early");
+    if ((**event).type != kube::WatchEventType::kAdded) continue;
+    auto read = (*client)->get(kube::resources::kConfigMaps, ns_, "early-redis-config");
+    ASSERT_TRUE(read) << "a StatefulSet without its ConfigMap: " << read.error().describe();
+    mounted = std::move(*read);
+  }
+
+  auto& redis = playNodeWith("early", *mounted);
+  {
+    auto session = storeprobe::Session::open(
+        {.host = "127.0.0.1", .port = redis.port(), .username = "app", .password = app});
+    ASSERT_TRUE(session) << "the pod's ACL refuses the Secret's app password: the ConfigMap "
+                            "did not follow the Secret before the StatefulSet was made";
+    EXPECT_EQ((*session)->command({"PING"}).value_or(""), "PONG");
+  }
+  ASSERT_TRUE(eventually([&] { return phase("early") == "Ready"; })) << describeStore("early");
+  EXPECT_EQ(mustGet("secret", "early-redis-auth")["data"], before)
+      << "the password must never be regenerated";
+  EXPECT_EQ(decode(mustGet("secret", "early-session-store"), "REDIS_PASSWORD"), app);
   expectNoSecretLeaks();
 }
 
