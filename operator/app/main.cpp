@@ -282,7 +282,10 @@ int run(int argc, char** argv) {
       ss::clock::systemClock(), &metrics);
   storeCache = &manager.addInformer({.resource = ss::kube::resources::kSessionStores,
                        .namespaces = splitList(flag(flags, "namespaces", ""))},
-                      controller->enqueueFor(ss::controller::Controller::ownKey));
+                      controller->enqueueFor(ss::controller::Controller::ownKey,
+                                             [&reconciler](const ss::kube::Json& store) {
+                                               return reconciler.isOwnWrite(store);
+                                             }));
   manager.addController(std::move(controller));
 
   std::thread signalThread([&] {

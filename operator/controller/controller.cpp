@@ -48,14 +48,17 @@ std::vector<std::string> Controller::ownKey(const informer::Json& object) {
   return {std::move(key)};
 }
 
-informer::Handlers Controller::enqueueFor(KeysFor keysFor) {
+informer::Handlers Controller::enqueueFor(KeysFor keysFor, OwnWrite ownWrite) {
   auto enqueueAll = [this, keysFor](const informer::Json& object) {
     for (const auto& key : keysFor(object)) enqueue(key);
   };
   return informer::Handlers{
       .onAdd = enqueueAll,
-      .onUpdate = [enqueueAll](const informer::Json&,
-                               const informer::Json& after) { enqueueAll(after); },
+      .onUpdate =
+          [enqueueAll, ownWrite](const informer::Json&, const informer::Json& after) {
+            if (ownWrite && ownWrite(after)) return;
+            enqueueAll(after);
+          },
       .onDelete = enqueueAll};
 }
 

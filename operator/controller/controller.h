@@ -27,6 +27,9 @@ using Reconcile = std::function<Outcome(const std::string& key)>;
 // Maps an object an informer saw to the keys it concerns (the object's own key, or its owner's).
 using KeysFor = std::function<std::vector<std::string>(const informer::Json& object)>;
 
+// Whether an object an informer saw is only the echo of the operator's own write of it.
+using OwnWrite = std::function<bool(const informer::Json& object)>;
+
 struct ControllerOptions {
   std::string name;    // the "controller" label of its metrics
   size_t workers = 2;  // reconciles at once
@@ -44,8 +47,10 @@ class Controller {
   Controller(const Controller&) = delete;
   Controller& operator=(const Controller&) = delete;
 
-  // Handlers for an informer that enqueue keysFor(object) on every add, update and delete.
-  informer::Handlers enqueueFor(KeysFor keysFor);
+  // Handlers for an informer that enqueue keysFor(object) on every add, update and delete;
+  // an update for which `ownWrite(after)` is true (the echo of the operator's own write) is
+  // left out.
+  informer::Handlers enqueueFor(KeysFor keysFor, OwnWrite ownWrite = nullptr);
   // The object's own key ("namespace/name").
   static std::vector<std::string> ownKey(const informer::Json& object);
 

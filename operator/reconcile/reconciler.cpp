@@ -194,14 +194,68 @@ kube::Result<Json> Reconciler::readStore(const std::string& key, const std::stri
 
 void Reconciler::rememberWrite(const std::string& key, const std::string& before,
                                const Json& after) {
-  if (!options_.cachedStore) return;
   std::lock_guard lock(waitMu_);
+  if (!options_.cachedStore) return;
   Written& entry = written_[key];
   // A write on top of the previous one (the status after the finalizer): what the cache may
   // still hold includes the versions before that one.
   if (entry.last != before) entry.older.clear();
   entry.older.push_back(before);
   entry.last = resourceVersionOf(after);
+}
+
+bool Reconciler::isOwnWrite(const Json& store) {
+  const Json* ns = at(store, {"metadata", "namespace"});
+  const Json* name = at(store, {"metadata", "name"});
+  if (ns == nullptr || name == nullptr || !ns->is_string() || !name->is_string()) return false;
+  const std::string version = resourceVersionOf(store);
+  if (version.empty()) return false;
+  std::lock_guard lock(waitMu_);
+  const auto it = echoes_.find(ns->get<std::string>() + "/" + name->get<std::string>());
+  if (it == echoes_.end()) return false;
+  Echoes& echoes = it->second;
+  const auto found = std::find(echoes.expected.begin(), echoes.expected.end(), version);
+  if (found != echoes.expected.end()) {
+    echoes.expected.erase(echoes.expected.begin(), found + 1);  // older ones can no longer come
+    if (echoes.expected.empty() && !echoes.writing && !echoes.lookAgain) echoes_.erase(it);
+    return true;
+  }
+  if (echoes.writing) {
+    echoes.early.push_back(version);
+    return true;
+  }
+  return false;
+}
+
+kube::Result<Json> Reconciler::writeStore(Pass& pass,
+                                          const std::function<kube::Result<Json>()>& write) {
+  {
+    std::lock_guard lock(waitMu_);
+    echoes_[pass.key].writing = true;
+  }
+  auto written = write();
+  {
+    std::lock_guard lock(waitMu_);
+    Echoes& echoes = echoes_[pass.key];
+    echoes.writing = false;
+    const std::string version = written ? resourceVersionOf(*written) : std::string();
+    bool cameBack = false;
+    for (const std::string& early : echoes.early) {
+      if (!version.empty() && early == version) {
+        cameBack = true;
+      } else {
+        echoes.lookAgain = true;  // someone else's change, left out of the queue meanwhile
+      }
+    }
+    echoes.early.clear();
+    if (!version.empty() && !cameBack) {
+      echoes.expected.push_back(version);
+      constexpr std::size_t kKept = 4;  // a version the watch skips (a relist) is never taken
+      if (echoes.expected.size() > kKept) echoes.expected.erase(echoes.expected.begin());
+    }
+  }
+  if (written) rememberWrite(pass.key, resourceVersionOf(pass.raw), *written);
+  return written;
 }
 
 void Reconciler::readLiveNextTime(const std::string& key) {
@@ -221,6 +275,7 @@ Outcome Reconciler::reconcile(const std::string& key) {
         std::lock_guard lock(waitMu_);
         waitStreak_.erase(key);
         written_.erase(key);
+        echoes_.erase(key);
       }
       return Outcome::success();  // deleted; its children go with it (owner references)
     }
@@ -237,12 +292,22 @@ Outcome Reconciler::reconcile(const std::string& key) {
                     .uid = metadata.value("uid", ""),
                     .resourceVersion = metadata.value("resourceVersion", "")};
 
-  auto parsed = api::parseSessionStore(pass.raw);
-  if (!parsed) return invalidSpec(pass, parsed.error());
-  pass.store = std::move(*parsed);
-  pass.fresh = at(pass.raw, {"status", "observedGeneration"}) == nullptr;
-  if (pass.store.metadata.deletionTimestamp) return finalize(pass);
-  return reconcileLive(pass);
+  Outcome outcome;
+  if (auto parsed = api::parseSessionStore(pass.raw); !parsed) {
+    outcome = invalidSpec(pass, parsed.error());
+  } else {
+    pass.store = std::move(*parsed);
+    pass.fresh = at(pass.raw, {"status", "observedGeneration"}) == nullptr;
+    outcome = pass.store.metadata.deletionTimestamp ? finalize(pass) : reconcileLive(pass);
+  }
+  // Someone else changed the SessionStore while the pass wrote it (isOwnWrite held that
+  // version back): look again now, unless the pass is already to be retried.
+  std::lock_guard lock(waitMu_);
+  if (const auto it = echoes_.find(key); it != echoes_.end() && it->second.lookAgain) {
+    it->second.lookAgain = false;
+    if (outcome.kind != Outcome::Kind::kRetry) outcome = Outcome::requeueAfter({});
+  }
+  return outcome;
 }
 
 struct Reconciler::FirstWave {
@@ -357,14 +422,15 @@ bool Reconciler::addFinalizer(Pass& pass) {
   const Json patch = {{"metadata",
                        {{"finalizers", finalizers},
                         {"resourceVersion", resourceVersionOf(pass.raw)}}}};
-  auto patched = client_.patch(kube::resources::kSessionStores, pass.store.metadata.ns,
-                               pass.store.metadata.name, kube::PatchType::kMerge, patch);
+  auto patched = writeStore(pass, [&] {
+    return client_.patch(kube::resources::kSessionStores, pass.store.metadata.ns,
+                         pass.store.metadata.name, kube::PatchType::kMerge, patch);
+  });
   if (!patched) {
     pass.log.info("cannot add the finalizer, will retry", {{"error", describe(patched.error())}});
     if (patched.error().kind == ErrorKind::kConflict) readLiveNextTime(pass.key);
     return false;
   }
-  rememberWrite(pass.key, resourceVersionOf(pass.raw), *patched);
   pass.raw = std::move(*patched);
   return true;
 }
@@ -1013,13 +1079,14 @@ bool Reconciler::stepStatus(Pass& pass) {
   }
   Json updated = pass.raw;
   updated["status"] = status;
-  auto written = client_.update(kube::resources::kSessionStores, pass.store.metadata.ns, updated,
-                                "status");
+  auto written = writeStore(pass, [&] {
+    return client_.update(kube::resources::kSessionStores, pass.store.metadata.ns, updated,
+                          "status");
+  });
   if (!written) {
     pass.log.info("cannot write the status, will retry", {{"error", describe(written.error())}});
     return false;
   }
-  rememberWrite(pass.key, resourceVersionOf(pass.raw), *written);
   const std::string phaseBefore = previous.value("phase", "");
   const std::string phase = status.value("phase", "");
   if (phase != phaseBefore) {
@@ -1089,8 +1156,11 @@ Outcome Reconciler::invalidSpec(Pass& pass, const std::string& problem) {
   if (status != previous) {
     Json updated = pass.raw;
     updated["status"] = status;
-    if (!client_.update(kube::resources::kSessionStores, pass.store.metadata.ns, updated,
-                        "status")) {
+    auto written = writeStore(pass, [&] {
+      return client_.update(kube::resources::kSessionStores, pass.store.metadata.ns, updated,
+                            "status");
+    });
+    if (!written) {
       readLiveNextTime(pass.key);
       return Outcome::retry();
     }

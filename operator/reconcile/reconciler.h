@@ -75,6 +75,15 @@ class Reconciler {
   // key twice at once).
   workqueue::Outcome reconcile(const std::string& key);
 
+  // Whether `store`, as a watch brought it, needs no pass because it is exactly what one of this
+  // reconciler's own writes of it returned (each version answers true once). Each of those
+  // writes names the version it was made on, so none succeeds after anyone else's change, and
+  // what the pass decided already holds; the pass has asked to be looked at again when it needs
+  // to be. A version that comes while such a write is on its way (the watch can be quicker than
+  // the write's response) answers true too, and is settled when the write returns: if it was
+  // someone else's, the pass runs again at once. Thread-safe.
+  bool isOwnWrite(const kube::Json& store);
+
  private:
   struct Pass;
 
@@ -84,6 +93,9 @@ class Reconciler {
   kube::Result<kube::Json> readStore(const std::string& key, const std::string& ns,
                                      const std::string& name);
   void rememberWrite(const std::string& key, const std::string& before, const kube::Json& after);
+  // Every write of the SessionStore itself goes through here (see isOwnWrite).
+  kube::Result<kube::Json> writeStore(Pass& pass,
+                                      const std::function<kube::Result<kube::Json>()>& write);
   void readLiveNextTime(const std::string& key);
   workqueue::Outcome finalize(Pass& pass);
   workqueue::Outcome invalidSpec(Pass& pass, const std::string& problem);
@@ -163,6 +175,14 @@ class Reconciler {
   };
   std::map<std::string, Written> written_;
   std::set<std::string> readLive_;  // GUARDED_BY(waitMu_): keys whose next pass reads the server
+  // GUARDED_BY(waitMu_), by key: what isOwnWrite knows of the SessionStore's own writes.
+  struct Echoes {
+    std::vector<std::string> expected;  // versions they returned, not brought back yet (last few)
+    bool writing = false;               // one is on its way
+    std::vector<std::string> early;     // versions the watch brought meanwhile, not settled yet
+    bool lookAgain = false;             // one of those was someone else's: run the pass again
+  };
+  std::map<std::string, Echoes> echoes_;
 };
 
 }  // namespace sessionstore::reconcile

@@ -65,6 +65,33 @@ TEST(Controller, InformerEventsEnqueueTheObjectsKey) {
       << text;
 }
 
+TEST(Controller, AnUpdateThatEchoesTheOperatorsOwnWriteIsLeftOut) {
+  Calls calls;
+  Controller c({.name = "sessionstore", .workers = 1}, [&](const std::string& key) {
+    calls.add(key);
+    return Outcome::success();
+  });
+  const auto at = [](const std::string& name, const std::string& version) {
+    informer::Json o = object("shop", name);
+    o["metadata"]["resourceVersion"] = version;
+    return o;
+  };
+  std::vector<std::string> asked;
+  const auto handlers = c.enqueueFor(Controller::ownKey, [&](const informer::Json& o) {
+    asked.push_back(o["metadata"]["resourceVersion"]);
+    return o["metadata"]["resourceVersion"] == "7";
+  });
+  handlers.onUpdate(at("web", "6"), at("web", "7"));  // the echo: left out
+  handlers.onAdd(at("api", "7"));                     // adds are never echoes
+  handlers.onUpdate(at("db", "7"), at("db", "8"));    // someone else's change
+  c.start();
+  ASSERT_TRUE(calls.waitFor(2));
+  c.stop();
+  EXPECT_EQ(calls.keys, (std::vector<std::string>{"shop/api", "shop/db"}));
+  EXPECT_EQ(asked, (std::vector<std::string>{"7", "8"})) << "asked about updates only";
+  EXPECT_EQ(c.stats().addsTotal, 2u);
+}
+
 TEST(Controller, AFailingOrThrowingReconcileIsRetriedAndCounted) {
   Calls calls;
   std::atomic<int> attempts{0};
