@@ -310,39 +310,15 @@ Outcome Reconciler::reconcile(const std::string& key) {
   return outcome;
 }
 
-struct Reconciler::FirstWave {
-  redis::Passwords passwords;       // generated for the Secret, if it turns out to be missing
-  std::vector<Json> objects;        // the ConfigMap (hashes of `passwords`) and the Services
-  std::vector<Owned> results;       // ensureOwned's, kCreateOnly, in `objects`' order
-};
-
 Outcome Reconciler::reconcileLive(Pass& pass) {
   // Each step records its conditions; an API error stops the pass (retried with backoff), a
   // missing prerequisite only stops what depends on it. The target is read while the finalizer
-  // is added (the two touch different parts of the pass). A managed store's password Secret is
-  // read or created at the same time, on a copy of the pass whose findings join this one
-  // afterwards; on a fresh store, its ConfigMap and Services are created then too (FirstWave).
+  // is added (the two touch different parts of the pass); nothing is written before both are.
+  // A managed store's password Secret is read or created at the same time, on a copy of the
+  // pass whose findings join this one afterwards.
   const bool managed = pass.store.spec.store.type == api::StoreType::kManaged;
   std::optional<Pass> secretPass;
-  std::optional<FirstWave> first;
-  if (managed) {
-    secretPass.emplace(pass);
-    if (pass.fresh) {
-      auto passwords = redis::generatePasswords(random_);
-      auto objects = passwords ? managedStoreObjects(pass.store, *passwords, std::nullopt,
-                                                     operatorPeer(options_.operatorNamespace))
-                               : std::unexpected(std::string());
-      // Whatever fails here fails again in the steps below, which say so.
-      if (objects) {
-        first.emplace();
-        first->passwords = std::move(*passwords);
-        for (Json& object : *objects) {
-          const std::string kind = object.value("kind", "");
-          if (kind == "ConfigMap" || kind == "Service") first->objects.push_back(std::move(object));
-        }
-      }
-    }
-  }
+  if (managed) secretPass.emplace(pass);
   const auto finalizers = finalizersOf(pass.raw);
   std::future<bool> finalized;
   if (std::find(finalizers.begin(), finalizers.end(), kFinalizer) == finalizers.end()) {
@@ -350,19 +326,8 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
   }
   std::future<bool> secretRead;
   if (secretPass) {
-    secretRead = std::async(std::launch::async, [this, &secretPass, &first] {
-      return stepPasswords(*secretPass,
-                           first ? std::optional(first->passwords) : std::nullopt);
-    });
-  }
-  std::optional<Pass> firstPass;
-  std::future<void> firstWritten;
-  if (first) {
-    firstPass.emplace(pass);
-    firstWritten = std::async(std::launch::async, [this, &firstPass, &first] {
-      std::vector<const Json*> objects;
-      for (const Json& object : first->objects) objects.push_back(&object);
-      first->results = ensureOwnedAll(*firstPass, objects, FirstRequest::kCreateOnly);
+    secretRead = std::async(std::launch::async, [this, &secretPass] {
+      return stepPasswords(*secretPass);
     });
   }
   bool ok = stepTarget(pass);
@@ -370,12 +335,13 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
   if (secretRead.valid()) {
     ok = secretRead.get() && ok;
     pass.passwords = std::move(secretPass->passwords);
-    join(pass, std::move(*secretPass), /*writesFirst=*/true);
-  }
-  if (firstWritten.valid()) {
-    firstWritten.get();
-    join(pass, std::move(*firstPass));
-    ok = ok && !pass.apiError;
+    if (!secretPass->storeCondition.reason.empty()) {
+      pass.storeCondition = std::move(secretPass->storeCondition);
+    }
+    pass.needsUser = pass.needsUser || secretPass->needsUser;
+    pass.created.insert(pass.created.begin(), secretPass->created.begin(),
+                        secretPass->created.end());
+    if (!pass.apiError && secretPass->apiError) pass.apiError = std::move(secretPass->apiError);
   }
   // Whatever way the pass ends, what it wrote is told (before the status' own Events).
   struct ReportWrites {
@@ -384,9 +350,7 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
     ~ReportWrites() { reconciler.reportWrites(pass); }
   } reportAtTheEnd{*this, pass};
   if (!finalizerOk) return Outcome::retry();
-  if (ok) {
-    ok = managed ? stepManagedStore(pass, first ? &*first : nullptr) : stepExternalStore(pass);
-  }
+  if (ok) ok = managed ? stepManagedStore(pass) : stepExternalStore(pass);
   if (ok) stepProbe(pass);
   if (ok) ok = stepWire(pass);
   if (ok) ok = stepAffinity(pass);
@@ -460,35 +424,22 @@ bool Reconciler::stepTarget(Pass& pass) {
   return true;  // the store is provisioned anyway, so it is ready when the app comes
 }
 
-Reconciler::Owned Reconciler::ensureOwned(Pass& pass, const Json& built, FirstRequest first) {
+bool Reconciler::ensureOwned(Pass& pass, const Json& built, Json* observedOut, bool* conflict) {
   const Json desired = withDesiredHash(built);
   const kube::Resource* resource = resourceFor(desired);
   const std::string name = nameOf(desired);
   const std::string& ns = pass.store.metadata.ns;
   const std::string what = desired.value("kind", "") + " " + name;
-  if (first == FirstRequest::kAsThePassSays) {
-    first = pass.fresh ? FirstRequest::kCreate : FirstRequest::kRead;
-  }
-  Owned result;
   const auto written = [&](Json object, bool creating) {
     (creating ? pass.created : pass.updated).push_back(what);
     pass.log.info(creating ? "created" : "updated", {{"object", what}});
-    result.ok = true;
-    result.observed = std::move(object);
-    return result;
-  };
-  const auto seen = [&](Json object) {
-    result.ok = true;
-    result.observed = std::move(object);
-    return result;
-  };
-  const auto failed = [&](const kube::Error& error) {
-    pass.apiError = error;
-    return result;
+    if (observedOut != nullptr) *observedOut = std::move(object);
+    return true;
   };
   const auto refused = [&](const kube::Error& error) {
     if (error.kind != ErrorKind::kInvalid && error.kind != ErrorKind::kForbidden) {
-      return failed(error);
+      pass.apiError = error;
+      return false;
     }
     // Not worth retrying until something changes: say so on the condition.
     pass.storeCondition = {.type = pass.storeCondition.type,
@@ -498,33 +449,30 @@ Reconciler::Owned Reconciler::ensureOwned(Pass& pass, const Json& built, FirstRe
     pass.needsUser = true;
     event(pass, events::EventType::kWarning, api::kReasonProvisioningFailed, "Apply",
           pass.storeCondition.message);
-    result.ok = true;
-    result.conflict = true;
-    return result;
+    if (conflict != nullptr) *conflict = true;
+    return true;
   };
-  if (first != FirstRequest::kRead) {
+  if (pass.fresh) {
     auto created = client_.create(*resource, ns, desired, {.fieldManager = kManager});
     if (created) return written(std::move(*created), /*creating=*/true);
     // AlreadyExists: an earlier pass of this store made it, or the name is someone else's;
     // the read below tells which. Nothing was written.
     if (created.error().kind != ErrorKind::kAlreadyExists) return refused(created.error());
-    if (first == FirstRequest::kCreateOnly) {
-      result.ok = true;
-      result.taken = true;
-      return result;
-    }
   }
   auto observed = client_.get(*resource, ns, name);
   if (observed) {
     if (!controlledBy(*observed, pass.store.metadata.uid)) {
-      result.ok = true;
-      result.conflict = true;
-      return result;
+      if (conflict != nullptr) *conflict = true;
+      return true;
     }
-    if (contains(*observed, desired)) return seen(std::move(*observed));
-    if (!takeOverCreatedFields(pass, *resource, *observed)) return result;
+    if (contains(*observed, desired)) {
+      if (observedOut != nullptr) *observedOut = std::move(*observed);
+      return true;
+    }
+    if (!takeOverCreatedFields(pass, *resource, *observed)) return false;
   } else if (observed.error().kind != ErrorKind::kNotFound) {
-    return failed(observed.error());
+    pass.apiError = observed.error();
+    return false;
   }
   const bool creating = !observed;
   auto applied = client_.apply(*resource, ns, desired, kManager, /*force=*/true);
@@ -579,8 +527,7 @@ bool Reconciler::takeOverCreatedFields(Pass& pass, const kube::Resource& resourc
 }
 
 std::vector<Reconciler::Owned> Reconciler::ensureOwnedAll(Pass& pass,
-                                                          const std::vector<const Json*>& desired,
-                                                          FirstRequest first) {
+                                                          const std::vector<const Json*>& desired) {
   std::vector<Owned> results(desired.size());
   if (desired.empty()) return results;
   // Each object on its own thread with its own copy of the pass (the last on this one); what
@@ -589,38 +536,34 @@ std::vector<Reconciler::Owned> Reconciler::ensureOwnedAll(Pass& pass,
   std::vector<std::future<void>> running;
   for (std::size_t i = 0; i + 1 < desired.size(); ++i) {
     running.push_back(std::async(std::launch::async, [&, i] {
-      results[i] = ensureOwned(scratch[i], *desired[i], first);
+      results[i].ok =
+          ensureOwned(scratch[i], *desired[i], &results[i].observed, &results[i].conflict);
     }));
   }
   const std::size_t last = desired.size() - 1;
-  results[last] = ensureOwned(scratch[last], *desired[last], first);
+  results[last].ok =
+      ensureOwned(scratch[last], *desired[last], &results[last].observed, &results[last].conflict);
   for (auto& thread : running) thread.get();
-  for (Pass& done : scratch) join(pass, std::move(done));
+  for (Pass& done : scratch) {
+    if (!pass.apiError && done.apiError) pass.apiError = std::move(done.apiError);
+    if (pass.storeCondition.reason.empty() && !done.storeCondition.reason.empty()) {
+      pass.storeCondition = std::move(done.storeCondition);
+    }
+    pass.needsUser = pass.needsUser || done.needsUser;
+    pass.created.insert(pass.created.end(), done.created.begin(), done.created.end());
+    pass.updated.insert(pass.updated.end(), done.updated.begin(), done.updated.end());
+  }
   return results;
 }
 
-void Reconciler::join(Pass& pass, Pass&& from, bool writesFirst) {
-  if (!pass.apiError && from.apiError) pass.apiError = std::move(from.apiError);
-  if (pass.storeCondition.reason.empty() && !from.storeCondition.reason.empty()) {
-    pass.storeCondition = std::move(from.storeCondition);
-  }
-  pass.needsUser = pass.needsUser || from.needsUser;
-  const auto told = [writesFirst](std::vector<std::string>& into, std::vector<std::string>& more) {
-    into.insert(writesFirst ? into.begin() : into.end(), more.begin(), more.end());
-  };
-  told(pass.created, from.created);
-  told(pass.updated, from.updated);
-}
-
-bool Reconciler::stepPasswords(Pass& pass, const std::optional<redis::Passwords>& generated) {
+bool Reconciler::stepPasswords(Pass& pass) {
   const auto& store = pass.store;
   const std::string& ns = store.metadata.ns;
   const std::string secretName = redis::authSecretName(store);
   // The only place passwords are generated: when their Secret does not exist. A create fails
   // when it does, so a fresh store creates it without reading it first.
   const auto createPasswordSecret = [&]() -> kube::Result<Json> {
-    auto passwords = generated ? std::expected<redis::Passwords, std::string>(*generated)
-                               : redis::generatePasswords(random_);
+    auto passwords = redis::generatePasswords(random_);
     if (!passwords) {
       return std::unexpected(kube::Error{.kind = ErrorKind::kInternal,
                                          .message = "cannot generate passwords: " +
@@ -684,7 +627,7 @@ bool Reconciler::stepPasswords(Pass& pass, const std::optional<redis::Passwords>
   return true;
 }
 
-bool Reconciler::stepManagedStore(Pass& pass, const FirstWave* first) {
+bool Reconciler::stepManagedStore(Pass& pass) {
   // stepPasswords ran before (beside the target's read): without passwords it said why.
   if (!pass.passwords) return true;
   const auto& store = pass.store;
@@ -703,37 +646,14 @@ bool Reconciler::stepManagedStore(Pass& pass, const FirstWave* first) {
   // Two waves, the objects of each written side by side: the ConfigMap and the Services, then
   // the StatefulSet and the NetworkPolicy. Nothing of the second wave is made when the first
   // met a same-named object of someone else's: a StatefulSet would mount a ConfigMap, or sit
-  // behind a Service, that is not this store's. On a fresh store the first wave was written
-  // beside the password Secret; an object it wrote exactly as desired here stands, the others
-  // (a name it found taken, a ConfigMap holding the hashes of passwords that lost to an
-  // existing Secret) are read and corrected now, before any StatefulSet is made.
+  // behind a Service, that is not this store's.
   std::vector<const Json*> waves[2];
   for (std::size_t i = 1; i < objects->size(); ++i) {  // [0] is the password Secret, done above
     const std::string kind = (*objects)[i].value("kind", "");
     waves[kind == "StatefulSet" || kind == "NetworkPolicy" ? 1 : 0].push_back(&(*objects)[i]);
   }
   for (const auto& wave : waves) {
-    std::vector<Owned> results(wave.size());
-    std::vector<const Json*> unsettled;
-    std::vector<std::size_t> unsettledAt;
-    for (std::size_t i = 0; i < wave.size(); ++i) {
-      const Owned* settled = nullptr;
-      for (std::size_t j = 0; first != nullptr && j < first->objects.size(); ++j) {
-        if (first->objects[j] == *wave[i] && !first->results[j].taken) {
-          settled = &first->results[j];
-        }
-      }
-      if (settled != nullptr) {
-        results[i] = *settled;
-      } else {
-        unsettled.push_back(wave[i]);
-        unsettledAt.push_back(i);
-      }
-    }
-    const bool firstWaveWroteIt = first != nullptr && &wave == &waves[0];
-    auto more = ensureOwnedAll(
-        pass, unsettled, firstWaveWroteIt ? FirstRequest::kRead : FirstRequest::kAsThePassSays);
-    for (std::size_t k = 0; k < more.size(); ++k) results[unsettledAt[k]] = std::move(more[k]);
+    auto results = ensureOwnedAll(pass, wave);
     if (pass.apiError) return false;
     bool blocked = false;
     for (std::size_t i = 0; i < wave.size(); ++i) {
@@ -900,9 +820,9 @@ bool Reconciler::stepWire(Pass& pass) {
     return true;
   }
 
-  const Owned connection = ensureOwned(pass, wiring->connectionSecret);
-  if (!connection.ok) return false;
-  if (connection.conflict) {
+  bool conflict = false;
+  if (!ensureOwned(pass, wiring->connectionSecret, nullptr, &conflict)) return false;
+  if (conflict) {
     pass.wiredCondition = {.type = pass.wiredCondition.type,
                            .ok = false,
                            .reason = std::string(api::kReasonNameTaken),

@@ -100,48 +100,32 @@ class Reconciler {
   workqueue::Outcome finalize(Pass& pass);
   workqueue::Outcome invalidSpec(Pass& pass, const std::string& problem);
 
-  // A fresh managed store's ConfigMap and Services, written beside its password Secret: the
-  // passwords are generated before the Secret is known to be missing, and the ConfigMap holds
-  // their hashes. Each object is created only; a name already taken is left untouched and looked
-  // at by stepManagedStore, which also corrects the ConfigMap when the Secret turned out to
-  // exist already.
-  struct FirstWave;
   bool stepTarget(Pass& pass);
-  // The managed store's password Secret: read, or created when it does not exist (with
-  // `generated` if given, else new passwords: the only places passwords are generated).
-  bool stepPasswords(Pass& pass, const std::optional<redis::Passwords>& generated);
-  bool stepManagedStore(Pass& pass, const FirstWave* first);
+  // The managed store's password Secret: read, or created with new passwords when it does not
+  // exist (the only place passwords are generated).
+  bool stepPasswords(Pass& pass);
+  bool stepManagedStore(Pass& pass);
   bool stepExternalStore(Pass& pass);
   void stepProbe(Pass& pass);
   bool stepWire(Pass& pass);
   bool stepAffinity(Pass& pass);
   bool stepStatus(Pass& pass);
 
-  // How ensureOwned begins with an object.
-  enum class FirstRequest {
-    kAsThePassSays,  // kCreate on a SessionStore no pass has finished yet, else kRead
-    kRead,           // read it, and write only what differs
-    kCreate,         // create it; read it only when the name is taken (a create then fails
-                     // without touching anything)
-    kCreateOnly,     // create it; when the name is taken, neither read nor write: `taken`
-  };
-  struct Owned {
-    bool ok = false;        // false: an API error, recorded in the pass
-    bool conflict = false;  // a same-named object belongs to someone else, or was refused
-    bool taken = false;     // kCreateOnly met a same-named object and left it alone
-    kube::Json observed;    // the object as written or observed
-  };
-  // Makes `desired` (an object the SessionStore controls) exist as built; ok is false on an API
-  // error (recorded in the pass).
-  Owned ensureOwned(Pass& pass, const kube::Json& desired,
-                    FirstRequest first = FirstRequest::kAsThePassSays);
+  // Makes `desired` (an object the SessionStore controls) exist as built; false on an API error
+  // (recorded in the pass). Sets `conflict` when a same-named object belongs to someone else.
+  // On a SessionStore no pass has finished yet, the object is created without a read first
+  // (a create fails, without touching anything, when the name is taken; it is read then).
+  bool ensureOwned(Pass& pass, const kube::Json& desired, kube::Json* observedOut = nullptr,
+                   bool* conflict = nullptr);
   // ensureOwned for each of `desired` side by side. Problems join the pass (the first in
-  // `desired`'s order wins).
-  std::vector<Owned> ensureOwnedAll(Pass& pass, const std::vector<const kube::Json*>& desired,
-                                    FirstRequest first = FirstRequest::kAsThePassSays);
-  // What `from`, a copy of `pass` that ran beside it, found: its problems join the pass (the
-  // pass's own first), its writes are told after the pass's (before them with `writesFirst`).
-  static void join(Pass& pass, Pass&& from, bool writesFirst = false);
+  // `desired`'s order wins); each result says whether a same-named object belongs to someone
+  // else, and holds the object as written or observed.
+  struct Owned {
+    bool ok = false;
+    bool conflict = false;
+    kube::Json observed;
+  };
+  std::vector<Owned> ensureOwnedAll(Pass& pass, const std::vector<const kube::Json*>& desired);
   // The fields a create gave the operator's manager are recorded as an Update; a later apply
   // would share them with that entry rather than own them, and could never remove one. Before
   // the first apply to such an object, the entry is folded into the operator's Apply entry

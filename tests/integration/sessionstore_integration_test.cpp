@@ -522,10 +522,10 @@ TEST_F(SessionStoreIntegration, ACrashWhileCreatingLeavesNoDuplicateAndKeepsTheP
   expectNoSecretLeaks();
 }
 
-// A fresh store's ConfigMap is written beside its password Secret, with the hashes of passwords
-// generated before the operator knows whether that Secret exists. When it did exist (a pass
-// that died after making it), the Secret is kept and the ConfigMap follows it before any
-// StatefulSet is made: a pod never starts with hashes of passwords nobody holds.
+// A password Secret that exists before the operator's first pass over a store (a pass that died
+// after making it) is kept, and the ConfigMap holds its passwords' hashes by the time the
+// StatefulSet is made: a pod never starts with hashes of passwords nobody holds. The ConfigMap
+// is read the moment the StatefulSet appears, so one corrected only a moment later fails too.
 TEST_F(SessionStoreIntegration,
        APasswordSecretThatExistsBeforeTheFirstPassIsKeptAndTheConfigFollows) {
   apply(deploymentYaml("early"));
@@ -552,7 +552,7 @@ stringData: {app-password: )" + app + ", monitor-password: " + monitor + "}\n");
   ASSERT_TRUE(mustGet("sessionstore", "early").value("status", Json::object()).empty())
       << "the operator saw the store before its Secret was made";
   // The ConfigMap as a pod starting with the StatefulSet would mount it: read the moment the
-  // StatefulSet appears on a watch (a later pass would correct a wrong one within milliseconds,
+  // StatefulSet appears on a watch (a later pass could correct a wrong one within milliseconds,
   // long before a poll with kubectl looks).
   auto config = kube::loadKubeconfig(plane_->kubeconfig());
   ASSERT_TRUE(config) << config.error().describe();
