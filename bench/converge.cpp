@@ -520,11 +520,15 @@ class Bench {
       if (created < 0 || first < 0 || last < 0) continue;
       PathTiming t{.toFirstRequestMs = 1000 * (first - created),
                    .firstToLastObjectMs = 1000 * (last - first)};
-      for (const auto& r : requests) {
+      // Requests side by side overlap: the time inside the server is that of their union.
+      double coveredUpTo = first;
+      for (const auto& r : requests) {  // by the time they were received
         if (r.username != kOperatorUser || r.received < first || r.completed > last) continue;
         if (r.resource == "events") continue;  // sent by the recorder's own thread
         ++t.requests;
-        t.insideServerMs += 1000 * (r.completed - r.received);
+        const double from = std::max(r.received, coveredUpTo);
+        if (r.completed > from) t.insideServerMs += 1000 * (r.completed - from);
+        coveredUpTo = std::max(coveredUpTo, r.completed);
       }
       out[store] = t;
     }
@@ -709,9 +713,9 @@ int main(int argc, char** argv) try {
     }
     if (!path.empty()) {
       std::printf("  where the time goes (audit log, server clock; medians over %zu stores): create "
-                  "answered to the operator's first request %.1f ms; then %.0f requests one after "
-                  "the other up to the NetworkPolicy, %.1f ms, of which %.1f ms inside the API "
-                  "server and %.1f ms in the operator and on the way\n",
+                  "answered to the operator's first request %.1f ms; then %.0f requests, some "
+                  "side by side, up to the NetworkPolicy, %.1f ms, of which %.1f ms with one "
+                  "inside the API server and %.1f ms with none (the operator and the way)\n",
                   path.size(), percentile(toFirst, 0.5), percentile(requests, 0.5),
                   percentile(path, 0.5), percentile(inside, 0.5), percentile(operatorSide, 0.5));
     }
