@@ -14,7 +14,7 @@ std::string sourceDir() { return SESSIONSTORE_SOURCE_DIR; }
 
 std::string controlPlaneBinary(const std::string& name) {
   static const std::map<std::string, std::string> paths = [] {
-    const auto result = runProcess({sourceDir() + "/scripts/build-controlplane", "--print-paths"},
+    const auto result = runProcess({sourceDir() + "/scripts/build-controlplane", "--node", "--print-paths"},
                                    {.timeout = std::chrono::minutes(60)});
     if (!result.ok()) {
       throw std::runtime_error("build-controlplane failed: " + result.describe());
@@ -34,11 +34,14 @@ std::string controlPlaneBinary(const std::string& name) {
 
 std::unique_ptr<ControlPlane> ControlPlane::start(Profile profile,
                                                   const std::string& extraApiServerArgs) {
-  const std::string name = profile == Profile::kApiServer ? "apiserver" : "cluster";
+  const std::string name = profile == Profile::kApiServer ? "apiserver"
+                           : profile == Profile::kCluster ? "cluster"
+                                                          : "node";
   auto result = runProcess(
       {sourceDir() + "/scripts/controlplane", "up", name, "--owner-pid", std::to_string(::getpid())},
       {.env = {{"SESSIONSTORE_APISERVER_ARGS", extraApiServerArgs}},
-       .timeout = std::chrono::minutes(5)});
+       // The node profile may wait for another node profile to go, and builds missing images.
+       .timeout = std::chrono::minutes(profile == Profile::kNode ? 30 : 5)});
   if (!result.ok()) {
     throw std::runtime_error("controlplane up " + name + " failed: " + result.describe());
   }

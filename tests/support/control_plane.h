@@ -14,6 +14,8 @@ namespace sessionstore::testing {
 enum class Profile {
   kApiServer,  // etcd + kube-apiserver
   kCluster,    // kwokctl: + controller-manager, scheduler, kwok nodes, metrics-server
+  kNode,       // + one real node: containerd, runc, kubelet, kube-proxy, CoreDNS; the project's
+               // images imported (env IMAGE_OPERATOR, IMAGE_REDIS, IMAGE_DEMO_APP, IMAGE_PAUSE)
 };
 
 // The repository's root (for crds/, examples/, scripts/).
