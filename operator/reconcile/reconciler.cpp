@@ -318,7 +318,11 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
   // pass whose findings join this one afterwards.
   const bool managed = pass.store.spec.store.type == api::StoreType::kManaged;
   std::optional<Pass> secretPass;
-  if (managed) secretPass.emplace(pass);
+  if (managed) {
+    secretPass.emplace(pass);
+    secretPass->created.clear();  // it records only its own writes, joined below
+    secretPass->updated.clear();
+  }
   const auto finalizers = finalizersOf(pass.raw);
   std::future<bool> finalized;
   if (std::find(finalizers.begin(), finalizers.end(), kFinalizer) == finalizers.end()) {
@@ -533,6 +537,11 @@ std::vector<Reconciler::Owned> Reconciler::ensureOwnedAll(Pass& pass,
   // Each object on its own thread with its own copy of the pass (the last on this one); what
   // they recorded joins the pass in order, so the first problem is the one reported.
   std::vector<Pass> scratch(desired.size(), pass);
+  // Each copy records only its own writes: what the pass held already stays in the pass alone.
+  for (Pass& copy : scratch) {
+    copy.created.clear();
+    copy.updated.clear();
+  }
   std::vector<std::future<void>> running;
   for (std::size_t i = 0; i + 1 < desired.size(); ++i) {
     running.push_back(std::async(std::launch::async, [&, i] {

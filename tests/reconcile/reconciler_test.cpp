@@ -9,6 +9,7 @@
 #include <atomic>
 #include <string>
 
+#include "events/recorder.h"
 #include "mocks/kube/mock_client.h"
 
 namespace sessionstore::reconcile {
@@ -194,6 +195,39 @@ TEST_F(ReconcilerEchoes, ADeletedStoreIsForgotten) {
   cached_ = nullptr;  // gone from the cache, and the server answers NotFound
   reconciler.reconcile("shop/web");
   EXPECT_FALSE(reconciler.isOwnWrite(storeAt("3", kManagedSpec)));
+}
+
+// The objects a pass creates side by side are each told once in its Created Event (each ran on
+// a copy of the pass, and joining the copies used to repeat what the pass held before them: a
+// note listed the password Secret up to nine times).
+TEST_F(ReconcilerEchoes, TheCreatedEventNamesEachObjectOnce) {
+  events::EventRecorder recorder(client_, clock::systemClock(), {.reportingInstance = "test"});
+  std::vector<std::string> notes;
+  ON_CALL(client_, create(_, _, _, _))
+      .WillByDefault([&notes](const kube::Resource& resource, const std::string&,
+                              const Json& body, const kube::CreateOptions&) -> kube::Result<Json> {
+        if (resource.resource == "events") notes.push_back(body.value("note", ""));
+        return withVersion(body, "100");
+      });
+  Reconciler reconciler(client_, prober_, fixedBytes, &recorder,
+                        {.cachedStore = [this](const std::string&, const std::string&)
+                             -> std::optional<Json> { return cached_; }});
+  reconciler.reconcile("shop/web");
+  recorder.sendDue();
+  const auto created = std::find_if(notes.begin(), notes.end(), [](const std::string& note) {
+    return note.starts_with("created ");
+  });
+  ASSERT_NE(created, notes.end()) << ::testing::PrintToString(notes);
+  for (const std::string object :
+       {"Secret web-redis-auth", "ConfigMap web-redis-config", "Service web-redis-headless",
+        "Service web-redis,", "StatefulSet web-redis"}) {
+    std::size_t count = 0;
+    for (auto at = created->find(object); at != std::string::npos;
+         at = created->find(object, at + 1)) {
+      ++count;
+    }
+    EXPECT_EQ(count, 1u) << object << " in: " << *created;
+  }
 }
 
 }  // namespace
