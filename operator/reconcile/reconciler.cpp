@@ -767,7 +767,11 @@ void Reconciler::stepProbe(Pass& pass) {
             : "; check the host and port" + where +
                   ", and that the store accepts connections from the operator and the app";
   }
-  if (pass.statefulSet) {
+  // A store that stops answering once the app is wired to it is unreachable, not provisioning,
+  // whatever its pod's readiness says.
+  const bool wiredBefore =
+      pass.deployment && !ownedLeafFields(*pass.deployment, kManager).empty();
+  if (pass.statefulSet && !wiredBefore) {
     const auto ready = integerAt(*pass.statefulSet, {"status", "readyReplicas"}).value_or(0);
     if (ready < 1) {
       pass.storeCondition.reason = std::string(api::kReasonProvisioning);
