@@ -15,9 +15,9 @@
 namespace sessionstore::testing {
 
 std::string httpRequest(std::string_view method, std::string_view path, bool keepAlive,
-                        std::string_view body) {
+                        std::string_view body, std::string_view host) {
   std::string text = std::string(method) + " " + std::string(path) + " HTTP/1.1\r\n";
-  text += "Host: 127.0.0.1\r\n";
+  text += "Host: " + std::string(host) + "\r\n";
   if (!keepAlive) text += "Connection: close\r\n";
   if (!body.empty()) text += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   text += "\r\n";
@@ -25,16 +25,33 @@ std::string httpRequest(std::string_view method, std::string_view path, bool kee
   return text;
 }
 
-HttpClient::HttpClient(std::uint16_t port) : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
-  if (fd_ < 0) return;
+namespace {
+
+// Connects `fd` to address:port with the 10 s read and write timeouts (Linux applies the write
+// timeout to connect too).
+bool connectWithTimeouts(int fd, in_addr address, std::uint16_t port) {
+  if (fd < 0) return false;
   const timeval timeout{.tv_sec = 10, .tv_usec = 0};
-  setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  connected_ = connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  sockaddr_in target{};
+  target.sin_family = AF_INET;
+  target.sin_port = htons(port);
+  target.sin_addr = address;
+  return connect(fd, reinterpret_cast<const sockaddr*>(&target), sizeof target) == 0;
+}
+
+}  // namespace
+
+HttpClient::HttpClient(std::uint16_t port) : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+  connected_ = connectWithTimeouts(fd_, in_addr{.s_addr = htonl(INADDR_LOOPBACK)}, port);
+}
+
+HttpClient::HttpClient(const std::string& ipv4, std::uint16_t port)
+    : fd_(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+  in_addr address{};
+  if (inet_pton(AF_INET, ipv4.c_str(), &address) != 1) return;
+  connected_ = connectWithTimeouts(fd_, address, port);
 }
 
 HttpClient::~HttpClient() {
@@ -102,6 +119,16 @@ std::optional<HttpResponse> httpExchange(std::uint16_t port, std::string_view me
                                          std::string_view path, std::string_view body) {
   HttpClient client(port);
   if (!client.connected() || !client.send(httpRequest(method, path, false, body))) {
+    return std::nullopt;
+  }
+  return client.receive(method == "HEAD");
+}
+
+std::optional<HttpResponse> httpExchange(const std::string& ipv4, std::uint16_t port,
+                                         std::string_view method, std::string_view path,
+                                         std::string_view body) {
+  HttpClient client(ipv4, port);
+  if (!client.connected() || !client.send(httpRequest(method, path, false, body, ipv4))) {
     return std::nullopt;
   }
   return client.receive(method == "HEAD");

@@ -25,13 +25,16 @@ struct HttpResponse {
 
 // The text of one request; keepAlive false adds "Connection: close".
 std::string httpRequest(std::string_view method, std::string_view path, bool keepAlive,
-                        std::string_view body = {});
+                        std::string_view body = {}, std::string_view host = "127.0.0.1");
 
 // An HTTP/1.1 client on a plain blocking socket to 127.0.0.1, with a 10 s timeout on every read
-// and write.
+// and write (and on connecting).
 class HttpClient {
  public:
   explicit HttpClient(std::uint16_t port);
+  // To another IPv4 address, in dotted form (a pod's or a Service's ClusterIP); not connected
+  // when the text is not one.
+  HttpClient(const std::string& ipv4, std::uint16_t port);
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
@@ -54,6 +57,10 @@ class HttpClient {
 // One request on its own connection, closed after the response.
 std::optional<HttpResponse> httpExchange(std::uint16_t port, std::string_view method,
                                          std::string_view path, std::string_view body = {});
+// The same to an IPv4 address other than loopback (its Host header names that address).
+std::optional<HttpResponse> httpExchange(const std::string& ipv4, std::uint16_t port,
+                                         std::string_view method, std::string_view path,
+                                         std::string_view body = {});
 
 int openFileDescriptors();
 int threadCount();
