@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "control_plane.h"
+#include "crypto/crypto.h"
 #include "eventually.h"
 #include "http_client.h"
 #include "kube/config.h"
@@ -263,7 +264,7 @@ class Bench {
   ss::storeprobe::Endpoint appEndpoint(const std::string& store) {
     const auto secret = get(ss::kube::resources::kSecrets, store + "-session-store");
     if (!secret) fail("no connection Secret for " + store);
-    const auto url = ss::kube::decodeBase64((*secret)["data"]["REDIS_URL"].get<std::string>());
+    const auto url = ss::crypto::base64Decode((*secret)["data"]["REDIS_URL"].get<std::string>());
     if (!url) fail("REDIS_URL is not base64");
     auto endpoint = ss::storeprobe::parseRedisUrl(*url);
     if (!endpoint) fail("REDIS_URL: " + endpoint.error());

@@ -21,6 +21,7 @@
 #include <pplx/threadpool.h>
 
 #include "controller/controller.h"
+#include "crypto/crypto.h"
 #include "events/recorder.h"
 #include "kube/config.h"
 #include "kube/rest_client.h"
@@ -266,7 +267,7 @@ int run(int argc, char** argv) {
   // the copy the watch brought rather than reading it again.
   const ss::informer::Informer* storeCache = nullptr;
   ss::reconcile::Reconciler reconciler(
-      **client, *prober, ss::redis::systemRandomBytes(), &recorder,
+      **client, *prober, ss::crypto::systemRandomBytes(), &recorder,
       {.operatorNamespace = flag(flags, "operator-namespace",
                                  std::string(ss::reconcile::kDefaultOperatorNamespace)),
        .observed = [&scaling](const ss::api::SessionStore& store) { scaling.observe(store); },

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "crypto/crypto.h"
+
 namespace sessionstore::kube {
 
 namespace {
@@ -42,9 +44,11 @@ Result<std::string> material(const YAML::Node& map, const std::string& field,
                              const std::string& baseDir, const std::string& what) {
   const auto data = scalar(map, (field + "-data").c_str());
   if (!data.empty()) {
-    auto decoded = decodeBase64(data);
+    // As kubectl reads it (Go's base64.StdEncoding): padded, line breaks ignored.
+    auto decoded = crypto::base64Decode(data);
     if (!decoded)
-      return makeError(ErrorKind::kConfig, what + ": " + field + "-data is not valid base64");
+      return makeError(ErrorKind::kConfig,
+                       what + ": " + field + "-data is not valid base64 (" + decoded.error() + ")");
     return *decoded;
   }
   const auto file = scalar(map, field.c_str());
@@ -64,39 +68,6 @@ std::optional<std::string> readFile(const std::string& path) {
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();
-}
-
-std::optional<std::string> decodeBase64(const std::string& text) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  std::string out;
-  unsigned buffer = 0;
-  int bits = 0;
-  size_t padding = 0;
-  for (const char c : text) {
-    if (c == '\n' || c == '\r' || c == ' ' || c == '\t') continue;
-    if (c == '=') {
-      ++padding;
-      continue;
-    }
-    if (padding > 0) return std::nullopt;  // data after padding
-    const int v = value(c);
-    if (v < 0) return std::nullopt;
-    buffer = (buffer << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xFFu));
-    }
-  }
-  if (padding > 2 || bits >= 6) return std::nullopt;  // a lone trailing character
-  return out;
 }
 
 Result<ClusterConfig> parseKubeconfig(const std::string& yaml, const std::string& baseDir,

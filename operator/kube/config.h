@@ -47,9 +47,6 @@ Result<ClusterConfig> loadInCluster(
 Result<ClusterConfig> loadDefault(const std::string& kubeconfigPath = "",
                                   const std::string& context = "");
 
-// Standard base64 (padding optional), as kubeconfig *-data fields hold; nullopt when invalid.
-std::optional<std::string> decodeBase64(const std::string& text);
-
 // The whole file, or nullopt.
 std::optional<std::string> readFile(const std::string& path);
 

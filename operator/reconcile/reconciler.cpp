@@ -9,6 +9,7 @@
 
 #include "api/conditions.h"
 #include "api/session_store.h"
+#include "crypto/crypto.h"
 #include "kube/config.h"
 #include "kube/json_path.h"
 #include "reconcile/matches.h"
@@ -37,7 +38,7 @@ constexpr std::string_view kDesiredHashAnnotation = "sessionstore.io/desired-has
 Json withDesiredHash(const Json& desired) {
   Json body = desired;
   body["metadata"]["annotations"][std::string(kDesiredHashAnnotation)] =
-      redis::sha256Hex(desired.dump()).substr(0, 16);
+      crypto::sha256Hex(desired.dump()).substr(0, 16);
   return body;
 }
 
@@ -723,7 +724,7 @@ bool Reconciler::stepExternalStore(Pass& pass) {
                    (keys.empty() ? "none" : keys) +
                    "): add it, or set spec.store.external.urlSecretRef.key");
   }
-  const auto url = kube::decodeBase64(value->get<std::string>());
+  const auto url = crypto::base64Decode(value->get<std::string>());
   std::optional<wiring::StoreEndpoint> endpoint;
   std::string problem;
   if (!url) {

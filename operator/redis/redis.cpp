@@ -1,13 +1,12 @@
 #include "redis/redis.h"
 
-#include <openssl/evp.h>
-#include <openssl/rand.h>
-
 #include <array>
 #include <climits>
 #include <cstdint>
 #include <optional>
 #include <span>
+
+#include "crypto/crypto.h"
 
 namespace sessionstore::redis {
 namespace {
@@ -16,66 +15,6 @@ constexpr std::string_view kManagedBy = "sessionstore-operator";
 constexpr std::string_view kConfigVolume = "config";
 constexpr std::string_view kDataVolume = "data";
 constexpr std::string_view kContainerName = "redis";
-
-constexpr std::string_view kStandardAlphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-constexpr std::string_view kUrlAlphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-std::string encode(std::span<const unsigned char> bytes, std::string_view alphabet, bool pad) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    std::uint32_t n = (std::uint32_t{bytes[i]} << 16) | (std::uint32_t{bytes[i + 1]} << 8) |
-                      std::uint32_t{bytes[i + 2]};
-    out += alphabet[(n >> 18) & 63];
-    out += alphabet[(n >> 12) & 63];
-    out += alphabet[(n >> 6) & 63];
-    out += alphabet[n & 63];
-  }
-  std::size_t rest = bytes.size() - i;
-  if (rest == 1) {
-    std::uint32_t n = std::uint32_t{bytes[i]} << 16;
-    out += alphabet[(n >> 18) & 63];
-    out += alphabet[(n >> 12) & 63];
-    if (pad) out += "==";
-  } else if (rest == 2) {
-    std::uint32_t n = (std::uint32_t{bytes[i]} << 16) | (std::uint32_t{bytes[i + 1]} << 8);
-    out += alphabet[(n >> 18) & 63];
-    out += alphabet[(n >> 12) & 63];
-    out += alphabet[(n >> 6) & 63];
-    if (pad) out += '=';
-  }
-  return out;
-}
-
-// Standard padded base64 to bytes; nullopt when malformed.
-std::optional<std::string> decodeBase64(std::string_view text) {
-  if (text.size() % 4 != 0) return std::nullopt;
-  std::string out;
-  std::uint32_t n = 0;
-  int bits = 0;
-  std::size_t padding = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '=') {
-      if (i + 2 < text.size()) return std::nullopt;
-      ++padding;
-      continue;
-    }
-    if (padding > 0) return std::nullopt;
-    std::size_t value = kStandardAlphabet.find(c);
-    if (value == std::string_view::npos) return std::nullopt;
-    n = (n << 6) | static_cast<std::uint32_t>(value);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((n >> bits) & 0xFF);
-    }
-  }
-  return out;
-}
 
 Json labelsJson(const Labels& labels) {
   Json out = Json::object();
@@ -128,44 +67,12 @@ Json servicePorts() {
 
 }  // namespace
 
-RandomBytes systemRandomBytes() {
-  return [](std::span<unsigned char> out) {
-    if (out.size() > static_cast<std::size_t>(INT_MAX)) return false;
-    return RAND_bytes(out.data(), static_cast<int>(out.size())) == 1;
-  };
-}
-
-std::string base64UrlEncode(std::span<const unsigned char> bytes) {
-  return encode(bytes, kUrlAlphabet, false);
-}
-
-std::string base64Encode(std::string_view bytes) {
-  return encode(std::span(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size()),
-                kStandardAlphabet, true);
-}
-
-std::string sha256Hex(std::string_view text) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int length = 0;
-  // EVP_Digest with SHA-256 cannot fail short of memory exhaustion; an empty result shows it.
-  if (EVP_Digest(text.data(), text.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
-    return "";
-  }
-  constexpr std::string_view kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < length; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
-  }
-  return out;
-}
-
 std::expected<std::string, std::string> generatePassword(const RandomBytes& random) {
   std::array<unsigned char, kPasswordBytes> bytes{};
   if (!random || !random(bytes)) {
     return std::unexpected(std::string("the random source failed to give password bytes"));
   }
-  return base64UrlEncode(bytes);
+  return crypto::base64UrlEncode(bytes);
 }
 
 std::expected<Passwords, std::string> generatePasswords(const RandomBytes& random) {
@@ -185,7 +92,7 @@ std::expected<Passwords, std::string> passwordsFromSecret(const Json& secret) {
     }
     const Json& value = secret["data"][std::string(key)];
     if (!value.is_string()) return std::unexpected(where + ": must be a string");
-    auto decoded = decodeBase64(value.get<std::string>());
+    auto decoded = crypto::base64Decode(value.get<std::string>());
     if (!decoded) return std::unexpected(where + ": not valid base64");
     if (decoded->empty()) return std::unexpected(where + ": empty");
     return *decoded;
@@ -273,8 +180,8 @@ Json authSecret(const api::SessionStore& store, const Passwords& passwords) {
           {"metadata", metadata(store, authSecretName(store))},
           {"type", "Opaque"},
           {"data",
-           {{kAppPasswordKey, base64Encode(passwords.app)},
-            {kMonitorPasswordKey, base64Encode(passwords.monitor)}}}};
+           {{kAppPasswordKey, crypto::base64Encode(passwords.app)},
+            {kMonitorPasswordKey, crypto::base64Encode(passwords.monitor)}}}};
 }
 
 Json configMap(const api::SessionStore& store, const Passwords& passwords) {
@@ -283,13 +190,13 @@ Json configMap(const api::SessionStore& store, const Passwords& passwords) {
           {"metadata", metadata(store, configMapName(store))},
           {"data",
            {{kRedisConfKey, renderRedisConf(store.spec.store.managed)},
-            {kUsersAclKey, renderUsersAcl(api::keyPrefix(store), sha256Hex(passwords.app),
-                                          sha256Hex(passwords.monitor))}}}};
+            {kUsersAclKey, renderUsersAcl(api::keyPrefix(store), crypto::sha256Hex(passwords.app),
+                                          crypto::sha256Hex(passwords.monitor))}}}};
 }
 
 std::string configHash(const Json& configMap) {
   const Json data = configMap.contains("data") ? configMap["data"] : Json::object();
-  return sha256Hex(data.dump());
+  return crypto::sha256Hex(data.dump());
 }
 
 Json statefulSet(const api::SessionStore& store, std::string_view configHash) {

@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "api/session_store.h"
+#include "crypto/crypto.h"
 #include "quantity/quantity.h"
 
 namespace sessionstore::redis {
@@ -25,8 +26,8 @@ using Json = nlohmann::json;
 using Labels = std::map<std::string, std::string>;
 
 // Fills every byte of the span with random bytes; false when the source failed. Production:
-// systemRandomBytes() (OpenSSL's CSPRNG); tests: fixed bytes.
-using RandomBytes = std::function<bool(std::span<unsigned char>)>;
+// crypto::systemRandomBytes() (OpenSSL's CSPRNG); tests: fixed bytes.
+using RandomBytes = crypto::RandomBytes;
 
 inline constexpr int kPort = 6379;
 inline constexpr std::string_view kPortName = "redis";
@@ -47,16 +48,6 @@ inline constexpr std::string_view kConfigHashAnnotation = "sessionstore.io/confi
 inline constexpr int kRedisUid = 999;
 // The env var of the Redis container the probes authenticate with.
 inline constexpr std::string_view kMonitorPasswordEnvVar = "MONITOR_PASSWORD";
-
-// OpenSSL's RAND_bytes.
-RandomBytes systemRandomBytes();
-
-// RFC 4648 section 5 (URL-safe alphabet, no padding) and section 4 (standard, padded).
-std::string base64UrlEncode(std::span<const unsigned char> bytes);
-std::string base64Encode(std::string_view bytes);
-
-// Lower-case hex SHA-256 of `text` (OpenSSL).
-std::string sha256Hex(std::string_view text);
 
 // kPasswordBytes random bytes as URL-safe base64 without padding: 43 characters of
 // [A-Za-z0-9_-], safe in a redis:// URL, in redis.conf and in a shell. Errors when `random` fails.

@@ -6,6 +6,7 @@
 
 #include "api/conditions.h"
 #include "clock/time_format.h"
+#include "crypto/crypto.h"
 #include "kube/config.h"
 #include "kube/json_path.h"
 #include "reconcile/desired.h"
@@ -238,8 +239,8 @@ std::optional<clock::Duration> ScalingController::poll(const std::string& key) {
         auto secret = client_.get(kube::resources::kSecrets, ns, ref.name);
         const Json* value = secret ? at(*secret, {"data", ref.key.c_str()}) : nullptr;
         const auto url = value != nullptr && value->is_string()
-                             ? kube::decodeBase64(value->get<std::string>())
-                             : std::nullopt;
+                             ? crypto::base64Decode(value->get<std::string>())
+                             : std::unexpected(std::string("no such key"));
         auto parsedUrl = url ? storeprobe::parseRedisUrl(*url)
                              : std::expected<storeprobe::Endpoint, std::string>(
                                    std::unexpected("the URL Secret cannot be read"));

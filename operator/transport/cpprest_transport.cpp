@@ -11,6 +11,8 @@
 #include <cctype>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <string_view>
 
 #include "transport/http_transport.h"
 
@@ -77,6 +79,10 @@ http::http_request makeRequest(const Request& request) {
     } else {
       req.headers().add(name, value);
     }
+  }
+  // cpprestsdk sends "cpprestsdk/2.10.x" unless the request has one.
+  if (!req.headers().has(http::header_names::user_agent)) {
+    req.headers().add(http::header_names::user_agent, userAgent());
   }
   if (!request.body.empty() || !contentType.empty()) {
     // From bytes, not from a std::string: cpprestsdk reads a string body through a
@@ -206,6 +212,25 @@ class CppRestTransport final : public Transport {
 };
 
 }  // namespace
+
+std::string userAgent() {
+#if defined(__linux__)
+  constexpr std::string_view os = "linux";
+#elif defined(__APPLE__)
+  constexpr std::string_view os = "darwin";
+#else
+  constexpr std::string_view os = "unknown";
+#endif
+#if defined(__x86_64__)
+  constexpr std::string_view arch = "amd64";
+#elif defined(__aarch64__)
+  constexpr std::string_view arch = "arm64";
+#else
+  constexpr std::string_view arch = "unknown";
+#endif
+  return "sessionstore-operator/" SESSIONSTORE_VERSION " (" + std::string(os) + "/" +
+         std::string(arch) + ")";
+}
 
 Result<std::unique_ptr<Transport>> makeCppRestTransport(const TransportConfig& config) {
   const auto& tls = config.tls;

@@ -82,7 +82,15 @@ class Transport {
   virtual Result<std::unique_ptr<Stream>> stream(const Request& request) = 0;
 };
 
-// cpprestsdk's http_client. Fails with a message when the TLS material cannot be loaded.
+// What every request says it comes from, as client-go does ("kubectl/v1.34.4 (linux/amd64)"):
+// "sessionstore-operator/VERSION (OS/ARCH)", VERSION being the project's (what `version` prints).
+// The API server's audit log and its `apiserver_request_total` can then tell the operator's
+// requests from everyone else's.
+std::string userAgent();
+
+// cpprestsdk's http_client. Every request and stream it sends carries the User-Agent above (a
+// Request's own User-Agent header wins). Fails with a message when the TLS material cannot be
+// loaded.
 Result<std::unique_ptr<Transport>> makeCppRestTransport(const TransportConfig& config);
 
 }  // namespace sessionstore::transport

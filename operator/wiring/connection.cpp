@@ -1,5 +1,6 @@
 #include "wiring/connection.h"
 
+#include "crypto/crypto.h"
 #include "redis/redis.h"
 #include "wiring/wiring.h"
 
@@ -47,12 +48,12 @@ std::string redisUrl(const StoreEndpoint& endpoint) {
 
 Json connectionSecret(const api::SessionStore& store, const StoreEndpoint& endpoint, int poolSize) {
   // Json objects keep keys sorted, so the data (and its hash) is the same for the same inputs.
-  Json data = {{std::string(kUrlSecretKey), redis::base64Encode(redisUrl(endpoint))},
-               {"REDIS_HOST", redis::base64Encode(endpoint.host)},
-               {"REDIS_PORT", redis::base64Encode(std::to_string(endpoint.port))},
-               {"REDIS_PASSWORD", redis::base64Encode(endpoint.password)},
-               {std::string(kKeyPrefixSecretKey), redis::base64Encode(api::keyPrefix(store))},
-               {"REDIS_MAX_CONNECTIONS", redis::base64Encode(std::to_string(poolSize))}};
+  Json data = {{std::string(kUrlSecretKey), crypto::base64Encode(redisUrl(endpoint))},
+               {"REDIS_HOST", crypto::base64Encode(endpoint.host)},
+               {"REDIS_PORT", crypto::base64Encode(std::to_string(endpoint.port))},
+               {"REDIS_PASSWORD", crypto::base64Encode(endpoint.password)},
+               {std::string(kKeyPrefixSecretKey), crypto::base64Encode(api::keyPrefix(store))},
+               {"REDIS_MAX_CONNECTIONS", crypto::base64Encode(std::to_string(poolSize))}};
   return Json{{"apiVersion", "v1"},
               {"kind", "Secret"},
               {"metadata", childMetadata(store, api::secretName(store))},
@@ -61,7 +62,7 @@ Json connectionSecret(const api::SessionStore& store, const StoreEndpoint& endpo
 }
 
 std::string connectionHash(const Json& secret) {
-  return redis::sha256Hex(secret.contains("data") ? secret["data"].dump() : "{}");
+  return crypto::sha256Hex(secret.contains("data") ? secret["data"].dump() : "{}");
 }
 
 Json serviceAffinityConfiguration(const api::SessionStore& store, bool storeReady) {

@@ -26,6 +26,7 @@
 #include <random>
 
 #include "../integration/operator_fixture.h"
+#include "crypto/crypto.h"
 #include "redis/redis.h"
 
 namespace sessionstore::testing {
@@ -275,7 +276,7 @@ class StoreFaults : public OperatorFixture {
     for (const auto& [key, object] : world.objects) {
       if (!key.starts_with("Secret/")) continue;
       if (!key.ends_with("-redis-auth") && !key.ends_with("-session-store")) continue;
-      const std::string seen = redis::sha256Hex(object.value("data", Json::object()).dump());
+      const std::string seen = crypto::sha256Hex(object.value("data", Json::object()).dump());
       const auto [it, fresh] = first.emplace(key, seen);
       if (!fresh) {
         ++compared;
@@ -355,7 +356,7 @@ class StoreFaults : public OperatorFixture {
       const Json data = object.value("data", Json::object());
       for (const auto& [field, value] : data.items()) {
         if (field.find("password") == std::string::npos && field != "REDIS_PASSWORD") continue;
-        const auto password = kube::decodeBase64(value.get<std::string>());
+        const auto password = crypto::base64Decode(value.get<std::string>());
         if (!password || password->size() < 20) continue;
         ++passwords;
         EXPECT_EQ(text.find(*password), std::string::npos) << "a password is in " << what;
@@ -630,8 +631,8 @@ TEST_F(StoreFaults, TheStoresRedisKilledDegradesThenRecoversWithTheWiringUntouch
   };
   // Digests, to compare the Secrets' data without ever printing it.
   const std::string authBefore =
-      redis::sha256Hex(mustGet("secret", "web-redis-auth")["data"].dump());
-  const std::string connectionBefore = redis::sha256Hex(connection["data"].dump());
+      crypto::sha256Hex(mustGet("secret", "web-redis-auth")["data"].dump());
+  const std::string connectionBefore = crypto::sha256Hex(connection["data"].dump());
   const auto storeEvents = [&](const std::string& type, const std::string& reason) {
     const auto listed = inNs({"get", "events.events.k8s.io", "-o", "json"});
     if (!listed.ok()) throw std::runtime_error(listed.describe());
@@ -694,8 +695,8 @@ TEST_F(StoreFaults, TheStoresRedisKilledDegradesThenRecoversWithTheWiringUntouch
   EXPECT_EQ(command({"GET", ns_ + ":web:session-1"}), "ok:alice")
       << "the key written before the crash";
   const Json deploymentAfter = wiringUntouched();
-  EXPECT_EQ(redis::sha256Hex(mustGet("secret", "web-redis-auth")["data"].dump()), authBefore);
-  EXPECT_EQ(redis::sha256Hex(mustGet("secret", "web-session-store")["data"].dump()),
+  EXPECT_EQ(crypto::sha256Hex(mustGet("secret", "web-redis-auth")["data"].dump()), authBefore);
+  EXPECT_EQ(crypto::sha256Hex(mustGet("secret", "web-session-store")["data"].dump()),
             connectionBefore);
   const bool versionMoved = deploymentAfter["metadata"]["resourceVersion"] !=
                             deploymentBefore["metadata"]["resourceVersion"];

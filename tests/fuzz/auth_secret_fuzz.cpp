@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <string_view>
 
+#include "crypto/crypto.h"
 #include "fuzz_input.h"
 #include "redis/redis.h"
 
@@ -38,8 +39,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (passwords->app.empty() || passwords->monitor.empty()) fuzz::broken("an empty password");
   const nlohmann::json again = {
       {"data",
-       {{std::string(redis::kAppPasswordKey), redis::base64Encode(passwords->app)},
-        {std::string(redis::kMonitorPasswordKey), redis::base64Encode(passwords->monitor)}}}};
+       {{std::string(redis::kAppPasswordKey), crypto::base64Encode(passwords->app)},
+        {std::string(redis::kMonitorPasswordKey), crypto::base64Encode(passwords->monitor)}}}};
   if (redis::passwordsFromSecret(again) != passwords) fuzz::broken("base64 does not round-trip");
   return 0;
 }

@@ -13,27 +13,7 @@
 namespace sessionstore::testing {
 namespace {
 
-std::string base64(std::string_view bytes) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    const auto n = (static_cast<unsigned>(static_cast<unsigned char>(bytes[i])) << 16) |
-                   (static_cast<unsigned>(static_cast<unsigned char>(bytes[i + 1])) << 8) |
-                   static_cast<unsigned>(static_cast<unsigned char>(bytes[i + 2]));
-    for (int shift : {18, 12, 6, 0}) out += kAlphabet[(n >> shift) & 63u];
-  }
-  if (i < bytes.size()) {
-    unsigned n = static_cast<unsigned>(static_cast<unsigned char>(bytes[i])) << 16;
-    if (i + 1 < bytes.size()) n |= static_cast<unsigned>(static_cast<unsigned char>(bytes[i + 1])) << 8;
-    out += kAlphabet[(n >> 18) & 63u];
-    out += kAlphabet[(n >> 12) & 63u];
-    out += i + 1 < bytes.size() ? kAlphabet[(n >> 6) & 63u] : '=';
-    out += '=';
-  }
-  return out;
-}
+std::string base64(std::string_view bytes) { return crypto::base64Encode(bytes); }
 
 // What a case must end in.
 struct Expect {

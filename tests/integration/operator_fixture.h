@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "control_plane.h"
+#include "crypto/crypto.h"
 #include "http_client.h"
 #include "eventually.h"
 #include "kube/config.h"
@@ -42,7 +43,7 @@ using Json = nlohmann::json;
 using namespace std::chrono_literals;
 
 inline std::string decode(const Json& secret, const std::string& key) {
-  const auto value = kube::decodeBase64(secret["data"][key].get<std::string>());
+  const auto value = crypto::base64Decode(secret["data"][key].get<std::string>());
   if (!value) throw std::runtime_error("Secret key " + key + " is not base64");
   return *value;
 }
@@ -280,7 +281,7 @@ class OperatorFixture : public ::testing::Test {
       const Json data = secret.value("data", Json::object());
       for (const auto& [key, value] : data.items()) {
         if (key.find("password") != std::string::npos || key == "REDIS_PASSWORD") {
-          secrets.push_back(*kube::decodeBase64(value.get<std::string>()));
+          secrets.push_back(*crypto::base64Decode(value.get<std::string>()));
         }
       }
     }

@@ -10,12 +10,14 @@
 // tests/integration/client_test.cpp (TlsFailsClosedWithAWrongCertificateAuthority).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <set>
 
+#include "crypto/crypto.h"
 #include "kube/resource.h"
 #include "operator_fixture.h"
 
@@ -26,22 +28,17 @@ class SecurityTest : public OperatorFixture {
  protected:
   // Decodes a Secret value; base64url of 32 bytes is 43 characters without padding.
   static std::vector<unsigned char> urlSafeBytes(const std::string& text) {
-    static const std::string alphabet =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    std::vector<unsigned char> out;
-    unsigned buffer = 0;
-    int bits = 0;
-    for (const char c : text) {
-      const auto at = alphabet.find(c);
-      if (at == std::string::npos) throw std::runtime_error("not base64url");
-      buffer = (buffer << 6) | static_cast<unsigned>(at);
-      bits += 6;
-      if (bits >= 8) {
-        bits -= 8;
-        out.push_back(static_cast<unsigned char>((buffer >> bits) & 0xffu));
-      }
+    if (text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
+        std::string::npos) {
+      throw std::runtime_error("not base64url");
     }
-    return out;
+    std::string standard = text;
+    std::replace(standard.begin(), standard.end(), '-', '+');
+    std::replace(standard.begin(), standard.end(), '_', '/');
+    standard.append((4 - standard.size() % 4) % 4, '=');
+    const auto decoded = crypto::base64Decode(standard);
+    if (!decoded) throw std::runtime_error("not base64url: " + decoded.error());
+    return {decoded->begin(), decoded->end()};
   }
 
   void expectOwnedAndLabelled(const Json& object, const Json& store) {
@@ -102,7 +99,7 @@ TEST_F(SecurityTest, PasswordsAre32RandomBytesInOwnedLabelledSecretsOnly) {
     int found = 0;
     for (const auto& [key, value] : data.items()) {
       if (key.find("password") == std::string::npos) continue;
-      const std::string password = *kube::decodeBase64(value.get<std::string>());
+      const std::string password = *crypto::base64Decode(value.get<std::string>());
       ASSERT_EQ(password.size(), 43u) << name << " " << key << ": not 32 bytes as base64url";
       const auto bytes = urlSafeBytes(password);
       ASSERT_EQ(bytes.size(), 32u) << name << " " << key;

@@ -120,15 +120,14 @@ TEST(GeneratePasswordTest, FailingSourceIsAnError) {
 }
 
 TEST(GeneratePasswordTest, SystemSourceGivesDistinctPasswords) {
-  auto passwords = generatePasswords(systemRandomBytes());
+  auto passwords = generatePasswords(crypto::systemRandomBytes());
   ASSERT_TRUE(passwords.has_value()) << passwords.error();
   EXPECT_EQ(passwords->app.size(), 43u);
   EXPECT_NE(passwords->app, passwords->monitor);
 }
 
-TEST(Sha256HexTest, KnownVectors) {
-  EXPECT_EQ(sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  EXPECT_EQ(sha256Hex(kAppPassword), kAppSha);
+TEST(Sha256HexTest, TheAclHoldsTheAppPasswordsDigest) {
+  EXPECT_EQ(crypto::sha256Hex(kAppPassword), kAppSha);
 }
 
 TEST(AuthSecretTest, HoldsBothPasswordsAsBase64Data) {

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "crypto/crypto.h"
 #include "redis/redis.h"
 
 namespace sessionstore::wiring {
@@ -50,12 +51,12 @@ TEST(ConnectionSecret, HoldsEveryKeyBase64AndIsOwned) {
                                           {"blockOwnerDeletion", true}}})}}},
       {"type", "Opaque"},
       {"data",
-       {{"REDIS_URL", redis::base64Encode("redis://app:pw@web-redis.shop.svc:6379/0")},
-        {"REDIS_HOST", redis::base64Encode("web-redis.shop.svc")},
-        {"REDIS_PORT", redis::base64Encode("6379")},
-        {"REDIS_PASSWORD", redis::base64Encode("pw")},
-        {"SESSION_KEY_PREFIX", redis::base64Encode("shop:web:")},
-        {"REDIS_MAX_CONNECTIONS", redis::base64Encode("18")}}}};
+       {{"REDIS_URL", crypto::base64Encode("redis://app:pw@web-redis.shop.svc:6379/0")},
+        {"REDIS_HOST", crypto::base64Encode("web-redis.shop.svc")},
+        {"REDIS_PORT", crypto::base64Encode("6379")},
+        {"REDIS_PASSWORD", crypto::base64Encode("pw")},
+        {"SESSION_KEY_PREFIX", crypto::base64Encode("shop:web:")},
+        {"REDIS_MAX_CONNECTIONS", crypto::base64Encode("18")}}}};
   EXPECT_EQ(secret, expected) << secret.dump(2);
   EXPECT_EQ(secret.dump().find("\"pw\""), std::string::npos) << "the password appears in clear";
 }
