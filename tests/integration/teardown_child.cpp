@@ -16,12 +16,13 @@ int main(int argc, char** argv) {
   using sessionstore::testing::ControlPlane;
   using sessionstore::testing::Profile;
   if (argc != 4) {
-    std::cerr << "usage: teardown_child fail|crash apiserver|cluster OUTFILE\n";
+    std::cerr << "usage: teardown_child fail|crash apiserver|cluster|node OUTFILE\n";
     return 2;
   }
   const std::string mode = argv[1];
-  const Profile profile =
-      std::strcmp(argv[2], "cluster") == 0 ? Profile::kCluster : Profile::kApiServer;
+  const Profile profile = std::strcmp(argv[2], "cluster") == 0 ? Profile::kCluster
+                          : std::strcmp(argv[2], "node") == 0  ? Profile::kNode
+                                                               : Profile::kApiServer;
   try {
     auto plane = ControlPlane::start(profile);
     {
