@@ -50,9 +50,12 @@ int coldImages() {
     conf << "[storage]\ndriver = \"overlay\"\ngraphroot = \"" << (scratch / "storage").string()
          << "\"\nrunroot = \"" << (scratch / "run").string() << "\"\n";
   }
+  // buildah keeps RUN --mount=type=cache folders (the operator's compiler cache) under TMPDIR.
+  std::filesystem::create_directories(scratch / "tmp");
   const std::map<std::string, std::string> env{
       {"SESSIONSTORE_CACHE", (scratch / "cache").string()},
-      {"CONTAINERS_STORAGE_CONF", (scratch / "storage.conf").string()}};
+      {"CONTAINERS_STORAGE_CONF", (scratch / "storage.conf").string()},
+      {"TMPDIR", (scratch / "tmp").string()}};
   const auto start = Clock::now();
   const auto built = runProcess({sourceDir() + "/scripts/build-images"},
                                 {.env = env, .timeout = std::chrono::minutes(30)});
