@@ -47,7 +47,7 @@
 #include "kube/rest_client.h"
 #include "process.h"
 #include "redis_server.h"
-#include "storeprobe/store_probe.h"
+#include "redisclient/redis_client.h"
 
 namespace ss = sessionstore;
 using ss::kube::Json;
@@ -261,12 +261,12 @@ class Bench {
 
   // The app's endpoint for a store, from its connection Secret (REDIS_URL), reached at the
   // redis-server this process runs.
-  ss::storeprobe::Endpoint appEndpoint(const std::string& store) {
+  ss::redisclient::Endpoint appEndpoint(const std::string& store) {
     const auto secret = get(ss::kube::resources::kSecrets, store + "-session-store");
     if (!secret) fail("no connection Secret for " + store);
     const auto url = ss::crypto::base64Decode((*secret)["data"]["REDIS_URL"].get<std::string>());
     if (!url) fail("REDIS_URL is not base64");
-    auto endpoint = ss::storeprobe::parseRedisUrl(*url);
+    auto endpoint = ss::redisclient::parseRedisUrl(*url);
     if (!endpoint) fail("REDIS_URL: " + endpoint.error());
     endpoint->host = "127.0.0.1";
     endpoint->port = redis_.at(store)->port();
@@ -414,9 +414,9 @@ int main(int argc, char** argv) {
     const double upOffset = kPollIntervalSeconds * (run + 0.5) / options.runs;
     const double downOffset = kPollIntervalSeconds * (options.runs - run - 0.5) / options.runs;
     std::this_thread::sleep_for(std::chrono::duration<double>(upOffset));
-    std::vector<std::unique_ptr<ss::storeprobe::Session>> clients;
+    std::vector<std::unique_ptr<ss::redisclient::Session>> clients;
     for (int i = 0; i < kClients; ++i) {
-      auto session = ss::storeprobe::Session::open(endpoint);
+      auto session = ss::redisclient::Session::open(endpoint);
       if (!session) bench.fail("client " + std::to_string(i) + ": " + session.error());
       clients.push_back(std::move(*session));
     }

@@ -1,5 +1,5 @@
 // What counting the keys under a prefix costs the store, the ActiveSessions source of
-// autoscaling: the operator's own storeprobe::Session::countKeys (SCAN MATCH prefix* COUNT 1000)
+// autoscaling: the operator's own redisclient::Session::countKeys (SCAN MATCH prefix* COUNT 1000)
 // against a real redis-server holding a million keys under the prefix and others outside it,
 // compared in the same run with KEYS prefix*, the command it never uses. It prints the wall
 // time of the count, the number of SCAN round trips and their mean duration inside Redis
@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "redis_server.h"
-#include "storeprobe/store_probe.h"
+#include "redisclient/redis_client.h"
 
 namespace ss = sessionstore;
 using Clock = std::chrono::steady_clock;
@@ -59,7 +59,7 @@ double msSince(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-// A raw hiredis connection for what storeprobe::Session does not expose: replies kept as trees
+// A raw hiredis connection for what redisclient::Session does not expose: replies kept as trees
 // (SLOWLOG GET), a long timeout for KEYS and DEBUG POPULATE, and a tight PING loop.
 struct ReplyDeleter {
   void operator()(redisReply* r) const { freeReplyObject(r); }
@@ -118,7 +118,7 @@ struct CommandStat {
 };
 
 CommandStat commandStat(Connection& c, const std::string& command) {
-  const auto info = ss::storeprobe::parseInfo(c.text({"INFO", "commandstats"}));
+  const auto info = ss::redisclient::parseInfo(c.text({"INFO", "commandstats"}));
   const auto it = info.find("cmdstat_" + command);
   CommandStat stat;
   if (it == info.end()) return stat;
@@ -230,7 +230,7 @@ int main(int argc, char** argv) {
   const long long dbsize = admin.integer({"DBSIZE"});
   std::printf(
       "loaded: DBSIZE %lld in %.0f ms, used_memory_human %s\n", dbsize, msSince(populate),
-      ss::storeprobe::parseInfo(admin.text({"INFO", "memory"}))["used_memory_human"].c_str());
+      ss::redisclient::parseInfo(admin.text({"INFO", "memory"}))["used_memory_human"].c_str());
   if (dbsize != options.keys + options.others) {
     std::fprintf(stderr, "FAIL: DBSIZE is %lld, expected %ld\n", dbsize,
                  options.keys + options.others);
@@ -238,9 +238,9 @@ int main(int argc, char** argv) {
   }
 
   // The operator's connection: its own class and its 2 s timeouts.
-  auto opened = ss::storeprobe::Session::open({.host = "127.0.0.1", .port = server.port()});
+  auto opened = ss::redisclient::Session::open({.host = "127.0.0.1", .port = server.port()});
   if (!opened) throw std::runtime_error(opened.error());
-  ss::storeprobe::Session& counter = **opened;
+  ss::redisclient::Session& counter = **opened;
 
   // Pass 1, alone on the server: every command in the slow log.
   admin.run({"CONFIG", "SET", "slowlog-max-len", "100000"});
@@ -279,7 +279,7 @@ int main(int argc, char** argv) {
       scanCalls.empty() ? 0 : *std::max_element(scanCalls.begin(), scanCalls.end());
   const long long keysCall =
       keysCalls.empty() ? keysUsec : *std::max_element(keysCalls.begin(), keysCalls.end());
-  std::printf("\nSCAN (storeprobe::Session::countKeys), alone:\n");
+  std::printf("\nSCAN (redisclient::Session::countKeys), alone:\n");
   std::printf("  keys counted           %lld (expected %ld)\n", static_cast<long long>(*counted),
               options.keys);
   std::printf("  wall time              %.0f ms\n", scanWallMs);

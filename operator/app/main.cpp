@@ -20,21 +20,21 @@
 // After <utility>: Boost.Asio 1.81, which it includes, uses std::exchange without including it.
 #include <pplx/threadpool.h>
 
+#include "autoscaling/scaling_controller.h"
 #include "controller/controller.h"
 #include "crypto/crypto.h"
 #include "events/recorder.h"
+#include "health/store_prober.h"
 #include "kube/config.h"
 #include "kube/rest_client.h"
 #include "logging/log.h"
+#include "managedstore/managed_store.h"
 #include "manager/manager.h"
 #include "metrics/operator_metrics.h"
 #include "metrics/registry.h"
 #include "plan_command.h"
 #include "reconcile/reconciler.h"
-#include "reconcile/store_prober.h"
-#include "scaling/scaling_controller.h"
 #include "transport/http_transport.h"
-#include "redis/redis.h"
 
 namespace ss = sessionstore;
 
@@ -163,11 +163,12 @@ int run(int argc, char** argv) {
   auto log = ss::logging::defaultLogger();
   const auto workers = parseCount(flag(flags, "max-concurrent-reconciles", "4"));
   if (!workers) {
-    std::fprintf(stderr, "sessionstore-operator run: --max-concurrent-reconciles takes a number "
-                         "from 1 to 64\n");
+    std::fprintf(stderr,
+                 "sessionstore-operator run: --max-concurrent-reconciles takes a number "
+                 "from 1 to 64\n");
     return 2;
   }
-  auto addresses = ss::reconcile::AddressMap::open(flag(flags, "store-address-map", ""));
+  auto addresses = ss::health::AddressMap::open(flag(flags, "store-address-map", ""));
   if (!addresses) {
     std::fprintf(stderr, "sessionstore-operator run: --store-address-map: %s\n",
                  addresses.error().c_str());
@@ -235,9 +236,10 @@ int run(int argc, char** argv) {
                                  watched.empty() ? "" : watched.front(), {.limit = 1});
     if (probe || probe.error().kind != ss::kube::ErrorKind::kNotFound) break;
     if (attempt == 30) {
-      log.error("the SessionStore CRD is not installed in this cluster",
-                {{"crd", "sessionstores.sessionstore.io"},
-                 {"fix", "kubectl apply -f crds/ (from this repository), then start the operator"}});
+      log.error(
+          "the SessionStore CRD is not installed in this cluster",
+          {{"crd", "sessionstores.sessionstore.io"},
+           {"fix", "kubectl apply -f crds/ (from this repository), then start the operator"}});
       return 1;
     }
     if (attempt == 1) log.info("waiting for the SessionStore CRD to be served", {});
@@ -254,9 +256,9 @@ int run(int argc, char** argv) {
     log.error("cannot start the event recorder", {{"error", started.error()}});
     return 1;
   }
-  const auto prober = ss::reconcile::makeRedisProber(*addresses, std::chrono::seconds(2));
+  const auto prober = ss::health::makeRedisProber(*addresses, std::chrono::seconds(2));
   // Autoscaling polls on its own threads; the reconciler tells it which SessionStores to poll.
-  ss::scaling::ScalingController scaling(
+  ss::autoscaling::ScalingController scaling(
       **client, &recorder, *addresses,
       [](const std::string& baseUrl, std::chrono::seconds timeout) {
         return ss::transport::makeCppRestTransport(
@@ -268,12 +270,12 @@ int run(int argc, char** argv) {
   const ss::informer::Informer* storeCache = nullptr;
   ss::reconcile::Reconciler reconciler(
       **client, *prober, ss::crypto::systemRandomBytes(), &recorder,
-      {.operatorNamespace = flag(flags, "operator-namespace",
-                                 std::string(ss::reconcile::kDefaultOperatorNamespace)),
+      {.operatorNamespace =
+           flag(flags, "operator-namespace", std::string(ss::identity::kDefaultOperatorNamespace)),
        .observed = [&scaling](const ss::api::SessionStore& store) { scaling.observe(store); },
        .gone = [&scaling](const std::string& key) { scaling.forget(key); },
-       .cachedStore = [&storeCache](const std::string& ns, const std::string& name)
-           -> std::optional<ss::kube::Json> {
+       .cachedStore = [&storeCache](const std::string& ns,
+                                    const std::string& name) -> std::optional<ss::kube::Json> {
          return storeCache != nullptr ? storeCache->get(ns, name) : std::nullopt;
        }},
       ss::clock::systemClock(), &metrics);
@@ -281,12 +283,12 @@ int run(int argc, char** argv) {
       ss::controller::ControllerOptions{.name = "sessionstore", .workers = *workers},
       [&reconciler](const std::string& key) { return reconciler.reconcile(key); },
       ss::clock::systemClock(), &metrics);
-  storeCache = &manager.addInformer({.resource = ss::kube::resources::kSessionStores,
-                       .namespaces = splitList(flag(flags, "namespaces", ""))},
-                      controller->enqueueFor(ss::controller::Controller::ownKey,
-                                             [&reconciler](const ss::kube::Json& store) {
-                                               return reconciler.isOwnWrite(store);
-                                             }));
+  storeCache = &manager.addInformer(
+      {.resource = ss::kube::resources::kSessionStores,
+       .namespaces = splitList(flag(flags, "namespaces", ""))},
+      controller->enqueueFor(
+          ss::controller::Controller::ownKey,
+          [&reconciler](const ss::kube::Json& store) { return reconciler.isOwnWrite(store); }));
   manager.addController(std::move(controller));
 
   std::thread signalThread([&] {

@@ -64,7 +64,7 @@ std::optional<std::string> readFile(const std::string& path, std::string& error)
 int runPlan(int argc, char** argv) {
   std::optional<std::string> storePath, deploymentPath, servicePath;
   std::string ns;
-  std::string operatorNamespace(sessionstore::reconcile::kDefaultOperatorNamespace);
+  std::string operatorNamespace(sessionstore::identity::kDefaultOperatorNamespace);
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i], value;
     if (arg == "-h" || arg == "--help") {

@@ -29,15 +29,15 @@
 #include "clock/clock.h"
 #include "events/event.h"
 #include "events/token_bucket.h"
+#include "identity/identity.h"
 #include "kube/client.h"
 
 namespace sessionstore::events {
 
-inline constexpr std::string_view kReportingController = "sessionstore-operator";
 inline constexpr clock::Duration kDefaultFlushTimeout = std::chrono::seconds(5);
 
 struct RecorderConfig {
-  std::string reportingController{kReportingController};
+  std::string reportingController{identity::kReportingController};
   // Which replica reports: the pod's name, see defaultReportingInstance(). Required.
   std::string reportingInstance;
   // A repeat within this time of the last occurrence joins its series (client-go: 6 minutes).

@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "managedstore/managed_store.h"
 #include "plan/yaml_json.h"
 #include "quantity/quantity.h"
-#include "redis/redis.h"
 #include "wiring/connection.h"
 #include "wiring/wiring.h"
 
@@ -137,7 +137,7 @@ int deploymentReplicas(const Json& deployment) {
   return static_cast<int>(std::clamp<std::int64_t>(replicas->get<std::int64_t>(), 0, 1 << 30));
 }
 
-std::string labelsText(const redis::Labels& labels) {
+std::string labelsText(const managedstore::Labels& labels) {
   std::string out;
   for (const auto& [key, value] : labels) out += (out.empty() ? "" : ",") + key + "=" + value;
   return out;
@@ -161,13 +161,13 @@ std::string metricsText(const api::Autoscaling& autoscaling) {
 
 // The comment of each object of the managed store, by its kind and name: one paragraph a line.
 std::vector<std::string> storeObjectComment(const api::SessionStore& store, const Json& object,
-                                            const std::optional<redis::Labels>& targetLabels,
+                                            const std::optional<managedstore::Labels>& targetLabels,
                                             const std::string& operatorNamespace) {
   const std::string name = metadataString(object, "name");
   const std::string kind = stringAt(object, "kind");
   const api::ManagedStore& managed = store.spec.store.managed;
   const std::string placeholder = inQuotes(kPlaceholderPassword);
-  if (kind == "Secret" && name == redis::authSecretName(store)) {
+  if (kind == "Secret" && name == managedstore::authSecretName(store)) {
     return {"Secret " + name + ": the passwords of the store's users app and monitor.",
             "Applied: created once, when it does not exist, and then kept as it is (never "
             "applied again).",
@@ -188,13 +188,13 @@ std::vector<std::string> storeObjectComment(const api::SessionStore& store, cons
                 ", and so is the StatefulSet's sessionstore.io/config-hash "
                 "annotation."};
   }
-  if (kind == "Service" && name == redis::headlessServiceName(store)) {
+  if (kind == "Service" && name == managedstore::headlessServiceName(store)) {
     return {"Service " + name + ": the StatefulSet's headless Service (stable pod DNS names).",
             std::string(kSsa)};
   }
   if (kind == "Service") {
     return {"Service " + name + ": where the app connects, " + name + "." + store.metadata.ns +
-                ".svc:" + std::to_string(redis::kPort) + ".",
+                ".svc:" + std::to_string(managedstore::kPort) + ".",
             std::string(kSsa)};
   }
   if (kind == "StatefulSet") {
@@ -210,9 +210,9 @@ std::vector<std::string> storeObjectComment(const api::SessionStore& store, cons
             std::string(kSsa)};
   }
   if (kind == "NetworkPolicy") {
-    return {"NetworkPolicy " + name + ": Redis accepts TCP " + std::to_string(redis::kPort) +
+    return {"NetworkPolicy " + name + ": Redis accepts TCP " + std::to_string(managedstore::kPort) +
                 " only from the pods of Deployment " + store.spec.target.deployment + " (" +
-                labelsText(targetLabels.value_or(redis::Labels{})) +
+                labelsText(targetLabels.value_or(managedstore::Labels{})) +
                 ") and from the operator's pods in namespace " + operatorNamespace +
                 " (--operator-namespace).",
             std::string(kSsa)};
@@ -345,9 +345,9 @@ std::expected<std::string, std::string> renderPlan(const PlanInput& input) {
   std::vector<std::string> notes;  // what the plan could not show, one paragraph each
 
   // 3. The managed store's objects, with placeholder passwords.
-  const redis::Passwords placeholders{.app = std::string(kPlaceholderPassword),
-                                      .monitor = std::string(kPlaceholderPassword)};
-  std::optional<redis::Labels> targetLabels;
+  const managedstore::Passwords placeholders{.app = std::string(kPlaceholderPassword),
+                                             .monitor = std::string(kPlaceholderPassword)};
+  std::optional<managedstore::Labels> targetLabels;
   if (deployment) targetLabels = reconcile::podTemplateLabels(*deployment);
   if (managed) {
     auto objects = reconcile::managedStoreObjects(store, placeholders, targetLabels,
@@ -363,11 +363,11 @@ std::expected<std::string, std::string> renderPlan(const PlanInput& input) {
            .object = std::move(item)});
     }
     if (!deployment) {
-      notes.push_back("NetworkPolicy " + redis::networkPolicyName(store) +
+      notes.push_back("NetworkPolicy " + managedstore::networkPolicyName(store) +
                       ": it admits only the target's pods, so it is written once the "
                       "Deployment's pod-template labels are known: give --deployment FILE.");
     } else if (targetLabels->empty()) {
-      notes.push_back("NetworkPolicy " + redis::networkPolicyName(store) + ": Deployment " +
+      notes.push_back("NetworkPolicy " + managedstore::networkPolicyName(store) + ": Deployment " +
                       spec.target.deployment +
                       "'s pod template has no labels, so no policy could admit exactly its "
                       "pods; none is written until it has some.");
@@ -378,7 +378,7 @@ std::expected<std::string, std::string> renderPlan(const PlanInput& input) {
   const wiring::StoreEndpoint endpoint =
       managed ? reconcile::managedEndpoint(store, placeholders)
               : wiring::StoreEndpoint{.host = std::string(kExternalPlaceholderHost),
-                                      .port = redis::kPort,
+                                      .port = managedstore::kPort,
                                       .username = "",
                                       .password = std::string(kExternalPlaceholderPassword),
                                       .tls = false};
@@ -389,7 +389,7 @@ std::expected<std::string, std::string> renderPlan(const PlanInput& input) {
                     "store (connect, AUTH, PING) before it wires anything. The connection below "
                     "uses the placeholder host " +
                     std::string(kExternalPlaceholderHost) + ", port " +
-                    std::to_string(redis::kPort) + ", password " +
+                    std::to_string(managedstore::kPort) + ", password " +
                     inQuotes(kExternalPlaceholderPassword) + ".");
   }
   if (deployment) {

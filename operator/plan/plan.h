@@ -47,7 +47,7 @@ struct PlanInput {
   // kDefaultNamespace. A file that says another namespace is an error, as with kubectl.
   std::string ns;
   // Where the operator runs (the NetworkPolicy admits its pods).
-  std::string operatorNamespace = std::string(reconcile::kDefaultOperatorNamespace);
+  std::string operatorNamespace = std::string(identity::kDefaultOperatorNamespace);
 };
 
 // The plan, or the first input error as "<path>: <what is wrong and what to fix>": YAML that

@@ -2,12 +2,12 @@
 
 #include <algorithm>
 
-#include "storeprobe/store_probe.h"
+#include "redisclient/redis_client.h"
 
 namespace sessionstore::reconcile {
 
-redis::Labels podTemplateLabels(const Json& deployment) {
-  redis::Labels labels;
+managedstore::Labels podTemplateLabels(const Json& deployment) {
+  managedstore::Labels labels;
   const Json* node = &deployment;
   for (const char* key : {"spec", "template", "metadata", "labels"}) {
     if (!node->is_object() || !node->contains(key)) return labels;
@@ -20,24 +20,26 @@ redis::Labels podTemplateLabels(const Json& deployment) {
   return labels;
 }
 
-redis::OperatorPeer operatorPeer(const std::string& operatorNamespace) {
+managedstore::OperatorPeer operatorPeer(const std::string& operatorNamespace) {
   return {.namespaceLabels = {{"kubernetes.io/metadata.name", operatorNamespace}},
-          .podLabels = {{std::string(kOperatorPodNameLabel), std::string(kOperatorPodName)}}};
+          .podLabels = {{std::string(identity::kOperatorPodNameLabel),
+                         std::string(identity::kOperatorPodName)}}};
 }
 
 std::expected<std::vector<Json>, std::string> managedStoreObjects(
-    const api::SessionStore& store, const redis::Passwords& passwords,
-    const std::optional<redis::Labels>& targetPodLabels, const redis::OperatorPeer& operatorPeer) {
+    const api::SessionStore& store, const managedstore::Passwords& passwords,
+    const std::optional<managedstore::Labels>& targetPodLabels,
+    const managedstore::OperatorPeer& operatorPeer) {
   std::vector<Json> objects;
-  objects.push_back(redis::authSecret(store, passwords));
-  Json config = redis::configMap(store, passwords);
-  const std::string hash = redis::configHash(config);
+  objects.push_back(managedstore::authSecret(store, passwords));
+  Json config = managedstore::configMap(store, passwords);
+  const std::string hash = managedstore::configHash(config);
   objects.push_back(std::move(config));
-  objects.push_back(redis::headlessService(store));
-  objects.push_back(redis::clientService(store));
-  objects.push_back(redis::statefulSet(store, hash));
+  objects.push_back(managedstore::headlessService(store));
+  objects.push_back(managedstore::clientService(store));
+  objects.push_back(managedstore::statefulSet(store, hash));
   if (targetPodLabels && !targetPodLabels->empty()) {
-    auto policy = redis::networkPolicy(store, *targetPodLabels, operatorPeer);
+    auto policy = managedstore::networkPolicy(store, *targetPodLabels, operatorPeer);
     if (!policy) return std::unexpected(policy.error());
     objects.push_back(std::move(*policy));
   }
@@ -45,16 +47,16 @@ std::expected<std::vector<Json>, std::string> managedStoreObjects(
 }
 
 wiring::StoreEndpoint managedEndpoint(const api::SessionStore& store,
-                                      const redis::Passwords& passwords) {
-  return {.host = redis::serviceName(store) + "." + store.metadata.ns + ".svc",
-          .port = redis::kPort,
-          .username = std::string(redis::kAppUser),
+                                      const managedstore::Passwords& passwords) {
+  return {.host = managedstore::serviceName(store) + "." + store.metadata.ns + ".svc",
+          .port = managedstore::kPort,
+          .username = std::string(managedstore::kAppUser),
           .password = passwords.app,
           .tls = false};
 }
 
 std::expected<wiring::StoreEndpoint, std::string> externalEndpoint(std::string_view url) {
-  const auto parsed = storeprobe::parseRedisUrl(url);
+  const auto parsed = redisclient::parseRedisUrl(url);
   if (!parsed) return std::unexpected(parsed.error());
   return wiring::StoreEndpoint{.host = parsed->host,
                                .port = parsed->port,

@@ -13,7 +13,8 @@
 #include <vector>
 
 #include "api/session_store.h"
-#include "redis/redis.h"
+#include "identity/identity.h"
+#include "managedstore/managed_store.h"
 #include "wiring/connection.h"
 #include "wiring/wiring.h"
 
@@ -22,16 +23,11 @@ namespace sessionstore::reconcile {
 using Json = nlohmann::json;
 
 // The labels of a Deployment's pod template (spec.template.metadata.labels); empty when absent.
-redis::Labels podTemplateLabels(const Json& deployment);
-
-// The namespace the manifests install the operator in, and the labels of its pods.
-inline constexpr std::string_view kDefaultOperatorNamespace = "sessionstore-system";
-inline constexpr std::string_view kOperatorPodNameLabel = "app.kubernetes.io/name";
-inline constexpr std::string_view kOperatorPodName = "sessionstore-operator";
+managedstore::Labels podTemplateLabels(const Json& deployment);
 
 // The operator's pods in `operatorNamespace`, as the NetworkPolicy admits them (the probes and
 // the monitor user's reads come from there).
-redis::OperatorPeer operatorPeer(const std::string& operatorNamespace);
+managedstore::OperatorPeer operatorPeer(const std::string& operatorNamespace);
 
 // The managed store's objects, in the order they are applied: the password Secret, the config
 // ConfigMap, the headless and the client Service, the StatefulSet, and the NetworkPolicy when
@@ -39,13 +35,14 @@ redis::OperatorPeer operatorPeer(const std::string& operatorNamespace);
 // exactly its pods, so none is written yet).
 // REQUIRES: store.spec.store.type is kManaged.
 std::expected<std::vector<Json>, std::string> managedStoreObjects(
-    const api::SessionStore& store, const redis::Passwords& passwords,
-    const std::optional<redis::Labels>& targetPodLabels, const redis::OperatorPeer& operatorPeer);
+    const api::SessionStore& store, const managedstore::Passwords& passwords,
+    const std::optional<managedstore::Labels>& targetPodLabels,
+    const managedstore::OperatorPeer& operatorPeer);
 
 // Where clients of the managed store connect: its client Service's cluster DNS name
 // (<name>-redis.<namespace>.svc:6379), as the app user.
 wiring::StoreEndpoint managedEndpoint(const api::SessionStore& store,
-                                      const redis::Passwords& passwords);
+                                      const managedstore::Passwords& passwords);
 
 // The external store's endpoint from its URL (redis:// or rediss://); the error says what is wrong
 // with the URL and never repeats its password.
@@ -53,10 +50,10 @@ std::expected<wiring::StoreEndpoint, std::string> externalEndpoint(std::string_v
 
 // Everything that wires the target Deployment to its store.
 struct Wiring {
-  Json connectionSecret;            // the Secret the env entries refer to
-  std::string connectionHash;       // of the Secret's data
+  Json connectionSecret;       // the Secret the env entries refer to
+  std::string connectionHash;  // of the Secret's data
   wiring::DeploymentWiring deployment;
-  Json deploymentApply;             // the server-side-apply body for the Deployment
+  Json deploymentApply;  // the server-side-apply body for the Deployment
 };
 
 // The connection Secret and the Deployment's apply body for `deployment` (as read from the API

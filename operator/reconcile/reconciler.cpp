@@ -20,24 +20,21 @@
 namespace sessionstore::reconcile {
 namespace {
 
-using kube::ErrorKind;
-using kube::Json;
 using kube::at;
+using kube::ErrorKind;
 using kube::integerAt;
+using kube::Json;
 using kube::splitKey;
 using workqueue::Outcome;
 
-const std::string kManager{wiring::kFieldManager};
+const std::string kManager{identity::kFieldManager};
 
-// On each object the operator makes: a digest of the body it last wrote. contains() ignores
-// fields the server or others added, so it cannot see a field the operator stopped setting (a
-// CPU limit taken out of the spec); the digest changes then, and the object is applied again,
-// which removes the field.
-constexpr std::string_view kDesiredHashAnnotation = "sessionstore.io/desired-hash";
-
+// contains() ignores fields the server or others added, so it cannot see a field the operator
+// stopped setting (a CPU limit taken out of the spec); the digest annotation changes then, and
+// the object is applied again, which removes the field.
 Json withDesiredHash(const Json& desired) {
   Json body = desired;
-  body["metadata"]["annotations"][std::string(kDesiredHashAnnotation)] =
+  body["metadata"]["annotations"][std::string(identity::kDesiredHashAnnotation)] =
       crypto::sha256Hex(desired.dump()).substr(0, 16);
   return body;
 }
@@ -140,13 +137,13 @@ struct Reconciler::Pass {
 
   std::optional<Json> deployment;
   std::optional<Json> statefulSet;
-  std::optional<redis::Passwords> passwords;
+  std::optional<managedstore::Passwords> passwords;
   std::optional<wiring::StoreEndpoint> endpoint;
   std::optional<wiring::StoreEndpoint> monitor;
-  std::optional<ProbeResult> probe;
-  bool storeUsable = false;    // the store's objects or URL are in place: worth probing
-  bool waiting = false;        // something is expected to change by itself soon
-  bool needsUser = false;      // nothing changes until the user acts
+  std::optional<health::ProbeResult> probe;
+  bool storeUsable = false;             // the store's objects or URL are in place: worth probing
+  bool waiting = false;                 // something is expected to change by itself soon
+  bool needsUser = false;               // nothing changes until the user acts
   std::optional<kube::Error> apiError;  // a failed request: retry with backoff
 
   ConditionState storeCondition{.type = std::string(api::kConditionStoreReady)};
@@ -158,9 +155,10 @@ struct Reconciler::Pass {
   std::optional<std::int64_t> poolSize;  // the smallest of the wired containers'
 };
 
-Reconciler::Reconciler(kube::Client& client, StoreProber& prober, redis::RandomBytes random,
-                       events::EventRecorder* recorder, ReconcilerOptions options,
-                       const clock::Clock& clock, metrics::OperatorMetrics* metrics)
+Reconciler::Reconciler(kube::Client& client, health::StoreProber& prober,
+                       managedstore::RandomBytes random, events::EventRecorder* recorder,
+                       ReconcilerOptions options, const clock::Clock& clock,
+                       metrics::OperatorMetrics* metrics)
     : client_(client),
       prober_(prober),
       random_(std::move(random)),
@@ -280,8 +278,8 @@ Outcome Reconciler::reconcile(const std::string& key) {
       }
       return Outcome::success();  // deleted; its children go with it (owner references)
     }
-    log_.forSessionStore(ns, name)
-        .warn("cannot read the SessionStore", {{"error", describe(raw.error())}});
+    log_.forSessionStore(ns, name).warn("cannot read the SessionStore",
+                                        {{"error", describe(raw.error())}});
     return retryFor(raw.error());
   }
   Pass pass{.key = key, .raw = std::move(*raw), .log = log_.forSessionStore(ns, name)};
@@ -326,14 +324,13 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
   }
   const auto finalizers = finalizersOf(pass.raw);
   std::future<bool> finalized;
-  if (std::find(finalizers.begin(), finalizers.end(), kFinalizer) == finalizers.end()) {
+  if (std::find(finalizers.begin(), finalizers.end(), identity::kFinalizer) == finalizers.end()) {
     finalized = std::async(std::launch::async, [this, &pass] { return addFinalizer(pass); });
   }
   std::future<bool> secretRead;
   if (secretPass) {
-    secretRead = std::async(std::launch::async, [this, &secretPass] {
-      return stepPasswords(*secretPass);
-    });
+    secretRead =
+        std::async(std::launch::async, [this, &secretPass] { return stepPasswords(*secretPass); });
   }
   bool ok = stepTarget(pass);
   const bool finalizerOk = !finalized.valid() || finalized.get();
@@ -387,10 +384,9 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
 
 bool Reconciler::addFinalizer(Pass& pass) {
   auto finalizers = finalizersOf(pass.raw);
-  finalizers.emplace_back(kFinalizer);
-  const Json patch = {{"metadata",
-                       {{"finalizers", finalizers},
-                        {"resourceVersion", resourceVersionOf(pass.raw)}}}};
+  finalizers.emplace_back(identity::kFinalizer);
+  const Json patch = {
+      {"metadata", {{"finalizers", finalizers}, {"resourceVersion", resourceVersionOf(pass.raw)}}}};
   auto patched = writeStore(pass, [&] {
     return client_.patch(kube::resources::kSessionStores, pass.store.metadata.ns,
                          pass.store.metadata.name, kube::PatchType::kMerge, patch);
@@ -485,8 +481,7 @@ bool Reconciler::ensureOwned(Pass& pass, const Json& built, Json* observedOut, b
   return written(std::move(*applied), creating);
 }
 
-bool Reconciler::takeOverCreatedFields(Pass& pass, const kube::Resource& resource,
-                                       Json& observed) {
+bool Reconciler::takeOverCreatedFields(Pass& pass, const kube::Resource& resource, Json& observed) {
   const Json* managed = at(observed, {"metadata", "managedFields"});
   if (managed == nullptr || !managed->is_array()) return true;
   Json entries = Json::array();
@@ -569,18 +564,19 @@ std::vector<Reconciler::Owned> Reconciler::ensureOwnedAll(Pass& pass,
 bool Reconciler::stepPasswords(Pass& pass) {
   const auto& store = pass.store;
   const std::string& ns = store.metadata.ns;
-  const std::string secretName = redis::authSecretName(store);
+  const std::string secretName = managedstore::authSecretName(store);
   // The only place passwords are generated: when their Secret does not exist. A create fails
   // when it does, so a fresh store creates it without reading it first.
   const auto createPasswordSecret = [&]() -> kube::Result<Json> {
-    auto passwords = redis::generatePasswords(random_);
+    auto passwords = managedstore::generatePasswords(random_);
     if (!passwords) {
-      return std::unexpected(kube::Error{.kind = ErrorKind::kInternal,
-                                         .message = "cannot generate passwords: " +
-                                                    passwords.error()});
+      return std::unexpected(
+          kube::Error{.kind = ErrorKind::kInternal,
+                      .message = "cannot generate passwords: " + passwords.error()});
     }
-    auto created = client_.create(kube::resources::kSecrets, ns,
-                                  redis::authSecret(store, *passwords), {.fieldManager = kManager});
+    auto created =
+        client_.create(kube::resources::kSecrets, ns, managedstore::authSecret(store, *passwords),
+                       {.fieldManager = kManager});
     if (created) {
       pass.created.push_back("Secret " + secretName + " (new passwords)");
       pass.log.info("created", {{"object", "Secret " + secretName}});
@@ -611,7 +607,7 @@ bool Reconciler::stepPasswords(Pass& pass) {
       pass.needsUser = true;
       return true;
     }
-    auto passwords = redis::passwordsFromSecret(*observed);
+    auto passwords = managedstore::passwordsFromSecret(*observed);
     if (!passwords) {
       pass.storeCondition = {
           .type = pass.storeCondition.type,
@@ -641,7 +637,7 @@ bool Reconciler::stepManagedStore(Pass& pass) {
   // stepPasswords ran before (beside the target's read): without passwords it said why.
   if (!pass.passwords) return true;
   const auto& store = pass.store;
-  std::optional<redis::Labels> targetLabels;
+  std::optional<managedstore::Labels> targetLabels;
   if (pass.deployment) targetLabels = podTemplateLabels(*pass.deployment);
   auto objects = managedStoreObjects(store, *pass.passwords, targetLabels,
                                      operatorPeer(options_.operatorNamespace));
@@ -687,7 +683,7 @@ bool Reconciler::stepManagedStore(Pass& pass) {
   }
   pass.endpoint = managedEndpoint(store, *pass.passwords);
   pass.monitor = *pass.endpoint;
-  pass.monitor->username = std::string(redis::kMonitorUser);
+  pass.monitor->username = std::string(managedstore::kMonitorUser);
   pass.monitor->password = pass.passwords->monitor;
   pass.storeUsable = true;
   return true;
@@ -720,8 +716,8 @@ bool Reconciler::stepExternalStore(Pass& pass) {
     if (const Json* data = at(*secret, {"data"}); data != nullptr && data->is_object()) {
       for (const auto& [key, unused] : data->items()) keys += (keys.empty() ? "" : ", ") + key;
     }
-    return missing("Secret " + ref.name + " has no key \"" + ref.key + "\" (its keys: " +
-                   (keys.empty() ? "none" : keys) +
+    return missing("Secret " + ref.name + " has no key \"" + ref.key +
+                   "\" (its keys: " + (keys.empty() ? "none" : keys) +
                    "): add it, or set spec.store.external.urlSecretRef.key");
   }
   const auto url = crypto::base64Decode(value->get<std::string>());
@@ -752,7 +748,7 @@ bool Reconciler::stepExternalStore(Pass& pass) {
 void Reconciler::stepProbe(Pass& pass) {
   if (!pass.storeUsable) return;
   pass.probe = prober_.probe(*pass.endpoint, pass.monitor);
-  const ProbeResult& probe = *pass.probe;
+  const health::ProbeResult& probe = *pass.probe;
   pass.storeCondition.ok = probe.ok;
   pass.storeCondition.reason = probe.reason;
   pass.storeCondition.message = probe.message;
@@ -770,16 +766,14 @@ void Reconciler::stepProbe(Pass& pass) {
   }
   // A store that stops answering once the app is wired to it is unreachable, not provisioning,
   // whatever its pod's readiness says.
-  const bool wiredBefore =
-      pass.deployment && !ownedLeafFields(*pass.deployment, kManager).empty();
+  const bool wiredBefore = pass.deployment && !ownedLeafFields(*pass.deployment, kManager).empty();
   if (pass.statefulSet && !wiredBefore) {
     const auto ready = integerAt(*pass.statefulSet, {"status", "readyReplicas"}).value_or(0);
     if (ready < 1) {
       pass.storeCondition.reason = std::string(api::kReasonProvisioning);
-      pass.storeCondition.message = "waiting for the pod of StatefulSet " +
-                                    redis::statefulSetName(pass.store) +
-                                    " to be ready; the store does not answer yet (" +
-                                    probe.message + ")";
+      pass.storeCondition.message =
+          "waiting for the pod of StatefulSet " + managedstore::statefulSetName(pass.store) +
+          " to be ready; the store does not answer yet (" + probe.message + ")";
       return;
     }
   }
@@ -806,12 +800,12 @@ bool Reconciler::stepWire(Pass& pass) {
                              (pass.storeCondition.reason.empty() ? std::string("not known")
                                                                  : pass.storeCondition.reason) +
                              ")"};
-    pass.workersCondition = {.type = pass.workersCondition.type,
-                             .ok = wiredBefore,
-                             .reason = std::string(wiredBefore ? api::kReasonWorkersSized
-                                                               : api::kReasonWaitingForStore),
-                             .message = wiredBefore ? "workers were sized when the app was wired"
-                                                    : "workers are set when the app is wired"};
+    pass.workersCondition = {
+        .type = pass.workersCondition.type,
+        .ok = wiredBefore,
+        .reason = std::string(wiredBefore ? api::kReasonWorkersSized : api::kReasonWaitingForStore),
+        .message = wiredBefore ? "workers were sized when the app was wired"
+                               : "workers are set when the app is wired"};
     return true;
   }
 
@@ -822,12 +816,12 @@ bool Reconciler::stepWire(Pass& pass) {
   auto wiring = desiredWiring(store, *pass.endpoint, *pass.deployment, serverMaxClients);
   if (!wiring) {
     const bool containerMissing = wiring.error().find("has no container") != std::string::npos;
-    pass.wiredCondition = {.type = pass.wiredCondition.type,
-                           .ok = false,
-                           .reason = std::string(containerMissing ? api::kReasonContainerNotFound
-                                                                  : api::kReasonApplyFailed),
-                           .message = wiring.error() +
-                                      (containerMissing ? ": correct spec.target.containers" : "")};
+    pass.wiredCondition = {
+        .type = pass.wiredCondition.type,
+        .ok = false,
+        .reason =
+            std::string(containerMissing ? api::kReasonContainerNotFound : api::kReasonApplyFailed),
+        .message = wiring.error() + (containerMissing ? ": correct spec.target.containers" : "")};
     pass.workersCondition = pass.wiredCondition;
     pass.workersCondition.type = std::string(api::kConditionWorkersSized);
     pass.needsUser = true;
@@ -889,15 +883,16 @@ bool Reconciler::stepWire(Pass& pass) {
   }
   pass.workers = wiring->deployment.containers.front().workers;
   for (const auto& container : wiring->deployment.containers) {
-    pass.poolSize = std::min<std::int64_t>(pass.poolSize.value_or(container.poolSize),
-                                           container.poolSize);
+    pass.poolSize =
+        std::min<std::int64_t>(pass.poolSize.value_or(container.poolSize), container.poolSize);
   }
   pass.wiredCondition = {.type = pass.wiredCondition.type,
                          .ok = true,
                          .reason = std::string(api::kReasonWired),
                          .message = "Deployment " + deploymentName + " reads " +
                                     store.spec.connection.urlEnvVar + " from Secret " +
-                                    api::secretName(store) + "; pods roll when the connection "
+                                    api::secretName(store) +
+                                    "; pods roll when the connection "
                                     "changes"};
   pass.workersCondition = {.type = pass.workersCondition.type,
                            .ok = true,
@@ -925,8 +920,8 @@ bool Reconciler::stepAffinity(Pass& pass) {
     pass.affinityCondition = {.type = pass.affinityCondition.type,
                               .ok = false,
                               .reason = std::string(api::kReasonServiceNotFound),
-                              .message = "Service " + serviceName + " does not exist in namespace " +
-                                         store.metadata.ns +
+                              .message = "Service " + serviceName +
+                                         " does not exist in namespace " + store.metadata.ns +
                                          ": create it, or correct spec.target.service"};
     pass.waiting = true;
     return true;
@@ -946,8 +941,8 @@ bool Reconciler::stepAffinity(Pass& pass) {
     }
     std::string why;
     if (store.spec.affinity.mode == api::AffinityMode::kUntilStoreReady) {
-      why = storeReady ? " (the store is ready: sessions are shared)"
-                       : " (until the store is ready)";
+      why =
+          storeReady ? " (the store is ready: sessions are shared)" : " (until the store is ready)";
     }
     event(pass, events::EventType::kNormal, "AffinitySet", "SetAffinity",
           "Service " + serviceName + ": " + description + why);
@@ -987,7 +982,8 @@ bool Reconciler::stepStatus(Pass& pass) {
   }
   if (pass.deployment) {
     observation.replicas = integerAt(*pass.deployment, {"status", "replicas"});
-    if (!observation.replicas) observation.replicas = integerAt(*pass.deployment, {"spec", "replicas"});
+    if (!observation.replicas)
+      observation.replicas = integerAt(*pass.deployment, {"spec", "replicas"});
   }
   observation.workers = pass.workers;
   observation.poolSize = pass.poolSize;
@@ -1007,8 +1003,7 @@ bool Reconciler::stepStatus(Pass& pass) {
   };
   const bool hadFigures = previous.contains("store") && previous["store"].is_object() &&
                           previous["store"].contains("connectedClients");
-  if (status == previous ||
-      (hadFigures && withoutFigures(status) == withoutFigures(previous))) {
+  if (status == previous || (hadFigures && withoutFigures(status) == withoutFigures(previous))) {
     return true;
   }
   Json updated = pass.raw;
@@ -1106,7 +1101,7 @@ Outcome Reconciler::invalidSpec(Pass& pass, const std::string& problem) {
 
 Outcome Reconciler::finalize(Pass& pass) {
   auto finalizers = finalizersOf(pass.raw);
-  if (std::find(finalizers.begin(), finalizers.end(), kFinalizer) == finalizers.end()) {
+  if (std::find(finalizers.begin(), finalizers.end(), identity::kFinalizer) == finalizers.end()) {
     return Outcome::success();
   }
   const auto& store = pass.store;
@@ -1125,7 +1120,8 @@ Outcome Reconciler::finalize(Pass& pass) {
                         wiring::deploymentUnwireConfiguration(ns, store.spec.target.deployment)});
   }
   if (!store.spec.target.service.empty()) {
-    releases.push_back({&kube::resources::kServices, store.spec.target.service,
+    releases.push_back({&kube::resources::kServices,
+                        store.spec.target.service,
                         {{"apiVersion", "v1"},
                          {"kind", "Service"},
                          {"metadata", {{"name", store.spec.target.service}, {"namespace", ns}}}}});
@@ -1152,9 +1148,9 @@ Outcome Reconciler::finalize(Pass& pass) {
   const std::string connectionSecret = api::secretName(store);
   if (auto secret = client_.get(kube::resources::kSecrets, ns, connectionSecret); secret) {
     if (controlledBy(*secret, store.metadata.uid)) {
-      auto removed = client_.remove(kube::resources::kSecrets, ns, connectionSecret,
-                                    {.preconditionUid = secret->value("/metadata/uid"_json_pointer,
-                                                                      std::string())});
+      auto removed = client_.remove(
+          kube::resources::kSecrets, ns, connectionSecret,
+          {.preconditionUid = secret->value("/metadata/uid"_json_pointer, std::string())});
       if (!removed && removed.error().kind != ErrorKind::kNotFound) return Outcome::retry();
     }
   } else if (secret.error().kind != ErrorKind::kNotFound) {
@@ -1167,7 +1163,7 @@ Outcome Reconciler::finalize(Pass& pass) {
   const bool deleteData = store.spec.store.type == api::StoreType::kManaged &&
                           store.spec.store.managed.deletionPolicy == api::DeletionPolicy::kDelete;
   if (deleteData) {
-    const std::string stsName = redis::statefulSetName(store);
+    const std::string stsName = managedstore::statefulSetName(store);
     auto sts = client_.get(kube::resources::kStatefulSets, ns, stsName);
     if (sts) {
       if (controlledBy(*sts, store.metadata.uid)) {
@@ -1186,10 +1182,10 @@ Outcome Reconciler::finalize(Pass& pass) {
     }
   }
   if (store.spec.store.type == api::StoreType::kManaged) {
-    auto claims = client_.listAll(
-        kube::resources::kPersistentVolumeClaims, ns,
-        {.labelSelector = "sessionstore.io/name=" + store.metadata.name +
-                          ",app.kubernetes.io/managed-by=sessionstore-operator"});
+    auto claims =
+        client_.listAll(kube::resources::kPersistentVolumeClaims, ns,
+                        {.labelSelector = "sessionstore.io/name=" + store.metadata.name +
+                                          ",app.kubernetes.io/managed-by=sessionstore-operator"});
     if (!claims) return Outcome::retry();
     for (const Json& claim : claims->items) {
       const std::string claimName = nameOf(claim);
@@ -1206,7 +1202,7 @@ Outcome Reconciler::finalize(Pass& pass) {
     }
   }
 
-  std::erase(finalizers, std::string(kFinalizer));
+  std::erase(finalizers, std::string(identity::kFinalizer));
   const Json patch = {
       {"metadata", {{"finalizers", finalizers}, {"resourceVersion", resourceVersionOf(pass.raw)}}}};
   auto patched = client_.patch(kube::resources::kSessionStores, ns, store.metadata.name,

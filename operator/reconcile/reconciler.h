@@ -23,31 +23,29 @@
 #include <chrono>
 #include <functional>
 #include <map>
-#include <mutex>
-#include <set>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "clock/clock.h"
 #include "events/recorder.h"
+#include "health/store_prober.h"
 #include "kube/client.h"
 #include "logging/log.h"
+#include "managedstore/managed_store.h"
 #include "metrics/operator_metrics.h"
 #include "reconcile/desired.h"
-#include "reconcile/store_prober.h"
-#include "redis/redis.h"
 #include "workqueue/runner.h"
 
 namespace sessionstore::reconcile {
 
-inline constexpr std::string_view kFinalizer = "sessionstore.io/finalizer";
-
 struct ReconcilerOptions {
   // Where the operator runs (the NetworkPolicy admits its pods from there).
-  std::string operatorNamespace{kDefaultOperatorNamespace};
+  std::string operatorNamespace{identity::kDefaultOperatorNamespace};
   // A converged SessionStore is looked at again after this (the store is probed again).
   clock::Duration resyncInterval = std::chrono::seconds(30);
   // While waiting for the store or the target, look again after this, doubled for each look in
@@ -66,7 +64,7 @@ struct ReconcilerOptions {
 class Reconciler {
  public:
   // recorder and metrics may be null. REQUIRES: every reference outlives the reconciler.
-  Reconciler(kube::Client& client, StoreProber& prober, redis::RandomBytes random,
+  Reconciler(kube::Client& client, health::StoreProber& prober, managedstore::RandomBytes random,
              events::EventRecorder* recorder, ReconcilerOptions options,
              const clock::Clock& clock = clock::systemClock(),
              metrics::OperatorMetrics* metrics = nullptr);
@@ -134,13 +132,13 @@ class Reconciler {
   bool addFinalizer(Pass& pass);
   // One Event for what the pass created, one for what it changed; then forgets them.
   void reportWrites(Pass& pass);
-  void event(Pass& pass, events::EventType type, std::string_view reason,
-             std::string_view action, const std::string& note);
+  void event(Pass& pass, events::EventType type, std::string_view reason, std::string_view action,
+             const std::string& note);
   void publishMetrics(const Pass& pass);
 
   kube::Client& client_;
-  StoreProber& prober_;
-  const redis::RandomBytes random_;
+  health::StoreProber& prober_;
+  const managedstore::RandomBytes random_;
   events::EventRecorder* recorder_;
   const ReconcilerOptions options_;
   const clock::Clock& clock_;

@@ -16,6 +16,8 @@
 
 #include "transport/http_transport.h"
 
+#include "identity/identity.h"
+
 namespace sessionstore::transport {
 
 std::optional<std::string> Response::header(const std::string& lowerCaseName) const {
@@ -228,7 +230,7 @@ std::string userAgent() {
 #else
   constexpr std::string_view arch = "unknown";
 #endif
-  return "sessionstore-operator/" SESSIONSTORE_VERSION " (" + std::string(os) + "/" +
+  return std::string(identity::kName) + "/" SESSIONSTORE_VERSION " (" + std::string(os) + "/" +
          std::string(arch) + ")";
 }
 

@@ -1,7 +1,7 @@
 #include "wiring/connection.h"
 
 #include "crypto/crypto.h"
-#include "redis/redis.h"
+#include "managedstore/managed_store.h"
 #include "wiring/wiring.h"
 
 namespace sessionstore::wiring {
@@ -30,10 +30,10 @@ Json childMetadata(const api::SessionStore& store, const std::string& name) {
   return Json{{"name", name},
               {"namespace", store.metadata.ns},
               {"labels",
-               {{"app.kubernetes.io/managed-by", "sessionstore-operator"},
+               {{std::string(identity::kManagedByLabel), std::string(identity::kName)},
                 {"app.kubernetes.io/instance", store.metadata.name},
-                {"sessionstore.io/name", store.metadata.name}}},
-              {"ownerReferences", Json::array({redis::ownerReference(store)})}};
+                {std::string(identity::kStoreLabel), store.metadata.name}}},
+              {"ownerReferences", Json::array({managedstore::ownerReference(store)})}};
 }
 
 }  // namespace

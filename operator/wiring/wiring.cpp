@@ -164,7 +164,7 @@ Json deploymentApplyConfiguration(const DeploymentWiring& wiring) {
     containers.push_back({{"name", container.name}, {"env", std::move(env)}});
   }
   Json annotations = Json::object();
-  annotations[std::string(kConnectionHashAnnotation)] = wiring.connectionHash;
+  annotations[std::string(identity::kConnectionHashAnnotation)] = wiring.connectionHash;
   return {
       {"apiVersion", "apps/v1"},
       {"kind", "Deployment"},

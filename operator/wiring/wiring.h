@@ -14,16 +14,13 @@
 #include <vector>
 
 #include "api/session_store.h"
+#include "identity/identity.h"
 #include "quantity/quantity.h"
 
 namespace sessionstore::wiring {
 
 using Json = nlohmann::json;
 
-// The field manager of every server-side apply the operator makes.
-inline constexpr std::string_view kFieldManager = "sessionstore-operator";
-// Pod-template annotation holding a hash of the connection, so pods roll when it changes.
-inline constexpr std::string_view kConnectionHashAnnotation = "sessionstore.io/connection-hash";
 // Keys of the connection Secret the env entries refer to.
 inline constexpr std::string_view kUrlSecretKey = "REDIS_URL";
 inline constexpr std::string_view kKeyPrefixSecretKey = "SESSION_KEY_PREFIX";
@@ -90,9 +87,9 @@ std::expected<DeploymentWiring, std::string> computeDeploymentWiring(
 Json deploymentApplyConfiguration(const DeploymentWiring& wiring);
 
 // The body that undoes the wiring (the finalizer's step): only apiVersion, kind and metadata.name
-// and namespace. Applied under kFieldManager, it releases every field the operator applied
-// before (env entries and annotation), which the API server then removes unless another manager
-// also owns them; nothing else of the Deployment changes.
+// and namespace. Applied under identity::kFieldManager, it releases every field the operator
+// applied before (env entries and annotation), which the API server then removes unless another
+// manager also owns them; nothing else of the Deployment changes.
 Json deploymentUnwireConfiguration(const std::string& ns, const std::string& deployment);
 
 }  // namespace sessionstore::wiring

@@ -27,7 +27,7 @@
 
 #include "../integration/operator_fixture.h"
 #include "crypto/crypto.h"
-#include "redis/redis.h"
+#include "managedstore/managed_store.h"
 
 namespace sessionstore::testing {
 namespace {
@@ -80,9 +80,9 @@ class StoreFaults : public OperatorFixture {
   static std::vector<std::pair<std::string, std::string>> children(const std::string& store,
                                                                    bool wired) {
     std::vector<std::pair<std::string, std::string>> out = {
-        {"Secret", store + "-redis-auth"},   {"ConfigMap", store + "-redis-config"},
-        {"Service", store + "-redis"},       {"Service", store + "-redis-headless"},
-        {"StatefulSet", store + "-redis"},   {"NetworkPolicy", store + "-redis"}};
+        {"Secret", store + "-redis-auth"}, {"ConfigMap", store + "-redis-config"},
+        {"Service", store + "-redis"},     {"Service", store + "-redis-headless"},
+        {"StatefulSet", store + "-redis"}, {"NetworkPolicy", store + "-redis"}};
     if (wired) out.emplace_back("Secret", store + "-session-store");
     return out;
   }
@@ -224,7 +224,7 @@ class StoreFaults : public OperatorFixture {
   // operator manages it is one of the expected children of a living store, controlled by it and
   // by nothing else, and each store has exactly its children. Returns how many were checked.
   int expectOneOfEachOwned(const World& world, const std::map<std::string, Expectation>& expected) {
-    std::map<std::string, std::string> uids;  // living stores
+    std::map<std::string, std::string> uids;              // living stores
     std::map<std::string, std::set<std::string>> wanted;  // store -> "Kind/name"
     for (const auto& [key, object] : world.objects) {
       if (object.value("kind", "") != "SessionStore") continue;
@@ -290,10 +290,10 @@ class StoreFaults : public OperatorFixture {
   // test plays; "ok:<reply>" or the error.
   std::string asApp(const std::string& store, const std::vector<std::string>& command) {
     const Json connection = mustGet("secret", store + "-session-store");
-    auto session = storeprobe::Session::open({.host = "127.0.0.1",
-                                              .port = stores_.at(ns_ + "/" + store)->port(),
-                                              .username = "app",
-                                              .password = decode(connection, "REDIS_PASSWORD")});
+    auto session = redisclient::Session::open({.host = "127.0.0.1",
+                                               .port = stores_.at(ns_ + "/" + store)->port(),
+                                               .username = "app",
+                                               .password = decode(connection, "REDIS_PASSWORD")});
     if (!session) return "no session: " + session.error();
     auto reply = (*session)->command(command);
     return reply ? "ok:" + *reply : reply.error();
@@ -438,8 +438,8 @@ TEST_F(StoreFaults, StoresConvergeWhileTheOperatorIsKilledAtRandomMoments) {
     }
   }
   std::cout << "[ kill   ] " << stores << " converging SessionStores (" << answering
-            << " answering, the rest without Redis) in " << kills << " batches, "
-            << deleted_.size() << " of them deleted during the kills, and " << ready
+            << " answering, the rest without Redis) in " << kills << " batches, " << deleted_.size()
+            << " of them deleted during the kills, and " << ready
             << " Ready ones with a key; the operator SIGKILLed " << kills << " times, each "
             << milliseconds(moments) << " after its start and its batch's apply; stores of the "
             << "operator's still pending at each kill: ";
@@ -473,19 +473,18 @@ TEST_F(StoreFaults, TheLeaderKilledWithWorkPendingTheOtherFinishesIt) {
   operator_ = nullptr;
   const auto replica = [&](const std::string& identity) {
     return std::make_unique<ChildProcess>(
-        std::vector<std::string>{OPERATOR_BINARY, "run", "--kubeconfig", kubeconfig(),
-                                 "--identity", identity, "--leader-election-namespace", ns_,
-                                 "--metrics-bind-address", "127.0.0.1:0",
-                                 "--health-probe-bind-address", "127.0.0.1:0",
-                                 "--store-address-map", addressMap_},
+        std::vector<std::string>{
+            OPERATOR_BINARY, "run", "--kubeconfig", kubeconfig(), "--identity", identity,
+            "--leader-election-namespace", ns_, "--metrics-bind-address", "127.0.0.1:0",
+            "--health-probe-bind-address", "127.0.0.1:0", "--store-address-map", addressMap_},
         plane_->dir() + "/" + ns_ + "-" + identity + ".log");
   };
   std::map<std::string, std::unique_ptr<ChildProcess>> replicas;
   replicas["replica-a"] = replica("replica-a");
   replicas["replica-b"] = replica("replica-b");
   const auto holder = [&] {
-    return inNs({"get", "lease", "sessionstore-operator", "-o",
-                 "jsonpath={.spec.holderIdentity}"}).out;
+    return inNs({"get", "lease", "sessionstore-operator", "-o", "jsonpath={.spec.holderIdentity}"})
+        .out;
   };
   ASSERT_TRUE(eventually([&] { return replicas.contains(holder()); })) << holder();
   const std::string leader = holder();
@@ -514,8 +513,8 @@ TEST_F(StoreFaults, TheLeaderKilledWithWorkPendingTheOtherFinishesIt) {
 
   ASSERT_TRUE(eventually([&] { return holder() == successor; }, std::chrono::seconds(60)))
       << "no replica took over the Lease from " << leader << ": " << holder();
-  const auto tookOver = std::chrono::duration_cast<std::chrono::seconds>(
-      std::chrono::steady_clock::now() - killedAt);
+  const auto tookOver =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - killedAt);
   World last;
   const std::string missing = waitConverged(expected, played, std::chrono::seconds(150), last);
   ASSERT_EQ(missing, "") << tail(replicas[successor]->output(), 4000);
@@ -534,8 +533,8 @@ TEST_F(StoreFaults, TheLeaderKilledWithWorkPendingTheOtherFinishesIt) {
       finishedBySuccessor.insert(name);
     }
   }
-  EXPECT_FALSE(finishedBySuccessor.empty()) << "no Event from " << successor
-                                            << " for a store left pending by " << leader;
+  EXPECT_FALSE(finishedBySuccessor.empty())
+      << "no Event from " << successor << " for a store left pending by " << leader;
   std::cout << "[ leader ] " << leader << " SIGKILLed with "
             << (static_cast<int>(expected.size()) - done) << " of " << expected.size()
             << " stores not converged; " << successor << " took the Lease after "
@@ -560,9 +559,9 @@ TEST_F(StoreFaults, TheStoresRedisKilledDegradesThenRecoversWithTheWiringUntouch
   std::filesystem::create_directories(data);
   apply(deploymentYaml("web"));
   apply(serviceYaml("web"));
-  const std::string persistent = std::regex_replace(
-      managedStoreYaml("web", "web"), std::regex("persistence: \\{enabled: false\\}"),
-      "persistence: {enabled: true, size: 1Gi}");
+  const std::string persistent = std::regex_replace(managedStoreYaml("web", "web"),
+                                                    std::regex("persistence: \\{enabled: false\\}"),
+                                                    "persistence: {enabled: true, size: 1Gi}");
   apply(persistent + "  affinity: {mode: UntilStoreReady}\n");
 
   // The test plays the node, with a data folder standing for the volume, so the Redis that
@@ -578,8 +577,8 @@ TEST_F(StoreFaults, TheStoresRedisKilledDegradesThenRecoversWithTheWiringUntouch
     }));
     EXPECT_NE(config["data"].value("redis.conf", "").find("appendonly yes"), std::string::npos);
     // The test's key must be on disk before the SIGKILL.
-    auto server = startFromStoreConfig(config, data + ".acl", "", "\nappendfsync always\n", data,
-                                       port);
+    auto server =
+        startFromStoreConfig(config, data + ".acl", "", "\nappendfsync always\n", data, port);
     if (port == 0) {
       std::ofstream(addressMap_, std::ios::app)
           << "web-redis." << ns_ << ".svc:6379 127.0.0.1:" << server->port() << "\n";
@@ -589,13 +588,14 @@ TEST_F(StoreFaults, TheStoresRedisKilledDegradesThenRecoversWithTheWiringUntouch
   auto redis = startRedis(0);
   const int port = redis->port();
   ASSERT_TRUE(eventually([&] { return phase("web") == "Ready"; })) << describeStore("web");
-  ASSERT_TRUE(eventually([&] { return mustGet("service", "web")["spec"]["sessionAffinity"] == "None"; }));
+  ASSERT_TRUE(
+      eventually([&] { return mustGet("service", "web")["spec"]["sessionAffinity"] == "None"; }));
   const Json connection = mustGet("secret", "web-session-store");
   const auto command = [&](const std::vector<std::string>& args) {
-    auto session = storeprobe::Session::open({.host = "127.0.0.1",
-                                              .port = port,
-                                              .username = "app",
-                                              .password = decode(connection, "REDIS_PASSWORD")});
+    auto session = redisclient::Session::open({.host = "127.0.0.1",
+                                               .port = port,
+                                               .username = "app",
+                                               .password = decode(connection, "REDIS_PASSWORD")});
     if (!session) return std::string("no session: ") + session.error();
     auto reply = (*session)->command(args);
     return reply ? "ok:" + *reply : reply.error();
@@ -658,8 +658,8 @@ TEST_F(StoreFaults, TheStoresRedisKilledDegradesThenRecoversWithTheWiringUntouch
       },
       std::chrono::seconds(90), std::chrono::milliseconds(500)))
       << describeStore("web");
-  const auto noticedAfter = std::chrono::duration_cast<std::chrono::seconds>(
-      std::chrono::steady_clock::now() - killedAt);
+  const auto noticedAfter =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - killedAt);
   EXPECT_TRUE(eventually([&] { return phase("web") == "Degraded"; })) << describeStore("web");
   EXPECT_TRUE(eventually([&] {
     return mustGet("service", "web")["spec"].value("sessionAffinity", "") == "ClientIP";
@@ -704,7 +704,8 @@ TEST_F(StoreFaults, TheStoresRedisKilledDegradesThenRecoversWithTheWiringUntouch
             << recoveredAfter.count() << " s, Service None again, the key "
             << "written before the crash read back; the Deployment looked at " << wiringLooks
             << " times: pod template, generation and the operator's managed fields unchanged "
-            << "(resourceVersion " << (versionMoved ? "moved: status written by the cluster" : "unchanged")
+            << "(resourceVersion "
+            << (versionMoved ? "moved: status written by the cluster" : "unchanged")
             << "); both Secrets unchanged\n";
   expectNoSecretLeaks();
 }

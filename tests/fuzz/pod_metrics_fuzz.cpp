@@ -4,8 +4,8 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "autoscaling/sources.h"
 #include "fuzz_input.h"
-#include "scaling/sources.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace sessionstore;
@@ -13,10 +13,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto pods = nlohmann::json::parse(documents[0], nullptr, false);
   const auto metrics = nlohmann::json::parse(documents[1], nullptr, false);
   const auto selector = nlohmann::json::parse(documents[2], nullptr, false);
-  if (!selector.is_discarded()) (void)scaling::selectorString(selector);
+  if (!selector.is_discarded()) (void)autoscaling::selectorString(selector);
   if (pods.is_discarded() || metrics.is_discarded()) return 0;
   for (const char* resource : {"cpu", "memory"}) {
-    const auto sample = scaling::podSample(pods, metrics, resource, {});
+    const auto sample = autoscaling::podSample(pods, metrics, resource, {});
     if (!sample) continue;
     for (const auto& pod : sample->ready) {
       if (!std::isfinite(pod.usage) || !std::isfinite(pod.request)) {

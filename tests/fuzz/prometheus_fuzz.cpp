@@ -2,12 +2,12 @@
 // finite value or an error that says why, never an exception.
 #include <cmath>
 
+#include "autoscaling/sources.h"
 #include "fuzz_input.h"
-#include "scaling/sources.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace sessionstore;
-  const auto value = scaling::parsePrometheusValue(fuzz::text(data, size));
+  const auto value = autoscaling::parsePrometheusValue(fuzz::text(data, size));
   if (value && !std::isfinite(*value)) fuzz::broken("a value that is not finite");
   if (!value && value.error().empty()) fuzz::broken("an error without a message");
   return 0;

@@ -1,11 +1,11 @@
-// What a Redis store and its user give the operator: the INFO answer (storeprobe::parseInfo) and
-// the connection URL from the user's Secret (storeprobe::parseRedisUrl). An error about a URL
+// What a Redis store and its user give the operator: the INFO answer (redisclient::parseInfo) and
+// the connection URL from the user's Secret (redisclient::parseRedisUrl). An error about a URL
 // never repeats the URL's password.
 #include <optional>
 #include <utility>
 
 #include "fuzz_input.h"
-#include "storeprobe/store_probe.h"
+#include "redisclient/redis_client.h"
 
 namespace {
 
@@ -28,18 +28,18 @@ std::optional<std::pair<std::size_t, std::size_t>> passwordSpan(const std::strin
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace sessionstore;
   const std::string input = fuzz::text(data, size);
-  const auto info = storeprobe::parseInfo(input);
+  const auto info = redisclient::parseInfo(input);
   for (const auto& [key, value] : info) {
     if (key.find('\n') != std::string::npos) fuzz::broken("an INFO key holds a newline");
   }
-  const auto endpoint = storeprobe::parseRedisUrl(input);
+  const auto endpoint = redisclient::parseRedisUrl(input);
   if (endpoint && endpoint->host.empty()) fuzz::broken("an endpoint without a host");
   // The same URL with its password swapped for a marker no message could hold by chance: an
   // error that quotes the marker would quote a real password too.
   if (const auto span = passwordSpan(input)) {
     std::string marked = input;
     marked.replace(span->first, span->second, "Pw7mArKeR");
-    const auto withMarker = storeprobe::parseRedisUrl(marked);
+    const auto withMarker = redisclient::parseRedisUrl(marked);
     if (!withMarker && withMarker.error().find("Pw7mArKeR") != std::string::npos) {
       fuzz::broken("a URL error repeats the password");
     }

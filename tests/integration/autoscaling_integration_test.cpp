@@ -20,13 +20,16 @@ std::string appYaml(const std::string& name) {
   return R"(
 apiVersion: apps/v1
 kind: Deployment
-metadata: {name: )" + name + R"(}
+metadata: {name: )" +
+         name + R"(}
 spec:
   replicas: 2
-  selector: {matchLabels: {app: )" + name + R"(}}
+  selector: {matchLabels: {app: )" +
+         name + R"(}}
   template:
     metadata:
-      labels: {app: )" + name + R"(}
+      labels: {app: )" +
+         name + R"(}
       annotations:
         kwok.x-k8s.io/usage-cpu: 100m
         kwok.x-k8s.io/usage-memory: 64Mi
@@ -40,13 +43,16 @@ spec:
 )";
 }
 
-std::string autoscaledStoreYaml(const std::string& name, int maxReplicas, const std::string& metrics) {
+std::string autoscaledStoreYaml(const std::string& name, int maxReplicas,
+                                const std::string& metrics) {
   return R"(
 apiVersion: sessionstore.io/v1alpha1
 kind: SessionStore
-metadata: {name: )" + name + R"(}
+metadata: {name: )" +
+         name + R"(}
 spec:
-  target: {deployment: )" + name + R"(}
+  target: {deployment: )" +
+         name + R"(}
   store:
     type: Managed
     managed:
@@ -54,7 +60,8 @@ spec:
   autoscaling:
     enabled: true
     minReplicas: 2
-    maxReplicas: )" + std::to_string(maxReplicas) + R"(
+    maxReplicas: )" +
+         std::to_string(maxReplicas) + R"(
     pollIntervalSeconds: 5
     behavior:
       scaleUp: {stabilizationWindowSeconds: 0, maxReplicasPerStep: 4}
@@ -93,24 +100,27 @@ TEST_F(AutoscalingIntegration, CpuScalesUpToTheComputedCountAndDownOnlyAfterTheW
   EXPECT_EQ(replicas("cpu"), 2) << "20% of requests must not scale";
 
   // 1000m of a 500m request: 200% > 80%, desired = ceil(2 * 200 / 80) = 5.
-  ASSERT_TRUE(inNs({"annotate", "pods", "-l", "app=cpu", "--overwrite",
-                    "kwok.x-k8s.io/usage-cpu=1000m"})
-                  .ok());
+  ASSERT_TRUE(
+      inNs({"annotate", "pods", "-l", "app=cpu", "--overwrite", "kwok.x-k8s.io/usage-cpu=1000m"})
+          .ok());
   ASSERT_TRUE(eventually([&] { return replicas("cpu") == 5; }, 180s)) << describeStore("cpu");
   // Events are sent in the background: wait for it.
-  EXPECT_TRUE(eventually([&] {
-    return std::regex_search(scaleEvents(),
-                             std::regex("cpu [0-9]+% of requests > target 80%: 2 -> 5"));
-  }, 20s)) << scaleEvents() << inNs({"get", "events.events.k8s.io", "-o", "yaml"}).out;
+  EXPECT_TRUE(eventually(
+      [&] {
+        return std::regex_search(scaleEvents(),
+                                 std::regex("cpu [0-9]+% of requests > target 80%: 2 -> 5"));
+      },
+      20s))
+      << scaleEvents() << inNs({"get", "events.events.k8s.io", "-o", "yaml"}).out;
   const Json status = mustGet("sessionstore", "cpu")["status"];
   EXPECT_EQ(status["target"]["desiredReplicas"], 5) << status.dump(2);
   EXPECT_FALSE(status["target"].value("lastScaleReason", "").empty());
   EXPECT_EQ(status["autoscaling"]["metrics"][0]["type"], "CPU");
 
   // Every pod back to 20%: down to minReplicas, but only once the 20 s window has passed.
-  ASSERT_TRUE(inNs({"annotate", "pods", "-l", "app=cpu", "--overwrite",
-                    "kwok.x-k8s.io/usage-cpu=100m"})
-                  .ok());
+  ASSERT_TRUE(
+      inNs({"annotate", "pods", "-l", "app=cpu", "--overwrite", "kwok.x-k8s.io/usage-cpu=100m"})
+          .ok());
   const auto lowered = std::chrono::steady_clock::now();
   ASSERT_TRUE(eventually([&] { return replicas("cpu") == 2; }, 180s)) << describeStore("cpu");
   EXPECT_GE(std::chrono::steady_clock::now() - lowered, 20s)
@@ -120,25 +130,24 @@ TEST_F(AutoscalingIntegration, CpuScalesUpToTheComputedCountAndDownOnlyAfterTheW
 
 TEST_F(AutoscalingIntegration, StoreClientsFollowRealConnections) {
   apply(appYaml("clients"));
-  apply(autoscaledStoreYaml("clients", 6,
-                            "    - {type: StoreClients, targetPerReplica: 10}\n"));
+  apply(autoscaledStoreYaml("clients", 6, "    - {type: StoreClients, targetPerReplica: 10}\n"));
   ASSERT_NO_FATAL_FAILURE(readyAndMeasured("clients"));
   const Json connection = mustGet("secret", "clients-session-store");
   const int port = stores_[ns_ + "/clients"]->port();
-  std::vector<std::unique_ptr<storeprobe::Session>> clients;
+  std::vector<std::unique_ptr<redisclient::Session>> clients;
   for (int i = 0; i < 45; ++i) {
-    auto session = storeprobe::Session::open({.host = "127.0.0.1",
-                                              .port = port,
-                                              .username = "app",
-                                              .password = decode(connection, "REDIS_PASSWORD")});
+    auto session = redisclient::Session::open({.host = "127.0.0.1",
+                                               .port = port,
+                                               .username = "app",
+                                               .password = decode(connection, "REDIS_PASSWORD")});
     ASSERT_TRUE(session) << session.error();
     clients.push_back(std::move(*session));
   }
   // 45 clients / 10 per replica: 5.
   ASSERT_TRUE(eventually([&] { return replicas("clients") == 5; }, 120s))
       << describeStore("clients");
-  EXPECT_TRUE(eventually([&] { return scaleEvents().find("store clients 45") != std::string::npos; },
-                         20s))
+  EXPECT_TRUE(
+      eventually([&] { return scaleEvents().find("store clients 45") != std::string::npos; }, 20s))
       << scaleEvents();
   clients.clear();
   ASSERT_TRUE(eventually([&] { return replicas("clients") == 2; }, 120s))
@@ -147,15 +156,15 @@ TEST_F(AutoscalingIntegration, StoreClientsFollowRealConnections) {
 
 TEST_F(AutoscalingIntegration, ActiveSessionsCountOnlyKeysUnderThePrefix) {
   apply(appYaml("sessions"));
-  apply(autoscaledStoreYaml("sessions", 10,
-                            "    - {type: ActiveSessions, targetPerReplica: 500}\n"));
+  apply(
+      autoscaledStoreYaml("sessions", 10, "    - {type: ActiveSessions, targetPerReplica: 500}\n"));
   // The test gives itself a user that may write anywhere, for the keys outside the prefix.
   ASSERT_NO_FATAL_FAILURE(
       readyAndMeasured("sessions", "user tester on >tester-password ~* +@all\n"));
-  auto writer = storeprobe::Session::open({.host = "127.0.0.1",
-                                           .port = stores_[ns_ + "/sessions"]->port(),
-                                           .username = "tester",
-                                           .password = "tester-password"});
+  auto writer = redisclient::Session::open({.host = "127.0.0.1",
+                                            .port = stores_[ns_ + "/sessions"]->port(),
+                                            .username = "tester",
+                                            .password = "tester-password"});
   ASSERT_TRUE(writer) << writer.error();
   const std::string prefix = ns_ + ":sessions:";
   for (int i = 0; i < 2600; ++i) {
@@ -188,7 +197,8 @@ class Exporter {
                 std::to_string(seconds_ <= le ? n : 0) + "\n";
       }
       text += "app_request_duration_seconds_bucket{le=\"+Inf\"} " + std::to_string(n) + "\n";
-      text += "app_request_duration_seconds_sum " + number(seconds_ * static_cast<double>(n)) + "\n";
+      text +=
+          "app_request_duration_seconds_sum " + number(seconds_ * static_cast<double>(n)) + "\n";
       text += "app_request_duration_seconds_count " + std::to_string(n) + "\n";
       return httpserver::Response{.contentType = "text/plain; version=0.0.4", .body = text};
     });
@@ -241,12 +251,13 @@ TEST_F(AutoscalingIntegration, LatencyFromARealPrometheusAboveTheTargetScalesUp)
       "histogram_quantile(0.95, sum by (le) (rate(app_request_duration_seconds_bucket[10s])))";
   ASSERT_TRUE(eventually(
       [&] {
-        const auto r = runProcess({"curl", "-sf", url + "/api/v1/query", "--data-urlencode",
-                                   "query=" + query});
+        const auto r = runProcess(
+            {"curl", "-sf", url + "/api/v1/query", "--data-urlencode", "query=" + query});
         return r.ok() && r.out.find("\"value\"") != std::string::npos;
       },
       60s))
-      << "Prometheus does not answer the query:\n" << prometheus.output();
+      << "Prometheus does not answer the query:\n"
+      << prometheus.output();
 
   apply(appYaml("latency"));
   apply(autoscaledStoreYaml(
@@ -280,17 +291,22 @@ spec:
 )");
   apply(autoscaledStoreYaml("neighbour", 5, "    - {type: CPU, targetAverageUtilization: 80}\n"));
   playNode("neighbour");
-  ASSERT_TRUE(eventually([&] {
-    return conditionIs("neighbour", "AutoscalingActive", "False", "HorizontalPodAutoscalerPresent");
-  }, 60s)) << describeStore("neighbour");
+  ASSERT_TRUE(eventually(
+      [&] {
+        return conditionIs("neighbour", "AutoscalingActive", "False",
+                           "HorizontalPodAutoscalerPresent");
+      },
+      60s))
+      << describeStore("neighbour");
   EXPECT_NE(condition("neighbour", "AutoscalingActive")->value("message", "").find("neighbour-hpa"),
             std::string::npos);
   // The condition can come before the Deployment's pods exist: wait for them to annotate them.
-  ASSERT_TRUE(eventually([&] {
-    return mustGet("deployment", "neighbour")["status"].value("readyReplicas", 0) == 2;
-  }, 90s)) << inNs({"get", "pods", "-o", "wide"}).out;
-  const auto annotated = inNs({"annotate", "pods", "-l", "app=neighbour", "--overwrite",
-                               "kwok.x-k8s.io/usage-cpu=1000m"});
+  ASSERT_TRUE(eventually(
+      [&] { return mustGet("deployment", "neighbour")["status"].value("readyReplicas", 0) == 2; },
+      90s))
+      << inNs({"get", "pods", "-o", "wide"}).out;
+  const auto annotated = inNs(
+      {"annotate", "pods", "-l", "app=neighbour", "--overwrite", "kwok.x-k8s.io/usage-cpu=1000m"});
   ASSERT_TRUE(annotated.ok()) << annotated.describe();
   std::this_thread::sleep_for(25s);  // five polls with a load that would ask for 5
   EXPECT_EQ(replicas("neighbour"), 2);

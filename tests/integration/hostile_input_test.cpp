@@ -18,8 +18,8 @@ std::string base64(std::string_view bytes) { return crypto::base64Encode(bytes);
 // What a case must end in.
 struct Expect {
   bool rejected = false;
-  std::string type;     // condition type (accepted cases)
-  std::string status;   // "True" / "False"
+  std::string type;    // condition type (accepted cases)
+  std::string status;  // "True" / "False"
   std::string reason;
   std::string message;  // a substring of the server's error, or of the condition's message
 };
@@ -39,8 +39,8 @@ struct Case {
   std::string store;     // metadata.name of the SessionStore
   std::string manifest;  // the SessionStore (YAML or JSON)
   Expect expect;
-  std::string setup;     // objects created first (YAML documents), in the test's namespace
-  bool node = false;     // play the node: start the store's Redis once its config is written
+  std::string setup;  // objects created first (YAML documents), in the test's namespace
+  bool node = false;  // play the node: start the store's Redis once its config is written
   std::vector<std::string> secrets;  // values that must appear in no status, Event or log line
   std::vector<std::pair<std::string, std::string>> untouchable;  // setup objects: kind, name
   std::function<void(HostileInput&, const Case&)> check;         // extra assertions
@@ -54,8 +54,10 @@ std::string storeYaml(const std::string& name, const std::string& spec,
 }
 
 std::string externalSpec(const std::string& secret, const std::string& key = "url") {
-  return "  target: {deployment: " + secret + "-app}\n  store:\n    type: External\n"
-         "    external: {urlSecretRef: {name: " + secret + ", key: " + key + "}}\n";
+  return "  target: {deployment: " + secret +
+         "-app}\n  store:\n    type: External\n"
+         "    external: {urlSecretRef: {name: " +
+         secret + ", key: " + key + "}}\n";
 }
 
 // A Secret whose key "url" holds `bytes` exactly (base64 in data, so any byte goes).
@@ -68,8 +70,10 @@ std::string urlSecretYaml(const std::string& name, const std::string& bytes) {
 }
 
 std::string managedSpec(const std::string& target, const std::string& more = "") {
-  return "  target: {deployment: " + target + "}\n  store:\n    type: Managed\n    managed:\n"
-         "      persistence: {enabled: false}\n" + more;
+  return "  target: {deployment: " + target +
+         "}\n  store:\n    type: Managed\n    managed:\n"
+         "      persistence: {enabled: false}\n" +
+         more;
 }
 
 // The parts of an object a writer could change (status left out: controllers own it).
@@ -123,7 +127,8 @@ class HostileInput : public OperatorFixture {
     const std::string yaml = R"(
 apiVersion: apps/v1
 kind: Deployment
-metadata: {name: web, labels: )" + labels + R"(}
+metadata: {name: web, labels: )" +
+                             labels + R"(}
 spec:
   replicas: 1
   selector: {matchLabels: {app: web}}
@@ -134,19 +139,22 @@ spec:
 ---
 apiVersion: v1
 kind: Service
-metadata: {name: web, labels: )" + labels + R"(}
+metadata: {name: web, labels: )" +
+                             labels + R"(}
 spec:
   selector: {app: web}
   ports: [{port: 80}]
 ---
 apiVersion: v1
 kind: Secret
-metadata: {name: bystander, labels: )" + labels + R"(}
+metadata: {name: bystander, labels: )" +
+                             labels + R"(}
 stringData: {password: bystander-password-0123456789, url: "redis://:bystander-password-0123456789@cache.example:6379/0"}
 ---
 apiVersion: v1
 kind: ConfigMap
-metadata: {name: bystander, labels: )" + labels + R"(}
+metadata: {name: bystander, labels: )" +
+                             labels + R"(}
 data: {owner: "someone else"}
 )";
     const auto applied = kubectl({"create", "-n", ns, "-f", "-"}, yaml);
@@ -157,7 +165,8 @@ data: {owner: "someone else"}
       return got.ok() && Json::parse(got.out)["metadata"]
                              .value("annotations", Json::object())
                              .contains("deployment.kubernetes.io/revision");
-    })) << "the bystander Deployment in " << ns << " was never observed";
+    })) << "the bystander Deployment in "
+        << ns << " was never observed";
   }
 
   // An object with its managedFields (kubectl hides them by default).
@@ -188,11 +197,13 @@ data: {owner: "someone else"}
   static std::uint16_t healthPort() {
     const std::string log = operator_->output();
     const auto at = log.rfind("\"msg\":\"serving\"");
-    if (at == std::string::npos) throw std::runtime_error("the operator has not said where it serves");
+    if (at == std::string::npos)
+      throw std::runtime_error("the operator has not said where it serves");
     const std::string line = log.substr(at, log.find('\n', at) - at);
     std::smatch match;
     static const std::regex health("\"health\":\"[^\"]*:([0-9]+)\"");
-    if (!std::regex_search(line, match, health)) throw std::runtime_error("no health port: " + line);
+    if (!std::regex_search(line, match, health))
+      throw std::runtime_error("no health port: " + line);
     return static_cast<std::uint16_t>(std::stoi(match[1].str()));
   }
 
@@ -200,16 +211,19 @@ data: {owner: "someone else"}
   static std::map<std::string, long> writeSeries() {
     const std::string log = operator_->output();
     const auto at = log.rfind("\"msg\":\"serving\"");
-    if (at == std::string::npos) throw std::runtime_error("the operator has not said where it serves");
+    if (at == std::string::npos)
+      throw std::runtime_error("the operator has not said where it serves");
     const std::string line = log.substr(at, log.find('\n', at) - at);
     std::smatch match;
     static const std::regex metrics("\"metrics\":\"[^\"]*:([0-9]+)\"");
-    if (!std::regex_search(line, match, metrics)) throw std::runtime_error("no metrics port: " + line);
+    if (!std::regex_search(line, match, metrics))
+      throw std::runtime_error("no metrics port: " + line);
     const auto response =
         httpExchange(static_cast<std::uint16_t>(std::stoi(match[1].str())), "GET", "/metrics");
     if (!response || response->status != 200) throw std::runtime_error("GET /metrics failed");
     static const std::regex sample(
-        "^rest_client_requests_total(\\{[^}]*method=\"(POST|PUT|PATCH|DELETE)\"[^}]*\\}) ([0-9.e+]+)$");
+        "^rest_client_requests_total(\\{[^}]*method=\"(POST|PUT|PATCH|DELETE)\"[^}]*\\}) "
+        "([0-9.e+]+)$");
     std::map<std::string, long> out;
     std::istringstream lines(response->body);
     for (std::string text; std::getline(lines, text);) {
@@ -223,9 +237,9 @@ data: {owner: "someone else"}
   void expectOperatorAlive(int pid, const std::string& after) {
     EXPECT_EQ(operator_->pid(), pid);
     const auto exited = operator_->wait(std::chrono::milliseconds(0));
-    ASSERT_FALSE(exited.has_value()) << "the operator exited (status " << exited.value_or(-1)
-                                     << ") after case " << after << "\n"
-                                     << tail(operator_->output(), 4000);
+    ASSERT_FALSE(exited.has_value())
+        << "the operator exited (status " << exited.value_or(-1) << ") after case " << after << "\n"
+        << tail(operator_->output(), 4000);
     const auto response = httpExchange(healthPort(), "GET", "/healthz");
     ASSERT_TRUE(response.has_value()) << "/healthz does not answer after case " << after;
     EXPECT_EQ(response->status, 200) << "/healthz after case " << after;
@@ -233,9 +247,9 @@ data: {owner: "someone else"}
 
   // The names of the objects the operator makes for a SessionStore.
   static std::vector<std::pair<std::string, std::string>> children(const std::string& store) {
-    return {{"Secret", store + "-redis-auth"},        {"Secret", store + "-session-store"},
-            {"ConfigMap", store + "-redis-config"},   {"Service", store + "-redis"},
-            {"Service", store + "-redis-headless"},   {"StatefulSet", store + "-redis"},
+    return {{"Secret", store + "-redis-auth"},      {"Secret", store + "-session-store"},
+            {"ConfigMap", store + "-redis-config"}, {"Service", store + "-redis"},
+            {"Service", store + "-redis-headless"}, {"StatefulSet", store + "-redis"},
             {"NetworkPolicy", store + "-redis"}};
   }
 
@@ -250,8 +264,8 @@ data: {owner: "someone else"}
       const std::string kind = item.value("kind", "");
       const std::string name = item["metadata"].value("name", "");
       for (const auto& [k, n] : names) {
-        EXPECT_FALSE(k == kind && n == name) << kind << " " << name << " exists for rejected "
-                                             << store.substr(0, 60);
+        EXPECT_FALSE(k == kind && n == name)
+            << kind << " " << name << " exists for rejected " << store.substr(0, 60);
       }
       const Json owners = item["metadata"].value("ownerReferences", Json::array());
       for (const auto& owner : owners) {
@@ -266,21 +280,21 @@ data: {owner: "someone else"}
         << describeStore(store);
     const Json connection = mustGet("secret", store + "-session-store");
     EXPECT_EQ(decode(connection, "SESSION_KEY_PREFIX"), prefix);
-    const auto url = storeprobe::parseRedisUrl(decode(connection, "REDIS_URL"));
+    const auto url = redisclient::parseRedisUrl(decode(connection, "REDIS_URL"));
     ASSERT_TRUE(url.has_value());
     const auto& server = *stores_.at(ns_ + "/" + store);
-    auto session = storeprobe::Session::open({.host = "127.0.0.1",
-                                              .port = server.port(),
-                                              .username = url->username,
-                                              .password = url->password});
+    auto session = redisclient::Session::open({.host = "127.0.0.1",
+                                               .port = server.port(),
+                                               .username = url->username,
+                                               .password = url->password});
     ASSERT_TRUE(session.has_value()) << session.error();
     EXPECT_TRUE((*session)->command({"SET", prefix + "session-1", "v"}).has_value())
         << "the app cannot write under its prefix " << prefix;
     for (const std::string outside : {"outside", "allkeys", "*", "~x", ""}) {
       if (outside.starts_with(prefix)) continue;
       const auto denied = (*session)->command({"SET", outside, "v"});
-      EXPECT_FALSE(denied.has_value()) << "the app may write key \"" << outside
-                                       << "\" outside prefix \"" << prefix << "\"";
+      EXPECT_FALSE(denied.has_value())
+          << "the app may write key \"" << outside << "\" outside prefix \"" << prefix << "\"";
     }
     // The ACL line itself: one key pattern, the prefix with '*' after it, and no other rule
     // that a prefix could have smuggled in.
@@ -331,19 +345,24 @@ std::vector<Case> HostileInput::catalogue() {
        .expect = rejected("Unsupported value: \"Sticky\"")});
   add({.title = "evictionPolicy outside its enum",
        .store = "enum-evict",
-       .manifest = storeYaml("enum-evict", managedSpec("web", "      evictionPolicy: allkeys-everything\n")),
+       .manifest = storeYaml("enum-evict",
+                             managedSpec("web", "      evictionPolicy: allkeys-everything\n")),
        .expect = rejected("Unsupported value: \"allkeys-everything\"")});
   add({.title = "maxClients below its minimum",
        .store = "range-clients",
        .manifest = storeYaml("range-clients", managedSpec("web", "      maxClients: 10\n")),
-       .expect = rejected("spec.store.managed.maxClients in body should be greater than or equal to 16")});
+       .expect = rejected(
+           "spec.store.managed.maxClients in body should be greater than or equal to 16")});
   add({.title = "maxReplicas of a million",
        .store = "huge-replicas",
-       .manifest = storeYaml("huge-replicas", target + "  autoscaling: {minReplicas: 1, maxReplicas: 1000000}\n"),
-       .expect = rejected("spec.autoscaling.maxReplicas in body should be less than or equal to 1000")});
+       .manifest = storeYaml("huge-replicas",
+                             target + "  autoscaling: {minReplicas: 1, maxReplicas: 1000000}\n"),
+       .expect =
+           rejected("spec.autoscaling.maxReplicas in body should be less than or equal to 1000")});
   add({.title = "poolSize beyond int64",
        .store = "int-overflow",
-       .manifest = storeYaml("int-overflow", target + "  connection: {poolSize: 99999999999999999999999}\n"),
+       .manifest = storeYaml("int-overflow",
+                             target + "  connection: {poolSize: 99999999999999999999999}\n"),
        .expect = rejected("spec.connection.poolSize")});
   add({.title = "workers.perCPU of 1e308",
        .store = "huge-percpu",
@@ -355,7 +374,8 @@ std::vector<Case> HostileInput::catalogue() {
        .expect = rejected("spec.workers.offset in body should be greater than or equal to 0")});
   add({.title = "maxMemory that is not a quantity",
        .store = "mem-garbage",
-       .manifest = storeYaml("mem-garbage", managedSpec("web", "      maxMemory: \"64 MB; rm -rf /\"\n")),
+       .manifest =
+           storeYaml("mem-garbage", managedSpec("web", "      maxMemory: \"64 MB; rm -rf /\"\n")),
        .expect = rejected("spec.store.managed.maxMemory in body should match")});
   add({.title = "maxMemory 1Ei",
        .store = "mem-exa",
@@ -371,8 +391,9 @@ std::vector<Case> HostileInput::catalogue() {
        .expect = rejected("maxMemory must be between 1Mi and 1Ti")});
   add({.title = "persistence.size garbage",
        .store = "size-garbage",
-       .manifest = storeYaml("size-garbage", "  target: {deployment: web}\n  store:\n    type: Managed\n"
-                                             "    managed: {persistence: {enabled: true, size: \"ten gigs\"}}\n"),
+       .manifest = storeYaml("size-garbage",
+                             "  target: {deployment: web}\n  store:\n    type: Managed\n"
+                             "    managed: {persistence: {enabled: true, size: \"ten gigs\"}}\n"),
        .expect = rejected("spec.store.managed.persistence.size in body should match")});
   add({.title = "env var name starting with a digit",
        .store = "env-digit",
@@ -380,20 +401,25 @@ std::vector<Case> HostileInput::catalogue() {
        .expect = rejected("spec.connection.urlEnvVar in body should match")});
   add({.title = "Prometheus URL with file://",
        .store = "prom-file",
-       .manifest = storeYaml("prom-file", target +
-                                              "  autoscaling:\n    enabled: true\n    metrics:\n"
-                                              "    - {type: Latency, targetValue: 2s, prometheus: "
-                                              "{url: \"file:///etc/passwd\", query: up}}\n"),
+       .manifest =
+           storeYaml("prom-file", target + "  autoscaling:\n    enabled: true\n    metrics:\n"
+                                           "    - {type: Latency, targetValue: 2s, prometheus: "
+                                           "{url: \"file:///etc/passwd\", query: up}}\n"),
        .expect = rejected("should match '^https?://'")});
 
   // --- Every CEL rule of the CRD.
   add({.title = "CEL: managed with type External",
        .store = "cel-managed",
-       .manifest = storeYaml("cel-managed", target + "  store: {type: External, managed: {}, external: {urlSecretRef: {name: r}}}\n"),
+       .manifest = storeYaml(
+           "cel-managed",
+           target +
+               "  store: {type: External, managed: {}, external: {urlSecretRef: {name: r}}}\n"),
        .expect = rejected("store.managed is only allowed with store.type Managed")});
   add({.title = "CEL: external with type Managed",
        .store = "cel-external",
-       .manifest = storeYaml("cel-external", target + "  store: {type: Managed, external: {urlSecretRef: {name: r}}}\n"),
+       .manifest =
+           storeYaml("cel-external",
+                     target + "  store: {type: Managed, external: {urlSecretRef: {name: r}}}\n"),
        .expect = rejected("store.external is only allowed with store.type External")});
   add({.title = "CEL: External without external",
        .store = "cel-noexternal",
@@ -405,23 +431,32 @@ std::vector<Case> HostileInput::catalogue() {
        .expect = rejected("workers.min must not be greater than workers.max")});
   add({.title = "CEL: minReplicas > maxReplicas",
        .store = "cel-replicas",
-       .manifest = storeYaml("cel-replicas", target + "  autoscaling: {minReplicas: 1000, maxReplicas: 1}\n"),
-       .expect = rejected("autoscaling.minReplicas must not be greater than autoscaling.maxReplicas")});
+       .manifest = storeYaml("cel-replicas",
+                             target + "  autoscaling: {minReplicas: 1000, maxReplicas: 1}\n"),
+       .expect =
+           rejected("autoscaling.minReplicas must not be greater than autoscaling.maxReplicas")});
   add({.title = "CEL: autoscaling without metrics",
        .store = "cel-nometrics",
-       .manifest = storeYaml("cel-nometrics", target + "  autoscaling: {enabled: true, metrics: []}\n"),
+       .manifest =
+           storeYaml("cel-nometrics", target + "  autoscaling: {enabled: true, metrics: []}\n"),
        .expect = rejected("autoscaling.enabled needs at least one entry in autoscaling.metrics")});
   add({.title = "CEL: CPU metric without a target",
        .store = "cel-cpu",
-       .manifest = storeYaml("cel-cpu", target + "  autoscaling: {enabled: true, metrics: [{type: CPU}]}\n"),
+       .manifest = storeYaml("cel-cpu",
+                             target + "  autoscaling: {enabled: true, metrics: [{type: CPU}]}\n"),
        .expect = rejected("CPU and Memory metrics need targetAverageUtilization")});
   add({.title = "CEL: ActiveSessions without a target",
        .store = "cel-sessions",
-       .manifest = storeYaml("cel-sessions", target + "  autoscaling: {enabled: true, metrics: [{type: ActiveSessions, targetAverageUtilization: 50}]}\n"),
+       .manifest =
+           storeYaml("cel-sessions", target + "  autoscaling: {enabled: true, metrics: [{type: "
+                                              "ActiveSessions, targetAverageUtilization: 50}]}\n"),
        .expect = rejected("ActiveSessions and StoreClients metrics need targetPerReplica")});
   add({.title = "CEL: Latency without prometheus",
        .store = "cel-latency",
-       .manifest = storeYaml("cel-latency", target + "  autoscaling: {enabled: true, metrics: [{type: Latency, targetValue: 2s}]}\n"),
+       .manifest = storeYaml(
+           "cel-latency",
+           target +
+               "  autoscaling: {enabled: true, metrics: [{type: Latency, targetValue: 2s}]}\n"),
        .expect = rejected("Latency metrics need targetValue (such as 2s) and prometheus")});
 
   // --- Names at the limits. The longest name keeps NAME-redis-headless and the StatefulSet
@@ -459,7 +494,8 @@ std::vector<Case> HostileInput::catalogue() {
        .expect = rejected("metadata.name must start with a letter")});
   add({.title = "label value of 64 characters",
        .store = "label-long",
-       .manifest = storeYaml("label-long", target, "  labels: {tier: " + std::string(64, 'v') + "}\n"),
+       .manifest =
+           storeYaml("label-long", target, "  labels: {tier: " + std::string(64, 'v') + "}\n"),
        .expect = rejected("must be no more than 63 characters")});
 
   // --- Key prefixes that would widen the ACL.
@@ -467,7 +503,8 @@ std::vector<Case> HostileInput::catalogue() {
                               const std::string& prefix) {
     add({.title = title,
          .store = store,
-         .manifest = storeYaml(store, target + "  connection: {keyPrefix: " + Json(prefix).dump() + "}\n"),
+         .manifest =
+             storeYaml(store, target + "  connection: {keyPrefix: " + Json(prefix).dump() + "}\n"),
          .expect = rejected("would widen the Redis ACL key pattern")});
   };
   prefixCase("keyPrefix *", "prefix-star", "*");
@@ -481,7 +518,8 @@ std::vector<Case> HostileInput::catalogue() {
   prefixCase("keyPrefix with a backslash", "prefix-backslash", "app\\*");
   add({.title = "keyPrefix of 129 characters",
        .store = "prefix-129",
-       .manifest = storeYaml("prefix-129", target + "  connection: {keyPrefix: " + std::string(129, 'k') + "}\n"),
+       .manifest = storeYaml("prefix-129",
+                             target + "  connection: {keyPrefix: " + std::string(129, 'k') + "}\n"),
        .expect = rejected("spec.connection.keyPrefix: Too long")});
   const auto confined = [](const std::string& prefix) {
     return [prefix](HostileInput& t, const Case& c) {
@@ -490,14 +528,16 @@ std::vector<Case> HostileInput::catalogue() {
   };
   add({.title = "keyPrefix 'allkeys' (a word, not the rule)",
        .store = "prefix-allkeys",
-       .manifest = storeYaml("prefix-allkeys", managedSpec("prefix-allkeys") + "  connection: {keyPrefix: allkeys}\n"),
+       .manifest = storeYaml("prefix-allkeys", managedSpec("prefix-allkeys") +
+                                                   "  connection: {keyPrefix: allkeys}\n"),
        .expect = becomes("Ready", "True", "Ready", "the store answers"),
        .setup = deploymentYaml("prefix-allkeys"),
        .node = true,
        .check = confined("allkeys")});
   add({.title = "keyPrefix empty: the default",
        .store = "prefix-empty",
-       .manifest = storeYaml("prefix-empty", managedSpec("prefix-empty") + "  connection: {keyPrefix: \"\"}\n"),
+       .manifest = storeYaml("prefix-empty",
+                             managedSpec("prefix-empty") + "  connection: {keyPrefix: \"\"}\n"),
        .expect = becomes("Ready", "True", "Ready", "the store answers"),
        .setup = deploymentYaml("prefix-empty"),
        .node = true,
@@ -505,7 +545,9 @@ std::vector<Case> HostileInput::catalogue() {
   const std::string prefix128 = "p:" + std::string(126, 'k');
   add({.title = "keyPrefix of 128 characters (the limit)",
        .store = "prefix-128",
-       .manifest = storeYaml("prefix-128", managedSpec("prefix-128") + "  connection: {keyPrefix: \"" + prefix128 + "\"}\n"),
+       .manifest =
+           storeYaml("prefix-128", managedSpec("prefix-128") + "  connection: {keyPrefix: \"" +
+                                       prefix128 + "\"}\n"),
        .expect = becomes("Ready", "True", "Ready", "the store answers"),
        .setup = deploymentYaml("prefix-128"),
        .node = true,
@@ -518,7 +560,8 @@ std::vector<Case> HostileInput::catalogue() {
        .expect = rejected("spec.target.deployment in body should match")});
   add({.title = "target with a namespace field",
        .store = "target-namespace",
-       .manifest = storeYaml("target-namespace", "  target: {deployment: web, namespace: " + other() + "}\n"),
+       .manifest = storeYaml("target-namespace",
+                             "  target: {deployment: web, namespace: " + other() + "}\n"),
        .expect = rejected("unknown field \"spec.target.namespace\"")});
   add({.title = "target with a kind field",
        .store = "target-kind",
@@ -532,14 +575,15 @@ std::vector<Case> HostileInput::catalogue() {
        .store = "target-missing",
        .manifest = storeYaml("target-missing", managedSpec("ghost")),
        .expect = becomes("ConnectionWired", "False", "DeploymentNotFound",
-                           "Deployment ghost does not exist in namespace " + ns_ +
-                               ": create it, or correct spec.target.deployment")});
+                         "Deployment ghost does not exist in namespace " + ns_ +
+                             ": create it, or correct spec.target.deployment")});
   add({.title = "target names a ConfigMap, not a Deployment",
        .store = "target-configmap",
        .manifest = storeYaml("target-configmap", managedSpec("not-a-deployment")),
        .expect = becomes("ConnectionWired", "False", "DeploymentNotFound",
-                           "create it, or correct spec.target.deployment"),
-       .setup = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: not-a-deployment}\ndata: {a: b}\n",
+                         "create it, or correct spec.target.deployment"),
+       .setup =
+           "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: not-a-deployment}\ndata: {a: b}\n",
        .untouchable = {{"configmap", "not-a-deployment"}}});
   const std::string longTarget = std::string(63, 'd') + "." + std::string(63, 'd') + "." +
                                  std::string(63, 'd') + "." + std::string(61, 'd');
@@ -547,12 +591,15 @@ std::vector<Case> HostileInput::catalogue() {
        .store = "target-253",
        .manifest = storeYaml("target-253", managedSpec(longTarget)),
        .expect = becomes("ConnectionWired", "False", "DeploymentNotFound",
-                           "create it, or correct spec.target.deployment")});
+                         "create it, or correct spec.target.deployment")});
   add({.title = "target.containers names a missing container",
        .store = "target-container",
-       .manifest = storeYaml("target-container", "  target: {deployment: target-container, containers: [sidecar]}\n"
-                                                 "  store: {type: Managed, managed: {persistence: {enabled: false}}}\n"),
-       .expect = becomes("ConnectionWired", "False", "ContainerNotFound", "correct spec.target.containers"),
+       .manifest =
+           storeYaml("target-container",
+                     "  target: {deployment: target-container, containers: [sidecar]}\n"
+                     "  store: {type: Managed, managed: {persistence: {enabled: false}}}\n"),
+       .expect = becomes("ConnectionWired", "False", "ContainerNotFound",
+                         "correct spec.target.containers"),
        .setup = deploymentYaml("target-container"),
        .node = true,
        .check = [](HostileInput& t, const Case& c) {
@@ -562,9 +609,12 @@ std::vector<Case> HostileInput::catalogue() {
        .store = "target-cpu",
        .manifest = storeYaml("target-cpu", managedSpec("target-cpu")),
        .expect = becomes("WorkersSized", "True", "Sized", "app: 32 workers"),
-       .setup = std::regex_replace(deploymentYaml("target-cpu"), std::regex("cpu: \"2\""), "cpu: \"4000000\""),
+       .setup = std::regex_replace(deploymentYaml("target-cpu"), std::regex("cpu: \"2\""),
+                                   "cpu: \"4000000\""),
        .node = true,
-       .check = [](HostileInput& t, const Case& c) { EXPECT_EQ(t.envValue(c.store, "WORKERS"), "32"); }});
+       .check = [](HostileInput& t, const Case& c) {
+         EXPECT_EQ(t.envValue(c.store, "WORKERS"), "32");
+       }});
 
   // --- URL Secrets holding garbage (an External store reads the URL from a Secret).
   const auto urlCase = [&](const std::string& title, const std::string& store,
@@ -582,25 +632,27 @@ std::vector<Case> HostileInput::catalogue() {
           "must start with redis:// or rediss://; set it to redis://");
   urlCase("URL Secret binary bytes", "url-binary", std::string("\x00\xff\xfe\x01redis\x80", 10),
           "InvalidUrl", "must start with redis:// or rediss://");
-  urlCase("URL Secret of 1 MB (one huge host)", "url-huge", "redis://" + std::string(1000000, 'h') + ":6379/0",
-          "InvalidUrl", "the host");
+  urlCase("URL Secret of 1 MB (one huge host)", "url-huge",
+          "redis://" + std::string(1000000, 'h') + ":6379/0", "InvalidUrl", "the host");
   urlCase("URL without a scheme", "url-noscheme", "cache.example:6379", "InvalidUrl",
           "must start with redis:// or rediss://");
-  urlCase("URL with http://", "url-http", "http://:hostile-http-SECRET@cache.example:6379", "InvalidUrl",
-          "must start with redis:// or rediss://", {"hostile-http-SECRET"});
-  urlCase("URL with a newline in the host", "url-newline", "redis://cache\n.example:6379/0", "InvalidUrl",
-          "the host");
-  urlCase("URL with a newline before a command", "url-inject", "redis://127.0.0.1:1\r\nFLUSHALL", "InvalidUrl",
-          "the port must be a number from 1 to 65535");
+  urlCase("URL with http://", "url-http", "http://:hostile-http-SECRET@cache.example:6379",
+          "InvalidUrl", "must start with redis:// or rediss://", {"hostile-http-SECRET"});
+  urlCase("URL with a newline in the host", "url-newline", "redis://cache\n.example:6379/0",
+          "InvalidUrl", "the host");
+  urlCase("URL with a newline before a command", "url-inject", "redis://127.0.0.1:1\r\nFLUSHALL",
+          "InvalidUrl", "the port must be a number from 1 to 65535");
   urlCase("URL with an unresolvable host", "url-unresolvable",
           "redis://:hostile-dns-SECRET@no-such-host.invalid:6379/0", "StoreUnreachable",
           "check the host and port in Secret url-unresolvable-url", {"hostile-dns-SECRET"});
   urlCase("URL with port 70000", "url-port", "redis://cache.example:70000/0", "InvalidUrl",
           "the port must be a number from 1 to 65535");
-  urlCase("URL password holding '@' and ':'", "url-at", "redis://app:p@ss:w0rd@SECRET@127.0.0.1:1/0",
-          "StoreUnreachable", "127.0.0.1:1", {"p@ss:w0rd@SECRET", "w0rd@SECRET"});
-  urlCase("URL password badly percent-encoded", "url-percent", "redis://app:%zzHOSTILEpw@cache.example:6379/0",
-          "InvalidUrl", "the credentials are not percent-encoded properly", {"zzHOSTILEpw"});
+  urlCase("URL password holding '@' and ':'", "url-at",
+          "redis://app:p@ss:w0rd@SECRET@127.0.0.1:1/0", "StoreUnreachable", "127.0.0.1:1",
+          {"p@ss:w0rd@SECRET", "w0rd@SECRET"});
+  urlCase("URL password badly percent-encoded", "url-percent",
+          "redis://app:%zzHOSTILEpw@cache.example:6379/0", "InvalidUrl",
+          "the credentials are not percent-encoded properly", {"zzHOSTILEpw"});
   add({.title = "urlSecretRef in another namespace",
        .store = "url-other-ns",
        .manifest = storeYaml("url-other-ns", externalSpec(other() + "/bystander")),
@@ -609,8 +661,8 @@ std::vector<Case> HostileInput::catalogue() {
        .store = "url-nokey",
        .manifest = storeYaml("url-nokey", externalSpec("bystander", "redis-url")),
        .expect = becomes("StoreReady", "False", "UrlSecretMissing",
-                           "has no key \"redis-url\" (its keys: password, url): add it, or set "
-                           "spec.store.external.urlSecretRef.key")});
+                         "has no key \"redis-url\" (its keys: password, url): add it, or set "
+                         "spec.store.external.urlSecretRef.key")});
 
   // --- Huge annotations and odd labels.
   const std::string big(255 * 1024, 'a');
@@ -636,9 +688,9 @@ std::vector<Case> HostileInput::catalogue() {
          .store = "big-deploy",
          .manifest = storeYaml("big-deploy", managedSpec("big-deploy")),
          .expect = becomes("Ready", "True", "Ready", "the store answers"),
-         .setup = std::regex_replace(yaml, std::regex("metadata: \\{name: big-deploy\\}"),
-                                     "metadata: {name: big-deploy, annotations: {example.com/blob: " +
-                                         big + "}}"),
+         .setup = std::regex_replace(
+             yaml, std::regex("metadata: \\{name: big-deploy\\}"),
+             "metadata: {name: big-deploy, annotations: {example.com/blob: " + big + "}}"),
          .node = true});
     // Pod-template annotations that leave no room for the connection hash: the apply fails and
     // the condition carries the server's reason.
@@ -646,13 +698,13 @@ std::vector<Case> HostileInput::catalogue() {
     add({.title = "target pod template with no room for an annotation",
          .store = "full-template",
          .manifest = storeYaml("full-template", managedSpec("full-template")),
-         .expect = becomes("ConnectionWired", "False", "ApplyFailed",
-                           "the operator adds env entries and the pod-template annotation "
-                           "sessionstore.io/connection-hash: change the Deployment so that they fit"),
-         .setup = std::regex_replace(deploymentYaml("full-template"),
-                                     std::regex("labels: \\{app: full-template\\}"),
-                                     "labels: {app: full-template}\n      annotations: {example.com/blob: " +
-                                         full + "}"),
+         .expect =
+             becomes("ConnectionWired", "False", "ApplyFailed",
+                     "the operator adds env entries and the pod-template annotation "
+                     "sessionstore.io/connection-hash: change the Deployment so that they fit"),
+         .setup = std::regex_replace(
+             deploymentYaml("full-template"), std::regex("labels: \\{app: full-template\\}"),
+             "labels: {app: full-template}\n      annotations: {example.com/blob: " + full + "}"),
          .node = true,
          .check = [](HostileInput& t, const Case& c) {
            const auto wired = t.condition(c.store, "ConnectionWired");
@@ -667,15 +719,15 @@ std::vector<Case> HostileInput::catalogue() {
        .manifest = storeYaml("odd-labels", managedSpec("odd-labels"),
                              "  labels: {example.com/empty: \"\", v: A-b_c.9}\n"),
        .expect = becomes("Ready", "True", "Ready", "the store answers"),
-       .setup = std::regex_replace(deploymentYaml("odd-labels"),
-                                   std::regex("labels: \\{app: odd-labels\\}"),
-                                   "labels: {app: odd-labels, example.com/empty: \"\", v: " +
-                                       std::string(62, 'z') + "9}"),
+       .setup = std::regex_replace(
+           deploymentYaml("odd-labels"), std::regex("labels: \\{app: odd-labels\\}"),
+           "labels: {app: odd-labels, example.com/empty: \"\", v: " + std::string(62, 'z') + "9}"),
        .node = true,
        .check = [](HostileInput& t, const Case& c) {
          const Json policy = t.mustGet("networkpolicy", c.store + "-redis");
          const Json from = policy["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"];
-         EXPECT_EQ(from, Json({{"app", "odd-labels"}, {"example.com/empty", ""},
+         EXPECT_EQ(from, Json({{"app", "odd-labels"},
+                               {"example.com/empty", ""},
                                {"v", std::string(62, 'z') + "9"}}))
              << policy.dump(1);
        }});
@@ -685,8 +737,8 @@ std::vector<Case> HostileInput::catalogue() {
        .store = "taken-config",
        .manifest = storeYaml("taken-config", managedSpec("ghost")),
        .expect = becomes("StoreReady", "False", "NameTaken",
-                           "ConfigMap taken-config-redis-config exists and is not owned by this "
-                           "SessionStore: rename or remove it"),
+                         "ConfigMap taken-config-redis-config exists and is not owned by this "
+                         "SessionStore: rename or remove it"),
        .setup = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: taken-config-redis-config}\n"
                 "data: {redis.conf: \"user default on nopass ~* +@all\"}\n",
        .untouchable = {{"configmap", "taken-config-redis-config"}},
@@ -699,8 +751,8 @@ std::vector<Case> HostileInput::catalogue() {
        .store = "taken-auth",
        .manifest = storeYaml("taken-auth", managedSpec("ghost")),
        .expect = becomes("StoreReady", "False", "NameTaken",
-                           "Secret taken-auth-redis-auth exists and is not owned by this "
-                           "SessionStore; the operator keeps its passwords there: rename or remove"),
+                         "Secret taken-auth-redis-auth exists and is not owned by this "
+                         "SessionStore; the operator keeps its passwords there: rename or remove"),
        .setup = "apiVersion: v1\nkind: Secret\nmetadata: {name: taken-auth-redis-auth}\n"
                 "stringData: {note: mine}\n",
        .untouchable = {{"secret", "taken-auth-redis-auth"}}});
@@ -709,8 +761,8 @@ std::vector<Case> HostileInput::catalogue() {
        .manifest = storeYaml("taken-connection", managedSpec("taken-connection") +
                                                      "  connection: {secretName: bystander}\n"),
        .expect = becomes("ConnectionWired", "False", "NameTaken",
-                           "Secret bystander exists and is not owned by this SessionStore: rename "
-                           "or remove it, or set spec.connection.secretName"),
+                         "Secret bystander exists and is not owned by this SessionStore: rename "
+                         "or remove it, or set spec.connection.secretName"),
        .setup = deploymentYaml("taken-connection"),
        .node = true,
        .check = [](HostileInput& t, const Case& c) {
@@ -720,17 +772,17 @@ std::vector<Case> HostileInput::catalogue() {
   // --- What only the operator can tell: environment variable names that collide.
   add({.title = "urlEnvVar equal to workers.envVar",
        .store = "env-collide",
-       .manifest = storeYaml("env-collide", managedSpec("ghost") +
-                                                "  connection: {urlEnvVar: WORKERS}\n"),
+       .manifest =
+           storeYaml("env-collide", managedSpec("ghost") + "  connection: {urlEnvVar: WORKERS}\n"),
        .expect = becomes("Ready", "False", "InvalidSpec",
-                           "spec.workers.envVar: \"WORKERS\" is already used by "
-                           "spec.connection.urlEnvVar: correct the SessionStore")});
+                         "spec.workers.envVar: \"WORKERS\" is already used by "
+                         "spec.connection.urlEnvVar: correct the SessionStore")});
   add({.title = "urlEnvVar SESSION_KEY_PREFIX (reserved)",
        .store = "env-reserved",
        .manifest = storeYaml("env-reserved", managedSpec("ghost") +
                                                  "  connection: {urlEnvVar: SESSION_KEY_PREFIX}\n"),
        .expect = becomes("Ready", "False", "InvalidSpec",
-                           "SESSION_KEY_PREFIX is reserved for the key prefix")});
+                         "SESSION_KEY_PREFIX is reserved for the key prefix")});
   return cases;
 }
 
@@ -809,7 +861,8 @@ TEST_F(HostileInput, EveryHostileSessionStoreIsRejectedOrReportedWithWhatToFix) 
     }
   }
 
-  std::cout << "\n  #  | case                                               | outcome                                   | message\n"
+  std::cout << "\n  #  | case                                               | outcome              "
+               "                     | message\n"
             << std::string(200, '-') << "\n";
   int rejectedCount = 0;
   int conditionCount = 0;
@@ -822,7 +875,8 @@ TEST_F(HostileInput, EveryHostileSessionStoreIsRejectedOrReportedWithWhatToFix) 
       ++rejectedCount;
       outcome = "Rejected";
       EXPECT_NE(outcomes[i].find(e.message), std::string::npos)
-          << c.title << ": the server said:\n" << oneLine(outcomes[i], 2000) << "\nwanted: " << e.message;
+          << c.title << ": the server said:\n"
+          << oneLine(outcomes[i], 2000) << "\nwanted: " << e.message;
       const auto at = outcomes[i].find(e.message);
       message = at == std::string::npos ? outcomes[i] : outcomes[i].substr(at);
       verify(c);

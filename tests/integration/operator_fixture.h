@@ -11,31 +11,31 @@
 
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
-#include <iostream>
-#include <sstream>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "control_plane.h"
 #include "crypto/crypto.h"
-#include "http_client.h"
 #include "eventually.h"
+#include "http_client.h"
 #include "kube/config.h"
 #include "kube/rest_client.h"
 #include "process.h"
 #include "redis_server.h"
+#include "redisclient/redis_client.h"
 #include "service_account.h"
-#include "storeprobe/store_probe.h"
 
 namespace sessionstore::testing {
 
@@ -52,13 +52,16 @@ inline std::string deploymentYaml(const std::string& name, const std::string& ex
   return R"(
 apiVersion: apps/v1
 kind: Deployment
-metadata: {name: )" + name + R"(}
+metadata: {name: )" +
+         name + R"(}
 spec:
   replicas: 2
-  selector: {matchLabels: {app: )" + name + R"(}}
+  selector: {matchLabels: {app: )" +
+         name + R"(}}
   template:
     metadata:
-      labels: {app: )" + name + R"(}
+      labels: {app: )" +
+         name + R"(}
     spec:
       containers:
       - name: app
@@ -73,21 +76,25 @@ inline std::string serviceYaml(const std::string& name) {
   return R"(
 apiVersion: v1
 kind: Service
-metadata: {name: )" + name + R"(}
+metadata: {name: )" +
+         name + R"(}
 spec:
-  selector: {app: )" + name + R"(}
+  selector: {app: )" +
+         name + R"(}
   ports: [{port: 80, targetPort: 8080}]
 )";
 }
 
 inline std::string managedStoreYaml(const std::string& name, const std::string& target,
-                             const std::string& extraSpec = "") {
+                                    const std::string& extraSpec = "") {
   return R"(
 apiVersion: sessionstore.io/v1alpha1
 kind: SessionStore
-metadata: {name: )" + name + R"(}
+metadata: {name: )" +
+         name + R"(}
 spec:
-  target: {deployment: )" + target + ", service: " + target + R"(}
+  target: {deployment: )" +
+         target + ", service: " + target + R"(}
   store:
     type: Managed
     managed:
@@ -132,10 +139,20 @@ class OperatorFixture : public ::testing::Test {
   }
 
   static void startOperator() {
-    std::vector<std::string> argv = {
-        OPERATOR_BINARY, "run", "--kubeconfig", kubeconfig(), "--leader-elect", "false",
-        "--metrics-bind-address", "127.0.0.1:0", "--health-probe-bind-address", "127.0.0.1:0",
-        "--store-address-map", addressMap_, "--log-level", "debug"};
+    std::vector<std::string> argv = {OPERATOR_BINARY,
+                                     "run",
+                                     "--kubeconfig",
+                                     kubeconfig(),
+                                     "--leader-elect",
+                                     "false",
+                                     "--metrics-bind-address",
+                                     "127.0.0.1:0",
+                                     "--health-probe-bind-address",
+                                     "127.0.0.1:0",
+                                     "--store-address-map",
+                                     addressMap_,
+                                     "--log-level",
+                                     "debug"};
     argv.insert(argv.end(), extraFlags().begin(), extraFlags().end());
     operator_ = new ChildProcess(argv, operatorLog());
   }
@@ -250,7 +267,8 @@ class OperatorFixture : public ::testing::Test {
   static long operatorWrites() {
     const std::string log = operator_->output();
     const auto at = log.rfind("\"msg\":\"serving\"");
-    if (at == std::string::npos) throw std::runtime_error("the operator has not said where it serves");
+    if (at == std::string::npos)
+      throw std::runtime_error("the operator has not said where it serves");
     const std::string line = log.substr(at, log.find('\n', at) - at);
     std::smatch match;  // refers into `line`, which outlives it
     static const std::regex metrics("\"metrics\":\"[^\"]*:([0-9]+)\"");
@@ -262,7 +280,8 @@ class OperatorFixture : public ::testing::Test {
     if (!response || response->status != 200) throw std::runtime_error("GET /metrics failed");
     long writes = 0;
     static const std::regex sample(
-        "^rest_client_requests_total\\{[^}]*method=\"(POST|PUT|PATCH|DELETE)\"[^}]*\\} ([0-9.e+]+)$");
+        "^rest_client_requests_total\\{[^}]*method=\"(POST|PUT|PATCH|DELETE)\"[^}]*\\} "
+        "([0-9.e+]+)$");
     std::istringstream lines(response->body);
     for (std::string text; std::getline(lines, text);) {
       std::smatch m;
@@ -300,17 +319,17 @@ class OperatorFixture : public ::testing::Test {
   // resourceVersion of every object the scenario cares about, to see which ones changed.
   std::map<std::string, std::string> versions(const std::string& store) {
     std::map<std::string, std::string> out;
-    for (const auto& [kind, name] : std::vector<std::pair<std::string, std::string>>{
-             {"sessionstore", store},
-             {"deployment", store},
-             {"service", store},
-             {"secret", store + "-session-store"},
-             {"secret", store + "-redis-auth"},
-             {"configmap", store + "-redis-config"},
-             {"statefulset", store + "-redis"},
-             {"service", store + "-redis"},
-             {"service", store + "-redis-headless"},
-             {"networkpolicy", store + "-redis"}}) {
+    for (const auto& [kind, name] :
+         std::vector<std::pair<std::string, std::string>>{{"sessionstore", store},
+                                                          {"deployment", store},
+                                                          {"service", store},
+                                                          {"secret", store + "-session-store"},
+                                                          {"secret", store + "-redis-auth"},
+                                                          {"configmap", store + "-redis-config"},
+                                                          {"statefulset", store + "-redis"},
+                                                          {"service", store + "-redis"},
+                                                          {"service", store + "-redis-headless"},
+                                                          {"networkpolicy", store + "-redis"}}) {
       auto object = get(kind, name);
       out[kind + "/" + name] = object ? (*object)["metadata"].value("resourceVersion", "") : "-";
     }
@@ -329,8 +348,9 @@ class OperatorFixture : public ::testing::Test {
         "sessionstore.io/connection-hash", "");
   }
   std::string envValue(const std::string& deployment, const std::string& name) {
-    const Json env = mustGet("deployment", deployment)["spec"]["template"]["spec"]["containers"][0]
-                         .value("env", Json::array());
+    const Json env =
+        mustGet("deployment", deployment)["spec"]["template"]["spec"]["containers"][0].value(
+            "env", Json::array());
     for (const auto& e : env) {
       if (e["name"] == name) return e.value("value", "");
     }

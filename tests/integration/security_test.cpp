@@ -5,8 +5,8 @@
 //    against every pod of the cluster with the policy's own selectors;
 //  - an operator that does not trust the server's certificate fails closed: no request reaches
 //    the API server, it never reports ready, and it says why.
-// The unit side is in tests/redis/redis_test.cpp (the password is the URL-safe text of exactly 32
-// bytes of the injected source, which is OpenSSL's RAND_bytes in the binary) and
+// The unit side is in tests/managedstore/managed_store_test.cpp (the password is the URL-safe text
+// of exactly 32 bytes of the injected source, which is OpenSSL's RAND_bytes in the binary) and
 // tests/integration/client_test.cpp (TlsFailsClosedWithAWrongCertificateAuthority).
 #include <gtest/gtest.h>
 
@@ -28,7 +28,8 @@ class SecurityTest : public OperatorFixture {
  protected:
   // Decodes a Secret value; base64url of 32 bytes is 43 characters without padding.
   static std::vector<unsigned char> urlSafeBytes(const std::string& text) {
-    if (text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
+    if (text.find_first_not_of(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
         std::string::npos) {
       throw std::runtime_error("not base64url");
     }
@@ -42,8 +43,8 @@ class SecurityTest : public OperatorFixture {
   }
 
   void expectOwnedAndLabelled(const Json& object, const Json& store) {
-    const std::string what = object["kind"].get<std::string>() + " " +
-                             object["metadata"]["name"].get<std::string>();
+    const std::string what =
+        object["kind"].get<std::string>() + " " + object["metadata"]["name"].get<std::string>();
     const Json owners = object["metadata"].value("ownerReferences", Json::array());
     ASSERT_EQ(owners.size(), 1u) << what;
     EXPECT_EQ(owners[0].value("uid", ""), store["metadata"]["uid"]) << what;
@@ -104,7 +105,8 @@ TEST_F(SecurityTest, PasswordsAre32RandomBytesInOwnedLabelledSecretsOnly) {
       const auto bytes = urlSafeBytes(password);
       ASSERT_EQ(bytes.size(), 32u) << name << " " << key;
       // Not a constant or a counter: 32 random bytes have many distinct values.
-      EXPECT_GE(std::set<unsigned char>(bytes.begin(), bytes.end()).size(), 16u) << name << " " << key;
+      EXPECT_GE(std::set<unsigned char>(bytes.begin(), bytes.end()).size(), 16u)
+          << name << " " << key;
       EXPECT_TRUE(passwords.insert(password).second) << name << " " << key << " repeats a password";
       ++found;
     }
@@ -137,7 +139,8 @@ TEST_F(SecurityTest, TheNetworkPolicyAdmitsOnlyTheTargetsPodsAndTheOperator) {
   const std::string other = ns_ + "-other";
   ASSERT_TRUE(kubectl({"create", "namespace", other}).ok());
   const auto pod = [](const std::string& name, const std::string& app) {
-    return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name + "\n  labels:\n    app: " + app +
+    return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name +
+           "\n  labels:\n    app: " + app +
            "\nspec:\n  containers:\n  - name: c\n    image: busybox\n";
   };
   apply(pod("intruder", "intruder"));
@@ -156,8 +159,10 @@ TEST_F(SecurityTest, TheNetworkPolicyAdmitsOnlyTheTargetsPodsAndTheOperator) {
 
   const Json policy = mustGet("networkpolicy", "web-redis");
   const Json spec = policy["spec"];
-  const Json redisPodLabels = mustGet("statefulset", "web-redis")["spec"]["template"]["metadata"]["labels"];
-  ASSERT_TRUE(selects(spec["podSelector"], redisPodLabels)) << "the policy does not cover the Redis pods";
+  const Json redisPodLabels =
+      mustGet("statefulset", "web-redis")["spec"]["template"]["metadata"]["labels"];
+  ASSERT_TRUE(selects(spec["podSelector"], redisPodLabels))
+      << "the policy does not cover the Redis pods";
   const Json types = spec.value("policyTypes", Json::array());
   ASSERT_NE(std::find(types.begin(), types.end(), "Ingress"), types.end());
   const Json rules = spec.value("ingress", Json::array());
@@ -181,9 +186,10 @@ TEST_F(SecurityTest, TheNetworkPolicyAdmitsOnlyTheTargetsPodsAndTheOperator) {
       if (!reaches6379) continue;
       for (const auto& peer : from) {
         if (peer.contains("ipBlock")) throw std::runtime_error("an ipBlock peer: " + peer.dump());
-        const bool namespaceOk = peer.contains("namespaceSelector")
-                                     ? selects(peer["namespaceSelector"], namespaceLabels[podNamespace])
-                                     : podNamespace == policyNamespace;
+        const bool namespaceOk =
+            peer.contains("namespaceSelector")
+                ? selects(peer["namespaceSelector"], namespaceLabels[podNamespace])
+                : podNamespace == policyNamespace;
         const bool podOk = !peer.contains("podSelector") || selects(peer["podSelector"], podLabels);
         if (namespaceOk && podOk) return true;
       }
@@ -201,7 +207,8 @@ TEST_F(SecurityTest, TheNetworkPolicyAdmitsOnlyTheTargetsPodsAndTheOperator) {
     const bool isTarget = podNamespace == ns_ && selects(targetSelector, labels);
     const bool isOperator = podNamespace == "sessionstore-system" &&
                             labels.value("app.kubernetes.io/name", "") == "sessionstore-operator";
-    EXPECT_EQ(admitted(podNamespace, labels), isTarget || isOperator) << name << " " << labels.dump();
+    EXPECT_EQ(admitted(podNamespace, labels), isTarget || isOperator)
+        << name << " " << labels.dump();
     targetPods += isTarget;
     operatorPods += isOperator;
     if (!isTarget && !isOperator) {
@@ -225,22 +232,22 @@ TEST_F(SecurityTest, AnOperatorThatDoesNotTrustTheServerFailsClosed) {
   // API server's certificate.
   const std::string dir = plane_->dir() + "/wrong-ca";
   std::filesystem::create_directories(dir);
-  const auto ca = runProcess({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days",
-                              "1", "-subj", "/CN=not-the-cluster-ca", "-keyout", dir + "/ca.key",
-                              "-out", dir + "/ca.crt"});
+  const auto ca =
+      runProcess({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                  "/CN=not-the-cluster-ca", "-keyout", dir + "/ca.key", "-out", dir + "/ca.crt"});
   ASSERT_TRUE(ca.ok()) << ca.describe();
   const std::string kubeconfigCopy = dir + "/kubeconfig";
   std::filesystem::copy_file(kubeconfig(), kubeconfigCopy,
                              std::filesystem::copy_options::overwrite_existing);
-  const auto cluster = kubectl({"config", "view", "--kubeconfig", kubeconfigCopy, "-o",
-                                "jsonpath={.clusters[0].name}"});
+  const auto cluster = kubectl(
+      {"config", "view", "--kubeconfig", kubeconfigCopy, "-o", "jsonpath={.clusters[0].name}"});
   ASSERT_TRUE(cluster.ok() && !cluster.out.empty()) << cluster.describe();
   const auto set = kubectl({"config", "set-cluster", cluster.out, "--kubeconfig", kubeconfigCopy,
                             "--certificate-authority", dir + "/ca.crt", "--embed-certs=true"});
   ASSERT_TRUE(set.ok()) << set.describe();
 
-  ChildProcess untrusting({OPERATOR_BINARY, "run", "--kubeconfig", kubeconfigCopy,
-                           "--leader-elect", "false", "--metrics-bind-address", "127.0.0.1:0",
+  ChildProcess untrusting({OPERATOR_BINARY, "run", "--kubeconfig", kubeconfigCopy, "--leader-elect",
+                           "false", "--metrics-bind-address", "127.0.0.1:0",
                            "--health-probe-bind-address", "127.0.0.1:0", "--log-level", "debug"},
                           dir + "/operator.log");
   const auto port = [&](const std::string& field) -> std::optional<std::uint16_t> {
@@ -284,12 +291,13 @@ TEST_F(SecurityTest, AnOperatorThatDoesNotTrustTheServerFailsClosed) {
     EXPECT_GT(tried, 0) << "no failed request counted: did it try at all?\n" << response->body;
   }
   EXPECT_TRUE(std::regex_search(log, std::regex("certificate|handshake|verif", std::regex::icase)))
-      << "the operator did not say the server's certificate is not trusted:\n" << tail(log, 3000);
+      << "the operator did not say the server's certificate is not trusted:\n"
+      << tail(log, 3000);
   // The reason is in the log, once per retry, naming what could not be read.
   const auto warning = log.find("\"msg\":\"cannot list\"");
   ASSERT_NE(warning, std::string::npos) << "no \"cannot list\" warning:\n" << tail(log, 3000);
-  std::cout << "[ tls    ] the operator says: " << log.substr(warning, log.find('\n', warning) - warning)
-            << "\n";
+  std::cout << "[ tls    ] the operator says: "
+            << log.substr(warning, log.find('\n', warning) - warning) << "\n";
   const auto exited = untrusting.wait(std::chrono::milliseconds(0));
   std::cout << "[ tls    ] wrong CA: " << probes << " readiness probes, none ready; "
             << (exited ? "exited with " + std::to_string(*exited) : std::string("still retrying"))

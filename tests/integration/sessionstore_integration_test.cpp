@@ -17,8 +17,9 @@ TEST_F(SessionStoreIntegration, AGitOpsNeighbourKeepsItsFieldsAndTheOperatorStay
   // Argo CD (or Flux) applies the original manifest again, with one change of its own.
   std::string manifest = deploymentYaml("shop");
   manifest = std::regex_replace(manifest, std::regex("web:1.4"), "web:1.5");
-  const auto applied = inNs({"apply", "--server-side", "--force-conflicts", "--field-manager=argocd", "-f", "-"},
-                             manifest);
+  const auto applied =
+      inNs({"apply", "--server-side", "--force-conflicts", "--field-manager=argocd", "-f", "-"},
+           manifest);
   ASSERT_TRUE(applied.ok()) << applied.describe();
   const Json deployment = mustGet("deployment", "shop");
   EXPECT_EQ(envNames(deployment), wiredEnv) << "the operator's env entries must stay";
@@ -63,16 +64,17 @@ TEST_F(SessionStoreIntegration, ManagedStoreIsProvisionedThenTheAppIsWired) {
       << describeStore("web");
   const Json store = mustGet("sessionstore", "web");
   const std::string uid = store["metadata"]["uid"];
-  for (const auto& [kind, name] : std::vector<std::pair<std::string, std::string>>{
-           {"secret", "web-redis-auth"},
-           {"configmap", "web-redis-config"},
-           {"service", "web-redis"},
-           {"service", "web-redis-headless"},
-           {"statefulset", "web-redis"},
-           {"networkpolicy", "web-redis"}}) {
+  for (const auto& [kind, name] :
+       std::vector<std::pair<std::string, std::string>>{{"secret", "web-redis-auth"},
+                                                        {"configmap", "web-redis-config"},
+                                                        {"service", "web-redis"},
+                                                        {"service", "web-redis-headless"},
+                                                        {"statefulset", "web-redis"},
+                                                        {"networkpolicy", "web-redis"}}) {
     std::optional<Json> object;
     ASSERT_TRUE(eventually([&] { return (object = get(kind, name)).has_value(); }))
-        << kind << " " << name << "\n" << describeStore("web");
+        << kind << " " << name << "\n"
+        << describeStore("web");
     const auto& owners = (*object)["metadata"]["ownerReferences"];
     ASSERT_EQ(owners.size(), 1u) << kind << " " << name;
     EXPECT_EQ(owners[0]["uid"], uid) << kind << " " << name;
@@ -108,11 +110,11 @@ TEST_F(SessionStoreIntegration, ManagedStoreIsProvisionedThenTheAppIsWired) {
   EXPECT_EQ(env["REDIS_MAX_CONNECTIONS"]["value"], "90");
   EXPECT_EQ(container["image"], "registry.example/shop/web:1.4");  // untouched
   const Json connection = mustGet("secret", "web-session-store");
-  EXPECT_EQ(deployment["spec"]["template"]["metadata"]["annotations"]
-                ["sessionstore.io/connection-hash"]
-                    .get<std::string>()
-                    .size(),
-            64u);
+  EXPECT_EQ(
+      deployment["spec"]["template"]["metadata"]["annotations"]["sessionstore.io/connection-hash"]
+          .get<std::string>()
+          .size(),
+      64u);
   EXPECT_EQ(decode(connection, "REDIS_HOST"), "web-redis." + ns_ + ".svc");
   EXPECT_EQ(decode(connection, "SESSION_KEY_PREFIX"), ns_ + ":web:");
 
@@ -147,10 +149,10 @@ TEST_F(SessionStoreIntegration, ManagedStoreIsProvisionedThenTheAppIsWired) {
 
   // Isolation: the app's credentials work under the prefix only.
   auto& redis = *stores_[ns_ + "/web"];
-  auto session = storeprobe::Session::open({.host = "127.0.0.1",
-                                            .port = redis.port(),
-                                            .username = "app",
-                                            .password = decode(connection, "REDIS_PASSWORD")});
+  auto session = redisclient::Session::open({.host = "127.0.0.1",
+                                             .port = redis.port(),
+                                             .username = "app",
+                                             .password = decode(connection, "REDIS_PASSWORD")});
   ASSERT_TRUE(session) << "the connection Secret's credentials are refused";
   const std::string prefix = decode(connection, "SESSION_KEY_PREFIX");
   EXPECT_TRUE((*session)->command({"SET", prefix + "token", "1"}));
@@ -170,22 +172,22 @@ TEST_F(SessionStoreIntegration, ASecondStoreInTheNamespaceCannotReadTheFirstOnes
   const std::string alphaPrefix = decode(alpha, "SESSION_KEY_PREFIX");
   EXPECT_NE(alphaPrefix, decode(beta, "SESSION_KEY_PREFIX"));
 
-  auto owner = storeprobe::Session::open({.host = "127.0.0.1",
-                                          .port = alphaPort,
-                                          .username = "app",
-                                          .password = decode(alpha, "REDIS_PASSWORD")});
+  auto owner = redisclient::Session::open({.host = "127.0.0.1",
+                                           .port = alphaPort,
+                                           .username = "app",
+                                           .password = decode(alpha, "REDIS_PASSWORD")});
   ASSERT_TRUE(owner);
   ASSERT_TRUE((*owner)->command({"SET", alphaPrefix + "session-1", "alice"}));
 
   // beta's app, with everything its connection Secret gives it, pointed at alpha's store.
-  auto intruder = storeprobe::Session::open({.host = "127.0.0.1",
-                                             .port = alphaPort,
-                                             .username = "app",
-                                             .password = decode(beta, "REDIS_PASSWORD")});
+  auto intruder = redisclient::Session::open({.host = "127.0.0.1",
+                                              .port = alphaPort,
+                                              .username = "app",
+                                              .password = decode(beta, "REDIS_PASSWORD")});
   ASSERT_FALSE(intruder) << "beta's credentials open alpha's store";
   EXPECT_NE(intruder.error().find("AUTH"), std::string::npos) << intruder.error();
   // Nor as the default user, which is off.
-  auto anonymous = storeprobe::Session::open({.host = "127.0.0.1", .port = alphaPort});
+  auto anonymous = redisclient::Session::open({.host = "127.0.0.1", .port = alphaPort});
   ASSERT_TRUE(anonymous);  // connecting is allowed; every command is not
   EXPECT_FALSE((*anonymous)->command({"GET", alphaPrefix + "session-1"}));
   EXPECT_FALSE((*anonymous)->ping());
@@ -205,8 +207,9 @@ spec:
     external: {urlSecretRef: {name: elasticache, key: url}}
 )");
   // No Secret.
-  ASSERT_TRUE(eventually([&] { return conditionIs("api", "StoreReady", "False", "UrlSecretMissing"); }))
-      << describeStore("api");
+  ASSERT_TRUE(eventually([&] {
+    return conditionIs("api", "StoreReady", "False", "UrlSecretMissing");
+  })) << describeStore("api");
   EXPECT_NE(condition("api", "StoreReady")->value("message", "").find("elasticache"),
             std::string::npos);
   // No key.
@@ -229,9 +232,9 @@ spec:
   ASSERT_TRUE(inNs({"create", "secret", "generic", "elasticache",
                     "--from-literal=url=redis://:s3cr3t-value-here@127.0.0.1:1/0"})
                   .ok());
-  ASSERT_TRUE(
-      eventually([&] { return conditionIs("api", "StoreReady", "False", "StoreUnreachable"); }))
-      << describeStore("api");
+  ASSERT_TRUE(eventually([&] {
+    return conditionIs("api", "StoreReady", "False", "StoreUnreachable");
+  })) << describeStore("api");
   // Throughout, nothing was applied to the app.
   EXPECT_TRUE(envNames(mustGet("deployment", "api")).empty());
   EXPECT_FALSE(get("secret", "api-session-store").has_value());
@@ -253,15 +256,14 @@ spec:
             "redis://:s3cr3t-value-here@127.0.0.1:" + std::to_string(external.port()) + "/0");
   EXPECT_FALSE(envNames(mustGet("deployment", "api")).empty());
   EXPECT_EQ(operator_->output().find("s3cr3t-value-here"), std::string::npos);
-  EXPECT_EQ(inNs({"get", "events", "-o", "json"}).out.find("s3cr3t-value-here"),
-            std::string::npos);
+  EXPECT_EQ(inNs({"get", "events", "-o", "json"}).out.find("s3cr3t-value-here"), std::string::npos);
 }
 
 TEST_F(SessionStoreIntegration, AMissingTargetIsReportedAndPickedUpWhenCreated) {
   apply(managedStoreYaml("late", "late"));
-  ASSERT_TRUE(
-      eventually([&] { return conditionIs("late", "ConnectionWired", "False", "DeploymentNotFound"); }))
-      << describeStore("late");
+  ASSERT_TRUE(eventually([&] {
+    return conditionIs("late", "ConnectionWired", "False", "DeploymentNotFound");
+  })) << describeStore("late");
   EXPECT_EQ(phase("late"), "Pending");
   EXPECT_TRUE(conditionIs("late", "AffinityApplied", "False", "ServiceNotFound"));
   playNode("late");
@@ -270,7 +272,6 @@ TEST_F(SessionStoreIntegration, AMissingTargetIsReportedAndPickedUpWhenCreated) 
   ASSERT_TRUE(eventually([&] { return phase("late") == "Ready"; })) << describeStore("late");
   EXPECT_FALSE(envNames(mustGet("deployment", "late")).empty());
 }
-
 
 TEST_F(SessionStoreIntegration, SpecChangesTouchExactlyTheObjectsTheyShould) {
   ASSERT_NO_FATAL_FAILURE(readyStore("cart"));
@@ -293,9 +294,9 @@ TEST_F(SessionStoreIntegration, SpecChangesTouchExactlyTheObjectsTheyShould) {
       << describeStore("cart");
   settle();
   EXPECT_EQ(envValue("cart", "REDIS_MAX_CONNECTIONS"), "64");  // floor(900 / (2 * 7))
-  EXPECT_EQ(changed(before, versions("cart")),
-            (std::set<std::string>{"sessionstore/cart", "deployment/cart",
-                                   "secret/cart-session-store"}));
+  EXPECT_EQ(
+      changed(before, versions("cart")),
+      (std::set<std::string>{"sessionstore/cart", "deployment/cart", "secret/cart-session-store"}));
   const std::string hash1 = hashOf("cart");
   EXPECT_NE(hash1, hash0);
 
@@ -356,9 +357,9 @@ TEST_F(SessionStoreIntegration, SpecChangesTouchExactlyTheObjectsTheyShould) {
 TEST_F(SessionStoreIntegration, AFieldTheOperatorStopsSettingLeavesTheObject) {
   ASSERT_NO_FATAL_FAILURE(readyStore("trim", "      resources: {limits: {cpu: 750m}}\n"));
   const auto limits = [&] {
-    return mustGet("statefulset", "trim-redis")["spec"]["template"]["spec"]["containers"][0]
-        ["resources"]
-            .value("limits", Json::object());
+    return mustGet("statefulset",
+                   "trim-redis")["spec"]["template"]["spec"]["containers"][0]["resources"]
+        .value("limits", Json::object());
   };
   ASSERT_EQ(limits().value("cpu", ""), "750m") << limits().dump();
   const auto operatorEntries = [&](const std::string& kind, const std::string& name) {
@@ -379,8 +380,8 @@ TEST_F(SessionStoreIntegration, AFieldTheOperatorStopsSettingLeavesTheObject) {
   ASSERT_TRUE(inNs({"patch", "sessionstore", "trim", "--type=merge", "-p",
                     R"({"spec":{"store":{"managed":{"resources":null}}}})"})
                   .ok());
-  ASSERT_TRUE(eventually([&] { return !limits().contains("cpu"); }))
-      << limits().dump() << "\n" << describeStore("trim");
+  ASSERT_TRUE(eventually([&] { return !limits().contains("cpu"); })) << limits().dump() << "\n"
+                                                                     << describeStore("trim");
   EXPECT_TRUE(limits().contains("memory")) << "the derived memory limit stays: " << limits().dump();
   // The operator's fields are one Apply entry now, so later changes prune as well.
   EXPECT_EQ(operatorEntries("statefulset", "trim-redis"), std::vector<std::string>{"Apply"});
@@ -392,10 +393,10 @@ TEST_F(SessionStoreIntegration, DeletionWithRetainKeepsTheDataAndUndoesTheWiring
   std::filesystem::create_directories(data);
   apply(deploymentYaml("keep"));
   apply(serviceYaml("keep"));
-  const std::string spec = managedStoreYaml("keep", "keep") ;
-  const std::string persistent = std::regex_replace(
-      spec, std::regex("persistence: \\{enabled: false\\}"),
-      "persistence: {enabled: true, size: 1Gi}\n      deletionPolicy: Retain");
+  const std::string spec = managedStoreYaml("keep", "keep");
+  const std::string persistent =
+      std::regex_replace(spec, std::regex("persistence: \\{enabled: false\\}"),
+                         "persistence: {enabled: true, size: 1Gi}\n      deletionPolicy: Retain");
   ASSERT_NE(persistent, spec);
   apply(persistent + "  affinity: {mode: ClientIP}\n");
 
@@ -420,10 +421,10 @@ TEST_F(SessionStoreIntegration, DeletionWithRetainKeepsTheDataAndUndoesTheWiring
       << inNs({"get", "pvc,statefulset", "-o", "wide"}).out;
   {
     const Json connection = mustGet("secret", "keep-session-store");
-    auto session = storeprobe::Session::open({.host = "127.0.0.1",
-                                              .port = redis->port(),
-                                              .username = "app",
-                                              .password = decode(connection, "REDIS_PASSWORD")});
+    auto session = redisclient::Session::open({.host = "127.0.0.1",
+                                               .port = redis->port(),
+                                               .username = "app",
+                                               .password = decode(connection, "REDIS_PASSWORD")});
     ASSERT_TRUE(session);
     ASSERT_TRUE((*session)->command({"SET", ns_ + ":keep:session-1", "alice"}));
   }
@@ -433,7 +434,8 @@ TEST_F(SessionStoreIntegration, DeletionWithRetainKeepsTheDataAndUndoesTheWiring
       << describeStore("keep");
   const Json deployment = mustGet("deployment", "keep");
   EXPECT_TRUE(envNames(deployment).empty()) << deployment["spec"]["template"].dump(2);
-  EXPECT_FALSE(deployment["spec"]["template"]["metadata"].value("annotations", Json::object())
+  EXPECT_FALSE(deployment["spec"]["template"]["metadata"]
+                   .value("annotations", Json::object())
                    .contains("sessionstore.io/connection-hash"));
   EXPECT_EQ(mustGet("service", "keep")["spec"]["sessionAffinity"], "None");
   EXPECT_FALSE(get("secret", "keep-session-store").has_value());
@@ -447,15 +449,15 @@ TEST_F(SessionStoreIntegration, DeletionWithRetainKeepsTheDataAndUndoesTheWiring
   redis = startRedis();
   ASSERT_TRUE(eventually([&] { return phase("keep") == "Ready"; })) << describeStore("keep");
   const Json connection = mustGet("secret", "keep-session-store");
-  auto session = storeprobe::Session::open({.host = "127.0.0.1",
-                                            .port = redis->port(),
-                                            .username = "app",
-                                            .password = decode(connection, "REDIS_PASSWORD")});
+  auto session = redisclient::Session::open({.host = "127.0.0.1",
+                                             .port = redis->port(),
+                                             .username = "app",
+                                             .password = decode(connection, "REDIS_PASSWORD")});
   ASSERT_TRUE(session);
   EXPECT_EQ((*session)->command({"GET", ns_ + ":keep:session-1"}).value_or(""), "alice");
-  EXPECT_EQ(mustGet("statefulset", "keep-redis")["spec"]["volumeClaimTemplates"][0]["metadata"]
-                ["name"],
-            "data");  // the same claim name: data-keep-redis-0
+  EXPECT_EQ(
+      mustGet("statefulset", "keep-redis")["spec"]["volumeClaimTemplates"][0]["metadata"]["name"],
+      "data");  // the same claim name: data-keep-redis-0
 }
 
 TEST_F(SessionStoreIntegration, DeletionWithDeleteRemovesEverythingTheStoreOwned) {
@@ -478,9 +480,8 @@ TEST_F(SessionStoreIntegration, DeletionWithDeleteRemovesEverythingTheStoreOwned
                !get("secret", "gone-session-store");
       },
       120s))
-      << inNs({"get", "all,pvc,secrets,configmaps"}).out
-      << inNs({"get", "pvc", "-o", "yaml"}).out << inNs({"get", "events", "-o", "wide"}).out
-      << "\n--- operator log tail:\n"
+      << inNs({"get", "all,pvc,secrets,configmaps"}).out << inNs({"get", "pvc", "-o", "yaml"}).out
+      << inNs({"get", "events", "-o", "wide"}).out << "\n--- operator log tail:\n"
       << tail(operator_->output(), 6000);
 }
 
@@ -489,8 +490,7 @@ TEST_F(SessionStoreIntegration, ACrashWhileCreatingLeavesNoDuplicateAndKeepsTheP
   apply(serviceYaml("crash"));
   apply(managedStoreYaml("crash", "crash"));
   // Kill the operator as soon as the password Secret exists, in the middle of creating.
-  ASSERT_TRUE(eventually([&] { return get("secret", "crash-redis-auth").has_value(); }, 60s,
-                         10ms));
+  ASSERT_TRUE(eventually([&] { return get("secret", "crash-redis-auth").has_value(); }, 60s, 10ms));
   operator_->signal(SIGKILL);
   operator_->wait(10s);
   const Json passwordsBefore = mustGet("secret", "crash-redis-auth")["data"];
@@ -503,10 +503,10 @@ TEST_F(SessionStoreIntegration, ACrashWhileCreatingLeavesNoDuplicateAndKeepsTheP
       << "the password must never be regenerated";
   // Exactly one of each object, all owned by the SessionStore.
   const std::string uid = mustGet("sessionstore", "crash")["metadata"]["uid"];
-  for (const char* kind : {"secrets", "configmaps", "services", "statefulsets",
-                           "networkpolicies"}) {
-    const Json list = Json::parse(inNs({"get", kind, "-l", "sessionstore.io/name=crash", "-o",
-                                        "json"}).out)["items"];
+  for (const char* kind :
+       {"secrets", "configmaps", "services", "statefulsets", "networkpolicies"}) {
+    const Json list = Json::parse(
+        inNs({"get", kind, "-l", "sessionstore.io/name=crash", "-o", "json"}).out)["items"];
     std::set<std::string> names;
     for (const auto& item : list) {
       names.insert(item["metadata"]["name"]);
@@ -514,8 +514,8 @@ TEST_F(SessionStoreIntegration, ACrashWhileCreatingLeavesNoDuplicateAndKeepsTheP
     }
     EXPECT_EQ(names.size(), list.size()) << kind;
   }
-  const Json secrets = Json::parse(inNs({"get", "secrets", "-l", "sessionstore.io/name=crash", "-o",
-                                         "json"}).out)["items"];
+  const Json secrets = Json::parse(
+      inNs({"get", "secrets", "-l", "sessionstore.io/name=crash", "-o", "json"}).out)["items"];
   std::set<std::string> secretNames;
   for (const auto& item : secrets) secretNames.insert(item["metadata"]["name"]);
   EXPECT_EQ(secretNames, (std::set<std::string>{"crash-redis-auth", "crash-session-store"}));
@@ -545,9 +545,11 @@ kind: Secret
 metadata:
   name: early-redis-auth
   ownerReferences:
-  - {apiVersion: sessionstore.io/v1alpha1, kind: SessionStore, name: early, uid: )" + uid +
+  - {apiVersion: sessionstore.io/v1alpha1, kind: SessionStore, name: early, uid: )" +
+        uid +
         R"(, controller: true, blockOwnerDeletion: true}
-stringData: {app-password: )" + app + ", monitor-password: " + monitor + "}\n");
+stringData: {app-password: )" +
+        app + ", monitor-password: " + monitor + "}\n");
   const Json before = mustGet("secret", "early-redis-auth")["data"];
   ASSERT_TRUE(mustGet("sessionstore", "early").value("status", Json::object()).empty())
       << "the operator saw the store before its Secret was made";
@@ -574,7 +576,7 @@ stringData: {app-password: )" + app + ", monitor-password: " + monitor + "}\n");
 
   auto& redis = playNodeWith("early", *mounted);
   {
-    auto session = storeprobe::Session::open(
+    auto session = redisclient::Session::open(
         {.host = "127.0.0.1", .port = redis.port(), .username = "app", .password = app});
     ASSERT_TRUE(session) << "the pod's ACL refuses the Secret's app password: the ConfigMap "
                             "did not follow the Secret before the StatefulSet was made";

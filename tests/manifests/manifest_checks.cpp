@@ -170,7 +170,7 @@ Grants expectedWatchedGrants() {
                   {"", "persistentvolumeclaims", {"list", "delete"}},
                   // operator/events/recorder.cpp: create, merge patch (series).
                   {"events.k8s.io", "events", {"create", "patch"}},
-                  // Autoscaling, operator/scaling/scaling_controller.cpp.
+                  // Autoscaling, operator/autoscaling/scaling_controller.cpp.
                   {"apps", "deployments/scale", {"patch"}},
                   {"", "pods", {"get", "list"}},
                   {"metrics.k8s.io", "pods", {"get", "list"}},

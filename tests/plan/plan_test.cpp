@@ -14,9 +14,9 @@
 
 #include "api/session_store.h"
 #include "crypto/crypto.h"
+#include "managedstore/managed_store.h"
 #include "plan/yaml_json.h"
 #include "reconcile/desired.h"
-#include "redis/redis.h"
 #include "wiring/connection.h"
 #include "wiring/wiring.h"
 
@@ -138,8 +138,8 @@ std::vector<Json> allEnv(const std::vector<Json>& documents) {
   return env;
 }
 
-const redis::Passwords kPlaceholders{.app = std::string(kPlaceholderPassword),
-                                     .monitor = std::string(kPlaceholderPassword)};
+const managedstore::Passwords kPlaceholders{.app = std::string(kPlaceholderPassword),
+                                            .monitor = std::string(kPlaceholderPassword)};
 
 TEST(RenderPlan, DownloadTokensHasEveryDocumentInOrder) {
   const auto documents = documentsOf(mustRender(exampleInput("download-tokens")));
@@ -159,7 +159,7 @@ TEST(RenderPlan, DownloadTokensStoreObjectsAreTheReconcilersWithPlaceholders) {
   const auto expected = reconcile::managedStoreObjects(
       store, kPlaceholders,
       reconcile::podTemplateLabels(exampleObject("download-tokens", "deployment.yaml")),
-      reconcile::operatorPeer(std::string(reconcile::kDefaultOperatorNamespace)));
+      reconcile::operatorPeer(std::string(identity::kDefaultOperatorNamespace)));
   ASSERT_TRUE(expected.has_value()) << expected.error();
   ASSERT_EQ(expected->size(), 6u);
   for (std::size_t i = 0; i < expected->size(); ++i) {
@@ -259,10 +259,9 @@ TEST(RenderPlan, TheOnlyPasswordIsThePlaceholder) {
     for (const auto& [key, value] : data.items()) {
       // A Secret's data is base64; a ConfigMap's is the text itself, less the ACL's hashes
       // (checked above), whose 64 hex digits would match.
-      const std::string text =
-          document.value("kind", "") == "Secret"
-              ? decode(document, key)
-              : std::regex_replace(value.get<std::string>(), hash, "#<hash>");
+      const std::string text = document.value("kind", "") == "Secret"
+                                   ? decode(document, key)
+                                   : std::regex_replace(value.get<std::string>(), hash, "#<hash>");
       EXPECT_FALSE(std::regex_search(text, generated))
           << document["metadata"]["name"] << " " << key;
     }

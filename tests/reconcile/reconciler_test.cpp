@@ -19,10 +19,10 @@ using kube::Json;
 using ::testing::_;
 using ::testing::NiceMock;
 
-class UnreachableStore : public StoreProber {
+class UnreachableStore : public health::StoreProber {
  public:
-  ProbeResult probe(const wiring::StoreEndpoint&,
-                    const std::optional<wiring::StoreEndpoint>&) override {
+  health::ProbeResult probe(const wiring::StoreEndpoint&,
+                            const std::optional<wiring::StoreEndpoint>&) override {
     return {.ok = false, .reason = "Unreachable", .message = "connection refused"};
   }
 };
@@ -49,8 +49,7 @@ Json storeAt(const std::string& version, Json spec) {
           {"spec", std::move(spec)}};
 }
 
-const Json kManagedSpec = {{"target", {{"deployment", "web"}}},
-                           {"store", {{"type", "Managed"}}}};
+const Json kManagedSpec = {{"target", {{"deployment", "web"}}}, {"store", {{"type", "Managed"}}}};
 
 // The API answers every create with the body, every read with NotFound (a new namespace with
 // no Deployment yet), the finalizer patch with version 2 and the status write with version 3.
@@ -85,12 +84,12 @@ class ReconcilerEchoes : public ::testing::Test {
   }
 
   Reconciler make() {
-    return Reconciler(client_, prober_, fixedBytes, nullptr,
-                      {.cachedStore = [this](const std::string&, const std::string&)
-                           -> std::optional<Json> {
-                         if (cached_.is_null()) return std::nullopt;
-                         return cached_;
-                       }});
+    return Reconciler(
+        client_, prober_, fixedBytes, nullptr,
+        {.cachedStore = [this](const std::string&, const std::string&) -> std::optional<Json> {
+          if (cached_.is_null()) return std::nullopt;
+          return cached_;
+        }});
   }
 
   NiceMock<kube::MockClient> client_;
@@ -147,7 +146,9 @@ TEST_F(ReconcilerEchoes, TheStatusOfAnInvalidSpecIsAnOwnWriteToo) {
 TEST_F(ReconcilerEchoes, AnEchoQuickerThanTheWritesResponseIsStillAnEcho) {
   Reconciler reconciler = make();
   std::vector<bool> answers;
-  duringStatusWrite_ = [&] { answers.push_back(reconciler.isOwnWrite(storeAt("3", kManagedSpec))); };
+  duringStatusWrite_ = [&] {
+    answers.push_back(reconciler.isOwnWrite(storeAt("3", kManagedSpec)));
+  };
   const auto outcome = reconciler.reconcile("shop/web");
   EXPECT_EQ(answers, std::vector<bool>{true}) << "held back while the write was on its way";
   EXPECT_EQ(outcome.kind, workqueue::Outcome::Kind::kRequeueAfter);
@@ -204,14 +205,16 @@ TEST_F(ReconcilerEchoes, TheCreatedEventNamesEachObjectOnce) {
   events::EventRecorder recorder(client_, clock::systemClock(), {.reportingInstance = "test"});
   std::vector<std::string> notes;
   ON_CALL(client_, create(_, _, _, _))
-      .WillByDefault([&notes](const kube::Resource& resource, const std::string&,
-                              const Json& body, const kube::CreateOptions&) -> kube::Result<Json> {
+      .WillByDefault([&notes](const kube::Resource& resource, const std::string&, const Json& body,
+                              const kube::CreateOptions&) -> kube::Result<Json> {
         if (resource.resource == "events") notes.push_back(body.value("note", ""));
         return withVersion(body, "100");
       });
-  Reconciler reconciler(client_, prober_, fixedBytes, &recorder,
-                        {.cachedStore = [this](const std::string&, const std::string&)
-                             -> std::optional<Json> { return cached_; }});
+  Reconciler reconciler(
+      client_, prober_, fixedBytes, &recorder,
+      {.cachedStore = [this](const std::string&, const std::string&) -> std::optional<Json> {
+        return cached_;
+      }});
   reconciler.reconcile("shop/web");
   recorder.sendDue();
   const auto created = std::find_if(notes.begin(), notes.end(), [](const std::string& note) {

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "crypto/crypto.h"
-#include "redis/redis.h"
+#include "managedstore/managed_store.h"
 
 namespace sessionstore::wiring {
 namespace {

@@ -1,0 +1,59 @@
+// Runs a periodic poll per key (one per autoscaled SessionStore), each on its own schedule, on a
+// small pool of threads of its own, so that polling never holds a work-queue worker and a slow
+// source (a Prometheus that times out) delays only its own store. A key is never polled twice
+// at once; a poll returns when to poll that key again, or nothing to stop.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "clock/clock.h"
+
+namespace sessionstore::autoscaling {
+
+class Poller {
+ public:
+  // Polls `key`; returns the delay before the next poll, or nullopt to stop polling it.
+  using Poll = std::function<std::optional<clock::Duration>(const std::string& key)>;
+
+  // REQUIRES: threads >= 1; `clock` outlives the poller.
+  Poller(Poll poll, std::size_t threads, const clock::Clock& clock);
+  ~Poller();
+  Poller(const Poller&) = delete;
+  Poller& operator=(const Poller&) = delete;
+
+  // Polls `key` after `delay` unless it is already scheduled (its schedule is kept) or running.
+  void track(const std::string& key, clock::Duration delay = {});
+  // Stops polling `key` (a poll running now finishes).
+  void untrack(const std::string& key);
+  bool tracking(const std::string& key) const;
+  std::size_t size() const;
+
+  void start();
+  // Waits for running polls; nothing runs after it returns.
+  void stop();
+
+ private:
+  void work();
+
+  const Poll poll_;
+  const std::size_t threads_;
+  const clock::Clock& clock_;
+  mutable std::mutex mu_;
+  std::condition_variable_any changed_;
+  std::map<std::string, clock::MonotonicTime> due_;  // GUARDED_BY(mu_)
+  std::set<std::string> running_;                    // GUARDED_BY(mu_)
+  std::set<std::string> dropped_;                    // GUARDED_BY(mu_): untracked while running
+  bool stopping_ = false;                            // GUARDED_BY(mu_)
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace sessionstore::autoscaling

@@ -1,0 +1,185 @@
+#include "health/store_prober.h"
+
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+#include "api/conditions.h"
+#include "redisclient/redis_client.h"
+
+namespace sessionstore::health {
+namespace {
+
+std::optional<std::int64_t> infoNumber(const std::map<std::string, std::string>& info,
+                                       const std::string& key) {
+  const auto it = info.find(key);
+  if (it == info.end()) return std::nullopt;
+  std::int64_t value = 0;
+  const auto [end, ec] =
+      std::from_chars(it->second.data(), it->second.data() + it->second.size(), value);
+  if (ec != std::errc() || end != it->second.data() + it->second.size()) return std::nullopt;
+  return value;
+}
+
+std::string trim(std::string_view text) {
+  const auto first = text.find_first_not_of(" \t\r");
+  if (first == std::string_view::npos) return {};
+  const auto last = text.find_last_not_of(" \t\r");
+  return std::string(text.substr(first, last - first + 1));
+}
+
+class RedisProber final : public StoreProber {
+ public:
+  RedisProber(std::shared_ptr<AddressMap> addresses, std::chrono::milliseconds timeout)
+      : addresses_(std::move(addresses)), timeout_(timeout) {}
+
+  ProbeResult probe(const wiring::StoreEndpoint& app,
+                    const std::optional<wiring::StoreEndpoint>& monitor) override {
+    ProbeResult result;
+    const std::string where = app.host + ":" + std::to_string(app.port);
+    auto session = redisclient::Session::open(endpoint(app));
+    if (!session) {
+      const std::string& error = session.error();
+      result.reason = std::string(error.starts_with("AUTH:") ? api::kReasonAuthenticationFailed
+                                                             : api::kReasonStoreUnreachable);
+      result.message = where + ": " + error;
+      return result;
+    }
+    if (auto pong = (*session)->ping(); !pong) {
+      result.reason = std::string(api::kReasonStoreUnreachable);
+      result.message = where + ": " + pong.error();
+      return result;
+    }
+    result.ok = true;
+    result.reason = std::string(api::kReasonStoreAvailable);
+    result.message = where + " answers AUTH and PING with the app's credentials";
+
+    // Figures: with the monitoring user when there is one, else with the app's session. A
+    // refusal (an ACL, a managed service denying CONFIG) only leaves them out.
+    std::unique_ptr<redisclient::Session> monitorSession;
+    redisclient::Session* reader = session->get();
+    if (monitor) {
+      auto opened = redisclient::Session::open(endpoint(*monitor));
+      if (!opened) {
+        // Only the figures are lost; the store answers the app. The message stays as it is, so
+        // a passing hiccup does not change the status.
+        return result;
+      }
+      monitorSession = std::move(*opened);
+      reader = monitorSession.get();
+    }
+    if (auto info = reader->info()) {
+      result.connectedClients = infoNumber(*info, "connected_clients");
+      result.usedMemoryBytes = infoNumber(*info, "used_memory");
+    }
+    if (auto maxClients = reader->maxClients(); maxClients && *maxClients) {
+      result.maxClients = **maxClients;
+    }
+    return result;
+  }
+
+ private:
+  redisclient::Endpoint endpoint(const wiring::StoreEndpoint& e) const {
+    auto [host, port] = addresses_ ? addresses_->resolve(e.host, e.port)
+                                   : std::pair<std::string, int>{e.host, e.port};
+    return {.host = host,
+            .port = port,
+            .username = e.username,
+            .password = e.password,
+            .tls = e.tls,
+            .connectTimeout = timeout_,
+            .commandTimeout = timeout_};
+  }
+
+  std::shared_ptr<AddressMap> addresses_;
+  const std::chrono::milliseconds timeout_;
+};
+
+}  // namespace
+
+std::expected<std::pair<std::string, int>, std::string> parseHostPort(std::string_view text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return std::unexpected("\"" + std::string(text) + "\" is not HOST:PORT");
+  }
+  std::string host(text.substr(0, colon));
+  if (host.front() == '[') {
+    if (host.back() != ']') return std::unexpected("\"" + std::string(text) + "\": missing ]");
+    host = host.substr(1, host.size() - 2);
+  }
+  const std::string_view portText = text.substr(colon + 1);
+  int port = 0;
+  const auto [end, ec] = std::from_chars(portText.data(), portText.data() + portText.size(), port);
+  if (ec != std::errc() || end != portText.data() + portText.size() || port < 1 || port > 65535) {
+    return std::unexpected("\"" + std::string(text) + "\": the port must be 1 to 65535");
+  }
+  return std::pair{host, port};
+}
+
+std::expected<std::shared_ptr<AddressMap>, std::string> AddressMap::open(
+    std::filesystem::path path) {
+  std::shared_ptr<AddressMap> map(new AddressMap(std::move(path)));
+  if (!map->path_.empty()) {
+    if (auto loaded = map->reload(); !loaded) return std::unexpected(loaded.error());
+  }
+  return map;
+}
+
+std::expected<void, std::string> AddressMap::reload() {
+  std::error_code ec;
+  const auto modified = std::filesystem::last_write_time(path_, ec);
+  if (ec) return std::unexpected(path_.string() + ": " + ec.message());
+  {
+    std::lock_guard lock(mu_);
+    if (modified == loadedAt_ && loadedAt_ != std::filesystem::file_time_type{}) return {};
+  }
+  std::ifstream in(path_);
+  if (!in) return std::unexpected(path_.string() + ": cannot be read");
+  std::map<std::string, std::pair<std::string, int>> entries;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    const std::string text = trim(line);
+    if (text.empty() || text.front() == '#') continue;
+    std::istringstream words(text);
+    std::string from, to, extra;
+    words >> from >> to >> extra;
+    const std::string where = path_.string() + ":" + std::to_string(number) + ": ";
+    if (to.empty() || !extra.empty()) {
+      return std::unexpected(where + "expected \"IN-CLUSTER-HOST:PORT LOCAL-HOST:PORT\"");
+    }
+    auto key = parseHostPort(from);
+    if (!key) return std::unexpected(where + key.error());
+    auto value = parseHostPort(to);
+    if (!value) return std::unexpected(where + value.error());
+    entries[key->first + ":" + std::to_string(key->second)] = *value;
+  }
+  std::lock_guard lock(mu_);
+  entries_ = std::move(entries);
+  loadedAt_ = modified;
+  error_.clear();
+  return {};
+}
+
+std::pair<std::string, int> AddressMap::resolve(const std::string& host, int port) {
+  if (!path_.empty()) {
+    if (auto loaded = reload(); !loaded) {
+      std::lock_guard lock(mu_);
+      error_ = loaded.error();
+    }
+  }
+  std::lock_guard lock(mu_);
+  const auto it = entries_.find(host + ":" + std::to_string(port));
+  return it == entries_.end() ? std::pair{host, port} : it->second;
+}
+
+std::string AddressMap::lastError() const {
+  std::lock_guard lock(mu_);
+  return error_;
+}
+
+std::unique_ptr<StoreProber> makeRedisProber(std::shared_ptr<AddressMap> addresses,
+                                             std::chrono::milliseconds timeout) {
+  return std::make_unique<RedisProber>(std::move(addresses), timeout);
+}
+
+}  // namespace sessionstore::health

@@ -1,0 +1,323 @@
+#include "managedstore/managed_store.h"
+
+#include <array>
+#include <climits>
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "crypto/crypto.h"
+
+namespace sessionstore::managedstore {
+namespace {
+
+constexpr std::string_view kConfigVolume = "config";
+constexpr std::string_view kDataVolume = "data";
+constexpr std::string_view kContainerName = "redis";
+
+Json labelsJson(const Labels& labels) {
+  Json out = Json::object();
+  for (const auto& [key, value] : labels) out[key] = value;
+  return out;
+}
+
+Json metadata(const api::SessionStore& store, const std::string& name) {
+  return {{"name", name},
+          {"namespace", store.metadata.ns},
+          {"labels", labelsJson(managedLabels(store))},
+          {"ownerReferences", Json::array({ownerReference(store)})}};
+}
+
+std::string yesNo(bool value) { return value ? "yes" : "no"; }
+
+std::string probeCommand() {
+  return "redis-cli --user " + std::string(kMonitorUser) + " --pass \"$" +
+         std::string(kMonitorPasswordEnvVar) + "\" --no-auth-warning ping | grep -q PONG";
+}
+
+Json probe(int initialDelaySeconds, int periodSeconds, int timeoutSeconds, int failureThreshold) {
+  return {{"exec", {{"command", {"sh", "-c", probeCommand()}}}},
+          {"initialDelaySeconds", initialDelaySeconds},
+          {"periodSeconds", periodSeconds},
+          {"timeoutSeconds", timeoutSeconds},
+          {"failureThreshold", failureThreshold}};
+}
+
+Json resourcesJson(const api::ManagedStore& managed) {
+  Json limits = Json::object();
+  for (const auto& [name, value] : managed.resources.limits) limits[name] = value.toString();
+  if (!limits.contains("memory"))
+    limits["memory"] = derivedMemoryLimit(managed.maxMemory).toString();
+  Json out = {{"limits", limits}};
+  if (!managed.resources.requests.empty()) {
+    Json requests = Json::object();
+    for (const auto& [name, value] : managed.resources.requests) {
+      requests[name] = value.toString();
+    }
+    out["requests"] = requests;
+  }
+  return out;
+}
+
+Json servicePorts() {
+  return Json::array(
+      {{{"name", kPortName}, {"port", kPort}, {"targetPort", kPortName}, {"protocol", "TCP"}}});
+}
+
+}  // namespace
+
+std::expected<std::string, std::string> generatePassword(const RandomBytes& random) {
+  std::array<unsigned char, kPasswordBytes> bytes{};
+  if (!random || !random(bytes)) {
+    return std::unexpected(std::string("the random source failed to give password bytes"));
+  }
+  return crypto::base64UrlEncode(bytes);
+}
+
+std::expected<Passwords, std::string> generatePasswords(const RandomBytes& random) {
+  auto app = generatePassword(random);
+  if (!app) return std::unexpected(app.error());
+  auto monitor = generatePassword(random);
+  if (!monitor) return std::unexpected(monitor.error());
+  return Passwords{.app = *app, .monitor = *monitor};
+}
+
+std::expected<Passwords, std::string> passwordsFromSecret(const Json& secret) {
+  auto read = [&](std::string_view key) -> std::expected<std::string, std::string> {
+    const std::string where = "secret data." + std::string(key);
+    if (!secret.is_object() || !secret.contains("data") || !secret["data"].is_object() ||
+        !secret["data"].contains(key)) {
+      return std::unexpected(where + ": missing");
+    }
+    const Json& value = secret["data"][std::string(key)];
+    if (!value.is_string()) return std::unexpected(where + ": must be a string");
+    auto decoded = crypto::base64Decode(value.get<std::string>());
+    if (!decoded) return std::unexpected(where + ": not valid base64");
+    if (decoded->empty()) return std::unexpected(where + ": empty");
+    return *decoded;
+  };
+  auto app = read(kAppPasswordKey);
+  if (!app) return std::unexpected(app.error());
+  auto monitor = read(kMonitorPasswordKey);
+  if (!monitor) return std::unexpected(monitor.error());
+  return Passwords{.app = *app, .monitor = *monitor};
+}
+
+std::string authSecretName(const api::SessionStore& store) {
+  return store.metadata.name + "-redis-auth";
+}
+std::string configMapName(const api::SessionStore& store) {
+  return store.metadata.name + "-redis-config";
+}
+std::string statefulSetName(const api::SessionStore& store) {
+  return store.metadata.name + "-redis";
+}
+std::string headlessServiceName(const api::SessionStore& store) {
+  return store.metadata.name + "-redis-headless";
+}
+std::string serviceName(const api::SessionStore& store) { return store.metadata.name + "-redis"; }
+std::string networkPolicyName(const api::SessionStore& store) {
+  return store.metadata.name + "-redis";
+}
+
+Labels managedLabels(const api::SessionStore& store) {
+  Labels labels = selectorLabels(store);
+  labels[std::string(identity::kManagedByLabel)] = std::string(identity::kName);
+  return labels;
+}
+
+Labels selectorLabels(const api::SessionStore& store) {
+  return {{"app.kubernetes.io/name", "redis"},
+          {"app.kubernetes.io/instance", store.metadata.name},
+          {std::string(identity::kStoreLabel), store.metadata.name}};
+}
+
+Json ownerReference(const api::SessionStore& store) {
+  return {{"apiVersion", api::kApiVersion}, {"kind", api::kKind}, {"name", store.metadata.name},
+          {"uid", store.metadata.uid},      {"controller", true}, {"blockOwnerDeletion", true}};
+}
+
+quantity::Quantity derivedMemoryLimit(const quantity::Quantity& maxMemory) {
+  std::int64_t bytes = maxMemory.value();
+  // bytes * 1.25 rounded up, without overflowing.
+  std::int64_t quarter = bytes / 4 + (bytes % 4 != 0 ? 1 : 0);
+  std::int64_t limit = bytes > INT64_MAX - quarter ? INT64_MAX : bytes + quarter;
+  return quantity::Quantity::fromInt64(limit, quantity::Format::kBinarySI);
+}
+
+std::string renderRedisConf(const api::ManagedStore& managed) {
+  std::string out;
+  out += "# Rendered by sessionstore-operator; edits are overwritten.\n";
+  out += "port " + std::to_string(kPort) + "\n";
+  out += "bind 0.0.0.0\n";
+  out += "protected-mode yes\n";
+  out += "maxmemory " + std::to_string(managed.maxMemory.value()) + "\n";
+  out += "maxmemory-policy " + managed.evictionPolicy + "\n";
+  out += "maxclients " + std::to_string(managed.maxClients) + "\n";
+  out += "appendonly " + yesNo(managed.persistence.enabled) + "\n";
+  out += "dir " + std::string(kDataDir) + "\n";
+  out += "aclfile " + std::string(kConfigDir) + "/" + std::string(kUsersAclKey) + "\n";
+  return out;
+}
+
+std::string renderUsersAcl(std::string_view keyPrefix, std::string_view appPasswordSha256Hex,
+                           std::string_view monitorPasswordSha256Hex) {
+  const std::string prefix(keyPrefix);
+  std::string out;
+  out += "user default off resetpass resetkeys resetchannels -@all\n";
+  out += "user " + std::string(kAppUser) + " on #" + std::string(appPasswordSha256Hex) + " ~" +
+         prefix + "* &" + prefix + "* +@all -@admin -@dangerous\n";
+  out += "user " + std::string(kMonitorUser) + " on #" + std::string(monitorPasswordSha256Hex) +
+         " %R~" + prefix + "* resetchannels -@all +ping +info +client|list +dbsize +scan" +
+         " +config|get\n";
+  return out;
+}
+
+Json authSecret(const api::SessionStore& store, const Passwords& passwords) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Secret"},
+          {"metadata", metadata(store, authSecretName(store))},
+          {"type", "Opaque"},
+          {"data",
+           {{kAppPasswordKey, crypto::base64Encode(passwords.app)},
+            {kMonitorPasswordKey, crypto::base64Encode(passwords.monitor)}}}};
+}
+
+Json configMap(const api::SessionStore& store, const Passwords& passwords) {
+  return {{"apiVersion", "v1"},
+          {"kind", "ConfigMap"},
+          {"metadata", metadata(store, configMapName(store))},
+          {"data",
+           {{kRedisConfKey, renderRedisConf(store.spec.store.managed)},
+            {kUsersAclKey, renderUsersAcl(api::keyPrefix(store), crypto::sha256Hex(passwords.app),
+                                          crypto::sha256Hex(passwords.monitor))}}}};
+}
+
+std::string configHash(const Json& configMap) {
+  const Json data = configMap.contains("data") ? configMap["data"] : Json::object();
+  return crypto::sha256Hex(data.dump());
+}
+
+Json statefulSet(const api::SessionStore& store, std::string_view configHash) {
+  const api::ManagedStore& managed = store.spec.store.managed;
+  Json container = {
+      {"name", kContainerName},
+      {"image", managed.image},
+      {"command", {"redis-server", std::string(kConfigDir) + "/" + std::string(kRedisConfKey)}},
+      {"ports",
+       Json::array({{{"name", kPortName}, {"containerPort", kPort}, {"protocol", "TCP"}}})},
+      {"env",
+       Json::array({{{"name", kMonitorPasswordEnvVar},
+                     {"valueFrom",
+                      {{"secretKeyRef",
+                        {{"name", authSecretName(store)}, {"key", kMonitorPasswordKey}}}}}}})},
+      {"resources", resourcesJson(managed)},
+      {"securityContext",
+       {{"allowPrivilegeEscalation", false},
+        {"readOnlyRootFilesystem", true},
+        {"runAsNonRoot", true},
+        {"runAsUser", kRedisUid},
+        {"runAsGroup", kRedisUid},
+        {"capabilities", {{"drop", {"ALL"}}}}}},
+      {"readinessProbe", probe(5, 5, 2, 3)},
+      {"livenessProbe", probe(15, 10, 5, 6)},
+      {"volumeMounts",
+       Json::array({{{"name", kConfigVolume}, {"mountPath", kConfigDir}, {"readOnly", true}},
+                    {{"name", kDataVolume}, {"mountPath", kDataDir}}})},
+  };
+  Json volumes =
+      Json::array({{{"name", kConfigVolume}, {"configMap", {{"name", configMapName(store)}}}}});
+  if (!managed.persistence.enabled) {
+    volumes.push_back({{"name", kDataVolume}, {"emptyDir", Json::object()}});
+  }
+  Json podSpec = {
+      {"automountServiceAccountToken", false},
+      {"securityContext",
+       {{"runAsUser", kRedisUid},
+        {"runAsGroup", kRedisUid},
+        {"runAsNonRoot", true},
+        {"fsGroup", kRedisUid},
+        {"seccompProfile", {{"type", "RuntimeDefault"}}}}},
+      {"containers", Json::array({container})},
+      {"volumes", volumes},
+  };
+  Json spec = {
+      {"replicas", 1},
+      {"serviceName", headlessServiceName(store)},
+      {"selector", {{"matchLabels", labelsJson(selectorLabels(store))}}},
+      {"template",
+       {{"metadata",
+         {{"labels", labelsJson(managedLabels(store))},
+          {"annotations", {{identity::kConfigHashAnnotation, configHash}}}}},
+        {"spec", podSpec}}},
+  };
+  if (managed.persistence.enabled) {
+    Json claimSpec = {
+        {"accessModes", {"ReadWriteOnce"}},
+        {"resources", {{"requests", {{"storage", managed.persistence.size.toString()}}}}}};
+    if (!managed.persistence.storageClassName.empty()) {
+      claimSpec["storageClassName"] = managed.persistence.storageClassName;
+    }
+    spec["volumeClaimTemplates"] = Json::array(
+        {{{"metadata", {{"name", kDataVolume}, {"labels", labelsJson(managedLabels(store))}}},
+          {"spec", claimSpec}}});
+    const char* whenDeleted =
+        managed.deletionPolicy == api::DeletionPolicy::kDelete ? "Delete" : "Retain";
+    spec["persistentVolumeClaimRetentionPolicy"] = {{"whenDeleted", whenDeleted},
+                                                    {"whenScaled", "Retain"}};
+  }
+  return {{"apiVersion", "apps/v1"},
+          {"kind", "StatefulSet"},
+          {"metadata", metadata(store, statefulSetName(store))},
+          {"spec", spec}};
+}
+
+Json headlessService(const api::SessionStore& store) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Service"},
+          {"metadata", metadata(store, headlessServiceName(store))},
+          {"spec",
+           {{"clusterIP", "None"},
+            {"publishNotReadyAddresses", true},
+            {"selector", labelsJson(selectorLabels(store))},
+            {"ports", servicePorts()}}}};
+}
+
+Json clientService(const api::SessionStore& store) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Service"},
+          {"metadata", metadata(store, serviceName(store))},
+          {"spec",
+           {{"type", "ClusterIP"},
+            {"selector", labelsJson(selectorLabels(store))},
+            {"ports", servicePorts()}}}};
+}
+
+std::expected<Json, std::string> networkPolicy(const api::SessionStore& store,
+                                               const Labels& targetPodLabels,
+                                               const OperatorPeer& operatorPeer) {
+  if (targetPodLabels.empty()) {
+    return std::unexpected(std::string(
+        "the target's pod template has no labels: a NetworkPolicy could not single its pods out"));
+  }
+  if (operatorPeer.namespaceLabels.empty() || operatorPeer.podLabels.empty()) {
+    return std::unexpected(std::string(
+        "the operator's namespace and pod labels must both be set for the NetworkPolicy"));
+  }
+  Json from = Json::array(
+      {{{"podSelector", {{"matchLabels", labelsJson(targetPodLabels)}}}},
+       {{"namespaceSelector", {{"matchLabels", labelsJson(operatorPeer.namespaceLabels)}}},
+        {"podSelector", {{"matchLabels", labelsJson(operatorPeer.podLabels)}}}}});
+  return Json{
+      {"apiVersion", "networking.k8s.io/v1"},
+      {"kind", "NetworkPolicy"},
+      {"metadata", metadata(store, networkPolicyName(store))},
+      {"spec",
+       {{"podSelector", {{"matchLabels", labelsJson(selectorLabels(store))}}},
+        {"policyTypes", {"Ingress"}},
+        {"ingress",
+         Json::array({{{"from", from},
+                       {"ports", Json::array({{{"protocol", "TCP"}, {"port", kPort}}})}}})}}}};
+}
+
+}  // namespace sessionstore::managedstore

@@ -1,0 +1,134 @@
+// The managed Redis of a SessionStore (PRODUCT.md, item 1, store.type Managed): the generated
+// passwords and their Secret, redis.conf and the ACL file (a ConfigMap: the ACL holds only SHA-256
+// hashes of the passwords), the StatefulSet, the headless and the client Service, and the
+// NetworkPolicy that admits only the target's pods and the operator. Pure functions: no client,
+// no clock, no logger; randomness is injected (RandomBytes). Every object has a deterministic
+// name, the labels of managedLabels() and an ownerReference (controller) to the SessionStore.
+// The passwords appear in the Secret built by authSecret() and nowhere else.
+#pragma once
+
+#include <cstddef>
+#include <expected>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "api/session_store.h"
+#include "crypto/crypto.h"
+#include "identity/identity.h"
+#include "quantity/quantity.h"
+
+namespace sessionstore::managedstore {
+
+using Json = nlohmann::json;
+using Labels = std::map<std::string, std::string>;
+
+// Fills every byte of the span with random bytes; false when the source failed. Production:
+// crypto::systemRandomBytes() (OpenSSL's CSPRNG); tests: fixed bytes.
+using RandomBytes = crypto::RandomBytes;
+
+inline constexpr int kPort = 6379;
+inline constexpr std::string_view kPortName = "redis";
+inline constexpr std::size_t kPasswordBytes = 32;
+inline constexpr std::string_view kAppUser = "app";
+inline constexpr std::string_view kMonitorUser = "monitor";
+// Keys of the password Secret.
+inline constexpr std::string_view kAppPasswordKey = "app-password";
+inline constexpr std::string_view kMonitorPasswordKey = "monitor-password";
+// Keys of the config ConfigMap, mounted at kConfigDir.
+inline constexpr std::string_view kRedisConfKey = "redis.conf";
+inline constexpr std::string_view kUsersAclKey = "users.acl";
+inline constexpr std::string_view kConfigDir = "/etc/redis";
+inline constexpr std::string_view kDataDir = "/data";
+// The uid and gid of the redis user in the official images.
+inline constexpr int kRedisUid = 999;
+// The env var of the Redis container the probes authenticate with.
+inline constexpr std::string_view kMonitorPasswordEnvVar = "MONITOR_PASSWORD";
+
+// kPasswordBytes random bytes as URL-safe base64 without padding: 43 characters of
+// [A-Za-z0-9_-], safe in a redis:// URL, in redis.conf and in a shell. Errors when `random` fails.
+std::expected<std::string, std::string> generatePassword(const RandomBytes& random);
+
+struct Passwords {
+  std::string app;
+  std::string monitor;
+  bool operator==(const Passwords&) const = default;
+};
+
+// Two passwords from `random`, app first. The reconciler generates them only when the Secret
+// does not exist yet, and otherwise reads them back with passwordsFromSecret().
+std::expected<Passwords, std::string> generatePasswords(const RandomBytes& random);
+
+// The passwords held by a Secret built by authSecret() (as the API server returns it, base64
+// data). Errors name the missing or malformed key, never the value.
+std::expected<Passwords, std::string> passwordsFromSecret(const Json& secret);
+
+// Object names.
+std::string authSecretName(const api::SessionStore& store);       // <name>-redis-auth
+std::string configMapName(const api::SessionStore& store);        // <name>-redis-config
+std::string statefulSetName(const api::SessionStore& store);      // <name>-redis
+std::string headlessServiceName(const api::SessionStore& store);  // <name>-redis-headless
+std::string serviceName(const api::SessionStore& store);          // <name>-redis
+std::string networkPolicyName(const api::SessionStore& store);    // <name>-redis
+
+// app.kubernetes.io/{name: redis, instance: <name>, managed-by: sessionstore-operator} and
+// sessionstore.io/name: <name>: the labels of every object and of the Redis pods.
+Labels managedLabels(const api::SessionStore& store);
+// The subset that selects the Redis pods (StatefulSet selector, Services, NetworkPolicy).
+Labels selectorLabels(const api::SessionStore& store);
+// The ownerReference to the SessionStore (controller, blockOwnerDeletion).
+Json ownerReference(const api::SessionStore& store);
+
+// The memory limit of the Redis container: maxMemory * 1.25, rounded up to a byte (64Mi: 80Mi).
+quantity::Quantity derivedMemoryLimit(const quantity::Quantity& maxMemory);
+
+// redis.conf for `managed`: port, bind, protected mode, maxmemory in bytes, maxmemory-policy,
+// maxclients, appendonly by persistence, dir and the ACL file. (The key prefix is in the ACL
+// file only.)
+std::string renderRedisConf(const api::ManagedStore& managed);
+
+// The ACL file: the default user off, the app user limited to keys and channels under
+// `keyPrefix` without @admin and @dangerous commands, and the read-only monitor user with only
+// what the operator's probe and metrics need. Passwords as SHA-256 hex only.
+// REQUIRES: keyPrefix has no glob character or space (api::parseSessionStore checks it).
+std::string renderUsersAcl(std::string_view keyPrefix, std::string_view appPasswordSha256Hex,
+                           std::string_view monitorPasswordSha256Hex);
+
+// The Secret <name>-redis-auth: type Opaque, app-password and monitor-password as base64 data
+// (as the API server returns them, so desired and observed compare).
+Json authSecret(const api::SessionStore& store, const Passwords& passwords);
+
+// The ConfigMap <name>-redis-config: redis.conf and users.acl (hashes of `passwords` only).
+Json configMap(const api::SessionStore& store, const Passwords& passwords);
+
+// SHA-256 hex of a ConfigMap's data, for identity::kConfigHashAnnotation.
+std::string configHash(const Json& configMap);
+
+// The StatefulSet <name>-redis (see the .cpp for every field); `configHash` goes to the
+// pod-template annotation.
+Json statefulSet(const api::SessionStore& store, std::string_view configHash);
+
+// The headless Service <name>-redis-headless (clusterIP None, publishNotReadyAddresses).
+Json headlessService(const api::SessionStore& store);
+// The client Service <name>-redis, port 6379 named redis.
+Json clientService(const api::SessionStore& store);
+
+// Where the operator runs, for the NetworkPolicy: its pods match `podLabels` in the namespaces
+// matching `namespaceLabels` (for example kubernetes.io/metadata.name: <operator namespace>).
+struct OperatorPeer {
+  Labels namespaceLabels;
+  Labels podLabels;
+  bool operator==(const OperatorPeer&) const = default;
+};
+
+// The NetworkPolicy <name>-redis: Redis pods accept TCP 6379 only from pods of the SessionStore's
+// namespace matching `targetPodLabels` (the target Deployment's pod-template labels) and from
+// the operator. Errors when a label map is empty (it would admit every pod).
+std::expected<Json, std::string> networkPolicy(const api::SessionStore& store,
+                                               const Labels& targetPodLabels,
+                                               const OperatorPeer& operatorPeer);
+
+}  // namespace sessionstore::managedstore
