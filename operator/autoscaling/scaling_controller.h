@@ -23,7 +23,6 @@
 #include <string>
 
 #include "api/session_store.h"
-#include "autoscaling/poller.h"
 #include "autoscaling/sources.h"
 #include "clock/clock.h"
 #include "events/recorder.h"
@@ -31,6 +30,7 @@
 #include "kube/client.h"
 #include "logging/log.h"
 #include "metrics/operator_metrics.h"
+#include "poller/poller.h"
 #include "scalepolicy/autoscaler.h"
 #include "transport/http_transport.h"
 
@@ -86,7 +86,7 @@ class ScalingController {
 
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<StoreState>> states_;  // GUARDED_BY(mu_)
-  Poller poller_;
+  poller::Poller poller_;
 };
 
 }  // namespace sessionstore::autoscaling

@@ -1,6 +1,6 @@
 // The poller on a fake clock: each key on its own schedule, never two polls of one key at once,
 // untrack and stop.
-#include "autoscaling/poller.h"
+#include "poller/poller.h"
 
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@
 #include "mocks/clock/fake_clock.h"
 #include "support/eventually.h"
 
-namespace sessionstore::autoscaling {
+namespace sessionstore::poller {
 namespace {
 
 using namespace std::chrono_literals;
@@ -96,4 +96,4 @@ TEST(Poller, UntrackStopsFurtherPolls) {
 }
 
 }  // namespace
-}  // namespace sessionstore::autoscaling
+}  // namespace sessionstore::poller

@@ -1,7 +1,8 @@
-// Runs a periodic poll per key (one per autoscaled SessionStore), each on its own schedule, on a
-// small pool of threads of its own, so that polling never holds a work-queue worker and a slow
-// source (a Prometheus that times out) delays only its own store. A key is never polled twice
-// at once; a poll returns when to poll that key again, or nothing to stop.
+// Runs a periodic poll per key, each on its own schedule, on a small fixed pool of threads of its
+// own, so that polling never holds a work-queue worker and a slow poll (a Prometheus that times
+// out, a store that does not answer) delays only its own key. The autoscaler polls each
+// autoscaled SessionStore's load with it; the health monitor probes each store with it. A key is
+// never polled twice at once; a poll returns when to poll that key again, or nothing to stop.
 #pragma once
 
 #include <condition_variable>
@@ -17,7 +18,7 @@
 
 #include "clock/clock.h"
 
-namespace sessionstore::autoscaling {
+namespace sessionstore::poller {
 
 class Poller {
  public:
@@ -56,4 +57,4 @@ class Poller {
   std::vector<std::thread> workers_;
 };
 
-}  // namespace sessionstore::autoscaling
+}  // namespace sessionstore::poller

@@ -1,8 +1,8 @@
-#include "autoscaling/poller.h"
+#include "poller/poller.h"
 
 #include <algorithm>
 
-namespace sessionstore::autoscaling {
+namespace sessionstore::poller {
 
 Poller::Poller(Poll poll, std::size_t threads, const clock::Clock& clock)
     : poll_(std::move(poll)), threads_(std::max<std::size_t>(threads, 1)), clock_(clock) {}
@@ -88,4 +88,4 @@ void Poller::work() {
   }
 }
 
-}  // namespace sessionstore::autoscaling
+}  // namespace sessionstore::poller
