@@ -9,19 +9,30 @@ Poller::Poller(Poll poll, std::size_t threads, const clock::Clock& clock)
 
 Poller::~Poller() { stop(); }
 
+void Poller::schedule(const std::string& key, clock::MonotonicTime at) {
+  due_[key] = at;
+  queue_.emplace(at, key);
+}
+
 void Poller::track(const std::string& key, clock::Duration delay) {
   std::lock_guard lock(mu_);
   dropped_.erase(key);
   if (due_.contains(key) || running_.contains(key)) return;
-  due_[key] = clock_.now() + delay;
-  changed_.notify_all();
+  const auto at = clock_.now() + delay;
+  schedule(key, at);
+  // Only a new earliest key changes what a waiting worker waits for; one worker suffices, and
+  // it wakes the next one if more is due (work()).
+  if (queue_.begin()->second == key) changed_.notify_one();
 }
 
 void Poller::untrack(const std::string& key) {
   std::lock_guard lock(mu_);
-  due_.erase(key);
+  if (const auto it = due_.find(key); it != due_.end()) {
+    queue_.erase({it->second, key});
+    due_.erase(it);
+  }
   if (running_.contains(key)) dropped_.insert(key);
-  changed_.notify_all();
+  // No wake-up: a worker waiting for this key's time finds nothing due then and waits again.
 }
 
 bool Poller::tracking(const std::string& key) const {
@@ -55,24 +66,22 @@ void Poller::stop() {
 void Poller::work() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
-    // The earliest due key that no other thread is polling.
-    auto next = due_.end();
-    for (auto it = due_.begin(); it != due_.end(); ++it) {
-      if (!running_.contains(it->first) && (next == due_.end() || it->second < next->second)) {
-        next = it;
-      }
-    }
-    if (next == due_.end()) {
+    if (queue_.empty()) {
       changed_.wait(lock);
       continue;
     }
-    if (next->second > clock_.now()) {
-      clock_.waitUntil(changed_, lock, next->second);
+    // The earliest scheduled key (a running key is never scheduled, see track()).
+    const auto next = queue_.begin();
+    if (next->first > clock_.now()) {
+      clock_.waitUntil(changed_, lock, next->first);
       continue;
     }
-    const std::string key = next->first;
-    due_.erase(next);
+    const std::string key = next->second;
+    queue_.erase(next);
+    due_.erase(key);
     running_.insert(key);
+    // Another key may be due too: let a waiting worker look, rather than wait for this poll.
+    if (!queue_.empty()) changed_.notify_one();
     lock.unlock();
     std::optional<clock::Duration> again;
     try {
@@ -83,8 +92,9 @@ void Poller::work() {
     lock.lock();
     running_.erase(key);
     const bool dropped = dropped_.erase(key) > 0;
-    if (again && !dropped && !stopping_ && !due_.contains(key)) due_[key] = clock_.now() + *again;
-    changed_.notify_all();
+    if (again && !dropped && !stopping_ && !due_.contains(key)) {
+      schedule(key, clock_.now() + *again);
+    }
   }
 }
 

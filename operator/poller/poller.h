@@ -14,6 +14,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "clock/clock.h"
@@ -44,13 +45,18 @@ class Poller {
 
  private:
   void work();
+  // REQUIRES: mu_ held; `key` is neither scheduled nor running.
+  void schedule(const std::string& key, clock::MonotonicTime at);
 
   const Poll poll_;
   const std::size_t threads_;
   const clock::Clock& clock_;
   mutable std::mutex mu_;
   std::condition_variable_any changed_;
-  std::map<std::string, clock::MonotonicTime> due_;  // GUARDED_BY(mu_)
+  // The scheduled keys, by key and by time (the same entries; never a running key), so that the
+  // next poll is found without looking at every key.
+  std::map<std::string, clock::MonotonicTime> due_;                 // GUARDED_BY(mu_)
+  std::set<std::pair<clock::MonotonicTime, std::string>> queue_;  // GUARDED_BY(mu_)
   std::set<std::string> running_;                    // GUARDED_BY(mu_)
   std::set<std::string> dropped_;                    // GUARDED_BY(mu_): untracked while running
   bool stopping_ = false;                            // GUARDED_BY(mu_)

@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "mocks/clock/fake_clock.h"
 #include "support/eventually.h"
@@ -67,7 +68,7 @@ TEST(Poller, NeverPollsAKeyTwiceAtOnceAndStopsOnRequest) {
   poller.track("a");
   ASSERT_TRUE(eventually([&] { return polls == 1; }, 5s, 1ms));
   poller.track("a");  // running: not scheduled a second time
-  std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(poller.size(), 1u);
   EXPECT_EQ(polls, 1);
   release = true;
   ASSERT_TRUE(eventually([&] { return polls == 3 && !poller.tracking("a"); }, 5s, 1ms));
@@ -90,9 +91,58 @@ TEST(Poller, UntrackStopsFurtherPolls) {
   poller.untrack("a");
   EXPECT_FALSE(poller.tracking("a"));
   EXPECT_EQ(poller.size(), 0u);
+  // The marker: "b", due after the time "a" was due, is polled by the only thread; had "a" still
+  // been scheduled, it would have been polled before "b".
+  poller.track("b", 30s);
+  ASSERT_TRUE(eventually([&] { return clock.waiters() >= 1; }, 5s, 1ms));
   clock.advance(60s);
-  std::this_thread::sleep_for(20ms);
-  EXPECT_EQ(polls, 1);
+  ASSERT_TRUE(eventually([&] { return polls == 2; }, 5s, 1ms));
+  poller.stop();
+  EXPECT_EQ(polls, 2);
+}
+
+TEST(Poller, ManyKeysOnFewThreadsEachInItsTurn) {
+  clock::FakeClock clock;
+  std::mutex mu;
+  std::vector<std::string> order;
+  Poller poller(
+      [&](const std::string& key) -> std::optional<clock::Duration> {
+        std::lock_guard lock(mu);
+        order.push_back(key);
+        return std::nullopt;
+      },
+      1, clock);
+  // Scheduled out of order, due in order of their delay.
+  for (int i : {5, 1, 4, 2, 3}) poller.track("k" + std::to_string(i), std::chrono::seconds(i));
+  EXPECT_EQ(poller.size(), 5u);
+  poller.start();
+  ASSERT_TRUE(eventually([&] { return clock.waiters() >= 1; }, 5s, 1ms));
+  clock.advance(10s);
+  ASSERT_TRUE(eventually([&] { return poller.size() == 0; }, 5s, 1ms));
+  poller.stop();
+  EXPECT_EQ(order, (std::vector<std::string>{"k1", "k2", "k3", "k4", "k5"}));
+}
+
+TEST(Poller, AKeyDueNowDoesNotWaitForAnotherKeysSlowPoll) {
+  clock::FakeClock clock;
+  std::atomic<bool> release{false};
+  std::atomic<int> fastPolls{0};
+  Poller poller(
+      [&](const std::string& key) -> std::optional<clock::Duration> {
+        if (key == "slow") {
+          while (!release) std::this_thread::sleep_for(1ms);
+        } else {
+          ++fastPolls;
+        }
+        return std::nullopt;
+      },
+      2, clock);
+  poller.start();
+  poller.track("slow");
+  poller.track("fast");
+  ASSERT_TRUE(eventually([&] { return fastPolls == 1; }, 5s, 1ms));
+  release = true;
+  poller.stop();
 }
 
 }  // namespace
