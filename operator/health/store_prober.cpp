@@ -3,23 +3,12 @@
 #include <charconv>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
-#include "api/conditions.h"
-#include "redisclient/redis_client.h"
+#include "health/store_link.h"
 
 namespace sessionstore::health {
 namespace {
-
-std::optional<std::int64_t> infoNumber(const std::map<std::string, std::string>& info,
-                                       const std::string& key) {
-  const auto it = info.find(key);
-  if (it == info.end()) return std::nullopt;
-  std::int64_t value = 0;
-  const auto [end, ec] =
-      std::from_chars(it->second.data(), it->second.data() + it->second.size(), value);
-  if (ec != std::errc() || end != it->second.data() + it->second.size()) return std::nullopt;
-  return value;
-}
 
 std::string trim(std::string_view text) {
   const auto first = text.find_first_not_of(" \t\r");
@@ -28,71 +17,22 @@ std::string trim(std::string_view text) {
   return std::string(text.substr(first, last - first + 1));
 }
 
+// One probe is a link used once: connect, AUTH, PING, then the figures.
 class RedisProber final : public StoreProber {
  public:
   RedisProber(std::shared_ptr<AddressMap> addresses, std::chrono::milliseconds timeout)
-      : addresses_(std::move(addresses)), timeout_(timeout) {}
+      : links_(redisLinks(std::move(addresses), timeout)) {}
 
   ProbeResult probe(const wiring::StoreEndpoint& app,
                     const std::optional<wiring::StoreEndpoint>& monitor) override {
-    ProbeResult result;
-    const std::string where = app.host + ":" + std::to_string(app.port);
-    auto session = redisclient::Session::open(endpoint(app));
-    if (!session) {
-      const std::string& error = session.error();
-      result.reason = std::string(error.starts_with("AUTH:") ? api::kReasonAuthenticationFailed
-                                                             : api::kReasonStoreUnreachable);
-      result.message = where + ": " + error;
-      return result;
-    }
-    if (auto pong = (*session)->ping(); !pong) {
-      result.reason = std::string(api::kReasonStoreUnreachable);
-      result.message = where + ": " + pong.error();
-      return result;
-    }
-    result.ok = true;
-    result.reason = std::string(api::kReasonStoreAvailable);
-    result.message = where + " answers AUTH and PING with the app's credentials";
-
-    // Figures: with the monitoring user when there is one, else with the app's session. A
-    // refusal (an ACL, a managed service denying CONFIG) only leaves them out.
-    std::unique_ptr<redisclient::Session> monitorSession;
-    redisclient::Session* reader = session->get();
-    if (monitor) {
-      auto opened = redisclient::Session::open(endpoint(*monitor));
-      if (!opened) {
-        // Only the figures are lost; the store answers the app. The message stays as it is, so
-        // a passing hiccup does not change the status.
-        return result;
-      }
-      monitorSession = std::move(*opened);
-      reader = monitorSession.get();
-    }
-    if (auto info = reader->info()) {
-      result.connectedClients = infoNumber(*info, "connected_clients");
-      result.usedMemoryBytes = infoNumber(*info, "used_memory");
-    }
-    if (auto maxClients = reader->maxClients(); maxClients && *maxClients) {
-      result.maxClients = **maxClients;
-    }
+    const auto link = links_(app, monitor);
+    ProbeResult result = link->ping();
+    if (result.ok) addFigures(result, link->figures());
     return result;
   }
 
  private:
-  redisclient::Endpoint endpoint(const wiring::StoreEndpoint& e) const {
-    auto [host, port] = addresses_ ? addresses_->resolve(e.host, e.port)
-                                   : std::pair<std::string, int>{e.host, e.port};
-    return {.host = host,
-            .port = port,
-            .username = e.username,
-            .password = e.password,
-            .tls = e.tls,
-            .connectTimeout = timeout_,
-            .commandTimeout = timeout_};
-  }
-
-  std::shared_ptr<AddressMap> addresses_;
-  const std::chrono::milliseconds timeout_;
+  const StoreLinkFactory links_;
 };
 
 }  // namespace

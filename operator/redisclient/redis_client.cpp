@@ -202,6 +202,8 @@ Session::~Session() {
   if (context_ != nullptr) redisFree(context_);
 }
 
+bool Session::usable() const { return context_ != nullptr && context_->err == 0; }
+
 std::expected<std::string, std::string> Session::command(const std::vector<std::string>& args) {
   auto r = run(context_, args);
   if (!r) return std::unexpected(r.error());

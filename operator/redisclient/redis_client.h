@@ -54,6 +54,9 @@ class Session {
   std::expected<std::optional<int64_t>, std::string> maxClients();
   // Keys that start with `prefix`, counted with SCAN MATCH in batches of `batch`.
   std::expected<int64_t, std::string> countKeys(std::string_view prefix, int batch = 1000);
+  // Whether the connection can still be used: an error reply (NOPERM) leaves it usable, an I/O
+  // or protocol error (a timeout, the server gone) does not (hiredis).
+  bool usable() const;
   // Any command, for tests and tools; returns the reply rendered as text.
   std::expected<std::string, std::string> command(const std::vector<std::string>& args);
 

@@ -90,6 +90,8 @@ TEST_F(StoreProbeOnRedis, AuthenticatesPingsAndReadsInfo) {
   auto denied = (*app)->info();
   ASSERT_FALSE(denied);
   EXPECT_NE(denied.error().find("NOPERM"), std::string::npos) << denied.error();
+  EXPECT_TRUE((*app)->usable());  // a refusal leaves the connection usable
+  EXPECT_TRUE((*app)->ping());
   auto monitor = Session::open(as("monitor", "monitor-password"));
   ASSERT_TRUE(monitor) << monitor.error();
   auto info = (*monitor)->info();
@@ -151,6 +153,7 @@ TEST_F(StoreProbeOnRedis, AStoreThatGoesAwayIsAnErrorNotACrash) {
   const int port = server_->port();
   server_->kill();
   EXPECT_FALSE((*app)->ping());
+  EXPECT_FALSE((*app)->usable());
   auto refused = Session::open(Endpoint{.host = "127.0.0.1", .port = port});
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().find("connect to 127.0.0.1:" + std::to_string(port)), std::string::npos)

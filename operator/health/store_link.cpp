@@ -1,0 +1,132 @@
+#include "health/store_link.h"
+
+#include <charconv>
+#include <map>
+#include <string>
+#include <utility>
+
+#include "api/conditions.h"
+#include "redisclient/redis_client.h"
+
+namespace sessionstore::health {
+namespace {
+
+std::optional<std::int64_t> infoNumber(const std::map<std::string, std::string>& info,
+                                       const std::string& key) {
+  const auto it = info.find(key);
+  if (it == info.end()) return std::nullopt;
+  std::int64_t value = 0;
+  const auto [end, ec] =
+      std::from_chars(it->second.data(), it->second.data() + it->second.size(), value);
+  if (ec != std::errc() || end != it->second.data() + it->second.size()) return std::nullopt;
+  return value;
+}
+
+ProbeResult answered(const std::string& where) {
+  return {.ok = true,
+          .reason = std::string(api::kReasonStoreAvailable),
+          .message = where + " answers AUTH and PING with the app's credentials"};
+}
+
+ProbeResult failed(std::string_view reason, const std::string& where, const std::string& error) {
+  return {.ok = false, .reason = std::string(reason), .message = where + ": " + error};
+}
+
+class RedisLink final : public StoreLink {
+ public:
+  RedisLink(wiring::StoreEndpoint app, std::optional<wiring::StoreEndpoint> monitor,
+            std::shared_ptr<AddressMap> addresses, std::chrono::milliseconds timeout)
+      : app_(std::move(app)),
+        monitor_(std::move(monitor)),
+        addresses_(std::move(addresses)),
+        timeout_(timeout),
+        where_(app_.host + ":" + std::to_string(app_.port)) {}
+
+  ProbeResult ping() override {
+    if (session_) {
+      if (session_->ping()) return answered(where_);
+      // Unusable after an error (hiredis): a fresh connection tells a lost connection from a
+      // store that stopped answering.
+      session_.reset();
+    }
+    auto opened = redisclient::Session::open(endpoint(app_));
+    if (!opened) {
+      const std::string& error = opened.error();
+      return failed(error.starts_with("AUTH:") ? api::kReasonAuthenticationFailed
+                                               : api::kReasonStoreUnreachable,
+                    where_, error);
+    }
+    if (auto pong = (*opened)->ping(); !pong) {
+      return failed(api::kReasonStoreUnreachable, where_, pong.error());
+    }
+    session_ = std::move(*opened);
+    return answered(where_);
+  }
+
+  StoreFigures figures() override {
+    StoreFigures figures;
+    std::unique_ptr<redisclient::Session> monitorSession;
+    redisclient::Session* reader = session_.get();
+    if (monitor_) {
+      auto opened = redisclient::Session::open(endpoint(*monitor_));
+      if (!opened) return figures;  // only the figures are lost; the store answers the app
+      monitorSession = std::move(*opened);
+      reader = monitorSession.get();
+    }
+    if (reader == nullptr) return figures;
+    if (auto info = reader->info()) {
+      figures.connectedClients = infoNumber(*info, "connected_clients");
+      figures.usedMemoryBytes = infoNumber(*info, "used_memory");
+    }
+    if (reader->usable()) {
+      if (auto maxClients = reader->maxClients(); maxClients && *maxClients) {
+        figures.maxClients = **maxClients;
+      }
+    }
+    // A refusal (NOPERM) keeps the kept connection; after an I/O error it is unusable, and the
+    // next ping opens a fresh one.
+    if (session_ && !session_->usable()) session_.reset();
+    return figures;
+  }
+
+  bool connected() const override { return session_ != nullptr; }
+
+ private:
+  redisclient::Endpoint endpoint(const wiring::StoreEndpoint& e) const {
+    auto [host, port] = addresses_ ? addresses_->resolve(e.host, e.port)
+                                   : std::pair<std::string, int>{e.host, e.port};
+    return {.host = host,
+            .port = port,
+            .username = e.username,
+            .password = e.password,
+            .tls = e.tls,
+            .connectTimeout = timeout_,
+            .commandTimeout = timeout_};
+  }
+
+  const wiring::StoreEndpoint app_;
+  const std::optional<wiring::StoreEndpoint> monitor_;
+  const std::shared_ptr<AddressMap> addresses_;
+  const std::chrono::milliseconds timeout_;
+  const std::string where_;
+  std::unique_ptr<redisclient::Session> session_;  // the kept connection, as the app user
+};
+
+}  // namespace
+
+StoreLinkFactory redisLinks(std::shared_ptr<AddressMap> addresses,
+                            std::chrono::milliseconds timeout) {
+  return [addresses = std::move(addresses), timeout](
+             const wiring::StoreEndpoint& app,
+             const std::optional<wiring::StoreEndpoint>& monitor) -> std::unique_ptr<StoreLink> {
+    return std::make_unique<RedisLink>(app, monitor, addresses, timeout);
+  };
+}
+
+void addFigures(ProbeResult& result, const StoreFigures& figures) {
+  result.connectedClients = figures.connectedClients;
+  result.usedMemoryBytes = figures.usedMemoryBytes;
+  result.maxClients = figures.maxClients;
+}
+
+}  // namespace sessionstore::health
