@@ -42,7 +42,8 @@ HealthMonitor::HealthMonitor(StoreLinkFactory links, OnChange onChange, const cl
       onChange_(std::move(onChange)),
       clock_(clock),
       options_(options),
-      poller_([this](const std::string& key) { return poll(key); }, options.threads, clock) {}
+      poller_([this](const std::string& key) { return poll(key); }, options.threads, clock,
+              {.early = options.early}) {}
 
 HealthMonitor::~HealthMonitor() { stop(); }
 

@@ -44,6 +44,9 @@ struct HealthMonitorOptions {
   clock::Duration downFor = std::chrono::minutes(5);
   clock::Duration downInterval = std::chrono::seconds(1);
   clock::Duration figuresInterval = std::chrono::seconds(30);
+  // A probe may run this much before its time, with others on the same wake-up of a thread
+  // (poller::Poller::Timing::early): at 1,200 stores a thread wakes for several probes at once.
+  clock::Duration early = std::chrono::milliseconds(20);
   // Probing threads. A probe holds one for at most about two link timeouts (a store that hangs);
   // a healthy store's PING for a round trip.
   std::size_t threads = 4;

@@ -4,8 +4,11 @@
 
 namespace sessionstore::poller {
 
-Poller::Poller(Poll poll, std::size_t threads, const clock::Clock& clock)
-    : poll_(std::move(poll)), threads_(std::max<std::size_t>(threads, 1)), clock_(clock) {}
+Poller::Poller(Poll poll, std::size_t threads, const clock::Clock& clock, Timing timing)
+    : poll_(std::move(poll)),
+      threads_(std::max<std::size_t>(threads, 1)),
+      clock_(clock),
+      timing_(timing) {}
 
 Poller::~Poller() { stop(); }
 
@@ -20,8 +23,8 @@ void Poller::track(const std::string& key, clock::Duration delay) {
   if (due_.contains(key) || running_.contains(key)) return;
   const auto at = clock_.now() + delay;
   schedule(key, at);
-  // Only a new earliest key changes what a waiting worker waits for; one worker suffices, and
-  // it wakes the next one if more is due (work()).
+  // Only a new earliest key changes what a waiting worker waits for; the one woken becomes the
+  // primary for it (work()), and wakes the next one if more is due.
   if (queue_.begin()->second == key) changed_.notify_one();
 }
 
@@ -72,16 +75,29 @@ void Poller::work() {
     }
     // The earliest scheduled key (a running key is never scheduled, see track()).
     const auto next = queue_.begin();
-    if (next->first > clock_.now()) {
-      clock_.waitUntil(changed_, lock, next->first);
+    const auto now = clock_.now();
+    if (next->first > now + timing_.early) {
+      // One worker, the primary, waits for the earliest key's time; the others wait grace_
+      // longer and take it only if the primary is still busy then. At rest one thread wakes per
+      // poll instead of every idle one. A worker finding an earlier key than the primary waits
+      // for becomes the primary (the old one wakes at its time and finds nothing to do).
+      if (!primaryDeadline_ || next->first < *primaryDeadline_) {
+        const auto deadline = next->first;
+        primaryDeadline_ = deadline;
+        clock_.waitUntil(changed_, lock, deadline);
+        if (primaryDeadline_ == deadline) primaryDeadline_.reset();
+      } else {
+        clock_.waitUntil(changed_, lock, next->first + timing_.grace);
+      }
       continue;
     }
     const std::string key = next->second;
     queue_.erase(next);
     due_.erase(key);
     running_.insert(key);
-    // Another key may be due too: let a waiting worker look, rather than wait for this poll.
-    if (!queue_.empty()) changed_.notify_one();
+    // Another key due now too: let a waiting worker take it rather than wait for this poll (one
+    // due only early is left to this worker, after its poll).
+    if (!queue_.empty() && queue_.begin()->first <= now) changed_.notify_one();
     lock.unlock();
     std::optional<clock::Duration> again;
     try {

@@ -123,6 +123,29 @@ TEST(Poller, ManyKeysOnFewThreadsEachInItsTurn) {
   EXPECT_EQ(order, (std::vector<std::string>{"k1", "k2", "k3", "k4", "k5"}));
 }
 
+TEST(Poller, KeysDueWithinTheEarlyWindowArePolledOnOneWakeUp) {
+  clock::FakeClock clock;
+  std::mutex mu;
+  std::vector<std::string> order;
+  Poller poller(
+      [&](const std::string& key) -> std::optional<clock::Duration> {
+        std::lock_guard lock(mu);
+        order.push_back(key);
+        return std::nullopt;
+      },
+      1, clock, {.early = 10ms});
+  poller.track("a", 1s);
+  poller.track("b", 1s + 5ms);   // within 10 ms of "a": polled with it
+  poller.track("c", 1s + 50ms);  // not
+  poller.start();
+  ASSERT_TRUE(eventually([&] { return clock.waiters() >= 1; }, 5s, 1ms));
+  clock.advance(1s);
+  ASSERT_TRUE(eventually([&] { return poller.size() == 1; }, 5s, 1ms));
+  EXPECT_TRUE(poller.tracking("c"));
+  poller.stop();
+  EXPECT_EQ(order, (std::vector<std::string>{"a", "b"}));
+}
+
 TEST(Poller, AKeyDueNowDoesNotWaitForAnotherKeysSlowPoll) {
   clock::FakeClock clock;
   std::atomic<bool> release{false};
