@@ -88,7 +88,7 @@ ProbeResult HealthMonitor::check(const std::string& key, const wiring::StoreEndp
   }
   // The old endpoints' connection closes here, or as the probe running on it ends.
   replaced.reset();
-  auto [result, changed] = probe(key, store);
+  const ProbeResult result = probe(key, store).first;  // a change here is the caller's to see
   {
     std::lock_guard lock(mu_);
     // Track under mu_, so that a forget() between the probe and here cannot leave a watched
