@@ -1,11 +1,13 @@
 // What watching store health costs the operator at rest (issue 17: 1,200 healthy stores at most
 // 2 % of a core, probes included): the HealthMonitor with its real links, one kept connection
 // per store, all to one real redis-server, on the system clock at the default schedule (PING
-// every 2 s, the figures every 30 s through a monitoring user). After the first check of every
-// store and a warm-up, it measures the process's CPU time (getrusage) over a window and prints
-// the probes made, the CPU time per probe, the CPU share of one core, and what Redis spent
-// (INFO cpu) for comparison. Nothing is asserted: the machine is shared and noisy; the figures
-// are recorded in BENCHMARKS.md by hand.
+// every 2 s; the figures are read by a pass's check() once they are 30 s old, so at rest, with
+// no pass, not at all). After the first check of every store (connect, AUTH, PING, and the
+// figures through a monitoring user: what a pass pays at most once per 30 s) and a warm-up, it
+// measures the process's CPU time (getrusage) over a window and prints the probes made, the CPU
+// time per probe, the CPU share of one core, and what Redis spent (INFO cpu) for comparison.
+// Nothing is asserted: the machine is shared and noisy; the figures are recorded in
+// BENCHMARKS.md by hand.
 //
 //   health_probe_bench [--stores 1200] [--seconds 40] [--warmup 5] [--threads 4]
 //                      [--interval-ms 2000]
@@ -173,8 +175,8 @@ int main(int argc, char** argv) {
       wall, pings, static_cast<double>(pings) / wall, figures, counts.failures.load(),
       changes.load());
   std::printf(
-      "operator CPU at rest: %.3f s = %.2f %% of a core; %.1f us per probe (figures "
-      "included)\n",
+      "operator CPU at rest: %.3f s = %.2f %% of a core; %.1f us per probe (figure reads "
+      "included, if any)\n",
       cpu, 100.0 * cpu / wall, pings > 0 ? cpu * 1e6 / static_cast<double>(pings) : 0.0);
   std::printf("redis-server CPU at rest: %.3f s = %.2f %% of a core\n", redis,
               100.0 * redis / wall);

@@ -34,6 +34,8 @@ struct HealthMonitor::Store {
   std::optional<ProbeResult> last;                // GUARDED_BY(HealthMonitor::mu_)
   clock::MonotonicTime lastAt{};                  // GUARDED_BY(HealthMonitor::mu_)
   std::optional<clock::MonotonicTime> downSince;  // GUARDED_BY(HealthMonitor::mu_)
+  // When the figures in `last` were read.
+  std::optional<clock::MonotonicTime> lastFiguresAt;  // GUARDED_BY(HealthMonitor::mu_)
 };
 
 HealthMonitor::HealthMonitor(StoreLinkFactory links, OnChange onChange, const clock::Clock& clock,
@@ -70,10 +72,15 @@ ProbeResult HealthMonitor::check(const std::string& key, const wiring::StoreEndp
     auto it = stores_.find(key);
     if (it != stores_.end() && same(it->second->app, app) && same(it->second->monitor, monitor)) {
       store = it->second;
-      // Answered from the last probe, unless it said "not healthy" a while ago: the caller may
-      // have been started by the store's pod becoming ready.
-      if (store->last &&
-          (store->last->ok || clock_.now() - store->lastAt < options_.unhealthyInterval)) {
+      // Answered from the last probe, unless it said "not healthy" a while ago (the caller may
+      // have been started by the store's pod becoming ready), or its figures are older than
+      // figuresInterval (they are read for a pass, not at rest).
+      const auto now = clock_.now();
+      if (store->last && store->last->ok && store->lastFiguresAt &&
+          now - *store->lastFiguresAt < options_.figuresInterval) {
+        return *store->last;
+      }
+      if (store->last && !store->last->ok && now - store->lastAt < options_.unhealthyInterval) {
         return *store->last;
       }
     } else {
@@ -88,7 +95,7 @@ ProbeResult HealthMonitor::check(const std::string& key, const wiring::StoreEndp
   }
   // The old endpoints' connection closes here, or as the probe running on it ends.
   replaced.reset();
-  const ProbeResult result = probe(key, store).first;  // a change here is the caller's to see
+  const ProbeResult result = probe(key, store, true).first;  // a change here is the caller's to see
   {
     std::lock_guard lock(mu_);
     // Track under mu_, so that a forget() between the probe and here cannot leave a watched
@@ -115,15 +122,18 @@ void HealthMonitor::forget(const std::string& key) {
 }
 
 std::pair<ProbeResult, bool> HealthMonitor::probe(const std::string& key,
-                                                  const std::shared_ptr<Store>& store) {
+                                                  const std::shared_ptr<Store>& store,
+                                                  bool figuresWanted) {
   ProbeResult result;
+  std::optional<clock::MonotonicTime> figuresAt;
   {
     std::lock_guard probing(store->probeMu);
     if (!store->link) store->link = links_(store->app, store->monitor);
     result = store->link->ping();
     if (result.ok) {
       const auto now = clock_.now();
-      if (!store->figuresAt || now - *store->figuresAt >= options_.figuresInterval) {
+      if (figuresWanted &&
+          (!store->figuresAt || now - *store->figuresAt >= options_.figuresInterval)) {
         store->figures = store->link->figures();
         store->figuresAt = now;
       }
@@ -133,6 +143,7 @@ std::pair<ProbeResult, bool> HealthMonitor::probe(const std::string& key,
       store->figuresAt.reset();
       store->figures = {};
     }
+    figuresAt = store->figuresAt;
   }
   std::lock_guard lock(mu_);
   const auto it = stores_.find(key);
@@ -147,6 +158,7 @@ std::pair<ProbeResult, bool> HealthMonitor::probe(const std::string& key,
   }
   store->last = result;
   store->lastAt = now;
+  store->lastFiguresAt = figuresAt;
   return {result, changed};
 }
 
@@ -158,7 +170,7 @@ std::optional<clock::Duration> HealthMonitor::poll(const std::string& key) {
     if (it == stores_.end()) return std::nullopt;
     store = it->second;
   }
-  const bool changed = probe(key, store).second;
+  const bool changed = probe(key, store, false).second;
   if (changed && onChange_ && !stopped_) onChange_(key);
   std::lock_guard lock(mu_);
   return nextDelay(*store, clock_.now());

@@ -8,17 +8,21 @@
 // The schedule (HealthMonitorOptions): a healthy store is PINGed every healthyInterval; a store
 // that is not healthy (or never was: a fresh store whose pod starts) every unhealthyInterval, and
 // after downFor of not answering every downInterval, which still meets "Ready within 2 s of
-// answering again". The figures (connected clients, used memory, maxclients) are read every
-// figuresInterval, and a change of figures alone is no change of health. With a 1 s link timeout
+// answering again". The figures (connected clients, used memory, maxclients) are read for the
+// passes that report them, not on the timer: by a check() that finds them older than
+// figuresInterval (a PING and the figures, on the caller's thread: a pass at most once per
+// interval waits about a millisecond on a healthy store). At rest, with no pass, they cost
+// nothing, and a change of figures alone is no change of health. With a 1 s link timeout
 // and the defaults: a store killed is seen at its next PING (its connection closes, so the PING
 // fails at once), at most 2 s later; a store that hangs after at most 2 s + 2 timeouts (the PING,
 // then the AUTH of a fresh connection); a store answering again at most 1 s later.
 //
 // check() answers from the last probe, except: the first call for a key, and a call with other
 // endpoints (a new password, a new host), probe before they return (with a new connection, the
-// old one closed); and a call finding the last answer "not healthy" and older than
+// old one closed); a call finding the last answer "not healthy" and older than
 // unhealthyInterval probes again, so a pass started by the Redis pod becoming ready sees it
-// answering. A change seen by check() itself is not told to onChange: the caller has it.
+// answering; and a call finding the figures older than figuresInterval reads them. A change
+// seen by check() itself is not told to onChange: the caller has it.
 #pragma once
 
 #include <atomic>
@@ -84,9 +88,10 @@ class HealthMonitor final : public StoreHealth {
  private:
   struct Store;
 
-  // Probes `store` once (PING, and the figures when they are due) and records the result if
+  // Probes `store` once (PING, and the figures when wanted and due) and records the result if
   // `store` is still the one watched for `key`. Returns the result and whether health changed.
-  std::pair<ProbeResult, bool> probe(const std::string& key, const std::shared_ptr<Store>& store);
+  std::pair<ProbeResult, bool> probe(const std::string& key, const std::shared_ptr<Store>& store,
+                                     bool figuresWanted);
   // The poller's poll: probe, tell a change, say when to probe again.
   std::optional<clock::Duration> poll(const std::string& key);
   // REQUIRES: mu_ held.

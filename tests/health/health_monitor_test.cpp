@@ -224,16 +224,20 @@ TEST_F(HealthMonitorTest, OtherEndpointsProbeAtOnceOnANewConnectionAndCloseTheOl
   EXPECT_EQ(monitor->watching(), 1u);
 }
 
-TEST_F(HealthMonitorTest, TheFiguresAreReadOnTheirOwnCadenceAndAreNoChangeOfHealth) {
+TEST_F(HealthMonitorTest, TheFiguresAreReadForAPassOnceTheyAreOldNotAtRest) {
   auto monitor = make(1);
   ASSERT_EQ(monitor->check("shop/web", endpoint("web"), std::nullopt).connectedClients, 1);
   monitor->start();
-  for (int i = 1; i <= 15; ++i) {  // 30 s at the healthy interval
+  for (int i = 1; i <= 15; ++i) {  // 30 s at the healthy interval, no pass
     clock_.advance(2s);
     ASSERT_TRUE(probed("web", 1 + i)) << i;
   }
-  EXPECT_EQ(script_.figuresOf("web"), 2);
+  EXPECT_EQ(script_.figuresOf("web"), 1);
+  // A pass now: the figures are 30 s old, so read again (with a PING), and not again after.
   EXPECT_EQ(monitor->check("shop/web", endpoint("web"), std::nullopt).connectedClients, 2);
+  EXPECT_EQ(monitor->check("shop/web", endpoint("web"), std::nullopt).connectedClients, 2);
+  EXPECT_EQ(script_.figuresOf("web"), 2);
+  EXPECT_EQ(script_.pingsOf("web"), 17);
   EXPECT_TRUE(changes().empty());
 }
 
