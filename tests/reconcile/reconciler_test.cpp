@@ -244,6 +244,56 @@ TEST_F(ReconcilerTest, ARefusedWriteNeedsTheUser) {
             "cannot write StatefulSet web-redis: spec.replicas: Invalid value");
 }
 
+TEST_F(ReconcilerTest, AConnectionSecretOfSomeoneElsesIsNeverOverwrittenAndTheAppNotWired) {
+  const Json theirs =
+      api_.put(kube::resources::kSecrets,
+               {{"apiVersion", "v1"},
+                {"kind", "Secret"},
+                {"metadata", {{"namespace", "shop"}, {"name", "web-session-store"}}},
+                {"data", {{"url", "bWluZQ=="}}}});
+  health_.answer = answers();
+  Reconciler reconciler = make();
+  reconciler.reconcile("shop/web");
+  EXPECT_EQ(stored(kube::resources::kSecrets, "web-session-store"), theirs);
+  EXPECT_EQ(condition("ConnectionWired")["reason"], "NameTaken");
+  EXPECT_NE(condition("ConnectionWired")["message"].get<std::string>().find(
+                "set spec.connection.secretName"),
+            std::string::npos);
+  EXPECT_EQ(api_.count(Verb::kPatch, "deployments"), 0u) << "the app is not wired to it";
+}
+
+TEST_F(ReconcilerTest, ARefusedDeploymentApplyIsTheConditionAndAWarning) {
+  events::EventRecorder recorder(api_, clock_, {.reportingInstance = "test"});
+  api_.failNext(Verb::kPatch, kube::resources::kDeployments,
+                {.kind = kube::ErrorKind::kInvalid, .message = "env[0]: Invalid value"});
+  health_.answer = answers();
+  Reconciler reconciler = make(&recorder);
+  const Outcome outcome = reconciler.reconcile("shop/web");
+  EXPECT_EQ(outcome.kind, Outcome::Kind::kRequeueAfter) << "retrying will not help";
+  EXPECT_EQ(condition("ConnectionWired")["reason"], "ApplyFailed");
+  recorder.sendDue();
+  auto listed = api_.list(kube::resources::kEvents, "shop");
+  ASSERT_TRUE(listed.has_value());
+  const bool warned = std::any_of(listed->items.begin(), listed->items.end(), [](const Json& e) {
+    return e.value("reason", "") == "ApplyFailed" && e.value("type", "") == "Warning";
+  });
+  EXPECT_TRUE(warned);
+
+  api_.failNext(Verb::kPatch, kube::resources::kDeployments,
+                {.kind = kube::ErrorKind::kUnavailable, .message = "try later"});
+  EXPECT_EQ(reconciler.reconcile("shop/web").kind, Outcome::Kind::kRetry)
+      << "a transient error is retried";
+}
+
+TEST_F(ReconcilerTest, AFinalizerThatCannotBeAddedStopsThePassBeforeAnyOtherWrite) {
+  api_.failNext(Verb::kPatch, kube::resources::kSessionStores,
+                {.kind = kube::ErrorKind::kConflict, .message = "modified"});
+  Reconciler reconciler = make();
+  EXPECT_EQ(reconciler.reconcile("shop/web").kind, Outcome::Kind::kRetry);
+  EXPECT_FALSE(exists(kube::resources::kConfigMaps, "web-redis-config"));
+  EXPECT_FALSE(stored(kube::resources::kSessionStores, "web").contains("status"));
+}
+
 TEST_F(ReconcilerTest, AMissingTargetIsWaitedForWhileTheStoreIsProvisioned) {
   ASSERT_TRUE(api_.remove(kube::resources::kDeployments, "shop", "web").has_value());
   Reconciler reconciler = make();
