@@ -1,6 +1,8 @@
 #include "reconcile/gather.h"
 
+#include <future>
 #include <utility>
+#include <vector>
 
 #include "managedstore/managed_store.h"
 
@@ -35,48 +37,66 @@ kube::Result<Observed> readObserved(kube::Client& client, const kube::Resource& 
 
 kube::Result<Gathered> gather(kube::Client& client, const api::SessionStore& store, bool fresh) {
   const std::string& ns = store.metadata.ns;
-  Gathered out;
-  auto deployment =
-      readObserved(client, kube::resources::kDeployments, ns, store.spec.target.deployment);
-  if (!deployment) return std::unexpected(deployment.error());
-  out.deployment = std::move(deployment->object);
-  if (!store.spec.target.service.empty()) {
-    auto service = readObserved(client, kube::resources::kServices, ns, store.spec.target.service);
-    if (!service) return std::unexpected(service.error());
-    out.service = std::move(service->object);
-  }
-  if (store.spec.store.type == api::StoreType::kExternal) {
-    auto secret = readObserved(client, kube::resources::kSecrets, ns,
-                               store.spec.store.external->urlSecretRef.name);
-    if (!secret) return std::unexpected(secret.error());
-    out.urlSecret = std::move(*secret);
-  }
-  if (fresh) return out;
-
   struct Read {
     const kube::Resource* resource;
-    std::string kind;
     std::string name;
+    Observed* into;
   };
-  std::vector<Read> reads;
-  if (store.spec.store.type == api::StoreType::kManaged) {
-    auto secret =
-        readObserved(client, kube::resources::kSecrets, ns, managedstore::authSecretName(store));
-    if (!secret) return std::unexpected(secret.error());
-    out.passwordSecret = std::move(*secret);
-    reads = {{&kube::resources::kConfigMaps, "ConfigMap", managedstore::configMapName(store)},
-             {&kube::resources::kServices, "Service", managedstore::headlessServiceName(store)},
-             {&kube::resources::kServices, "Service", managedstore::serviceName(store)},
-             {&kube::resources::kStatefulSets, "StatefulSet", managedstore::statefulSetName(store)},
-             {&kube::resources::kNetworkPolicies, "NetworkPolicy",
-              managedstore::networkPolicyName(store)}};
+  Gathered out;
+  Observed deployment;
+  Observed service;
+  std::vector<Read> reads = {
+      {&kube::resources::kDeployments, store.spec.target.deployment, &deployment}};
+  if (!store.spec.target.service.empty()) {
+    reads.push_back({&kube::resources::kServices, store.spec.target.service, &service});
   }
-  reads.push_back({&kube::resources::kSecrets, "Secret", api::secretName(store)});
-  for (const Read& read : reads) {
-    auto observed = readObserved(client, *read.resource, ns, read.name);
-    if (!observed) return std::unexpected(observed.error());
-    out.owned[read.kind + " " + read.name] = std::move(*observed);
+  if (store.spec.store.type == api::StoreType::kExternal) {
+    reads.push_back(
+        {&kube::resources::kSecrets, store.spec.store.external->urlSecretRef.name, &out.urlSecret});
   }
+  if (!fresh) {
+    if (store.spec.store.type == api::StoreType::kManaged) {
+      reads.push_back(
+          {&kube::resources::kSecrets, managedstore::authSecretName(store), &out.passwordSecret});
+      const std::pair<const kube::Resource*, std::string> owned[] = {
+          {&kube::resources::kConfigMaps, managedstore::configMapName(store)},
+          {&kube::resources::kServices, managedstore::headlessServiceName(store)},
+          {&kube::resources::kServices, managedstore::serviceName(store)},
+          {&kube::resources::kStatefulSets, managedstore::statefulSetName(store)},
+          {&kube::resources::kNetworkPolicies, managedstore::networkPolicyName(store)}};
+      for (const auto& [resource, name] : owned) {
+        reads.push_back({resource, name, &out.owned[resource->kind + " " + name]});
+      }
+    }
+    const std::string connection = api::secretName(store);
+    reads.push_back({&kube::resources::kSecrets, connection, &out.owned["Secret " + connection]});
+  }
+  // The reads do not depend on each other: side by side (against the server, one round trip
+  // instead of one each; from a cache they cost nothing either way). Each returns its value.
+  std::vector<std::future<kube::Result<Observed>>> running;
+  for (std::size_t i = 1; i < reads.size(); ++i) {
+    running.push_back(std::async(std::launch::async, [&client, &ns, read = reads[i]] {
+      return readObserved(client, *read.resource, ns, read.name);
+    }));
+  }
+  std::optional<kube::Error> failed;
+  auto first = readObserved(client, *reads[0].resource, ns, reads[0].name);
+  if (first) {
+    *reads[0].into = std::move(*first);
+  } else {
+    failed = first.error();
+  }
+  for (std::size_t i = 1; i < reads.size(); ++i) {
+    auto result = running[i - 1].get();
+    if (result) {
+      *reads[i].into = std::move(*result);
+    } else if (!failed) {
+      failed = result.error();
+    }
+  }
+  if (failed) return std::unexpected(*failed);
+  out.deployment = std::move(deployment.object);
+  out.service = std::move(service.object);
   return out;
 }
 
