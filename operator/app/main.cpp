@@ -24,6 +24,7 @@
 #include "controller/controller.h"
 #include "crypto/crypto.h"
 #include "events/recorder.h"
+#include "health/store_health.h"
 #include "health/store_prober.h"
 #include "kube/config.h"
 #include "kube/rest_client.h"
@@ -265,30 +266,22 @@ int run(int argc, char** argv) {
             {.baseUrl = baseUrl, .requestTimeout = timeout, .streamTimeout = timeout});
       },
       {}, ss::clock::systemClock(), &metrics);
-  // The SessionStore informer's cache, set below before the manager runs: a pass starts from
-  // the copy the watch brought rather than reading it again.
-  const ss::informer::Informer* storeCache = nullptr;
+  // The store's health, probed on each look for now.
+  ss::health::ProbeOnEveryCheck storeHealth(*prober);
   ss::reconcile::Reconciler reconciler(
-      **client, *prober, ss::crypto::systemRandomBytes(), &recorder,
+      **client, **client, storeHealth, ss::crypto::systemRandomBytes(), &recorder,
       {.operatorNamespace =
            flag(flags, "operator-namespace", std::string(ss::identity::kDefaultOperatorNamespace)),
        .observed = [&scaling](const ss::api::SessionStore& store) { scaling.observe(store); },
-       .gone = [&scaling](const std::string& key) { scaling.forget(key); },
-       .cachedStore = [&storeCache](const std::string& ns,
-                                    const std::string& name) -> std::optional<ss::kube::Json> {
-         return storeCache != nullptr ? storeCache->get(ns, name) : std::nullopt;
-       }},
+       .gone = [&scaling](const std::string& key) { scaling.forget(key); }},
       ss::clock::systemClock(), &metrics);
   auto controller = std::make_unique<ss::controller::Controller>(
       ss::controller::ControllerOptions{.name = "sessionstore", .workers = *workers},
       [&reconciler](const std::string& key) { return reconciler.reconcile(key); },
       ss::clock::systemClock(), &metrics);
-  storeCache = &manager.addInformer(
-      {.resource = ss::kube::resources::kSessionStores,
-       .namespaces = splitList(flag(flags, "namespaces", ""))},
-      controller->enqueueFor(
-          ss::controller::Controller::ownKey,
-          [&reconciler](const ss::kube::Json& store) { return reconciler.isOwnWrite(store); }));
+  manager.addInformer({.resource = ss::kube::resources::kSessionStores,
+                       .namespaces = splitList(flag(flags, "namespaces", ""))},
+                      controller->enqueueFor(ss::controller::Controller::ownKey));
   manager.addController(std::move(controller));
 
   std::thread signalThread([&] {

@@ -1,12 +1,19 @@
 // The SessionStore reconciler (PRODUCT.md, items 1 to 6, 8 and 9): for one key it gathers what
-// exists, decides what should, applies the difference in named steps, and writes the status once
-// when it changed.
+// exists (gather.h), decides what should (decide.h, pure), applies the difference (apply.h) in
+// named steps, and writes the status once when it changed. reconciler.cpp holds only the steps
+// and their order; the reads come through kube::Client, which in production answers from the
+// informers' caches and knows the operator's own writes (read-your-writes lives there), and the
+// store's health through health::StoreHealth.
 //
+//   0. gather     the target Deployment and Service, the store's Secrets and owned objects (a
+//                 fresh store's objects are created without reads first), while the finalizer
+//                 is added
 //   1. target     read the Deployment (its labels scope the NetworkPolicy, its CPU the workers)
 //   2. store      Managed: the password Secret (generated once, never again), the ConfigMap,
 //                 the Services, the StatefulSet and the NetworkPolicy; External: the URL from
 //                 the referenced Secret, checked
-//   3. probe      AUTH + PING with the app's credentials, INFO with the monitoring ones
+//   3. probe      the store's health from health::StoreHealth (AUTH + PING with the app's
+//                 credentials, INFO with the monitoring ones); forgotten when it has no store
 //   4. wire       only once the store answers: the connection Secret and the Deployment's env,
 //                 workers, pool size and connection-hash annotation (server-side apply)
 //   5. affinity   the Service's session affinity for the mode and the store's state
@@ -22,23 +29,26 @@
 
 #include <chrono>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "clock/clock.h"
 #include "events/recorder.h"
-#include "health/store_prober.h"
+#include "health/store_health.h"
 #include "kube/client.h"
 #include "logging/log.h"
 #include "managedstore/managed_store.h"
 #include "metrics/operator_metrics.h"
+#include "reconcile/apply.h"
+#include "reconcile/decide.h"
 #include "reconcile/desired.h"
+#include "reconcile/gather.h"
 #include "workqueue/runner.h"
 
 namespace sessionstore::reconcile {
@@ -55,89 +65,56 @@ struct ReconcilerOptions {
   // and when one is gone or finalized ("namespace/name").
   std::function<void(const api::SessionStore&)> observed;
   std::function<void(const std::string& key)> gone;
-  // The SessionStore as the operator's informer last saw it, if it has it (nullopt: read it
-  // from the server). Unset: every pass reads it from the server.
-  std::function<std::optional<kube::Json>(const std::string& ns, const std::string& name)>
-      cachedStore;
 };
 
 class Reconciler {
  public:
-  // recorder and metrics may be null. REQUIRES: every reference outlives the reconciler.
-  Reconciler(kube::Client& client, health::StoreProber& prober, managedstore::RandomBytes random,
-             events::EventRecorder* recorder, ReconcilerOptions options,
-             const clock::Clock& clock = clock::systemClock(),
+  // Every read and write goes through `client` (in production one that answers reads from the
+  // informers' caches and knows the versions of its own writes); `live` reads the whole object
+  // from the server where a cached copy is not enough (every managedFields entry). Tests may
+  // pass one client twice. recorder and metrics may be null.
+  // REQUIRES: every reference outlives the reconciler.
+  Reconciler(kube::Client& client, kube::Client& live, health::StoreHealth& health,
+             managedstore::RandomBytes random, events::EventRecorder* recorder,
+             ReconcilerOptions options, const clock::Clock& clock = clock::systemClock(),
              metrics::OperatorMetrics* metrics = nullptr);
 
   // Reconciles "namespace/name". Thread-safe for distinct keys (the work queue never runs one
   // key twice at once).
   workqueue::Outcome reconcile(const std::string& key);
 
-  // Whether `store`, as a watch brought it, needs no pass because it is exactly what one of this
-  // reconciler's own writes of it returned (each version answers true once). Each of those
-  // writes names the version it was made on, so none succeeds after anyone else's change, and
-  // what the pass decided already holds; the pass has asked to be looked at again when it needs
-  // to be. A version that comes while such a write is on its way (the watch can be quicker than
-  // the write's response) answers true too, and is settled when the write returns: if it was
-  // someone else's, the pass runs again at once. Thread-safe.
-  bool isOwnWrite(const kube::Json& store);
-
  private:
   struct Pass;
 
+  // The steps, in the order reconcile() runs them. Each reads what gather() found, asks decide.h
+  // what should be, writes through an Applier and records its conditions in the pass; false
+  // stops the pass (an API error, retried with backoff).
   workqueue::Outcome reconcileLive(Pass& pass);
-  // The SessionStore to start from: the informer's copy; the server's when the cache lacks it,
-  // is behind the operator's own last write, or a pass lost a write to a newer version.
-  kube::Result<kube::Json> readStore(const std::string& key, const std::string& ns,
-                                     const std::string& name);
-  void rememberWrite(const std::string& key, const std::string& before, const kube::Json& after);
-  // Every write of the SessionStore itself goes through here (see isOwnWrite).
-  kube::Result<kube::Json> writeStore(Pass& pass,
-                                      const std::function<kube::Result<kube::Json>()>& write);
-  void readLiveNextTime(const std::string& key);
-  workqueue::Outcome finalize(Pass& pass);
-  workqueue::Outcome invalidSpec(Pass& pass, const std::string& problem);
-
-  bool stepTarget(Pass& pass);
-  // The managed store's password Secret: read, or created with new passwords when it does not
-  // exist (the only place passwords are generated).
-  bool stepPasswords(Pass& pass);
-  bool stepManagedStore(Pass& pass);
-  bool stepExternalStore(Pass& pass);
+  bool stepPasswords(Pass& pass, const Applier& applier);
+  void stepTarget(Pass& pass);
+  bool stepManagedStore(Pass& pass, const Applier& applier);
+  void stepExternalStore(Pass& pass);
   void stepProbe(Pass& pass);
-  bool stepWire(Pass& pass);
-  bool stepAffinity(Pass& pass);
-  bool stepStatus(Pass& pass);
+  bool stepWire(Pass& pass, const Applier& applier);
+  bool stepAffinity(Pass& pass, const Applier& applier);
+  bool stepStatus(Pass& pass, const Applier& applier);
+  workqueue::Outcome stepRequeue(Pass& pass);
+  workqueue::Outcome invalidSpec(Pass& pass, const std::string& problem);
+  workqueue::Outcome finalize(Pass& pass);
 
-  // Makes `desired` (an object the SessionStore controls) exist as built; false on an API error
-  // (recorded in the pass). Sets `conflict` when a same-named object belongs to someone else.
-  // On a SessionStore no pass has finished yet, the object is created without a read first
-  // (a create fails, without touching anything, when the name is taken; it is read then).
-  bool ensureOwned(Pass& pass, const kube::Json& desired, kube::Json* observedOut = nullptr,
-                   bool* conflict = nullptr);
-  // ensureOwned for each of `desired` side by side. Problems join the pass (the first in
-  // `desired`'s order wins); each result says whether a same-named object belongs to someone
-  // else, and holds the object as written or observed.
-  struct Owned {
-    bool ok = false;
-    bool conflict = false;
-    kube::Json observed;
-  };
-  std::vector<Owned> ensureOwnedAll(Pass& pass, const std::vector<const kube::Json*>& desired);
-  // The fields a create gave the operator's manager are recorded as an Update; a later apply
-  // would share them with that entry rather than own them, and could never remove one. Before
-  // the first apply to such an object, the entry is folded into the operator's Apply entry
-  // (client-go's csaupgrade does the same for kubectl). False on an API error.
-  bool takeOverCreatedFields(Pass& pass, const kube::Resource& resource, kube::Json& observed);
-  bool addFinalizer(Pass& pass);
+  // New passwords in a new password Secret (the only place passwords are generated).
+  kube::Result<Json> createPasswords(const Applier& applier, managedstore::Passwords& out) const;
+  // Takes what a write did into the pass: the created and updated names, a problem for StoreReady
+  // (the first wins), an API error (the first wins). True when it went through.
+  bool record(Pass& pass, const Written& written);
   // One Event for what the pass created, one for what it changed; then forgets them.
   void reportWrites(Pass& pass);
-  void event(Pass& pass, events::EventType type, std::string_view reason, std::string_view action,
-             const std::string& note);
+  void event(const Pass& pass, const Event& event);
   void publishMetrics(const Pass& pass);
 
   kube::Client& client_;
-  health::StoreProber& prober_;
+  kube::Client& live_;
+  health::StoreHealth& health_;
   const managedstore::RandomBytes random_;
   events::EventRecorder* recorder_;
   const ReconcilerOptions options_;
@@ -146,25 +123,6 @@ class Reconciler {
   logging::Logger log_;
   std::mutex waitMu_;
   std::map<std::string, int> waitStreak_;  // GUARDED_BY(waitMu_), by key, while it waits
-  // GUARDED_BY(waitMu_), by key: the resourceVersion the operator's last write of the
-  // SessionStore returned, and the ones it had before that write and the writes of the same
-  // pass leading to it. While the cache still holds one of those, the next pass reads the
-  // server (the cache is behind the operator's own write). Dropped once the cache has moved on.
-  // Versions only, not the written object: 1,000 stores' copies cost tens of MiB.
-  struct Written {
-    std::vector<std::string> older;
-    std::string last;
-  };
-  std::map<std::string, Written> written_;
-  std::set<std::string> readLive_;  // GUARDED_BY(waitMu_): keys whose next pass reads the server
-  // GUARDED_BY(waitMu_), by key: what isOwnWrite knows of the SessionStore's own writes.
-  struct Echoes {
-    std::vector<std::string> expected;  // versions they returned, not brought back yet (last few)
-    bool writing = false;               // one is on its way
-    std::vector<std::string> early;     // versions the watch brought meanwhile, not settled yet
-    bool lookAgain = false;             // one of those was someone else's: run the pass again
-  };
-  std::map<std::string, Echoes> echoes_;
 };
 
 }  // namespace sessionstore::reconcile

@@ -1,229 +1,226 @@
-// The reconciler with a GoogleMock API (the passes themselves are proven against a real API
-// server in tests/integration): which updates of a SessionStore are the echoes of its own writes.
+// The reconciler's steps in their order, against the in-memory client and a scripted store
+// health: what a pass creates, that a converged store costs no write, that someone else's object
+// is never overwritten, the wiring once the store answers, deletion, errors as outcomes. The
+// same behaviours against a real API server: tests/integration.
 #include "reconcile/reconciler.h"
 
-#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <atomic>
 #include <string>
+#include <vector>
 
 #include "events/recorder.h"
-#include "mocks/kube/mock_client.h"
+#include "identity/identity.h"
+#include "mocks/clock/fake_clock.h"
+#include "mocks/kube/fake_client.h"
+#include "reconcile/fixtures.h"
 
 namespace sessionstore::reconcile {
 namespace {
 
-using kube::Json;
-using ::testing::_;
-using ::testing::NiceMock;
+using namespace testing;  // NOLINT: the fixtures
+using kube::FakeClient;
+using Verb = FakeClient::Verb;
+using workqueue::Outcome;
 
-class UnreachableStore : public health::StoreProber {
- public:
-  health::ProbeResult probe(const wiring::StoreEndpoint&,
-                            const std::optional<wiring::StoreEndpoint>&) override {
-    return {.ok = false, .reason = "Unreachable", .message = "connection refused"};
-  }
-};
-
-bool fixedBytes(std::span<unsigned char> out) {
-  std::fill(out.begin(), out.end(), static_cast<unsigned char>(7));
-  return true;
-}
-
-Json withVersion(Json object, const std::string& version) {
-  object["metadata"]["resourceVersion"] = version;
-  return object;
-}
-
-Json storeAt(const std::string& version, Json spec) {
-  return {{"apiVersion", "sessionstore.io/v1alpha1"},
-          {"kind", "SessionStore"},
-          {"metadata",
-           {{"namespace", "shop"},
-            {"name", "web"},
-            {"uid", "u-1"},
-            {"generation", 1},
-            {"resourceVersion", version}}},
-          {"spec", std::move(spec)}};
-}
-
-const Json kManagedSpec = {{"target", {{"deployment", "web"}}}, {"store", {{"type", "Managed"}}}};
-
-// The API answers every create with the body, every read with NotFound (a new namespace with
-// no Deployment yet), the finalizer patch with version 2 and the status write with version 3.
-class ReconcilerEchoes : public ::testing::Test {
+class ReconcilerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ON_CALL(client_, create(_, _, _, _))
-        .WillByDefault([](const kube::Resource&, const std::string&, const Json& body,
-                          const kube::CreateOptions&) -> kube::Result<Json> {
-          return withVersion(body, "100");
-        });
-    ON_CALL(client_, get(_, _, _, _))
-        .WillByDefault([](const kube::Resource&, const std::string&, const std::string&,
-                          const std::string&) -> kube::Result<Json> {
-          return std::unexpected(kube::Error{.kind = kube::ErrorKind::kNotFound});
-        });
-    ON_CALL(client_, patch(_, _, _, _, _, _))
-        .WillByDefault([this](const kube::Resource&, const std::string&, const std::string&,
-                              kube::PatchType, const Json& patch,
-                              const kube::PatchOptions&) -> kube::Result<Json> {
-          Json written = cached_;
-          written["metadata"]["finalizers"] = patch["metadata"]["finalizers"];
-          return withVersion(written, "2");
-        });
-    ON_CALL(client_, update(_, _, _, _))
-        .WillByDefault([this](const kube::Resource&, const std::string&, const Json& body,
-                              const std::string&) -> kube::Result<Json> {
-          ++statusWrites_;
-          if (duringStatusWrite_) duringStatusWrite_();
-          return withVersion(body, "3");
-        });
+    api_.put(kube::resources::kSessionStores, storeObject());
+    api_.put(kube::resources::kDeployments, deploymentObject());
+    api_.put(kube::resources::kServices, serviceObject());
   }
 
-  Reconciler make() {
-    return Reconciler(
-        client_, prober_, fixedBytes, nullptr,
-        {.cachedStore = [this](const std::string&, const std::string&) -> std::optional<Json> {
-          if (cached_.is_null()) return std::nullopt;
-          return cached_;
-        }});
+  Reconciler make(events::EventRecorder* recorder = nullptr) {
+    return Reconciler(api_, api_, health_, fixedBytes, recorder,
+                      {.observed = [this](const api::SessionStore&) { ++observed_; },
+                       .gone = [this](const std::string& key) { gone_.push_back(key); }},
+                      clock_);
   }
 
-  NiceMock<kube::MockClient> client_;
-  UnreachableStore prober_;
-  Json cached_ = storeAt("1", kManagedSpec);
-  std::atomic<int> statusWrites_{0};
-  // What the watch brings before the status write's response does.
-  std::function<void()> duringStatusWrite_;
+  Json stored(const kube::Resource& resource, const std::string& name) {
+    return api_.stored(resource, "shop", name).value_or(Json());
+  }
+  Json status() { return stored(kube::resources::kSessionStores, "web").value("status", Json()); }
+  Json condition(const std::string& type) {
+    for (const Json& item : status().value("conditions", Json::array())) {
+      if (item.value("type", "") == type) return item;
+    }
+    return Json();
+  }
+  bool exists(const kube::Resource& resource, const std::string& name) {
+    return api_.stored(resource, "shop", name).has_value();
+  }
+
+  FakeClient api_;
+  ScriptedHealth health_;
+  clock::FakeClock clock_;
+  int observed_ = 0;
+  std::vector<std::string> gone_;
 };
 
-TEST_F(ReconcilerEchoes, TheFinalizerAndStatusOfAPassAreItsOwnWritesOnce) {
+TEST_F(ReconcilerTest, AFreshStoreIsProvisionedInOnePassWithoutReadsOfItsObjects) {
+  Reconciler reconciler = make();
+  const Outcome outcome = reconciler.reconcile("shop/web");
+  EXPECT_EQ(outcome.kind, Outcome::Kind::kRequeueAfter);
+  EXPECT_EQ(outcome.after, std::chrono::seconds(3)) << "it waits for its Redis: the wait interval";
+
+  for (const auto& [resource, name] : std::vector<std::pair<const kube::Resource*, std::string>>{
+           {&kube::resources::kSecrets, "web-redis-auth"},
+           {&kube::resources::kConfigMaps, "web-redis-config"},
+           {&kube::resources::kServices, "web-redis-headless"},
+           {&kube::resources::kServices, "web-redis"},
+           {&kube::resources::kStatefulSets, "web-redis"},
+           {&kube::resources::kNetworkPolicies, "web-redis"}}) {
+    EXPECT_TRUE(exists(*resource, name)) << resource->kind << " " << name;
+  }
+  EXPECT_FALSE(exists(kube::resources::kSecrets, "web-session-store"))
+      << "the app is wired only once the store answers";
+  for (const char* resource : {"configmaps", "statefulsets", "networkpolicies"}) {
+    EXPECT_EQ(api_.count(Verb::kGet, resource), 0u) << resource;
+  }
+  EXPECT_TRUE(hasFinalizer(stored(kube::resources::kSessionStores, "web")));
+  EXPECT_EQ(status()["phase"], "Provisioning");
+  EXPECT_EQ(condition("StoreReady")["reason"], "Provisioning");
+  EXPECT_EQ(condition("ConnectionWired")["reason"], "WaitingForStore");
+  EXPECT_EQ(condition("AffinityApplied")["reason"], "ClientIP") << "sticky while not ready";
+  EXPECT_EQ(stored(kube::resources::kServices, "web")["spec"]["sessionAffinity"], "ClientIP");
+  EXPECT_EQ(health_.checked, std::vector<std::string>{"shop/web"});
+  EXPECT_EQ(observed_, 1);
+}
+
+TEST_F(ReconcilerTest, ASecondPassWithNothingChangedWritesNothing) {
   Reconciler reconciler = make();
   reconciler.reconcile("shop/web");
-  ASSERT_EQ(statusWrites_, 1);
-
-  EXPECT_FALSE(reconciler.isOwnWrite(storeAt("1", kManagedSpec))) << "the version it started from";
-  EXPECT_TRUE(reconciler.isOwnWrite(storeAt("2", kManagedSpec))) << "the finalizer's";
-  EXPECT_TRUE(reconciler.isOwnWrite(storeAt("3", kManagedSpec))) << "the status'";
-  EXPECT_FALSE(reconciler.isOwnWrite(storeAt("3", kManagedSpec))) << "each version once";
-  EXPECT_FALSE(reconciler.isOwnWrite(storeAt("4", kManagedSpec))) << "someone else's";
+  api_.clearRequests();
+  const Outcome outcome = reconciler.reconcile("shop/web");
+  EXPECT_EQ(api_.writes(), 0u) << ::testing::PrintToString(api_.count(std::nullopt));
+  EXPECT_EQ(outcome.kind, Outcome::Kind::kRequeueAfter);
 }
 
-TEST_F(ReconcilerEchoes, AVersionLaterThanTheEchoTakesTheOlderOnesWithIt) {
+TEST_F(ReconcilerTest, WaitingLooksAgainLaterEachTime) {
+  Reconciler reconciler = make();
+  const auto first = reconciler.reconcile("shop/web").after;
+  const auto second = reconciler.reconcile("shop/web").after;
+  const auto third = reconciler.reconcile("shop/web").after;
+  EXPECT_LT(first, second);
+  EXPECT_LT(second, third);
+  health_.answer = answers();
+  EXPECT_EQ(reconciler.reconcile("shop/web").after, std::chrono::seconds(30))
+      << "converged: the resync interval";
+}
+
+TEST_F(ReconcilerTest, OnceTheStoreAnswersTheAppIsWiredAndTheStoreIsReady) {
   Reconciler reconciler = make();
   reconciler.reconcile("shop/web");
-  // The watch may skip the finalizer's version (a relist): once the status' came back, the
-  // finalizer's can no longer come and is forgotten.
-  EXPECT_TRUE(reconciler.isOwnWrite(storeAt("3", kManagedSpec)));
-  EXPECT_FALSE(reconciler.isOwnWrite(storeAt("2", kManagedSpec)));
+  health_.answer = answers();
+  reconciler.reconcile("shop/web");
+  EXPECT_TRUE(exists(kube::resources::kSecrets, "web-session-store"));
+  const Json deployment = stored(kube::resources::kDeployments, "web");
+  const Json env = deployment["spec"]["template"]["spec"]["containers"][0].value("env", Json());
+  EXPECT_NE(env.dump().find("REDIS_URL"), std::string::npos) << env.dump();
+  EXPECT_EQ(status()["phase"], "Ready");
+  EXPECT_EQ(condition("ConnectionWired")["reason"], "Wired");
+  EXPECT_EQ(stored(kube::resources::kServices, "web")["spec"]["sessionAffinity"], "None");
+  ASSERT_TRUE(health_.lastMonitor.has_value());
+  EXPECT_EQ(health_.lastMonitor->username, managedstore::kMonitorUser);
+
+  api_.clearRequests();
+  reconciler.reconcile("shop/web");
+  EXPECT_EQ(api_.writes(), 0u) << "converged";
 }
 
-TEST_F(ReconcilerEchoes, AnotherStoreOrAnObjectWithoutAVersionIsNeverAnEcho) {
+TEST_F(ReconcilerTest, AStoreThatStopsAnsweringAfterWiringIsUnreachableAndKeepsTheWiring) {
+  Reconciler reconciler = make();
+  health_.answer = answers();
+  reconciler.reconcile("shop/web");
+  ASSERT_EQ(status()["phase"], "Ready");
+  health_.answer = silent();
+  reconciler.reconcile("shop/web");
+  EXPECT_EQ(status()["phase"], "Degraded");
+  EXPECT_EQ(condition("StoreReady")["reason"], "StoreUnreachable")
+      << "not Provisioning, whatever the pod says";
+  EXPECT_EQ(condition("ConnectionWired")["reason"], "Wired");
+  EXPECT_TRUE(exists(kube::resources::kSecrets, "web-session-store"));
+}
+
+TEST_F(ReconcilerTest, SomeoneElsesObjectIsNeverOverwrittenAndTheConditionNamesIt) {
+  const Json theirs = api_.put(kube::resources::kConfigMaps,
+                               {{"apiVersion", "v1"},
+                                {"kind", "ConfigMap"},
+                                {"metadata", {{"namespace", "shop"}, {"name", "web-redis-config"}}},
+                                {"data", {{"mine", "yes"}}}});
   Reconciler reconciler = make();
   reconciler.reconcile("shop/web");
-  Json other = storeAt("3", kManagedSpec);
-  other["metadata"]["name"] = "api";
-  EXPECT_FALSE(reconciler.isOwnWrite(other));
-  Json unversioned = storeAt("3", kManagedSpec);
-  unversioned["metadata"].erase("resourceVersion");
-  EXPECT_FALSE(reconciler.isOwnWrite(unversioned));
-  EXPECT_FALSE(reconciler.isOwnWrite(Json::array()));
-  EXPECT_FALSE(reconciler.isOwnWrite({{"metadata", {{"namespace", 1}, {"name", "web"}}}}));
-  EXPECT_TRUE(reconciler.isOwnWrite(storeAt("3", kManagedSpec)));
+  EXPECT_EQ(stored(kube::resources::kConfigMaps, "web-redis-config"), theirs);
+  EXPECT_EQ(condition("StoreReady")["reason"], "NameTaken");
+  EXPECT_NE(condition("StoreReady")["message"].get<std::string>().find(
+                "ConfigMap web-redis-config exists and is not owned by this SessionStore"),
+            std::string::npos);
+  EXPECT_FALSE(exists(kube::resources::kStatefulSets, "web-redis"))
+      << "no StatefulSet mounts a ConfigMap that is not this store's";
+  EXPECT_TRUE(health_.checked.empty()) << "nothing to probe";
+  EXPECT_EQ(health_.forgotten, std::vector<std::string>{"shop/web"});
 }
 
-TEST_F(ReconcilerEchoes, TheStatusOfAnInvalidSpecIsAnOwnWriteToo) {
-  cached_ = storeAt("1", {{"target", {{"deployment", 42}}}});
+TEST_F(ReconcilerTest, PasswordsAreGeneratedOnlyWhenTheirSecretDoesNotExist) {
   Reconciler reconciler = make();
   reconciler.reconcile("shop/web");
-  ASSERT_EQ(statusWrites_, 1) << "the InvalidSpec condition is written";
-  EXPECT_TRUE(reconciler.isOwnWrite(storeAt("3", cached_["spec"])));
-}
-
-TEST_F(ReconcilerEchoes, AnEchoQuickerThanTheWritesResponseIsStillAnEcho) {
-  Reconciler reconciler = make();
-  std::vector<bool> answers;
-  duringStatusWrite_ = [&] {
-    answers.push_back(reconciler.isOwnWrite(storeAt("3", kManagedSpec)));
-  };
-  const auto outcome = reconciler.reconcile("shop/web");
-  EXPECT_EQ(answers, std::vector<bool>{true}) << "held back while the write was on its way";
-  EXPECT_EQ(outcome.kind, workqueue::Outcome::Kind::kRequeueAfter);
-  EXPECT_GT(outcome.after, clock::Duration::zero()) << "the store waits for its Redis: no hurry";
-  EXPECT_FALSE(reconciler.isOwnWrite(storeAt("3", kManagedSpec))) << "it came back already";
-}
-
-TEST_F(ReconcilerEchoes, SomeoneElsesChangeDuringTheWriteRunsThePassAgainAtOnce) {
-  Reconciler reconciler = make();
-  std::vector<bool> answers;
-  duringStatusWrite_ = [&] {
-    answers.push_back(reconciler.isOwnWrite(storeAt("3", kManagedSpec)));  // the echo
-    answers.push_back(reconciler.isOwnWrite(storeAt("4", kManagedSpec)));  // a user's edit
-  };
-  const auto outcome = reconciler.reconcile("shop/web");
-  EXPECT_EQ(answers, (std::vector<bool>{true, true})) << "both held back until the write returns";
-  EXPECT_EQ(outcome.kind, workqueue::Outcome::Kind::kRequeueAfter);
-  EXPECT_EQ(outcome.after, clock::Duration::zero()) << "the user's edit is looked at now";
-
-  // The next pass has nothing held back: it waits as usual.
-  duringStatusWrite_ = nullptr;
-  cached_ = storeAt("4", kManagedSpec);
-  const auto next = reconciler.reconcile("shop/web");
-  EXPECT_GT(next.after, clock::Duration::zero());
-}
-
-TEST_F(ReconcilerEchoes, AFailedWriteMakesEverythingHeldBackSomeoneElses) {
-  ON_CALL(client_, update(_, _, _, _))
-      .WillByDefault([this](const kube::Resource&, const std::string&, const Json&,
-                            const std::string&) -> kube::Result<Json> {
-        ++statusWrites_;
-        if (duringStatusWrite_) duringStatusWrite_();
-        return std::unexpected(kube::Error{.kind = kube::ErrorKind::kConflict});
-      });
-  Reconciler reconciler = make();
-  duringStatusWrite_ = [&] { EXPECT_TRUE(reconciler.isOwnWrite(storeAt("5", kManagedSpec))); };
-  const auto outcome = reconciler.reconcile("shop/web");
-  EXPECT_EQ(outcome.kind, workqueue::Outcome::Kind::kRetry) << "a lost write is retried";
-  EXPECT_FALSE(reconciler.isOwnWrite(storeAt("5", kManagedSpec)));
-}
-
-TEST_F(ReconcilerEchoes, ADeletedStoreIsForgotten) {
-  Reconciler reconciler = make();
+  const Json secret = stored(kube::resources::kSecrets, "web-redis-auth");
   reconciler.reconcile("shop/web");
-  cached_ = nullptr;  // gone from the cache, and the server answers NotFound
+  EXPECT_EQ(stored(kube::resources::kSecrets, "web-redis-auth"), secret);
+  EXPECT_EQ(api_.count(Verb::kCreate, "secrets"), 1u);
+
+  // A fresh store whose Secret exists (a pass that did not finish): read, not regenerated.
+  Json object = stored(kube::resources::kSessionStores, "web");
+  object.erase("status");
+  api_.put(kube::resources::kSessionStores, object);
   reconciler.reconcile("shop/web");
-  EXPECT_FALSE(reconciler.isOwnWrite(storeAt("3", kManagedSpec)));
+  EXPECT_EQ(stored(kube::resources::kSecrets, "web-redis-auth")["data"], secret["data"]);
 }
 
-// The objects a pass creates side by side are each told once in its Created Event (each ran on
-// a copy of the pass, and joining the copies used to repeat what the pass held before them: a
-// note listed the password Secret up to nine times).
-TEST_F(ReconcilerEchoes, TheCreatedEventNamesEachObjectOnce) {
-  events::EventRecorder recorder(client_, clock::systemClock(), {.reportingInstance = "test"});
-  std::vector<std::string> notes;
-  ON_CALL(client_, create(_, _, _, _))
-      .WillByDefault([&notes](const kube::Resource& resource, const std::string&, const Json& body,
-                              const kube::CreateOptions&) -> kube::Result<Json> {
-        if (resource.resource == "events") notes.push_back(body.value("note", ""));
-        return withVersion(body, "100");
-      });
-  Reconciler reconciler(
-      client_, prober_, fixedBytes, &recorder,
-      {.cachedStore = [this](const std::string&, const std::string&) -> std::optional<Json> {
-        return cached_;
-      }});
+TEST_F(ReconcilerTest, AnApiErrorIsRetriedAndToldUnlessItIsAConflict) {
+  events::EventRecorder recorder(api_, clock_, {.reportingInstance = "test"});
+  Reconciler reconciler = make(&recorder);
+  api_.failNext(Verb::kGet, kube::resources::kDeployments,
+                {.kind = kube::ErrorKind::kUnavailable, .message = "connection refused"});
+  EXPECT_EQ(reconciler.reconcile("shop/web").kind, Outcome::Kind::kRetry);
+  api_.failNext(Verb::kUpdate, kube::resources::kSessionStores,
+                {.kind = kube::ErrorKind::kConflict, .message = "modified"});
+  EXPECT_EQ(reconciler.reconcile("shop/web").kind, Outcome::Kind::kRetry)
+      << "a status write lost to a newer version";
+  api_.failNext(Verb::kGet, kube::resources::kSessionStores,
+                {.kind = kube::ErrorKind::kTooManyRequests, .retryAfter = std::chrono::seconds(7)});
+  const Outcome throttled = reconciler.reconcile("shop/web");
+  EXPECT_EQ(throttled.kind, Outcome::Kind::kRetry);
+  EXPECT_EQ(throttled.after, std::chrono::seconds(7));
+
+  recorder.sendDue();
+  auto listed = api_.list(kube::resources::kEvents, "shop");
+  ASSERT_TRUE(listed.has_value());
+  std::vector<std::string> reasons;
+  for (const Json& event : listed->items) reasons.push_back(event.value("reason", ""));
+  EXPECT_EQ(std::count(reasons.begin(), reasons.end(), "ReconcileError"), 1)
+      << ::testing::PrintToString(reasons);
+}
+
+// The objects a pass creates side by side are each told once in its Created Event.
+TEST_F(ReconcilerTest, TheCreatedEventNamesEachObjectOnce) {
+  events::EventRecorder recorder(api_, clock_, {.reportingInstance = "test"});
+  Reconciler reconciler = make(&recorder);
   reconciler.reconcile("shop/web");
   recorder.sendDue();
+  auto listed = api_.list(kube::resources::kEvents, "shop");
+  ASSERT_TRUE(listed.has_value());
+  std::vector<std::string> notes;
+  for (const Json& event : listed->items) notes.push_back(event.value("note", ""));
   const auto created = std::find_if(notes.begin(), notes.end(), [](const std::string& note) {
     return note.starts_with("created ");
   });
   ASSERT_NE(created, notes.end()) << ::testing::PrintToString(notes);
   for (const std::string object :
        {"Secret web-redis-auth", "ConfigMap web-redis-config", "Service web-redis-headless",
-        "Service web-redis,", "StatefulSet web-redis"}) {
+        "Service web-redis,", "StatefulSet web-redis", "NetworkPolicy web-redis"}) {
     std::size_t count = 0;
     for (auto at = created->find(object); at != std::string::npos;
          at = created->find(object, at + 1)) {
@@ -231,6 +228,154 @@ TEST_F(ReconcilerEchoes, TheCreatedEventNamesEachObjectOnce) {
     }
     EXPECT_EQ(count, 1u) << object << " in: " << *created;
   }
+  for (const std::string& note : notes) {
+    EXPECT_EQ(note.find(managedstore::generatePasswords(fixedBytes)->app), std::string::npos)
+        << "no password in an Event: " << note;
+  }
+}
+
+TEST_F(ReconcilerTest, ARefusedWriteNeedsTheUser) {
+  api_.failNext(Verb::kCreate, kube::resources::kStatefulSets,
+                {.kind = kube::ErrorKind::kInvalid, .message = "spec.replicas: Invalid value"});
+  Reconciler reconciler = make();
+  EXPECT_EQ(reconciler.reconcile("shop/web").kind, Outcome::Kind::kRequeueAfter);
+  EXPECT_EQ(condition("StoreReady")["reason"], "ProvisioningFailed");
+  EXPECT_EQ(condition("StoreReady")["message"],
+            "cannot write StatefulSet web-redis: spec.replicas: Invalid value");
+}
+
+TEST_F(ReconcilerTest, AConnectionSecretOfSomeoneElsesIsNeverOverwrittenAndTheAppNotWired) {
+  const Json theirs =
+      api_.put(kube::resources::kSecrets,
+               {{"apiVersion", "v1"},
+                {"kind", "Secret"},
+                {"metadata", {{"namespace", "shop"}, {"name", "web-session-store"}}},
+                {"data", {{"url", "bWluZQ=="}}}});
+  health_.answer = answers();
+  Reconciler reconciler = make();
+  reconciler.reconcile("shop/web");
+  EXPECT_EQ(stored(kube::resources::kSecrets, "web-session-store"), theirs);
+  EXPECT_EQ(condition("ConnectionWired")["reason"], "NameTaken");
+  EXPECT_NE(condition("ConnectionWired")["message"].get<std::string>().find(
+                "set spec.connection.secretName"),
+            std::string::npos);
+  EXPECT_EQ(api_.count(Verb::kPatch, "deployments"), 0u) << "the app is not wired to it";
+}
+
+TEST_F(ReconcilerTest, ARefusedDeploymentApplyIsTheConditionAndAWarning) {
+  events::EventRecorder recorder(api_, clock_, {.reportingInstance = "test"});
+  api_.failNext(Verb::kPatch, kube::resources::kDeployments,
+                {.kind = kube::ErrorKind::kInvalid, .message = "env[0]: Invalid value"});
+  health_.answer = answers();
+  Reconciler reconciler = make(&recorder);
+  const Outcome outcome = reconciler.reconcile("shop/web");
+  EXPECT_EQ(outcome.kind, Outcome::Kind::kRequeueAfter) << "retrying will not help";
+  EXPECT_EQ(condition("ConnectionWired")["reason"], "ApplyFailed");
+  recorder.sendDue();
+  auto listed = api_.list(kube::resources::kEvents, "shop");
+  ASSERT_TRUE(listed.has_value());
+  const bool warned = std::any_of(listed->items.begin(), listed->items.end(), [](const Json& e) {
+    return e.value("reason", "") == "ApplyFailed" && e.value("type", "") == "Warning";
+  });
+  EXPECT_TRUE(warned);
+
+  api_.failNext(Verb::kPatch, kube::resources::kDeployments,
+                {.kind = kube::ErrorKind::kUnavailable, .message = "try later"});
+  EXPECT_EQ(reconciler.reconcile("shop/web").kind, Outcome::Kind::kRetry)
+      << "a transient error is retried";
+}
+
+TEST_F(ReconcilerTest, AFinalizerThatCannotBeAddedStopsThePassBeforeAnyOtherWrite) {
+  api_.failNext(Verb::kPatch, kube::resources::kSessionStores,
+                {.kind = kube::ErrorKind::kConflict, .message = "modified"});
+  Reconciler reconciler = make();
+  EXPECT_EQ(reconciler.reconcile("shop/web").kind, Outcome::Kind::kRetry);
+  EXPECT_FALSE(exists(kube::resources::kConfigMaps, "web-redis-config"));
+  EXPECT_FALSE(stored(kube::resources::kSessionStores, "web").contains("status"));
+}
+
+TEST_F(ReconcilerTest, AMissingTargetIsWaitedForWhileTheStoreIsProvisioned) {
+  ASSERT_TRUE(api_.remove(kube::resources::kDeployments, "shop", "web").has_value());
+  Reconciler reconciler = make();
+  EXPECT_EQ(reconciler.reconcile("shop/web").after, std::chrono::seconds(3));
+  EXPECT_EQ(status()["phase"], "Pending");
+  EXPECT_EQ(condition("ConnectionWired")["reason"], "DeploymentNotFound");
+  EXPECT_TRUE(exists(kube::resources::kStatefulSets, "web-redis"));
+  EXPECT_FALSE(exists(kube::resources::kNetworkPolicies, "web-redis"))
+      << "no policy without the target's labels";
+}
+
+TEST_F(ReconcilerTest, AnInvalidSpecFailsUntilItChanges) {
+  Json object = storeObject({{"target", {{"deployment", 42}}}});
+  api_.put(kube::resources::kSessionStores, object);
+  Reconciler reconciler = make();
+  EXPECT_EQ(reconciler.reconcile("shop/web").kind, Outcome::Kind::kSuccess);
+  EXPECT_EQ(status()["phase"], "Failed");
+  api_.clearRequests();
+  reconciler.reconcile("shop/web");
+  EXPECT_EQ(api_.writes(), 0u);
+}
+
+TEST_F(ReconcilerTest, ADeletedStoreIsForgotten) {
+  Reconciler reconciler = make();
+  reconciler.reconcile("shop/web");
+  ASSERT_TRUE(api_.remove(kube::resources::kSessionStores, "shop", "web").has_value());
+  EXPECT_EQ(reconciler.reconcile("shop/web").kind, Outcome::Kind::kSuccess);
+  EXPECT_EQ(gone_, std::vector<std::string>{"shop/web"});
+  EXPECT_EQ(health_.forgotten, std::vector<std::string>{"shop/web"});
+}
+
+TEST_F(ReconcilerTest, TheFinalizerUnwiresAndDeletesTheDataByPolicy) {
+  Json spec = kManagedSpec;
+  spec["store"]["managed"] = {{"deletionPolicy", "Delete"}};
+  api_.put(kube::resources::kSessionStores, storeObject(spec));
+  health_.answer = answers();
+  Reconciler reconciler = make();
+  reconciler.reconcile("shop/web");
+  ASSERT_TRUE(exists(kube::resources::kSecrets, "web-session-store"));
+  api_.put(kube::resources::kPersistentVolumeClaims,
+           {{"kind", "PersistentVolumeClaim"},
+            {"metadata",
+             {{"namespace", "shop"},
+              {"name", "data-web-redis-0"},
+              {"labels",
+               {{"sessionstore.io/name", "web"},
+                {"app.kubernetes.io/managed-by", "sessionstore-operator"}}}}}});
+
+  Json deleting = stored(kube::resources::kSessionStores, "web");
+  deleting["metadata"]["deletionTimestamp"] = "2026-12-05T08:00:00Z";
+  api_.put(kube::resources::kSessionStores, deleting);
+  api_.clearRequests();
+  const Outcome first = reconciler.reconcile("shop/web");
+  EXPECT_EQ(first.kind, Outcome::Kind::kRequeueAfter) << "the StatefulSet goes before the data";
+  EXPECT_FALSE(exists(kube::resources::kSecrets, "web-session-store"));
+  EXPECT_FALSE(exists(kube::resources::kStatefulSets, "web-redis"));
+  EXPECT_TRUE(exists(kube::resources::kPersistentVolumeClaims, "data-web-redis-0"));
+  EXPECT_GE(api_.count(Verb::kPatch, "deployments"), 1u) << "the wiring released";
+
+  EXPECT_EQ(reconciler.reconcile("shop/web").kind, Outcome::Kind::kSuccess);
+  EXPECT_FALSE(exists(kube::resources::kPersistentVolumeClaims, "data-web-redis-0"));
+  EXPECT_FALSE(hasFinalizer(stored(kube::resources::kSessionStores, "web")));
+  EXPECT_EQ(gone_, std::vector<std::string>{"shop/web"});
+  EXPECT_EQ(health_.forgotten, std::vector<std::string>{"shop/web"});
+}
+
+TEST_F(ReconcilerTest, AnExternalStoreIsProbedAtItsUrlAndWired) {
+  api_.put(kube::resources::kSessionStores, storeObject(kExternalSpec));
+  api_.put(kube::resources::kSecrets,
+           {{"kind", "Secret"},
+            {"metadata", {{"namespace", "shop"}, {"name", "redis-url"}}},
+            {"data", {{"url", "cmVkaXM6Ly9hcHA6czNjcjN0QHJlZGlzLmV4YW1wbGU6NjM3OQ=="}}}});
+  health_.answer = answers();
+  Reconciler reconciler = make();
+  reconciler.reconcile("shop/web");
+  ASSERT_TRUE(health_.lastApp.has_value());
+  EXPECT_EQ(health_.lastApp->host, "redis.example");
+  EXPECT_FALSE(health_.lastMonitor.has_value());
+  EXPECT_TRUE(exists(kube::resources::kSecrets, "web-session-store"));
+  EXPECT_FALSE(exists(kube::resources::kStatefulSets, "web-redis"));
+  EXPECT_EQ(status()["phase"], "Ready");
+  EXPECT_EQ(status().dump().find("s3cr3t"), std::string::npos) << "no password in the status";
 }
 
 }  // namespace

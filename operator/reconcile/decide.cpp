@@ -1,0 +1,574 @@
+#include "reconcile/decide.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include "api/conditions.h"
+#include "crypto/crypto.h"
+#include "identity/identity.h"
+#include "kube/json_path.h"
+#include "reconcile/matches.h"
+#include "wiring/wiring.h"
+
+namespace sessionstore::reconcile {
+namespace {
+
+using kube::at;
+using kube::integerAt;
+
+const std::string kManager{identity::kFieldManager};
+
+}  // namespace
+
+std::string describe(const kube::Error& error) {
+  return error.message.empty() ? "the API server answered " + std::to_string(error.httpStatus)
+                               : error.message;
+}
+
+workqueue::Outcome retryFor(const kube::Error& error) {
+  return error.retryAfter ? workqueue::Outcome::retryNoSoonerThan(*error.retryAfter)
+                          : workqueue::Outcome::retry();
+}
+
+// --- Objects the SessionStore controls -----------------------------------------------------------
+
+Json withDesiredHash(const Json& desired) {
+  Json body = desired;
+  body["metadata"]["annotations"][std::string(identity::kDesiredHashAnnotation)] =
+      crypto::sha256Hex(desired.dump()).substr(0, 16);
+  return body;
+}
+
+bool controlledBy(const Json& object, const std::string& uid) {
+  const auto metadata = object.find("metadata");
+  if (metadata == object.end() || !metadata->is_object()) return false;
+  const auto owners = metadata->find("ownerReferences");
+  if (owners == metadata->end() || !owners->is_array()) return false;
+  return std::any_of(owners->begin(), owners->end(), [&](const Json& owner) {
+    return owner.is_object() && owner.value("uid", "") == uid && owner.value("controller", false);
+  });
+}
+
+WriteNeed decideWrite(const Json& desired, const std::optional<Json>& observed,
+                      const std::string& uid) {
+  if (!observed) return WriteNeed::kWrite;
+  if (!controlledBy(*observed, uid)) return WriteNeed::kNotOurs;
+  return contains(*observed, desired) ? WriteNeed::kNone : WriteNeed::kWrite;
+}
+
+ConditionState notOursCondition(const std::string& what) {
+  return {.type = std::string(api::kConditionStoreReady),
+          .ok = false,
+          .reason = std::string(api::kReasonNameTaken),
+          .message = what + " exists and is not owned by this SessionStore: rename or remove it"};
+}
+
+ConditionState refusedCondition(const std::string& what, const kube::Error& error) {
+  return {.type = std::string(api::kConditionStoreReady),
+          .ok = false,
+          .reason = std::string(api::kReasonProvisioningFailed),
+          .message = "cannot write " + what + ": " + describe(error)};
+}
+
+// --- The managed store -------------------------------------------------------------------------
+
+PasswordsDecision decidePasswords(const api::SessionStore& store, const Observed& secret) {
+  if (!secret.read || !secret.object) return {.generate = true};
+  const std::string name = managedstore::authSecretName(store);
+  if (!controlledBy(*secret.object, store.metadata.uid)) {
+    return {.problem = ConditionState{
+                .type = std::string(api::kConditionStoreReady),
+                .ok = false,
+                .reason = std::string(api::kReasonNameTaken),
+                .message = "Secret " + name +
+                           " exists and is not owned by this SessionStore; the operator keeps its "
+                           "passwords there: rename or remove that Secret"}};
+  }
+  auto passwords = managedstore::passwordsFromSecret(*secret.object);
+  if (!passwords) {
+    return {.problem = ConditionState{
+                .type = std::string(api::kConditionStoreReady),
+                .ok = false,
+                .reason = std::string(api::kReasonPasswordSecretInvalid),
+                .message = "Secret " + name + ": " + passwords.error() +
+                           "; delete the Secret to have new passwords generated (the app is wired "
+                           "again with them)"}};
+  }
+  return {.passwords = std::move(*passwords)};
+}
+
+StoreObjectsDecision decideStoreObjects(const api::SessionStore& store,
+                                        const managedstore::Passwords& passwords,
+                                        const std::optional<Json>& deployment,
+                                        const std::string& operatorNamespace) {
+  std::optional<managedstore::Labels> targetLabels;
+  if (deployment) targetLabels = podTemplateLabels(*deployment);
+  auto objects =
+      managedStoreObjects(store, passwords, targetLabels, operatorPeer(operatorNamespace));
+  StoreObjectsDecision out;
+  if (!objects) {
+    out.problem = ConditionState{.type = std::string(api::kConditionStoreReady),
+                                 .ok = false,
+                                 .reason = std::string(api::kReasonProvisioningFailed),
+                                 .message = objects.error()};
+    return out;
+  }
+  for (std::size_t i = 1; i < objects->size(); ++i) {  // [0] is the password Secret
+    const std::string kind = (*objects)[i].value("kind", "");
+    out.waves[kind == "StatefulSet" || kind == "NetworkPolicy" ? 1 : 0].push_back(
+        withDesiredHash((*objects)[i]));
+  }
+  return out;
+}
+
+StoreEndpoints managedEndpoints(const api::SessionStore& store,
+                                const managedstore::Passwords& passwords) {
+  StoreEndpoints out{.app = managedEndpoint(store, passwords)};
+  out.monitor = out.app;
+  out.monitor->username = std::string(managedstore::kMonitorUser);
+  out.monitor->password = passwords.monitor;
+  return out;
+}
+
+// --- The external store ------------------------------------------------------------------------
+
+ExternalStoreDecision decideExternalStore(const api::SessionStore& store,
+                                          const Observed& urlSecret) {
+  const auto& ref = store.spec.store.external->urlSecretRef;
+  const std::string& ns = store.metadata.ns;
+  const auto missing = [&](const std::string& message) {
+    return ExternalStoreDecision{
+        .problem = ConditionState{.type = std::string(api::kConditionStoreReady),
+                                  .ok = false,
+                                  .reason = std::string(api::kReasonUrlSecretMissing),
+                                  .message = message}};
+  };
+  if (!urlSecret.object) {
+    return missing("Secret " + ref.name + " does not exist in namespace " + ns +
+                   ": create it with key \"" + ref.key +
+                   "\" holding the store's redis:// or rediss:// URL");
+  }
+  const Json& secret = *urlSecret.object;
+  const Json* value = at(secret, {"data", ref.key.c_str()});
+  if (value == nullptr || !value->is_string()) {
+    std::string keys;
+    if (const Json* data = at(secret, {"data"}); data != nullptr && data->is_object()) {
+      for (const auto& [key, unused] : data->items()) keys += (keys.empty() ? "" : ", ") + key;
+    }
+    return missing("Secret " + ref.name + " has no key \"" + ref.key +
+                   "\" (its keys: " + (keys.empty() ? "none" : keys) +
+                   "): add it, or set spec.store.external.urlSecretRef.key");
+  }
+  const auto url = crypto::base64Decode(value->get<std::string>());
+  std::string problem;
+  if (!url) {
+    problem = "is not valid base64";
+  } else if (auto parsed = externalEndpoint(*url); !parsed) {
+    problem = parsed.error();
+  } else {
+    return {.endpoint = std::move(*parsed)};
+  }
+  return {.problem = ConditionState{
+              .type = std::string(api::kConditionStoreReady),
+              .ok = false,
+              .reason = std::string(api::kReasonInvalidUrl),
+              .message = "Secret " + ref.name + " key \"" + ref.key + "\": " + problem +
+                         "; set it to redis://[user:password@]host:port[/db] (or rediss://)"}};
+}
+
+// --- Health ------------------------------------------------------------------------------------
+
+ConditionState decideStoreReady(const api::SessionStore& store, const health::ProbeResult& probe,
+                                const std::optional<Json>& deployment,
+                                const std::optional<Json>& statefulSet) {
+  ConditionState condition{.type = std::string(api::kConditionStoreReady),
+                           .ok = probe.ok,
+                           .reason = probe.reason,
+                           .message = probe.message};
+  if (probe.ok) return condition;
+  if (store.spec.store.type == api::StoreType::kExternal) {
+    // The URL is the user's: say where to look.
+    const auto& ref = store.spec.store.external->urlSecretRef;
+    const std::string where = " in Secret " + ref.name + " key \"" + ref.key + "\"";
+    condition.message +=
+        probe.reason == api::kReasonAuthenticationFailed
+            ? "; check the user and password" + where
+            : "; check the host and port" + where +
+                  ", and that the store accepts connections from the operator and the app";
+  }
+  // A store that stops answering once the app is wired to it is unreachable, not provisioning,
+  // whatever its pod's readiness says.
+  const bool wiredBefore = deployment && !ownedLeafFields(*deployment, kManager).empty();
+  if (statefulSet && !wiredBefore) {
+    const auto ready = integerAt(*statefulSet, {"status", "readyReplicas"}).value_or(0);
+    if (ready < 1) {
+      condition.reason = std::string(api::kReasonProvisioning);
+      condition.message = "waiting for the pod of StatefulSet " +
+                          managedstore::statefulSetName(store) +
+                          " to be ready; the store does not answer yet (" + probe.message + ")";
+    }
+  }
+  return condition;
+}
+
+// --- The target --------------------------------------------------------------------------------
+
+TargetConditions targetMissing(const api::SessionStore& store) {
+  const std::string message = "Deployment " + store.spec.target.deployment +
+                              " does not exist in namespace " + store.metadata.ns +
+                              ": create it, or correct spec.target.deployment";
+  ConditionState wired{.type = std::string(api::kConditionConnectionWired),
+                       .ok = false,
+                       .reason = std::string(api::kReasonDeploymentNotFound),
+                       .message = message};
+  ConditionState workers = wired;
+  workers.type = std::string(api::kConditionWorkersSized);
+  return {.wired = std::move(wired), .workers = std::move(workers)};
+}
+
+WiringDecision decideWiring(const api::SessionStore& store,
+                            const std::optional<wiring::StoreEndpoint>& endpoint,
+                            const Json& deployment, const std::optional<health::ProbeResult>& probe,
+                            const std::string& storeReason) {
+  WiringDecision out;
+  const std::string& deploymentName = store.spec.target.deployment;
+  const bool wiredBefore = !ownedLeafFields(deployment, kManager).empty();
+  if (!probe || !probe->ok || !endpoint) {
+    // The wiring waits for the store; wiring already there stays (an outage is not a reason to
+    // take the app's connection away).
+    out.isWired = wiredBefore;
+    out.wired.ok = wiredBefore;
+    out.wired.reason = std::string(wiredBefore ? api::kReasonWired : api::kReasonWaitingForStore);
+    out.wired.message =
+        wiredBefore
+            ? "Deployment " + deploymentName + " keeps its wiring while the store does not answer"
+            : "the Deployment is wired once the store answers (StoreReady is " +
+                  (storeReason.empty() ? std::string("not known") : storeReason) + ")";
+    out.workers.ok = wiredBefore;
+    out.workers.reason =
+        std::string(wiredBefore ? api::kReasonWorkersSized : api::kReasonWaitingForStore);
+    out.workers.message = wiredBefore ? "workers were sized when the app was wired"
+                                      : "workers are set when the app is wired";
+    return out;
+  }
+
+  std::optional<int> serverMaxClients;
+  if (store.spec.store.type == api::StoreType::kExternal && probe->maxClients) {
+    serverMaxClients = static_cast<int>(std::min<std::int64_t>(*probe->maxClients, 1 << 30));
+  }
+  auto wiring = desiredWiring(store, *endpoint, deployment, serverMaxClients);
+  if (!wiring) {
+    const bool containerMissing = wiring.error().find("has no container") != std::string::npos;
+    out.wired.ok = false;
+    out.wired.reason =
+        std::string(containerMissing ? api::kReasonContainerNotFound : api::kReasonApplyFailed);
+    out.wired.message =
+        wiring.error() + (containerMissing ? ": correct spec.target.containers" : "");
+    out.workers = out.wired;
+    out.workers.type = std::string(api::kConditionWorkersSized);
+    out.needsUser = true;
+    return out;
+  }
+  out.wiring = std::move(*wiring);
+  out.wiring->connectionSecret = withDesiredHash(out.wiring->connectionSecret);
+  out.applyDeployment = !ownsExactly(deployment, out.wiring->deploymentApply, kManager);
+
+  std::ostringstream note;
+  note << "wired Deployment " << deploymentName << ": " << store.spec.connection.urlEnvVar
+       << " from Secret " << api::secretName(store);
+  for (const auto& container : out.wiring->deployment.containers) {
+    note << "; " << container.name << ": " << store.spec.workers.envVar << "=" << container.workers
+         << ", " << store.spec.connection.poolSizeEnvVar << "=" << container.poolSize;
+  }
+  out.wiredEvent = {
+      .type = events::EventType::kNormal, .reason = "Wired", .action = "Wire", .note = note.str()};
+
+  out.isWired = true;
+  std::ostringstream workers;
+  for (const auto& container : out.wiring->deployment.containers) {
+    workers << (workers.tellp() > 0 ? ", " : "") << container.name << ": " << container.workers
+            << " workers, pool " << container.poolSize;
+    out.poolSize =
+        std::min<std::int64_t>(out.poolSize.value_or(container.poolSize), container.poolSize);
+  }
+  out.workerCount = out.wiring->deployment.containers.front().workers;
+  out.wired = {.type = out.wired.type,
+               .ok = true,
+               .reason = std::string(api::kReasonWired),
+               .message = "Deployment " + deploymentName + " reads " +
+                          store.spec.connection.urlEnvVar + " from Secret " +
+                          api::secretName(store) + "; pods roll when the connection changes"};
+  out.workers = {.type = out.workers.type,
+                 .ok = true,
+                 .reason = std::string(api::kReasonWorkersSized),
+                 .message = workers.str()};
+  return out;
+}
+
+ConditionState connectionSecretTaken(const api::SessionStore& store) {
+  return {.type = std::string(api::kConditionConnectionWired),
+          .ok = false,
+          .reason = std::string(api::kReasonNameTaken),
+          .message = "Secret " + api::secretName(store) +
+                     " exists and is not owned by this SessionStore: rename or remove it, or set "
+                     "spec.connection.secretName"};
+}
+
+std::pair<ConditionState, Event> deploymentRefused(const api::SessionStore& store,
+                                                   const kube::Error& error) {
+  ConditionState condition{
+      .type = std::string(api::kConditionConnectionWired),
+      .ok = false,
+      .reason = std::string(api::kReasonApplyFailed),
+      .message = "cannot apply to Deployment " + store.spec.target.deployment + ": " +
+                 describe(error) +
+                 "; the operator adds env entries and the pod-template annotation "
+                 "sessionstore.io/connection-hash: change the Deployment so that they fit"};
+  Event event{.type = events::EventType::kWarning,
+              .reason = std::string(api::kReasonApplyFailed),
+              .action = "Wire",
+              .note = condition.message};
+  return {std::move(condition), std::move(event)};
+}
+
+// --- Affinity ----------------------------------------------------------------------------------
+
+AffinityDecision decideAffinity(const api::SessionStore& store, const std::optional<Json>& service,
+                                bool storeReady) {
+  AffinityDecision out;
+  const std::string& serviceName = store.spec.target.service;
+  if (serviceName.empty()) {
+    out.condition.ok = true;
+    out.condition.reason = std::string(api::kReasonNoService);
+    out.condition.message = "spec.target.service is empty: affinity is not managed";
+    return out;
+  }
+  if (!service) {
+    out.condition.ok = false;
+    out.condition.reason = std::string(api::kReasonServiceNotFound);
+    out.condition.message = "Service " + serviceName + " does not exist in namespace " +
+                            store.metadata.ns + ": create it, or correct spec.target.service";
+    out.waiting = true;
+    return out;
+  }
+  Json body = wiring::serviceAffinityConfiguration(store, storeReady);
+  const bool sticky = body["spec"]["sessionAffinity"] == "ClientIP";
+  const std::string description =
+      sticky ? "ClientIP affinity for " + std::to_string(store.spec.affinity.timeoutSeconds) + " s"
+             : "no affinity";
+  if (!ownsExactly(*service, body, kManager)) {
+    std::string why;
+    if (store.spec.affinity.mode == api::AffinityMode::kUntilStoreReady) {
+      why =
+          storeReady ? " (the store is ready: sessions are shared)" : " (until the store is ready)";
+    }
+    out.apply = std::move(body);
+    out.appliedEvent = {.type = events::EventType::kNormal,
+                        .reason = "AffinitySet",
+                        .action = "SetAffinity",
+                        .note = "Service " + serviceName + ": " + description + why};
+  }
+  out.condition.ok = true;
+  out.condition.reason =
+      std::string(sticky ? api::kReasonAffinityClientIP : api::kReasonAffinityNone);
+  out.condition.message = "Service " + serviceName + " has " + description + " (mode " +
+                          api::toString(store.spec.affinity.mode) + ")";
+  return out;
+}
+
+// --- Status ------------------------------------------------------------------------------------
+
+void keepAutoscalingStatus(const Json& previous, Json& status) {
+  if (!previous.is_object()) return;
+  if (const auto conditions = previous.find("conditions");
+      conditions != previous.end() && conditions->is_array()) {
+    for (const Json& condition : *conditions) {
+      if (condition.is_object() &&
+          condition.value("type", "") == api::kConditionAutoscalingActive) {
+        Json& list = status["conditions"];
+        list.insert(list.end() - 1, condition);  // before Ready
+      }
+    }
+  }
+  if (const Json* target = at(previous, {"target"}); target != nullptr && target->is_object()) {
+    for (const char* key : {"desiredReplicas", "lastScaleTime", "lastScaleReason"}) {
+      if (target->contains(key)) status["target"][key] = (*target)[key];
+    }
+  }
+  if (previous.contains("autoscaling")) status["autoscaling"] = previous["autoscaling"];
+}
+
+StatusDecision decideStatus(const api::SessionStore& store, Observation observation,
+                            const Json& previous, clock::SystemTime now) {
+  for (auto& condition : observation.conditions) {
+    if (condition.reason.empty() && condition.type == api::kConditionStoreReady) {
+      condition.reason = std::string(api::kReasonProvisioning);
+      condition.message = "the store is being set up";
+    } else if (condition.reason.empty()) {  // a step that did not run: say what it waits for
+      condition.reason = std::string(api::kReasonWaitingForStore);
+      condition.message = "waits for the store";
+    }
+  }
+  Json status = buildStatus(observation, previous, now);
+  if (store.spec.autoscaling.enabled) keepAutoscalingStatus(previous, status);
+  // The store's figures (clients, memory) move all the time: they alone do not make a write, so
+  // a converged SessionStore costs no write per probe. They are refreshed with any other change;
+  // /metrics has them live.
+  const auto withoutFigures = [](Json s) {
+    if (s.contains("store") && s["store"].is_object()) {
+      s["store"].erase("connectedClients");
+      s["store"].erase("usedMemoryBytes");
+    }
+    return s;
+  };
+  const bool hadFigures = previous.contains("store") && previous["store"].is_object() &&
+                          previous["store"].contains("connectedClients");
+  if (status == previous || (hadFigures && withoutFigures(status) == withoutFigures(previous))) {
+    return {};
+  }
+  StatusDecision out;
+  const std::string phaseBefore = previous.value("phase", "");
+  const std::string phase = status.value("phase", "");
+  if (phase != phaseBefore) {
+    if (phase == api::kPhaseReady) {
+      out.events.push_back({.type = events::EventType::kNormal,
+                            .reason = "Ready",
+                            .action = "Reconcile",
+                            .note = "the store answers and the app is wired to it"});
+    } else if (phase == api::kPhaseDegraded || phase == api::kPhaseFailed) {
+      for (const auto& condition : status["conditions"]) {
+        if (condition.value("status", "") == api::kStatusFalse) {
+          out.events.push_back(
+              {.type = events::EventType::kWarning,
+               .reason = condition.value("reason", ""),
+               .action = "Reconcile",
+               .note = condition.value("type", "") + ": " + condition.value("message", "")});
+          break;
+        }
+      }
+    }
+  }
+  // Problems that need the user are Events too, once per change of the condition.
+  for (const auto& condition : status["conditions"]) {
+    if (condition.value("status", "") != api::kStatusFalse) continue;
+    const std::string reason = condition.value("reason", "");
+    if (reason == api::kReasonWaitingForStore || reason == api::kReasonProvisioning ||
+        reason == api::kReasonNotReady) {
+      continue;
+    }
+    bool sameBefore = false;
+    if (const auto& before = previous.find("conditions"); before != previous.end()) {
+      for (const auto& old : *before) {
+        sameBefore = sameBefore || (old.value("type", "") == condition.value("type", "") &&
+                                    old.value("reason", "") == reason &&
+                                    old.value("message", "") == condition.value("message", ""));
+      }
+    }
+    if (!sameBefore && phase != api::kPhaseDegraded) {
+      out.events.push_back(
+          {.type = events::EventType::kWarning,
+           .reason = reason,
+           .action = "Reconcile",
+           .note = condition.value("type", "") + ": " + condition.value("message", "")});
+    }
+  }
+  out.status = std::move(status);
+  return out;
+}
+
+StatusDecision decideInvalidSpecStatus(std::int64_t generation, const std::string& problem,
+                                       const Json& previous, clock::SystemTime now) {
+  Observation observation{
+      .generation = generation,
+      .invalidSpec = true,
+      .conditions = {{.type = std::string(api::kConditionReady),
+                      .ok = false,
+                      .reason = std::string(api::kReasonInvalidSpec),
+                      .message = problem + ": correct the SessionStore and apply it again"}}};
+  Json status = buildStatus(observation, previous, now);
+  if (status == previous) return {};
+  return {.status = std::move(status),
+          .events = {{.type = events::EventType::kWarning,
+                      .reason = std::string(api::kReasonInvalidSpec),
+                      .action = "Reconcile",
+                      .note = observation.conditions.front().message}}};
+}
+
+std::vector<Event> writesEvents(const std::vector<std::string>& created,
+                                const std::vector<std::string>& updated) {
+  std::vector<Event> out;
+  const auto report = [&](const std::vector<std::string>& what, const char* reason,
+                          const char* action, const std::string& verb) {
+    if (what.empty()) return;
+    std::vector<std::string> named;  // each object once, in the order written
+    for (const auto& item : what) {
+      if (std::find(named.begin(), named.end(), item) == named.end()) named.push_back(item);
+    }
+    std::string note = verb;
+    for (std::size_t i = 0; i < named.size(); ++i) note += (i == 0 ? " " : ", ") + named[i];
+    out.push_back(
+        {.type = events::EventType::kNormal, .reason = reason, .action = action, .note = note});
+  };
+  report(created, "Created", "Create", "created");
+  report(updated, "Updated", "Update", "updated");
+  return out;
+}
+
+// --- Deletion ----------------------------------------------------------------------------------
+
+std::vector<std::string> finalizersOf(const Json& object) {
+  std::vector<std::string> out;
+  const Json* list = at(object, {"metadata", "finalizers"});
+  if (list == nullptr || !list->is_array()) return out;
+  for (const Json& item : *list) {
+    if (item.is_string()) out.push_back(item.get<std::string>());
+  }
+  return out;
+}
+
+bool hasFinalizer(const Json& object) {
+  const auto finalizers = finalizersOf(object);
+  return std::find(finalizers.begin(), finalizers.end(), identity::kFinalizer) != finalizers.end();
+}
+
+Json finalizerPatch(const Json& object, bool add) {
+  auto finalizers = finalizersOf(object);
+  std::erase(finalizers, std::string(identity::kFinalizer));
+  if (add) finalizers.emplace_back(identity::kFinalizer);
+  std::string version;
+  if (const Json* rv = at(object, {"metadata", "resourceVersion"});
+      rv != nullptr && rv->is_string()) {
+    version = rv->get<std::string>();
+  }
+  // The resourceVersion makes the patch fail rather than drop a finalizer added meanwhile.
+  return {{"metadata", {{"finalizers", finalizers}, {"resourceVersion", version}}}};
+}
+
+std::vector<Release> releases(const api::SessionStore& store) {
+  const std::string& ns = store.metadata.ns;
+  std::vector<Release> out;
+  if (!store.spec.target.deployment.empty()) {
+    out.push_back({&kube::resources::kDeployments, store.spec.target.deployment,
+                   wiring::deploymentUnwireConfiguration(ns, store.spec.target.deployment)});
+  }
+  if (!store.spec.target.service.empty()) {
+    out.push_back({&kube::resources::kServices,
+                   store.spec.target.service,
+                   {{"apiVersion", "v1"},
+                    {"kind", "Service"},
+                    {"metadata", {{"name", store.spec.target.service}, {"namespace", ns}}}}});
+  }
+  return out;
+}
+
+bool deletesData(const api::SessionStore& store) {
+  return store.spec.store.type == api::StoreType::kManaged &&
+         store.spec.store.managed.deletionPolicy == api::DeletionPolicy::kDelete;
+}
+
+std::string claimSelector(const api::SessionStore& store) {
+  return "sessionstore.io/name=" + store.metadata.name +
+         ",app.kubernetes.io/managed-by=sessionstore-operator";
+}
+
+}  // namespace sessionstore::reconcile

@@ -1,0 +1,211 @@
+// The reconciler's decisions, as pure functions (cert-manager's policies): from what gather.h
+// read and what apply.h reported to what should exist, which objects need a write, the
+// conditions with their reasons and messages, the Events to emit and whether the pass waits.
+// No client, no clock (the time is an argument), no randomness, no logger: each is tested as a
+// table of inputs and answers (tests/reconcile/decide_test.cpp).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/conditions.h"
+#include "api/session_store.h"
+#include "clock/clock.h"
+#include "events/event.h"
+#include "health/store_prober.h"
+#include "kube/client.h"
+#include "managedstore/managed_store.h"
+#include "reconcile/desired.h"
+#include "reconcile/gather.h"
+#include "reconcile/status.h"
+#include "wiring/connection.h"
+#include "workqueue/runner.h"
+
+namespace sessionstore::reconcile {
+
+// An Event the pass emits on its SessionStore.
+struct Event {
+  events::EventType type = events::EventType::kNormal;
+  std::string reason;
+  std::string action;
+  std::string note;
+
+  bool operator==(const Event&) const = default;
+};
+
+// "the API server answered 500" when the error has no message.
+std::string describe(const kube::Error& error);
+// Retry with the key's backoff, and not before the server's Retry-After (429) when it sent one.
+workqueue::Outcome retryFor(const kube::Error& error);
+
+// --- Objects the SessionStore controls -----------------------------------------------------------
+
+// `desired` with the sessionstore.io/desired-hash annotation: contains() ignores fields the server
+// or others added, so it cannot see a field the operator stopped setting (a CPU limit taken out of
+// the spec); the hash changes then, and the object is applied again, which removes the field.
+Json withDesiredHash(const Json& desired);
+
+// Whether `object` has an ownerReference marking `uid` as its controller.
+bool controlledBy(const Json& object, const std::string& uid);
+
+enum class WriteNeed {
+  kNone,     // it is as desired
+  kWrite,    // create or apply it
+  kNotOurs,  // a same-named object that this SessionStore does not control: never overwritten
+};
+// What to do for `desired` (with its hash) given what exists (nullopt: nothing).
+WriteNeed decideWrite(const Json& desired, const std::optional<Json>& observed,
+                      const std::string& uid);
+
+// StoreReady for an object of the store that exists and is someone else's (NameTaken).
+ConditionState notOursCondition(const std::string& what);
+// StoreReady for a write the API server refused (Invalid, Forbidden): ProvisioningFailed.
+ConditionState refusedCondition(const std::string& what, const kube::Error& error);
+
+// --- The managed store -------------------------------------------------------------------------
+
+struct PasswordsDecision {
+  std::optional<managedstore::Passwords> passwords;  // read from the Secret
+  bool generate = false;  // the Secret does not exist (or was not read): create it, new passwords
+  std::optional<ConditionState> problem;  // StoreReady: the Secret is someone else's or unusable
+};
+// The only place passwords come from: their Secret, or new ones when it does not exist.
+PasswordsDecision decidePasswords(const api::SessionStore& store, const Observed& secret);
+
+struct StoreObjectsDecision {
+  // With their hashes, in two waves written one after the other, the objects of a wave side by
+  // side: the ConfigMap and the Services, then the StatefulSet and the NetworkPolicy (nothing of
+  // the second is made while the first meets someone else's object).
+  std::array<std::vector<Json>, 2> waves;
+  std::optional<ConditionState> problem;  // the objects cannot be built (ProvisioningFailed)
+};
+// REQUIRES: store.spec.store.type is kManaged.
+StoreObjectsDecision decideStoreObjects(const api::SessionStore& store,
+                                        const managedstore::Passwords& passwords,
+                                        const std::optional<Json>& deployment,
+                                        const std::string& operatorNamespace);
+
+// Where the app and the monitor reach the store.
+struct StoreEndpoints {
+  wiring::StoreEndpoint app;
+  std::optional<wiring::StoreEndpoint> monitor;
+};
+StoreEndpoints managedEndpoints(const api::SessionStore& store,
+                                const managedstore::Passwords& passwords);
+
+// --- The external store ------------------------------------------------------------------------
+
+struct ExternalStoreDecision {
+  std::optional<wiring::StoreEndpoint> endpoint;
+  // StoreReady when the URL is missing or invalid; the pass then waits (a Secret is not watched).
+  std::optional<ConditionState> problem;
+};
+// REQUIRES: store.spec.store.type is kExternal. The messages never repeat the URL's password.
+ExternalStoreDecision decideExternalStore(const api::SessionStore& store,
+                                          const Observed& urlSecret);
+
+// --- Health ------------------------------------------------------------------------------------
+
+// StoreReady from the probe. A store that does not answer while its pod is not ready, and that
+// the app was never wired to, is Provisioning; once the app was wired (the operator owns fields of
+// the Deployment) it is the probe's reason (unreachable), whatever the pod says.
+ConditionState decideStoreReady(const api::SessionStore& store, const health::ProbeResult& probe,
+                                const std::optional<Json>& deployment,
+                                const std::optional<Json>& statefulSet);
+
+// --- The target --------------------------------------------------------------------------------
+
+struct TargetConditions {
+  ConditionState wired;
+  ConditionState workers;
+};
+// ConnectionWired and WorkersSized while the target Deployment does not exist.
+TargetConditions targetMissing(const api::SessionStore& store);
+
+struct WiringDecision {
+  ConditionState wired{.type = std::string(api::kConditionConnectionWired)};
+  ConditionState workers{.type = std::string(api::kConditionWorkersSized)};
+  bool isWired = false;    // the Deployment carries (or keeps) the wiring
+  bool needsUser = false;  // nothing changes until the user does
+  // Set when the store answers and the wiring could be built: the connection Secret to ensure,
+  // and the Deployment's apply body (applied when applyDeployment).
+  std::optional<Wiring> wiring;
+  bool applyDeployment = false;
+  Event wiredEvent;  // once the Deployment was applied
+  std::optional<std::int64_t> workerCount;
+  std::optional<std::int64_t> poolSize;  // the smallest of the wired containers'
+};
+// `deployment` is the target as read; `endpoint` where the app reaches the store (nullopt: its
+// objects or URL are not in place); `probe` nullopt: the store was not probed.
+// REQUIRES: `endpoint` when `probe` says the store answers.
+WiringDecision decideWiring(const api::SessionStore& store,
+                            const std::optional<wiring::StoreEndpoint>& endpoint,
+                            const Json& deployment, const std::optional<health::ProbeResult>& probe,
+                            const std::string& storeReason);
+// The connection Secret's name belongs to someone else.
+ConditionState connectionSecretTaken(const api::SessionStore& store);
+// The API server refused the Deployment's apply (not transient): ConnectionWired ApplyFailed,
+// told as a Warning too.
+std::pair<ConditionState, Event> deploymentRefused(const api::SessionStore& store,
+                                                   const kube::Error& error);
+
+// --- Affinity ----------------------------------------------------------------------------------
+
+struct AffinityDecision {
+  ConditionState condition{.type = std::string(api::kConditionAffinityApplied)};
+  bool waiting = false;       // the Service does not exist yet
+  std::optional<Json> apply;  // the Service's apply body, when it is not what it should be
+  Event appliedEvent;         // once it was applied
+};
+// The Service's session affinity for the mode and the store's state: ClientIP while the store
+// is not ready in UntilStoreReady mode. `service`: as read (nullopt: none or missing).
+AffinityDecision decideAffinity(const api::SessionStore& store, const std::optional<Json>& service,
+                                bool storeReady);
+
+// --- Status ------------------------------------------------------------------------------------
+
+struct StatusDecision {
+  std::optional<Json> status;  // nullopt: unchanged, nothing to write
+  std::vector<Event> events;   // emitted once the status is written
+};
+// The status from what the pass observed. Written only when it changed: the store's figures
+// (clients, memory) alone are no change. While autoscaling is on, the autoscaler's part of the
+// previous status is kept (keepAutoscalingStatus). Events: Ready, Degraded/Failed with the first
+// false condition, and each problem that needs the user once per change of its condition.
+StatusDecision decideStatus(const api::SessionStore& store, Observation observation,
+                            const Json& previous, clock::SystemTime now);
+// The autoscaler writes its own part of the status (AutoscalingActive, status.target's scale
+// fields, status.autoscaling): carried over into `status` from `previous`.
+void keepAutoscalingStatus(const Json& previous, Json& status);
+// A spec that cannot be parsed: phase Failed, Ready InvalidSpec, one Warning when written.
+StatusDecision decideInvalidSpecStatus(std::int64_t generation, const std::string& problem,
+                                       const Json& previous, clock::SystemTime now);
+
+// One Created Event and one Updated Event naming what the pass wrote (each object once).
+std::vector<Event> writesEvents(const std::vector<std::string>& created,
+                                const std::vector<std::string>& updated);
+
+// --- Deletion ----------------------------------------------------------------------------------
+
+std::vector<std::string> finalizersOf(const Json& object);
+bool hasFinalizer(const Json& object);
+// The merge patch that adds (or removes) the operator's finalizer, on the version read.
+Json finalizerPatch(const Json& object, bool add);
+
+// A body that, applied under the operator's field manager, releases its fields of a user's
+// object (the wiring of the Deployment, the affinity of the Service).
+struct Release {
+  const kube::Resource* resource;
+  std::string name;
+  Json body;
+};
+std::vector<Release> releases(const api::SessionStore& store);
+// Whether the store's data (its PVCs) goes with it: deletionPolicy Delete of a managed store.
+bool deletesData(const api::SessionStore& store);
+// The label selector of the store's PersistentVolumeClaims.
+std::string claimSelector(const api::SessionStore& store);
+
+}  // namespace sessionstore::reconcile

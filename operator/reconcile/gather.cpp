@@ -1,0 +1,109 @@
+#include "reconcile/gather.h"
+
+#include <future>
+#include <utility>
+#include <vector>
+
+#include "managedstore/managed_store.h"
+
+namespace sessionstore::reconcile {
+namespace {
+
+const Observed kNotRead;
+
+}  // namespace
+
+const Observed& Gathered::ownedObject(const std::string& what) const {
+  const auto it = owned.find(what);
+  return it == owned.end() ? kNotRead : it->second;
+}
+
+std::string describeObject(const Json& object) {
+  std::string name;
+  if (const auto metadata = object.find("metadata");
+      metadata != object.end() && metadata->is_object()) {
+    name = metadata->value("name", "");
+  }
+  return object.value("kind", "") + " " + name;
+}
+
+kube::Result<Observed> readObserved(kube::Client& client, const kube::Resource& resource,
+                                    const std::string& ns, const std::string& name) {
+  auto object = client.get(resource, ns, name);
+  if (object) return Observed::found(std::move(*object));
+  if (object.error().kind == kube::ErrorKind::kNotFound) return Observed::missing();
+  return std::unexpected(object.error());
+}
+
+kube::Result<Gathered> gather(kube::Client& client, const api::SessionStore& store, bool fresh) {
+  const std::string& ns = store.metadata.ns;
+  struct Read {
+    const kube::Resource* resource;
+    std::string name;
+    Observed* into;
+  };
+  Gathered out;
+  Observed deployment;
+  Observed service;
+  std::vector<Read> reads = {
+      {&kube::resources::kDeployments, store.spec.target.deployment, &deployment}};
+  if (!store.spec.target.service.empty()) {
+    reads.push_back({&kube::resources::kServices, store.spec.target.service, &service});
+  }
+  if (store.spec.store.type == api::StoreType::kExternal) {
+    reads.push_back(
+        {&kube::resources::kSecrets, store.spec.store.external->urlSecretRef.name, &out.urlSecret});
+  }
+  if (!fresh) {
+    if (store.spec.store.type == api::StoreType::kManaged) {
+      reads.push_back(
+          {&kube::resources::kSecrets, managedstore::authSecretName(store), &out.passwordSecret});
+      const std::pair<const kube::Resource*, std::string> owned[] = {
+          {&kube::resources::kConfigMaps, managedstore::configMapName(store)},
+          {&kube::resources::kServices, managedstore::headlessServiceName(store)},
+          {&kube::resources::kServices, managedstore::serviceName(store)},
+          {&kube::resources::kStatefulSets, managedstore::statefulSetName(store)},
+          {&kube::resources::kNetworkPolicies, managedstore::networkPolicyName(store)}};
+      for (const auto& [resource, name] : owned) {
+        reads.push_back({resource, name, &out.owned[resource->kind + " " + name]});
+      }
+    }
+    const std::string connection = api::secretName(store);
+    reads.push_back({&kube::resources::kSecrets, connection, &out.owned["Secret " + connection]});
+  }
+  // The reads do not depend on each other: side by side (against the server, one round trip
+  // instead of one each; from a cache they cost nothing either way). Each returns its value.
+  std::vector<std::future<kube::Result<Observed>>> running;
+  for (std::size_t i = 1; i < reads.size(); ++i) {
+    running.push_back(std::async(std::launch::async, [&client, &ns, read = reads[i]] {
+      return readObserved(client, *read.resource, ns, read.name);
+    }));
+  }
+  std::optional<kube::Error> failed;
+  auto first = readObserved(client, *reads[0].resource, ns, reads[0].name);
+  if (first) {
+    *reads[0].into = std::move(*first);
+  } else {
+    failed = first.error();
+  }
+  for (std::size_t i = 1; i < reads.size(); ++i) {
+    auto result = running[i - 1].get();
+    if (result) {
+      *reads[i].into = std::move(*result);
+    } else if (!failed) {
+      failed = result.error();
+    }
+  }
+  if (failed) return std::unexpected(*failed);
+  out.deployment = std::move(deployment.object);
+  out.service = std::move(service.object);
+  return out;
+}
+
+health::ProbeResult gatherHealth(health::StoreHealth& health, const std::string& key,
+                                 const wiring::StoreEndpoint& app,
+                                 const std::optional<wiring::StoreEndpoint>& monitor) {
+  return health.check(key, app, monitor);
+}
+
+}  // namespace sessionstore::reconcile

@@ -1,0 +1,576 @@
+// The reconciler's decisions (reconcile/decide.h) as tables of inputs and answers: no client,
+// no clock, no cluster.
+#include "reconcile/decide.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "crypto/crypto.h"
+#include "identity/identity.h"
+#include "mocks/kube/fake_client.h"
+#include "reconcile/fixtures.h"
+
+namespace sessionstore::reconcile {
+namespace {
+
+using namespace testing;  // NOLINT: the fixtures
+
+const std::string kManager{identity::kFieldManager};
+
+// A Deployment whose env the operator applied before (it owns a field through Apply).
+Json wiredDeployment() {
+  Json deployment = deploymentObject();
+  deployment["metadata"]["managedFields"] = Json::parse(R"([{
+    "manager": "sessionstore-operator", "operation": "Apply",
+    "fieldsV1": {"f:spec": {"f:template": {"f:spec": {"f:containers": {
+      "k:{\"name\":\"app\"}": {".": {}, "f:env": {"k:{\"name\":\"REDIS_URL\"}": {".": {}, "f:name": {}}}}}}}}}}])");
+  deployment["metadata"]["managedFields"][0]["manager"] = kManager;
+  return deployment;
+}
+
+Json passwordSecret(const api::SessionStore& s, const std::string& uid = "store-uid") {
+  auto passwords = managedstore::generatePasswords(fixedBytes);
+  return ownedBy(managedstore::authSecret(s, *passwords), uid);
+}
+
+// --- decideWrite -------------------------------------------------------------------------------
+
+struct WriteRow {
+  std::string name;
+  std::optional<Json> observed;
+  WriteNeed want;
+};
+
+TEST(DecideWrite, FromWhatExists) {
+  const Json desired = withDesiredHash(
+      {{"kind", "ConfigMap"}, {"metadata", {{"name", "c"}}}, {"data", {{"k", "v"}}}});
+  Json same = ownedBy(desired);
+  same["metadata"]["resourceVersion"] = "7";  // the server's additions do not matter
+  Json edited = same;
+  edited["data"]["k"] = "changed by hand";
+  Json oldHash = same;
+  oldHash["metadata"]["annotations"][std::string(identity::kDesiredHashAnnotation)] = "0";
+  const std::vector<WriteRow> rows = {
+      {"Missing", std::nullopt, WriteNeed::kWrite},
+      {"AsDesired", same, WriteNeed::kNone},
+      {"EditedByHand", edited, WriteNeed::kWrite},
+      {"BuiltFromAnOlderSpec", oldHash, WriteNeed::kWrite},
+      {"SomeoneElses", desired, WriteNeed::kNotOurs},
+      {"AnotherStoresOwnership", ownedBy(desired, "other-uid"), WriteNeed::kNotOurs},
+  };
+  for (const auto& row : rows) {
+    EXPECT_EQ(decideWrite(desired, row.observed, "store-uid"), row.want) << row.name;
+  }
+}
+
+TEST(DecideWrite, TheHashFollowsTheBody) {
+  const Json a = {{"kind", "ConfigMap"}, {"metadata", {{"name", "c"}}}, {"data", {{"k", "1"}}}};
+  Json b = a;
+  b["data"]["k"] = "2";
+  const auto hashOf = [](const Json& body) {
+    return withDesiredHash(
+        body)["metadata"]["annotations"][std::string(identity::kDesiredHashAnnotation)];
+  };
+  EXPECT_EQ(hashOf(a), hashOf(a));
+  EXPECT_NE(hashOf(a), hashOf(b));
+}
+
+TEST(Conditions, ForObjectsThatCannotBeWritten) {
+  const auto taken = notOursCondition("ConfigMap web-redis-config");
+  EXPECT_EQ(taken.reason, api::kReasonNameTaken);
+  EXPECT_FALSE(taken.ok);
+  EXPECT_EQ(taken.message,
+            "ConfigMap web-redis-config exists and is not owned by this SessionStore: rename or "
+            "remove it");
+  const auto refused = refusedCondition(
+      "StatefulSet web-redis", {.kind = kube::ErrorKind::kInvalid, .message = "spec: Invalid"});
+  EXPECT_EQ(refused.reason, api::kReasonProvisioningFailed);
+  EXPECT_EQ(refused.message, "cannot write StatefulSet web-redis: spec: Invalid");
+  EXPECT_EQ(describe({.httpStatus = 500}), "the API server answered 500");
+}
+
+TEST(RetryFor, HonoursRetryAfter) {
+  EXPECT_EQ(retryFor({.kind = kube::ErrorKind::kUnavailable}).kind,
+            workqueue::Outcome::Kind::kRetry);
+  const auto later =
+      retryFor({.kind = kube::ErrorKind::kTooManyRequests, .retryAfter = std::chrono::seconds(5)});
+  EXPECT_EQ(later.kind, workqueue::Outcome::Kind::kRetry);
+  EXPECT_EQ(later.after, std::chrono::seconds(5));
+}
+
+// --- Passwords ---------------------------------------------------------------------------------
+
+TEST(DecidePasswords, GeneratedOnlyWhenTheirSecretDoesNotExist) {
+  const auto s = store();
+  EXPECT_TRUE(decidePasswords(s, Observed::notRead()).generate) << "a fresh store creates it";
+  EXPECT_TRUE(decidePasswords(s, Observed::missing()).generate);
+
+  const auto kept = decidePasswords(s, Observed::found(passwordSecret(s)));
+  EXPECT_FALSE(kept.generate);
+  ASSERT_TRUE(kept.passwords.has_value());
+  EXPECT_EQ(kept.passwords->app, managedstore::generatePasswords(fixedBytes)->app);
+  EXPECT_FALSE(kept.problem.has_value());
+}
+
+TEST(DecidePasswords, ASecretThatIsNotOursOrUnusableIsAProblemNotNewPasswords) {
+  const auto s = store();
+  const auto taken = decidePasswords(s, Observed::found(passwordSecret(s, "someone-else")));
+  EXPECT_FALSE(taken.generate);
+  EXPECT_FALSE(taken.passwords.has_value());
+  ASSERT_TRUE(taken.problem.has_value());
+  EXPECT_EQ(taken.problem->reason, api::kReasonNameTaken);
+  EXPECT_NE(taken.problem->message.find("Secret web-redis-auth exists and is not owned"),
+            std::string::npos);
+
+  Json broken = passwordSecret(s);
+  broken["data"] = Json::object();
+  const auto invalid = decidePasswords(s, Observed::found(broken));
+  EXPECT_FALSE(invalid.generate);
+  ASSERT_TRUE(invalid.problem.has_value());
+  EXPECT_EQ(invalid.problem->reason, api::kReasonPasswordSecretInvalid);
+  EXPECT_NE(invalid.problem->message.find("delete the Secret to have new passwords generated"),
+            std::string::npos);
+}
+
+// --- The managed store's objects ---------------------------------------------------------------
+
+std::vector<std::string> named(const std::vector<Json>& objects) {
+  std::vector<std::string> out;
+  for (const Json& object : objects) out.push_back(describeObject(object));
+  return out;
+}
+
+TEST(DecideStoreObjects, TwoWavesWithTheirHashes) {
+  const auto s = store();
+  const auto passwords = *managedstore::generatePasswords(fixedBytes);
+  const auto decision = decideStoreObjects(s, passwords, deploymentObject(), "ops");
+  ASSERT_FALSE(decision.problem.has_value());
+  EXPECT_EQ(named(decision.waves[0]),
+            (std::vector<std::string>{"ConfigMap web-redis-config", "Service web-redis-headless",
+                                      "Service web-redis"}));
+  EXPECT_EQ(named(decision.waves[1]),
+            (std::vector<std::string>{"StatefulSet web-redis", "NetworkPolicy web-redis"}));
+  for (const auto& wave : decision.waves) {
+    for (const Json& object : wave) {
+      EXPECT_TRUE(
+          object["metadata"]["annotations"].contains(std::string(identity::kDesiredHashAnnotation)))
+          << describeObject(object);
+    }
+  }
+}
+
+TEST(DecideStoreObjects, NoNetworkPolicyWithoutTheTargetsLabels) {
+  const auto passwords = *managedstore::generatePasswords(fixedBytes);
+  const auto decision = decideStoreObjects(store(), passwords, std::nullopt, "ops");
+  EXPECT_EQ(named(decision.waves[1]), (std::vector<std::string>{"StatefulSet web-redis"}));
+}
+
+TEST(ManagedEndpoints, TheAppAndTheMonitorUser) {
+  const auto passwords = *managedstore::generatePasswords(fixedBytes);
+  const auto endpoints = managedEndpoints(store(), passwords);
+  EXPECT_EQ(endpoints.app.host, "web-redis.shop.svc");
+  EXPECT_EQ(endpoints.app.username, managedstore::kAppUser);
+  ASSERT_TRUE(endpoints.monitor.has_value());
+  EXPECT_EQ(endpoints.monitor->username, managedstore::kMonitorUser);
+  EXPECT_EQ(endpoints.monitor->password, passwords.monitor);
+}
+
+// --- The external store ------------------------------------------------------------------------
+
+Json urlSecret(const std::optional<std::string>& url, const std::string& key = "url") {
+  Json secret = {
+      {"kind", "Secret"}, {"metadata", {{"name", "redis-url"}}}, {"data", Json::object()}};
+  if (url) secret["data"][key] = crypto::base64Encode(*url);
+  return secret;
+}
+
+struct ExternalRow {
+  std::string name;
+  Observed secret;
+  std::string reason;  // "" when the endpoint is decided
+  std::string inMessage;
+};
+
+TEST(DecideExternalStore, FromTheUrlSecret) {
+  const auto s = store(kExternalSpec);
+  Json notBase64 = urlSecret(std::nullopt);
+  notBase64["data"]["url"] = "%%%";
+  const std::vector<ExternalRow> rows = {
+      {"Good", Observed::found(urlSecret("redis://app:hunter2@redis.example:6380")), "", ""},
+      {"Missing", Observed::missing(), std::string(api::kReasonUrlSecretMissing),
+       "Secret redis-url does not exist in namespace shop"},
+      {"OtherKey", Observed::found(urlSecret("redis://x:1", "other")),
+       std::string(api::kReasonUrlSecretMissing), "(its keys: other)"},
+      {"NotBase64", Observed::found(notBase64), std::string(api::kReasonInvalidUrl),
+       "is not valid base64"},
+      {"NotRedis", Observed::found(urlSecret("http://app:hunter2@redis.example")),
+       std::string(api::kReasonInvalidUrl), "key \"url\""},
+  };
+  for (const auto& row : rows) {
+    const auto decision = decideExternalStore(s, row.secret);
+    if (row.reason.empty()) {
+      ASSERT_TRUE(decision.endpoint.has_value()) << row.name;
+      EXPECT_EQ(decision.endpoint->host, "redis.example");
+      EXPECT_EQ(decision.endpoint->port, 6380);
+      EXPECT_FALSE(decision.problem.has_value());
+      continue;
+    }
+    ASSERT_TRUE(decision.problem.has_value()) << row.name;
+    EXPECT_EQ(decision.problem->reason, row.reason) << row.name;
+    EXPECT_NE(decision.problem->message.find(row.inMessage), std::string::npos)
+        << row.name << ": " << decision.problem->message;
+    EXPECT_EQ(decision.problem->message.find("hunter2"), std::string::npos) << row.name;
+  }
+}
+
+// --- StoreReady from the probe -----------------------------------------------------------------
+
+Json statefulSetWithReady(int ready) {
+  return {{"kind", "StatefulSet"}, {"status", {{"readyReplicas", ready}}}};
+}
+
+struct StoreReadyRow {
+  std::string name;
+  health::ProbeResult probe;
+  std::optional<Json> deployment;
+  std::optional<Json> statefulSet;
+  std::string reason;
+};
+
+TEST(DecideStoreReady, ProvisioningUntilThePodIsReadyUnlessTheAppWasWired) {
+  const auto s = store();
+  const std::vector<StoreReadyRow> rows = {
+      {"Answers", answers(), deploymentObject(), statefulSetWithReady(1),
+       std::string(api::kReasonStoreAvailable)},
+      {"PodNotReadyYet", silent(), deploymentObject(), statefulSetWithReady(0),
+       std::string(api::kReasonProvisioning)},
+      {"PodNotReadyNoTarget", silent(), std::nullopt, statefulSetWithReady(0),
+       std::string(api::kReasonProvisioning)},
+      {"PodReadyButSilent", silent(), deploymentObject(), statefulSetWithReady(1),
+       std::string(api::kReasonStoreUnreachable)},
+      {"WiredBeforeIsUnreachable", silent(), wiredDeployment(), statefulSetWithReady(0),
+       std::string(api::kReasonStoreUnreachable)},
+      {"NoStatefulSetSeen", silent(), deploymentObject(), std::nullopt,
+       std::string(api::kReasonStoreUnreachable)},
+  };
+  for (const auto& row : rows) {
+    const auto condition = decideStoreReady(s, row.probe, row.deployment, row.statefulSet);
+    EXPECT_EQ(condition.reason, row.reason) << row.name;
+    EXPECT_EQ(condition.ok, row.probe.ok) << row.name;
+    EXPECT_EQ(condition.type, api::kConditionStoreReady);
+  }
+  const auto provisioning =
+      decideStoreReady(s, silent(), deploymentObject(), statefulSetWithReady(0));
+  EXPECT_EQ(provisioning.message,
+            "waiting for the pod of StatefulSet web-redis to be ready; the store does not answer "
+            "yet (connection refused)");
+}
+
+TEST(DecideStoreReady, AnExternalStoreSaysWhereToLook) {
+  const auto s = store(kExternalSpec);
+  const auto unreachable = decideStoreReady(s, silent(), deploymentObject(), std::nullopt);
+  EXPECT_NE(unreachable.message.find("check the host and port in Secret redis-url key \"url\""),
+            std::string::npos)
+      << unreachable.message;
+  auto refused = silent();
+  refused.reason = std::string(api::kReasonAuthenticationFailed);
+  const auto auth = decideStoreReady(s, refused, deploymentObject(), std::nullopt);
+  EXPECT_NE(auth.message.find("check the user and password"), std::string::npos);
+}
+
+// --- The target and the wiring -----------------------------------------------------------------
+
+TEST(TargetMissing, BothConditionsNameTheDeployment) {
+  const auto conditions = targetMissing(store());
+  EXPECT_EQ(conditions.wired.type, api::kConditionConnectionWired);
+  EXPECT_EQ(conditions.workers.type, api::kConditionWorkersSized);
+  for (const auto& condition : {conditions.wired, conditions.workers}) {
+    EXPECT_FALSE(condition.ok);
+    EXPECT_EQ(condition.reason, api::kReasonDeploymentNotFound);
+    EXPECT_EQ(condition.message,
+              "Deployment web does not exist in namespace shop: create it, or correct "
+              "spec.target.deployment");
+  }
+}
+
+const wiring::StoreEndpoint kEndpoint{
+    .host = "web-redis.shop.svc", .port = 6379, .username = "app", .password = "secret"};
+
+TEST(DecideWiring, WaitsForTheStoreAndKeepsWiringThatIsThere) {
+  const auto s = store();
+  const auto waiting = decideWiring(s, kEndpoint, deploymentObject(), silent(), "Provisioning");
+  EXPECT_FALSE(waiting.wiring.has_value()) << "never wired before the store answers";
+  EXPECT_FALSE(waiting.isWired);
+  EXPECT_EQ(waiting.wired.reason, api::kReasonWaitingForStore);
+  EXPECT_EQ(waiting.wired.message,
+            "the Deployment is wired once the store answers (StoreReady is Provisioning)");
+  EXPECT_EQ(waiting.workers.reason, api::kReasonWaitingForStore);
+
+  const auto noEndpoint = decideWiring(s, std::nullopt, deploymentObject(), std::nullopt, "");
+  EXPECT_EQ(noEndpoint.wired.message,
+            "the Deployment is wired once the store answers (StoreReady is not known)");
+
+  const auto kept = decideWiring(s, kEndpoint, wiredDeployment(), silent(), "StoreUnreachable");
+  EXPECT_FALSE(kept.wiring.has_value());
+  EXPECT_TRUE(kept.isWired) << "an outage does not take the app's connection away";
+  EXPECT_TRUE(kept.wired.ok);
+  EXPECT_EQ(kept.wired.reason, api::kReasonWired);
+  EXPECT_EQ(kept.workers.reason, api::kReasonWorkersSized);
+}
+
+TEST(DecideWiring, WiresOnceTheStoreAnswers) {
+  const auto s = store();
+  const auto decision = decideWiring(s, kEndpoint, deploymentObject(), answers(), "");
+  ASSERT_TRUE(decision.wiring.has_value());
+  EXPECT_TRUE(decision.applyDeployment);
+  EXPECT_TRUE(decision.isWired);
+  EXPECT_EQ(decision.wired.reason, api::kReasonWired);
+  EXPECT_TRUE(decision.workers.message.starts_with("app: 5 workers, pool "))
+      << decision.workers.message;
+  EXPECT_EQ(decision.workerCount, 5);
+  EXPECT_TRUE(decision.poolSize.has_value());
+  EXPECT_EQ(decision.wiredEvent.reason, "Wired");
+  EXPECT_NE(decision.wiredEvent.note.find("wired Deployment web: REDIS_URL from Secret"),
+            std::string::npos)
+      << decision.wiredEvent.note;
+  EXPECT_EQ(decision.wiredEvent.note.find("secret"), std::string::npos) << "no password";
+  EXPECT_TRUE(decision.wiring->connectionSecret["metadata"]["annotations"].contains(
+      std::string(identity::kDesiredHashAnnotation)));
+}
+
+TEST(DecideWiring, NoApplyWhenTheDeploymentCarriesExactlyTheWiring) {
+  const auto s = store();
+  const auto first = decideWiring(s, kEndpoint, deploymentObject(), answers(), "");
+  ASSERT_TRUE(first.wiring.has_value());
+  // The Deployment as the fake API server keeps it after that apply.
+  kube::FakeClient api;
+  api.put(kube::resources::kDeployments, deploymentObject());
+  auto applied =
+      api.apply(kube::resources::kDeployments, "shop", first.wiring->deploymentApply, kManager);
+  ASSERT_TRUE(applied.has_value());
+  const auto again = decideWiring(s, kEndpoint, *applied, answers(), "");
+  EXPECT_FALSE(again.applyDeployment);
+}
+
+TEST(DecideWiring, AMissingContainerNeedsTheUser) {
+  Json spec = kManagedSpec;
+  spec["target"]["containers"] = {"worker"};
+  const auto decision = decideWiring(store(spec), kEndpoint, deploymentObject(), answers(), "");
+  EXPECT_FALSE(decision.wiring.has_value());
+  EXPECT_TRUE(decision.needsUser);
+  EXPECT_EQ(decision.wired.reason, api::kReasonContainerNotFound);
+  EXPECT_EQ(decision.workers.type, api::kConditionWorkersSized);
+  EXPECT_NE(decision.wired.message.find("correct spec.target.containers"), std::string::npos);
+}
+
+TEST(DecideWiring, RefusalsAndTakenNames) {
+  const auto s = store();
+  EXPECT_EQ(connectionSecretTaken(s).reason, api::kReasonNameTaken);
+  EXPECT_EQ(connectionSecretTaken(s).type, api::kConditionConnectionWired);
+  const auto [condition, warning] =
+      deploymentRefused(s, {.kind = kube::ErrorKind::kInvalid, .message = "env: Invalid"});
+  EXPECT_EQ(condition.reason, api::kReasonApplyFailed);
+  EXPECT_EQ(warning.type, events::EventType::kWarning);
+  EXPECT_EQ(warning.note, condition.message);
+  EXPECT_NE(condition.message.find("cannot apply to Deployment web: env: Invalid"),
+            std::string::npos);
+}
+
+// --- Affinity ----------------------------------------------------------------------------------
+
+TEST(DecideAffinity, ClientIPWhileTheStoreIsNotReady) {
+  const auto s = store();
+  const auto sticky = decideAffinity(s, serviceObject(), /*storeReady=*/false);
+  ASSERT_TRUE(sticky.apply.has_value());
+  EXPECT_EQ((*sticky.apply)["spec"]["sessionAffinity"], "ClientIP");
+  EXPECT_EQ(sticky.condition.reason, api::kReasonAffinityClientIP);
+  EXPECT_TRUE(sticky.condition.ok);
+  EXPECT_EQ(sticky.appliedEvent.reason, "AffinitySet");
+  EXPECT_NE(sticky.appliedEvent.note.find("(until the store is ready)"), std::string::npos);
+
+  const auto shared = decideAffinity(s, serviceObject(), /*storeReady=*/true);
+  ASSERT_TRUE(shared.apply.has_value());
+  EXPECT_EQ((*shared.apply)["spec"]["sessionAffinity"], "None");
+  EXPECT_EQ(shared.condition.reason, api::kReasonAffinityNone);
+}
+
+TEST(DecideAffinity, NoServiceOrAMissingOne) {
+  Json spec = kManagedSpec;
+  spec["target"].erase("service");
+  const auto none = decideAffinity(store(spec), std::nullopt, false);
+  EXPECT_EQ(none.condition.reason, api::kReasonNoService);
+  EXPECT_TRUE(none.condition.ok);
+  EXPECT_FALSE(none.apply.has_value());
+  EXPECT_FALSE(none.waiting);
+
+  const auto missing = decideAffinity(store(), std::nullopt, false);
+  EXPECT_EQ(missing.condition.reason, api::kReasonServiceNotFound);
+  EXPECT_TRUE(missing.waiting) << "looked at again: a Service created later is picked up";
+  EXPECT_FALSE(missing.apply.has_value());
+}
+
+TEST(DecideAffinity, NoApplyWhenTheServiceCarriesIt) {
+  const auto s = store();
+  const auto first = decideAffinity(s, serviceObject(), false);
+  kube::FakeClient api;
+  api.put(kube::resources::kServices, serviceObject());
+  auto applied = api.apply(kube::resources::kServices, "shop", *first.apply, kManager);
+  ASSERT_TRUE(applied.has_value());
+  EXPECT_FALSE(decideAffinity(s, *applied, false).apply.has_value());
+  EXPECT_TRUE(decideAffinity(s, *applied, true).apply.has_value()) << "the store became ready";
+}
+
+// --- Status ------------------------------------------------------------------------------------
+
+const clock::SystemTime kNow{std::chrono::seconds(1'700'000'000)};
+
+Observation readyObservation() {
+  return {.generation = 1,
+          .storeReady = true,
+          .wired = true,
+          .conditions =
+              {{.type = "StoreReady", .ok = true, .reason = "StoreAvailable", .message = "ok"},
+               {.type = "ConnectionWired", .ok = true, .reason = "Wired", .message = "ok"},
+               {.type = "WorkersSized", .ok = true, .reason = "Sized", .message = "ok"},
+               {.type = "AffinityApplied", .ok = true, .reason = "None", .message = "ok"}},
+          .endpoint = "web-redis.shop.svc:6379",
+          .connectedClients = 3,
+          .usedMemoryBytes = 1024};
+}
+
+TEST(DecideStatus, WrittenOnlyWhenItChanged) {
+  const auto s = store();
+  const auto first = decideStatus(s, readyObservation(), Json::object(), kNow);
+  ASSERT_TRUE(first.status.has_value());
+  EXPECT_EQ((*first.status)["phase"], "Ready");
+  ASSERT_EQ(first.events.size(), 1u);
+  EXPECT_EQ(first.events[0].reason, "Ready");
+
+  EXPECT_FALSE(decideStatus(s, readyObservation(), *first.status, kNow).status.has_value())
+      << "the same world: no write";
+  auto busier = readyObservation();
+  busier.connectedClients = 40;
+  busier.usedMemoryBytes = 99999;
+  EXPECT_FALSE(decideStatus(s, busier, *first.status, kNow).status.has_value())
+      << "the figures alone are no change";
+}
+
+TEST(DecideStatus, StepsThatDidNotRunWaitForTheStore) {
+  Observation observation{.generation = 1,
+                          .conditions = {{.type = "StoreReady"},
+                                         {.type = "ConnectionWired"},
+                                         {.type = "WorkersSized"},
+                                         {.type = "AffinityApplied"}}};
+  const auto decision = decideStatus(store(), observation, Json::object(), kNow);
+  ASSERT_TRUE(decision.status.has_value());
+  const Json& conditions = (*decision.status)["conditions"];
+  EXPECT_EQ(conditions[0]["reason"], "Provisioning");
+  EXPECT_EQ(conditions[0]["message"], "the store is being set up");
+  EXPECT_EQ(conditions[1]["reason"], "WaitingForStore");
+  EXPECT_TRUE(decision.events.empty()) << "waiting is not a problem for the user";
+}
+
+TEST(DecideStatus, AProblemThatNeedsTheUserIsToldOncePerChange) {
+  auto observation = readyObservation();
+  observation.storeReady = false;
+  observation.conditions[0] = {.type = "StoreReady",
+                               .ok = false,
+                               .reason = "NameTaken",
+                               .message = "ConfigMap web-redis-config exists"};
+  const auto first = decideStatus(store(), observation, Json::object(), kNow);
+  ASSERT_TRUE(first.status.has_value());
+  const auto warnings = std::count_if(first.events.begin(), first.events.end(), [](const Event& e) {
+    return e.type == events::EventType::kWarning && e.reason == "NameTaken";
+  });
+  EXPECT_EQ(warnings, 1);
+  const auto again = decideStatus(store(), observation, *first.status, kNow);
+  EXPECT_FALSE(again.status.has_value());
+}
+
+TEST(DecideStatus, TheAutoscalersPartIsKeptWhileAutoscalingIsOn) {
+  Json previous = *decideStatus(store(), readyObservation(), Json::object(), kNow).status;
+  Json& conditions = previous["conditions"];
+  conditions.insert(conditions.end() - 1,
+                    Json::parse(R"({"type": "AutoscalingActive", "status": "True"})"));
+  previous["target"]["desiredReplicas"] = 4;
+  previous["autoscaling"] = {{"currentUtilization", 70}};
+
+  auto autoscaled = store();
+  autoscaled.spec.autoscaling.enabled = true;
+  const auto kept = decideStatus(autoscaled, readyObservation(), previous, kNow);
+  EXPECT_FALSE(kept.status.has_value())
+      << "nothing of the reconciler's part changed: " << previous.dump() << "\n"
+      << (kept.status ? kept.status->dump() : "");
+
+  const auto dropped = decideStatus(store(), readyObservation(), previous, kNow);
+  ASSERT_TRUE(dropped.status.has_value()) << "autoscaling off: its part goes";
+  EXPECT_FALSE(dropped.status->contains("autoscaling"));
+}
+
+TEST(DecideInvalidSpecStatus, FailedWithOneWarning) {
+  const auto decision =
+      decideInvalidSpecStatus(3, "spec.target.deployment: must be a string", Json::object(), kNow);
+  ASSERT_TRUE(decision.status.has_value());
+  EXPECT_EQ((*decision.status)["phase"], "Failed");
+  EXPECT_EQ((*decision.status)["observedGeneration"], 3);
+  ASSERT_EQ(decision.events.size(), 1u);
+  EXPECT_EQ(decision.events[0].reason, "InvalidSpec");
+  EXPECT_FALSE(
+      decideInvalidSpecStatus(3, "spec.target.deployment: must be a string", *decision.status, kNow)
+          .status.has_value());
+}
+
+// --- Events for writes -------------------------------------------------------------------------
+
+TEST(WritesEvents, OneCreatedAndOneUpdatedEachNamingEveryObjectOnce) {
+  const auto told = writesEvents({"Secret a", "ConfigMap b", "Secret a"}, {"Service c"});
+  ASSERT_EQ(told.size(), 2u);
+  EXPECT_EQ(told[0], (Event{.type = events::EventType::kNormal,
+                            .reason = "Created",
+                            .action = "Create",
+                            .note = "created Secret a, ConfigMap b"}));
+  EXPECT_EQ(told[1].note, "updated Service c");
+  EXPECT_TRUE(writesEvents({}, {}).empty());
+}
+
+// --- Deletion ----------------------------------------------------------------------------------
+
+TEST(Finalizer, AddedAndRemovedOnTheVersionRead) {
+  Json object = storeObject();
+  object["metadata"]["resourceVersion"] = "12";
+  object["metadata"]["finalizers"] = {"other.io/keep"};
+  EXPECT_FALSE(hasFinalizer(object));
+  const Json add = finalizerPatch(object, true);
+  EXPECT_EQ(add["metadata"]["resourceVersion"], "12");
+  EXPECT_EQ(add["metadata"]["finalizers"],
+            (Json{"other.io/keep", std::string(identity::kFinalizer)}));
+  object["metadata"]["finalizers"] = add["metadata"]["finalizers"];
+  EXPECT_TRUE(hasFinalizer(object));
+  EXPECT_EQ(finalizerPatch(object, false)["metadata"]["finalizers"], (Json{"other.io/keep"}));
+}
+
+TEST(Releases, TheDeploymentAndTheServiceWhenNamed) {
+  const auto both = releases(store());
+  ASSERT_EQ(both.size(), 2u);
+  EXPECT_EQ(both[0].resource, &kube::resources::kDeployments);
+  EXPECT_EQ(both[1].body["kind"], "Service");
+  EXPECT_FALSE(both[1].body.contains("spec")) << "applying nothing releases the affinity";
+  Json spec = kManagedSpec;
+  spec["target"].erase("service");
+  EXPECT_EQ(releases(store(spec)).size(), 1u);
+}
+
+TEST(DeletesData, OnlyAManagedStoreWithDeletePolicy) {
+  Json spec = kManagedSpec;
+  EXPECT_FALSE(deletesData(store(spec))) << "Retain by default";
+  spec["store"]["managed"] = {{"deletionPolicy", "Delete"}};
+  EXPECT_TRUE(deletesData(store(spec)));
+  EXPECT_FALSE(deletesData(store(kExternalSpec)));
+  EXPECT_EQ(claimSelector(store()),
+            "sessionstore.io/name=web,app.kubernetes.io/managed-by=sessionstore-operator");
+}
+
+}  // namespace
+}  // namespace sessionstore::reconcile
