@@ -60,6 +60,7 @@ class FedStream final : public kube::WatchStream {
 class CachedClientTest : public ::testing::Test {
  protected:
   void startCache(std::vector<Json> listed) {
+    const uint64_t adds = listed.size();
     stream_ = new FedStream();  // owned by the informer once watch() returns it
     EXPECT_CALL(server_, list(kCm, "ns", _))
         .WillOnce(Return(kube::ObjectList{.items = std::move(listed), .resourceVersion = "10"}));
@@ -77,6 +78,9 @@ class CachedClientTest : public ::testing::Test {
     client_.serveFrom(*informer_);
     informer_->start();
     ASSERT_TRUE(informer_->waitForSync(std::chrono::seconds(10)));
+    // The list's adds reach the handlers after the cache says it has synced.
+    std::unique_lock lock(mu_);
+    ASSERT_TRUE(cv_.wait_for(lock, std::chrono::seconds(10), [&] { return events_ >= adds; }));
   }
   void TearDown() override {
     if (informer_) informer_->stop();
