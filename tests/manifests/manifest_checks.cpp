@@ -157,15 +157,17 @@ Grants expectedWatchedGrants() {
                   {"sessionstore.io", "sessionstores/status", {"update"}},
                   // No call: blockOwnerDeletion under OwnerReferencesPermissionEnforcement.
                   {"sessionstore.io", "sessionstores/finalizers", {"update"}},
-                  // get; create (password Secret); apply (patch, create on first apply); remove.
-                  {"", "secrets", {"get", "create", "patch", "delete"}},
-                  // ensureOwned: get, then apply (patch; create when the apply creates it).
-                  {"", "configmaps", {"get", "create", "patch"}},
-                  {"", "services", {"get", "create", "patch"}},
-                  {"apps", "statefulsets", {"get", "create", "patch", "delete"}},
-                  {"networking.k8s.io", "networkpolicies", {"get", "create", "patch"}},
-                  // The target: get, apply (wiring, release on deletion).
-                  {"apps", "deployments", {"get", "patch"}},
+                  // get; create (password Secret); apply (patch, create on first apply); remove;
+                  // list, watch: the metadata-only informer (operator/app/main.cpp).
+                  {"", "secrets", {"get", "list", "watch", "create", "patch", "delete"}},
+                  // Informers (list, watch); ensureOwned: get, then apply (patch; create when the
+                  // apply creates it).
+                  {"", "configmaps", {"get", "list", "watch", "create", "patch"}},
+                  {"", "services", {"get", "list", "watch", "create", "patch"}},
+                  {"apps", "statefulsets", {"get", "list", "watch", "create", "patch", "delete"}},
+                  {"networking.k8s.io", "networkpolicies", {"get", "list", "watch", "create", "patch"}},
+                  // The target: informer (list, watch), get, apply (wiring, release on deletion).
+                  {"apps", "deployments", {"get", "list", "watch", "patch"}},
                   // finalize with deletionPolicy Delete: listAll by label, remove.
                   {"", "persistentvolumeclaims", {"list", "delete"}},
                   // operator/events/recorder.cpp: create, merge patch (series).
