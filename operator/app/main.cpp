@@ -1,6 +1,7 @@
 // sessionstore-operator: the command line.
 //   run    the operator: caches, leader election, health and metrics endpoints, controllers
 //   version, help
+#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -21,7 +22,11 @@
 #include <pplx/threadpool.h>
 
 #include "autoscaling/scaling_controller.h"
+#include "cache/cached_client.h"
+#include "cache/slim.h"
 #include "controller/controller.h"
+#include "controller/owners.h"
+#include "controller/predicate.h"
 #include "crypto/crypto.h"
 #include "events/recorder.h"
 #include "health/store_prober.h"
@@ -67,6 +72,9 @@ constexpr std::string_view kUsage =
     "  --operator-namespace NS            where the operator's pods run; the store's NetworkPolicy "
     "admits them (default sessionstore-system)\n"
     "  --max-concurrent-reconciles N      SessionStores reconciled at once (default 4)\n"
+    "  --store-resync-seconds N           a converged SessionStore is reconciled again after N s\n"
+    "                                     (default 30; changes to it and its objects start a pass "
+    "at once)\n"
     "  --store-address-map FILE           outside the cluster only: where each store's in-cluster "
     "address\n"
     "                                     is reached from here, lines \"HOST:PORT LOCAL:PORT\" "
@@ -140,11 +148,16 @@ std::optional<std::size_t> parseCount(const std::string& text) {
 }
 
 int run(int argc, char** argv) {
+  // glibc gives each thread that allocates an arena of its own (up to 8 per core), and each
+  // keeps what it freed: with a thread per watch and per worker that is resident memory no one
+  // uses. Two arenas keep allocation contention low at this operator's request rates.
+  ::mallopt(M_ARENA_MAX, 2);
   const auto flags = parseFlags(
       argc, argv, 2,
       {"kubeconfig", "context", "metrics-bind-address", "health-probe-bind-address", "leader-elect",
        "leader-election-namespace", "leader-election-id", "identity", "log-level", "namespaces",
-       "operator-namespace", "max-concurrent-reconciles", "store-address-map"});
+       "operator-namespace", "max-concurrent-reconciles", "store-address-map",
+       "store-resync-seconds"});
   if (!flags.error.empty()) {
     std::fprintf(stderr, "sessionstore-operator run: %s\n\n%s", flags.error.c_str(), kUsage.data());
     return 2;
@@ -166,6 +179,17 @@ int run(int argc, char** argv) {
     std::fprintf(stderr,
                  "sessionstore-operator run: --max-concurrent-reconciles takes a number "
                  "from 1 to 64\n");
+    return 2;
+  }
+  const std::string resyncText = flag(flags, "store-resync-seconds", "30");
+  int resyncSeconds = 0;
+  if (const auto [end, ec] =
+          std::from_chars(resyncText.data(), resyncText.data() + resyncText.size(), resyncSeconds);
+      ec != std::errc() || end != resyncText.data() + resyncText.size() || resyncSeconds < 1 ||
+      resyncSeconds > 86400) {
+    std::fprintf(stderr,
+                 "sessionstore-operator run: --store-resync-seconds takes a number of seconds "
+                 "from 1 to 86400\n");
     return 2;
   }
   auto addresses = ss::health::AddressMap::open(flag(flags, "store-address-map", ""));
@@ -257,38 +281,78 @@ int run(int argc, char** argv) {
     return 1;
   }
   const auto prober = ss::health::makeRedisProber(*addresses, std::chrono::seconds(2));
+  const auto watchedNamespaces = splitList(flag(flags, "namespaces", ""));
+  // Reads of the SessionStores, of the objects made for them and of the targets come from the
+  // caches below once they have synced; writes go to the server (operator/cache).
+  ss::cache::CachedClient cached(**client);
   // Autoscaling polls on its own threads; the reconciler tells it which SessionStores to poll.
   ss::autoscaling::ScalingController scaling(
-      **client, &recorder, *addresses,
+      cached, &recorder, *addresses,
       [](const std::string& baseUrl, std::chrono::seconds timeout) {
         return ss::transport::makeCppRestTransport(
             {.baseUrl = baseUrl, .requestTimeout = timeout, .streamTimeout = timeout});
       },
       {}, ss::clock::systemClock(), &metrics);
-  // The SessionStore informer's cache, set below before the manager runs: a pass starts from
-  // the copy the watch brought rather than reading it again.
-  const ss::informer::Informer* storeCache = nullptr;
   ss::reconcile::Reconciler reconciler(
-      **client, *prober, ss::crypto::systemRandomBytes(), &recorder,
+      cached, *prober, ss::crypto::systemRandomBytes(), &recorder,
       {.operatorNamespace =
            flag(flags, "operator-namespace", std::string(ss::identity::kDefaultOperatorNamespace)),
+       .resyncInterval = std::chrono::seconds(resyncSeconds),
        .observed = [&scaling](const ss::api::SessionStore& store) { scaling.observe(store); },
-       .gone = [&scaling](const std::string& key) { scaling.forget(key); },
-       .cachedStore = [&storeCache](const std::string& ns,
-                                    const std::string& name) -> std::optional<ss::kube::Json> {
-         return storeCache != nullptr ? storeCache->get(ns, name) : std::nullopt;
-       }},
+       .gone = [&scaling](const std::string& key) { scaling.forget(key); }},
       ss::clock::systemClock(), &metrics);
   auto controller = std::make_unique<ss::controller::Controller>(
       ss::controller::ControllerOptions{.name = "sessionstore", .workers = *workers},
       [&reconciler](const std::string& key) { return reconciler.reconcile(key); },
       ss::clock::systemClock(), &metrics);
-  storeCache = &manager.addInformer(
+  // SessionStores: a pass for each add and delete, and for updates that change what the
+  // operator acts on (not for status writes, the operator's own or the autoscaler's). The full
+  // resync is rare, as controller-runtime's default (10 h); the reconciler asks to look again
+  // sooner by itself.
+  cached.serveFrom(manager.addInformer(
       {.resource = ss::kube::resources::kSessionStores,
-       .namespaces = splitList(flag(flags, "namespaces", ""))},
-      controller->enqueueFor(
-          ss::controller::Controller::ownKey,
-          [&reconciler](const ss::kube::Json& store) { return reconciler.isOwnWrite(store); }));
+       .namespaces = watchedNamespaces,
+       .resync = std::chrono::hours(10)},
+      cached.observing(ss::kube::resources::kSessionStores,
+                       ss::controller::filterUpdates(
+                           controller->enqueueFor(ss::controller::Controller::ownKey),
+                           ss::controller::sessionStoreUpdateMatters))));
+  // The objects the operator makes, scoped by its managed-by label: each change (a drift, a
+  // deletion, the StatefulSet's readiness) enqueues the owning store. Kept slim (cache/slim.h).
+  const std::string managedBy = std::string(ss::identity::kManagedByLabel) + "=" +
+                                std::string(ss::identity::kName);
+  const auto slim = [](ss::kube::Json& object) {
+    ss::cache::slimObject(object, ss::identity::kFieldManager);
+  };
+  for (const auto* resource :
+       {&ss::kube::resources::kConfigMaps, &ss::kube::resources::kServices,
+        &ss::kube::resources::kStatefulSets, &ss::kube::resources::kNetworkPolicies}) {
+    cached.serveFrom(manager.addInformer(
+        {.resource = *resource,
+         .namespaces = watchedNamespaces,
+         .labelSelector = managedBy,
+         .transform = slim},
+        cached.observing(*resource, controller->enqueueFor(ss::controller::owningStoreKeys))));
+  }
+  // The password and connection Secrets: metadata only, so no Secret data enters the operator
+  // through a watch; a deleted or edited Secret enqueues its store. Reads of Secrets go to the
+  // server by name, as before.
+  manager.addInformer({.resource = ss::kube::resources::kSecrets,
+                       .namespaces = watchedNamespaces,
+                       .labelSelector = managedBy,
+                       .metadataOnly = true},
+                      controller->enqueueFor(ss::controller::owningStoreKeys));
+  // The user's target Deployment and Service, scoped by the label the wiring and the affinity
+  // apply: the wiring removed or the affinity edited by hand enqueues the store that wired it.
+  for (const auto* resource :
+       {&ss::kube::resources::kDeployments, &ss::kube::resources::kServices}) {
+    cached.serveFrom(manager.addInformer(
+        {.resource = *resource,
+         .namespaces = watchedNamespaces,
+         .labelSelector = std::string(ss::identity::kWiredByLabel),
+         .transform = slim},
+        cached.observing(*resource, controller->enqueueFor(ss::controller::wiringStoreKeys))));
+  }
   manager.addController(std::move(controller));
 
   std::thread signalThread([&] {
