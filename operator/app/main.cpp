@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <condition_variable>
+#include <mutex>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -361,9 +363,26 @@ int run(int argc, char** argv) {
     log.info("signal received, stopping", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
     manager.requestStop();
   });
+  // glibc gives freed memory back to the system only from the top of its heaps: what a relist
+  // or a burst of passes freed below live objects stays resident. Hand it back every 30 s.
+  std::mutex trimMu;
+  std::condition_variable trimWake;
+  bool stopping = false;  // GUARDED_BY(trimMu)
+  std::thread trimThread([&] {
+    std::unique_lock lock(trimMu);
+    while (!trimWake.wait_for(lock, std::chrono::seconds(30), [&] { return stopping; })) {
+      ::malloc_trim(0);
+    }
+  });
   scaling.start();
   const int code = manager.run();
   scaling.stop();
+  {
+    std::lock_guard lock(trimMu);
+    stopping = true;
+  }
+  trimWake.notify_all();
+  trimThread.join();
   // Wake the signal thread if it is still waiting (leadership lost, or a start failure).
   ::kill(::getpid(), SIGTERM);
   signalThread.join();
