@@ -7,10 +7,10 @@
 
 #include <charconv>
 #include <condition_variable>
-#include <mutex>
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -154,12 +154,12 @@ int run(int argc, char** argv) {
   // keeps what it freed: with a thread per watch and per worker that is resident memory no one
   // uses. Two arenas keep allocation contention low at this operator's request rates.
   ::mallopt(M_ARENA_MAX, 2);
-  const auto flags = parseFlags(
-      argc, argv, 2,
-      {"kubeconfig", "context", "metrics-bind-address", "health-probe-bind-address", "leader-elect",
-       "leader-election-namespace", "leader-election-id", "identity", "log-level", "namespaces",
-       "operator-namespace", "max-concurrent-reconciles", "store-address-map",
-       "store-resync-seconds"});
+  const auto flags =
+      parseFlags(argc, argv, 2,
+                 {"kubeconfig", "context", "metrics-bind-address", "health-probe-bind-address",
+                  "leader-elect", "leader-election-namespace", "leader-election-id", "identity",
+                  "log-level", "namespaces", "operator-namespace", "max-concurrent-reconciles",
+                  "store-address-map", "store-resync-seconds"});
   if (!flags.error.empty()) {
     std::fprintf(stderr, "sessionstore-operator run: %s\n\n%s", flags.error.c_str(), kUsage.data());
     return 2;
@@ -315,14 +315,14 @@ int run(int argc, char** argv) {
       {.resource = ss::kube::resources::kSessionStores,
        .namespaces = watchedNamespaces,
        .resync = std::chrono::hours(10)},
-      cached.observing(ss::kube::resources::kSessionStores,
-                       ss::controller::filterUpdates(
-                           controller->enqueueFor(ss::controller::Controller::ownKey),
-                           ss::controller::sessionStoreUpdateMatters))));
+      cached.observing(
+          ss::kube::resources::kSessionStores,
+          ss::controller::filterUpdates(controller->enqueueFor(ss::controller::Controller::ownKey),
+                                        ss::controller::sessionStoreUpdateMatters))));
   // The objects the operator makes, scoped by its managed-by label: each change (a drift, a
   // deletion, the StatefulSet's readiness) enqueues the owning store. Kept slim (cache/slim.h).
-  const std::string managedBy = std::string(ss::identity::kManagedByLabel) + "=" +
-                                std::string(ss::identity::kName);
+  const std::string managedBy =
+      std::string(ss::identity::kManagedByLabel) + "=" + std::string(ss::identity::kName);
   const auto slim = [](ss::kube::Json& object) {
     ss::cache::slimObject(object, ss::identity::kFieldManager);
   };

@@ -40,7 +40,7 @@ informer::Handlers CachedClient::observing(const kube::Resource& resource,
           },
       .onUpdate =
           [this, resource, onUpdate = std::move(next.onUpdate)](const Json& before,
-                                                                 const Json& after) {
+                                                                const Json& after) {
             cacheApplied(resource, after, false);
             if (onUpdate) onUpdate(before, after);
           },
@@ -88,8 +88,8 @@ void CachedClient::cacheApplied(const kube::Resource& r, const Json& object, boo
   }
 }
 
-void CachedClient::remember(const kube::Resource& r, const std::string& ns,
-                            const std::string& name, const Json& answer, bool removed) {
+void CachedClient::remember(const kube::Resource& r, const std::string& ns, const std::string& name,
+                            const Json& answer, bool removed) {
   if (cachesFor(r).empty() || name.empty()) return;
   const auto now = clock_.now();
   Written entry{.resourceVersion = metaString(answer, "resourceVersion"), .at = now};

@@ -28,10 +28,10 @@ namespace sessionstore::cache {
 using kube::Json;
 
 struct CachedClientStats {
-  uint64_t cacheHits = 0;        // get() answered from a cache
-  uint64_t rememberedHits = 0;   // get() answered with the object an own write returned
-  uint64_t serverReads = 0;      // get() sent to the server
-  uint64_t remembered = 0;       // writes remembered now (not yet seen by their cache)
+  uint64_t cacheHits = 0;       // get() answered from a cache
+  uint64_t rememberedHits = 0;  // get() answered with the object an own write returned
+  uint64_t serverReads = 0;     // get() sent to the server
+  uint64_t remembered = 0;      // writes remembered now (not yet seen by their cache)
 };
 
 class CachedClient final : public kube::Client {
@@ -62,11 +62,10 @@ class CachedClient final : public kube::Client {
                             const kube::CreateOptions& options = {}) override;
   kube::Result<Json> update(const kube::Resource& r, const std::string& ns, const Json& object,
                             const std::string& subresource = "") override;
-  kube::Result<Json> remove(const kube::Resource& r, const std::string& ns,
-                            const std::string& name,
+  kube::Result<Json> remove(const kube::Resource& r, const std::string& ns, const std::string& name,
                             const kube::DeleteOptions& options = {}) override;
-  kube::Result<Json> patch(const kube::Resource& r, const std::string& ns,
-                           const std::string& name, kube::PatchType type, const Json& body,
+  kube::Result<Json> patch(const kube::Resource& r, const std::string& ns, const std::string& name,
+                           kube::PatchType type, const Json& body,
                            const kube::PatchOptions& options = {}) override;
   kube::Result<std::unique_ptr<kube::WatchStream>> watch(
       const kube::Resource& r, const std::string& ns, const kube::WatchOptions& options) override;
@@ -85,8 +84,7 @@ class CachedClient final : public kube::Client {
 
   // The caches of r; empty when r has none.
   const std::vector<const informer::Informer*>& cachesFor(const kube::Resource& r) const;
-  static std::string keyOf(const kube::Resource& r, const std::string& ns,
-                           const std::string& name);
+  static std::string keyOf(const kube::Resource& r, const std::string& ns, const std::string& name);
   // Remembers `answer` (the server's answer to a write of r/ns/name) when r is served by a cache.
   void remember(const kube::Resource& r, const std::string& ns, const std::string& name,
                 const Json& answer, bool removed);

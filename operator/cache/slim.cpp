@@ -11,9 +11,9 @@ using Json = nlohmann::json;
 constexpr std::string_view kLastApplied = "kubectl.kubernetes.io/last-applied-configuration";
 
 // The status fields the operator reads, of the kinds it caches; nothing else of status is kept.
-constexpr std::string_view kKeptStatus[] = {"replicas",         "readyReplicas",
+constexpr std::string_view kKeptStatus[] = {"replicas",          "readyReplicas",
                                             "availableReplicas", "updatedReplicas",
-                                            "currentReplicas",  "observedGeneration"};
+                                            "currentReplicas",   "observedGeneration"};
 
 void slimManagedFields(Json& metadata, std::string_view manager) {
   const auto it = metadata.find("managedFields");
@@ -32,7 +32,8 @@ void slimManagedFields(Json& metadata, std::string_view manager) {
   if (ownUpdate) return;  // the take-over rewrites the whole list: keep it whole
   Json kept = Json::array();
   for (auto& entry : *it) {
-    if (entry.is_object() && entry.value("manager", "") == manager) kept.push_back(std::move(entry));
+    if (entry.is_object() && entry.value("manager", "") == manager)
+      kept.push_back(std::move(entry));
   }
   if (kept.empty()) {
     metadata.erase(it);

@@ -11,9 +11,8 @@
 // - status, except the counters the operator reads (replicas, readyReplicas, ...).
 #pragma once
 
-#include <string_view>
-
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 namespace sessionstore::cache {
 

@@ -177,8 +177,7 @@ kube::Result<std::string> Informer::relist(const std::string& ns) {
     std::lock_guard lock(mu_);
     if (!running_) return std::string();
     for (auto it = store_.begin(); it != store_.end();) {
-      const bool inNamespace =
-          ns.empty() || it->first.compare(0, ns.size() + 1, ns + "/") == 0;
+      const bool inNamespace = ns.empty() || it->first.compare(0, ns.size() + 1, ns + "/") == 0;
       if (inNamespace && !fresh.contains(it->first)) {
         deleted.push_back(decode(it->second));
         it = store_.erase(it);

@@ -133,15 +133,15 @@ Result<Json> RestClient::get(const Resource& r, const std::string& ns, const std
 Result<ObjectList> RestClient::list(const Resource& r, const std::string& ns,
                                     const ListOptions& options) {
   auto body = call(
-      "LIST", {.method = "GET",
-               .target = r.path(ns) +
-                         query({{"labelSelector", options.labelSelector},
-                                {"fieldSelector", options.fieldSelector},
-                                {"limit", options.limit > 0 ? std::to_string(options.limit) : ""},
-                                {"continue", options.continueToken},
-                                {"resourceVersion", options.resourceVersion}}),
-               .headers = {{"Accept", options.metadataOnly ? kMetadataListAccept
-                                                           : "application/json"}}});
+      "LIST",
+      {.method = "GET",
+       .target =
+           r.path(ns) + query({{"labelSelector", options.labelSelector},
+                               {"fieldSelector", options.fieldSelector},
+                               {"limit", options.limit > 0 ? std::to_string(options.limit) : ""},
+                               {"continue", options.continueToken},
+                               {"resourceVersion", options.resourceVersion}}),
+       .headers = {{"Accept", options.metadataOnly ? kMetadataListAccept : "application/json"}}});
   if (!body) return std::unexpected(body.error());
   if (!body->is_object() || !body->contains("items") ||
       !((*body)["items"].is_array() || (*body)["items"].is_null())) {

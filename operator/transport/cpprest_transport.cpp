@@ -15,9 +15,8 @@
 #include <string>
 #include <string_view>
 
-#include "transport/http_transport.h"
-
 #include "identity/identity.h"
+#include "transport/http_transport.h"
 
 namespace sessionstore::transport {
 

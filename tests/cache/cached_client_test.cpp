@@ -15,10 +15,10 @@
 namespace sessionstore::cache {
 namespace {
 
-using ::testing::_;
-using ::testing::Return;
 using kube::WatchEvent;
 using kube::WatchEventType;
+using ::testing::_;
+using ::testing::Return;
 const kube::Resource& kCm = kube::resources::kConfigMaps;
 
 Json configMap(const std::string& name, const std::string& rv, const std::string& value) {
@@ -71,10 +71,10 @@ class CachedClientTest : public ::testing::Test {
         });
     informer_ = std::make_unique<informer::Informer>(
         server_, informer::InformerOptions{.resource = kCm, .namespaces = {"ns"}},
-        client_.observing(kCm, informer::Handlers{
-                                   .onAdd = [this](const Json&) { seen(); },
-                                   .onUpdate = [this](const Json&, const Json&) { seen(); },
-                                   .onDelete = [this](const Json&) { seen(); }}));
+        client_.observing(
+            kCm, informer::Handlers{.onAdd = [this](const Json&) { seen(); },
+                                    .onUpdate = [this](const Json&, const Json&) { seen(); },
+                                    .onDelete = [this](const Json&) { seen(); }}));
     client_.serveFrom(*informer_);
     informer_->start();
     ASSERT_TRUE(informer_->waitForSync(std::chrono::seconds(10)));
@@ -211,8 +211,8 @@ TEST_F(CachedClientTest, DryRunsAreNotRemembered) {
   startCache({configMap("a", "5", "one")});
   EXPECT_CALL(server_, patch(kCm, "ns", "a", kube::PatchType::kMerge, _, _))
       .WillOnce(Return(configMap("a", "5", "dry")));
-  ASSERT_TRUE(client_.patch(kCm, "ns", "a", kube::PatchType::kMerge, Json::object(),
-                            {.dryRun = true}));
+  ASSERT_TRUE(
+      client_.patch(kCm, "ns", "a", kube::PatchType::kMerge, Json::object(), {.dryRun = true}));
   EXPECT_EQ(client_.stats().remembered, 0u);
   EXPECT_EQ((*client_.get(kCm, "ns", "a"))["data"]["k"], "one");
 }

@@ -36,34 +36,32 @@ TEST(SessionStoreUpdateMatters, StatusOnlyChangeDoesNotPass) {
 }
 
 TEST(SessionStoreUpdateMatters, ManagedFieldsOnlyChangeDoesNotPass) {
-  const Json after = changed(
-      [](Json& s) { s["metadata"]["managedFields"] = Json::array({{{"manager", "x"}}}); });
+  const Json after = changed([](Json& s) {
+    s["metadata"]["managedFields"] = Json::array({{{"manager", "x"}}});
+  });
   EXPECT_FALSE(sessionStoreUpdateMatters(store(), after));
 }
 
 TEST(SessionStoreUpdateMatters, GenerationChangePasses) {
-  EXPECT_TRUE(sessionStoreUpdateMatters(store(), changed([](Json& s) {
-    s["metadata"]["generation"] = 4;
-  })));
+  EXPECT_TRUE(sessionStoreUpdateMatters(store(),
+                                        changed([](Json& s) { s["metadata"]["generation"] = 4; })));
 }
 
 TEST(SessionStoreUpdateMatters, DeletionTimestampSetPasses) {
-  EXPECT_TRUE(sessionStoreUpdateMatters(store(), changed([](Json& s) {
-    s["metadata"]["deletionTimestamp"] = "2026-12-05T08:00:00Z";
-  })));
+  EXPECT_TRUE(sessionStoreUpdateMatters(
+      store(),
+      changed([](Json& s) { s["metadata"]["deletionTimestamp"] = "2026-12-05T08:00:00Z"; })));
 }
 
 TEST(SessionStoreUpdateMatters, UidChangePasses) {
   // Deleted and created again under the same name between two events.
-  EXPECT_TRUE(sessionStoreUpdateMatters(store(), changed([](Json& s) {
-    s["metadata"]["uid"] = "u2";
-  })));
+  EXPECT_TRUE(
+      sessionStoreUpdateMatters(store(), changed([](Json& s) { s["metadata"]["uid"] = "u2"; })));
 }
 
 TEST(SessionStoreUpdateMatters, FinalizerRemovedPasses) {
-  EXPECT_TRUE(sessionStoreUpdateMatters(store(), changed([](Json& s) {
-    s["metadata"]["finalizers"] = Json::array();
-  })));
+  EXPECT_TRUE(sessionStoreUpdateMatters(
+      store(), changed([](Json& s) { s["metadata"]["finalizers"] = Json::array(); })));
 }
 
 TEST(SessionStoreUpdateMatters, FinalizerAddedPasses) {
@@ -73,29 +71,26 @@ TEST(SessionStoreUpdateMatters, FinalizerAddedPasses) {
 }
 
 TEST(SessionStoreUpdateMatters, SomeoneElsesFinalizerDoesNotPass) {
-  EXPECT_FALSE(sessionStoreUpdateMatters(store(), changed([](Json& s) {
-    s["metadata"]["finalizers"].push_back("example.com/other");
-  })));
+  EXPECT_FALSE(sessionStoreUpdateMatters(
+      store(),
+      changed([](Json& s) { s["metadata"]["finalizers"].push_back("example.com/other"); })));
 }
 
 TEST(SessionStoreUpdateMatters, LabelChangePasses) {
-  EXPECT_TRUE(sessionStoreUpdateMatters(store(), changed([](Json& s) {
-    s["metadata"]["labels"]["team"] = "b";
-  })));
+  EXPECT_TRUE(sessionStoreUpdateMatters(
+      store(), changed([](Json& s) { s["metadata"]["labels"]["team"] = "b"; })));
 }
 
 TEST(SessionStoreUpdateMatters, AnnotationChangePasses) {
-  EXPECT_TRUE(sessionStoreUpdateMatters(store(), changed([](Json& s) {
-    s["metadata"]["annotations"].erase("note");
-  })));
+  EXPECT_TRUE(sessionStoreUpdateMatters(
+      store(), changed([](Json& s) { s["metadata"]["annotations"].erase("note"); })));
 }
 
 TEST(SessionStoreUpdateMatters, EmptyAndAbsentLabelsAreTheSame) {
   Json before = store();
   before["metadata"].erase("labels");
-  EXPECT_FALSE(sessionStoreUpdateMatters(before, changed([](Json& s) {
-    s["metadata"]["labels"] = Json::object();
-  })));
+  EXPECT_FALSE(sessionStoreUpdateMatters(
+      before, changed([](Json& s) { s["metadata"]["labels"] = Json::object(); })));
 }
 
 TEST(SessionStoreUpdateMatters, ResyncPasses) {
@@ -105,11 +100,11 @@ TEST(SessionStoreUpdateMatters, ResyncPasses) {
 
 TEST(FilterUpdates, CallsOnUpdateOnlyWhenItMattersAndKeepsAddAndDelete) {
   int adds = 0, updates = 0, deletes = 0;
-  const auto handlers = filterUpdates(
-      informer::Handlers{.onAdd = [&](const Json&) { ++adds; },
-                         .onUpdate = [&](const Json&, const Json&) { ++updates; },
-                         .onDelete = [&](const Json&) { ++deletes; }},
-      sessionStoreUpdateMatters);
+  const auto handlers =
+      filterUpdates(informer::Handlers{.onAdd = [&](const Json&) { ++adds; },
+                                       .onUpdate = [&](const Json&, const Json&) { ++updates; },
+                                       .onDelete = [&](const Json&) { ++deletes; }},
+                    sessionStoreUpdateMatters);
   const Json statusOnly = changed([](Json& s) { s["status"]["replicas"] = 2; });
   const Json specChange = changed([](Json& s) { s["metadata"]["generation"] = 4; });
   handlers.onAdd(store());

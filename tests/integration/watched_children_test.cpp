@@ -42,7 +42,8 @@ class WatchedChildren : public OperatorFixture {
     EXPECT_TRUE(eventually([&] {
       const std::string now = uidOf(kind, name);
       return !now.empty() && now != before;
-    })) << kind << " " << name << " was not made again\n"
+    })) << kind
+        << " " << name << " was not made again\n"
         << describeStore("web");
   }
 };
@@ -76,10 +77,9 @@ TEST_F(WatchedChildren, TheWiringRemovedAndTheAffinityChangedByHandAreRepaired) 
   std::size_t index = 0;
   while (index < env.size() && env[index]["name"] != "REDIS_URL") ++index;
   ASSERT_LT(index, env.size());
-  const auto removed = inNs(
-      {"patch", "deployment", "web", "--type=json", "-p",
-       R"([{"op": "remove", "path": "/spec/template/spec/containers/0/env/)" +
-           std::to_string(index) + R"("}])"});
+  const auto removed = inNs({"patch", "deployment", "web", "--type=json", "-p",
+                             R"([{"op": "remove", "path": "/spec/template/spec/containers/0/env/)" +
+                                 std::to_string(index) + R"("}])"});
   ASSERT_TRUE(removed.ok()) << removed.describe();
   EXPECT_TRUE(eventually([&] { return hasEnv(mustGet("deployment", "web"), "REDIS_URL"); }))
       << describeStore("web");
@@ -100,8 +100,8 @@ TEST_F(WatchedChildren, TheWiringRemovedAndTheAffinityChangedByHandAreRepaired) 
       << describeStore("web");
   const Json unwired = mustGet("deployment", "web");
   EXPECT_FALSE(hasEnv(unwired, "REDIS_URL"));
-  EXPECT_FALSE(unwired["metadata"].value("labels", Json::object()).contains(
-      "sessionstore.io/wired-by"));
+  EXPECT_FALSE(
+      unwired["metadata"].value("labels", Json::object()).contains("sessionstore.io/wired-by"));
   EXPECT_FALSE(mustGet("service", "web")["metadata"]
                    .value("labels", Json::object())
                    .contains("sessionstore.io/wired-by"));

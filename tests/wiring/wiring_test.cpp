@@ -188,16 +188,15 @@ Json envFor(int poolSize, int workers) {
 }
 
 Json wantBody(Json containers) {
-  return {{"apiVersion", "apps/v1"},
-          {"kind", "Deployment"},
-          {"metadata",
-           {{"name", "web"},
-            {"namespace", "shop"},
-            {"labels", {{"sessionstore.io/wired-by", "web"}}}}},
-          {"spec",
-           {{"template",
-             {{"metadata", {{"annotations", {{"sessionstore.io/connection-hash", "abc123"}}}}},
-              {"spec", {{"containers", containers}}}}}}}};
+  return {
+      {"apiVersion", "apps/v1"},
+      {"kind", "Deployment"},
+      {"metadata",
+       {{"name", "web"}, {"namespace", "shop"}, {"labels", {{"sessionstore.io/wired-by", "web"}}}}},
+      {"spec",
+       {{"template",
+         {{"metadata", {{"annotations", {{"sessionstore.io/connection-hash", "abc123"}}}}},
+          {"spec", {{"containers", containers}}}}}}}};
 }
 
 TEST(DeploymentApplyConfigurationTest, WiresEveryContainerByDefault) {
