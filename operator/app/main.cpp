@@ -1,13 +1,16 @@
 // sessionstore-operator: the command line.
 //   run    the operator: caches, leader election, health and metrics endpoints, controllers
 //   version, help
+#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <charconv>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -21,11 +24,17 @@
 #include <pplx/threadpool.h>
 
 #include "autoscaling/scaling_controller.h"
+#include "cache/cached_client.h"
+#include "cache/slim.h"
 #include "controller/controller.h"
+#include "controller/owners.h"
+#include "controller/predicate.h"
 #include "crypto/crypto.h"
 #include "events/recorder.h"
-#include "health/store_health.h"
+#include "health/health_monitor.h"
+#include "health/store_link.h"
 #include "health/store_prober.h"
+#include "limits/open_files.h"
 #include "kube/config.h"
 #include "kube/rest_client.h"
 #include "logging/log.h"
@@ -68,6 +77,10 @@ constexpr std::string_view kUsage =
     "  --operator-namespace NS            where the operator's pods run; the store's NetworkPolicy "
     "admits them (default sessionstore-system)\n"
     "  --max-concurrent-reconciles N      SessionStores reconciled at once (default 4)\n"
+    "  --store-resync-seconds N           a converged SessionStore is reconciled again after N s\n"
+    "                                     (default 36000, 10 h; changes to it, its objects, its "
+    "target and its\n"
+    "                                     store's health start a pass at once)\n"
     "  --store-address-map FILE           outside the cluster only: where each store's in-cluster "
     "address\n"
     "                                     is reached from here, lines \"HOST:PORT LOCAL:PORT\" "
@@ -141,11 +154,16 @@ std::optional<std::size_t> parseCount(const std::string& text) {
 }
 
 int run(int argc, char** argv) {
-  const auto flags = parseFlags(
-      argc, argv, 2,
-      {"kubeconfig", "context", "metrics-bind-address", "health-probe-bind-address", "leader-elect",
-       "leader-election-namespace", "leader-election-id", "identity", "log-level", "namespaces",
-       "operator-namespace", "max-concurrent-reconciles", "store-address-map"});
+  // glibc gives each thread that allocates an arena of its own (up to 8 per core), and each
+  // keeps what it freed: with a thread per watch and per worker that is resident memory no one
+  // uses. Two arenas keep allocation contention low at this operator's request rates.
+  ::mallopt(M_ARENA_MAX, 2);
+  const auto flags =
+      parseFlags(argc, argv, 2,
+                 {"kubeconfig", "context", "metrics-bind-address", "health-probe-bind-address",
+                  "leader-elect", "leader-election-namespace", "leader-election-id", "identity",
+                  "log-level", "namespaces", "operator-namespace", "max-concurrent-reconciles",
+                  "store-address-map", "store-resync-seconds"});
   if (!flags.error.empty()) {
     std::fprintf(stderr, "sessionstore-operator run: %s\n\n%s", flags.error.c_str(), kUsage.data());
     return 2;
@@ -169,6 +187,17 @@ int run(int argc, char** argv) {
                  "from 1 to 64\n");
     return 2;
   }
+  const std::string resyncText = flag(flags, "store-resync-seconds", "36000");
+  int resyncSeconds = 0;
+  if (const auto [end, ec] =
+          std::from_chars(resyncText.data(), resyncText.data() + resyncText.size(), resyncSeconds);
+      ec != std::errc() || end != resyncText.data() + resyncText.size() || resyncSeconds < 1 ||
+      resyncSeconds > 86400) {
+    std::fprintf(stderr,
+                 "sessionstore-operator run: --store-resync-seconds takes a number of seconds "
+                 "from 1 to 86400\n");
+    return 2;
+  }
   auto addresses = ss::health::AddressMap::open(flag(flags, "store-address-map", ""));
   if (!addresses) {
     std::fprintf(stderr, "sessionstore-operator run: --store-address-map: %s\n",
@@ -182,6 +211,10 @@ int run(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // One kept connection per store, plus the watches: more than the usual soft limit of 1024.
+  if (auto limit = ss::limits::raiseOpenFileLimit(); !limit) {
+    log.warn("cannot raise the open-file limit", {{"error", limit.error()}});
+  }
   ::signal(SIGPIPE, SIG_IGN);  // hiredis and sockets write with plain write()
   // A small pool: the operator's requests block its own threads, not the pool's.
   crossplat::threadpool::initialize_with_threads(8);
@@ -257,21 +290,32 @@ int run(int argc, char** argv) {
     log.error("cannot start the event recorder", {{"error", started.error()}});
     return 1;
   }
-  const auto prober = ss::health::makeRedisProber(*addresses, std::chrono::seconds(2));
+  const auto watchedNamespaces = splitList(flag(flags, "namespaces", ""));
+  // Reads of the SessionStores, of the objects made for them and of the targets come from the
+  // caches below once they have synced; writes go to the server (operator/cache).
+  ss::cache::CachedClient cached(**client);
   // Autoscaling polls on its own threads; the reconciler tells it which SessionStores to poll.
   ss::autoscaling::ScalingController scaling(
-      **client, &recorder, *addresses,
+      cached, &recorder, *addresses,
       [](const std::string& baseUrl, std::chrono::seconds timeout) {
         return ss::transport::makeCppRestTransport(
             {.baseUrl = baseUrl, .requestTimeout = timeout, .streamTimeout = timeout});
       },
       {}, ss::clock::systemClock(), &metrics);
-  // The store's health, probed on each look for now.
-  ss::health::ProbeOnEveryCheck storeHealth(*prober);
+  // The store's health: each store probed on its own timer over a kept connection; a change of
+  // health enqueues the store (set once the controller exists, below).
+  std::function<void(const std::string&)> healthChanged;
+  ss::health::HealthMonitor storeHealth(
+      ss::health::redisLinks(*addresses, std::chrono::seconds(1)),
+      [&healthChanged](const std::string& key) {
+        if (healthChanged) healthChanged(key);
+      },
+      ss::clock::systemClock());
   ss::reconcile::Reconciler reconciler(
-      **client, **client, storeHealth, ss::crypto::systemRandomBytes(), &recorder,
+      cached, **client, storeHealth, ss::crypto::systemRandomBytes(), &recorder,
       {.operatorNamespace =
            flag(flags, "operator-namespace", std::string(ss::identity::kDefaultOperatorNamespace)),
+       .resyncInterval = std::chrono::seconds(resyncSeconds),
        .observed = [&scaling](const ss::api::SessionStore& store) { scaling.observe(store); },
        .gone = [&scaling](const std::string& key) { scaling.forget(key); }},
       ss::clock::systemClock(), &metrics);
@@ -279,9 +323,55 @@ int run(int argc, char** argv) {
       ss::controller::ControllerOptions{.name = "sessionstore", .workers = *workers},
       [&reconciler](const std::string& key) { return reconciler.reconcile(key); },
       ss::clock::systemClock(), &metrics);
-  manager.addInformer({.resource = ss::kube::resources::kSessionStores,
-                       .namespaces = splitList(flag(flags, "namespaces", ""))},
-                      controller->enqueueFor(ss::controller::Controller::ownKey));
+  // SessionStores: a pass for each add and delete, and for updates that change what the
+  // operator acts on (not for status writes, the operator's own or the autoscaler's). The full
+  // resync is rare, as controller-runtime's default (10 h); the reconciler asks to look again
+  // sooner by itself.
+  cached.serveFrom(manager.addInformer(
+      {.resource = ss::kube::resources::kSessionStores,
+       .namespaces = watchedNamespaces,
+       .resync = std::chrono::hours(10)},
+      cached.observing(
+          ss::kube::resources::kSessionStores,
+          ss::controller::filterUpdates(controller->enqueueFor(ss::controller::Controller::ownKey),
+                                        ss::controller::sessionStoreUpdateMatters))));
+  // The objects the operator makes, scoped by its managed-by label: each change (a drift, a
+  // deletion, the StatefulSet's readiness) enqueues the owning store. Kept slim (cache/slim.h).
+  const std::string managedBy =
+      std::string(ss::identity::kManagedByLabel) + "=" + std::string(ss::identity::kName);
+  const auto slim = [](ss::kube::Json& object) {
+    ss::cache::slimObject(object, ss::identity::kFieldManager);
+  };
+  for (const auto* resource :
+       {&ss::kube::resources::kConfigMaps, &ss::kube::resources::kServices,
+        &ss::kube::resources::kStatefulSets, &ss::kube::resources::kNetworkPolicies}) {
+    cached.serveFrom(manager.addInformer(
+        {.resource = *resource,
+         .namespaces = watchedNamespaces,
+         .labelSelector = managedBy,
+         .transform = slim},
+        cached.observing(*resource, controller->enqueueFor(ss::controller::owningStoreKeys))));
+  }
+  // The password and connection Secrets: metadata only, so no Secret data enters the operator
+  // through a watch; a deleted or edited Secret enqueues its store. Reads of Secrets go to the
+  // server by name, as before.
+  manager.addInformer({.resource = ss::kube::resources::kSecrets,
+                       .namespaces = watchedNamespaces,
+                       .labelSelector = managedBy,
+                       .metadataOnly = true},
+                      controller->enqueueFor(ss::controller::owningStoreKeys));
+  // The user's target Deployment and Service, scoped by the label the wiring and the affinity
+  // apply: the wiring removed or the affinity edited by hand enqueues the store that wired it.
+  for (const auto* resource :
+       {&ss::kube::resources::kDeployments, &ss::kube::resources::kServices}) {
+    cached.serveFrom(manager.addInformer(
+        {.resource = *resource,
+         .namespaces = watchedNamespaces,
+         .labelSelector = std::string(ss::identity::kWiredByLabel),
+         .transform = slim},
+        cached.observing(*resource, controller->enqueueFor(ss::controller::wiringStoreKeys))));
+  }
+  healthChanged = [c = controller.get()](const std::string& key) { c->enqueue(key); };
   manager.addController(std::move(controller));
 
   std::thread signalThread([&] {
@@ -290,9 +380,28 @@ int run(int argc, char** argv) {
     log.info("signal received, stopping", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
     manager.requestStop();
   });
+  // glibc gives freed memory back to the system only from the top of its heaps: what a relist
+  // or a burst of passes freed below live objects stays resident. Hand it back every 30 s.
+  std::mutex trimMu;
+  std::condition_variable trimWake;
+  bool stopping = false;  // GUARDED_BY(trimMu)
+  std::thread trimThread([&] {
+    std::unique_lock lock(trimMu);
+    while (!trimWake.wait_for(lock, std::chrono::seconds(30), [&] { return stopping; })) {
+      ::malloc_trim(0);
+    }
+  });
   scaling.start();
+  storeHealth.start();
   const int code = manager.run();
+  storeHealth.stop();  // the controllers have stopped: nothing reads it any more
   scaling.stop();
+  {
+    std::lock_guard lock(trimMu);
+    stopping = true;
+  }
+  trimWake.notify_all();
+  trimThread.join();
   // Wake the signal thread if it is still waiting (leadership lost, or a start failure).
   ::kill(::getpid(), SIGTERM);
   signalThread.join();

@@ -18,6 +18,11 @@ inline constexpr std::string_view kReportingController = kName;
 inline constexpr std::string_view kManagedByLabel = "app.kubernetes.io/managed-by";
 inline constexpr std::string_view kStoreLabel = "sessionstore.io/name";
 
+// On the user's target Deployment and Service, applied with the wiring and the affinity and
+// released with them: which SessionStore wired it, so a change to them (the wiring removed, the
+// affinity edited) brings that store's reconcile at once, from a label-scoped watch.
+inline constexpr std::string_view kWiredByLabel = "sessionstore.io/wired-by";
+
 // On the SessionStore: the operator's cleanup runs before it goes.
 inline constexpr std::string_view kFinalizer = "sessionstore.io/finalizer";
 

@@ -24,6 +24,14 @@ void stripManagedFields(Json& object) {
   }
 }
 
+Informer::Entry Informer::encode(const Json& object) {
+  Entry entry{metaString(object, "resourceVersion"), Json::to_cbor(object)};
+  entry.cbor.shrink_to_fit();
+  return entry;
+}
+
+Json Informer::decode(const Entry& entry) { return Json::from_cbor(entry.cbor); }
+
 std::string Informer::keyOf(const Json& object) {
   const auto name = metaString(object, "name");
   if (name.empty()) return "";
@@ -101,7 +109,15 @@ std::optional<Json> Informer::get(const std::string& ns, const std::string& name
   std::lock_guard lock(mu_);
   const auto it = store_.find(ns.empty() ? name : ns + "/" + name);
   if (it == store_.end()) return std::nullopt;
-  return it->second;
+  return decode(it->second);
+}
+
+std::optional<std::string> Informer::resourceVersionOf(const std::string& ns,
+                                                       const std::string& name) const {
+  std::lock_guard lock(mu_);
+  const auto it = store_.find(ns.empty() ? name : ns + "/" + name);
+  if (it == store_.end()) return std::nullopt;
+  return it->second.resourceVersion;
 }
 
 std::vector<Json> Informer::list(const std::string& ns) const {
@@ -110,7 +126,7 @@ std::vector<Json> Informer::list(const std::string& ns) const {
   const std::string prefix = ns.empty() ? "" : ns + "/";
   for (auto it = store_.lower_bound(prefix); it != store_.end(); ++it) {
     if (!prefix.empty() && it->first.compare(0, prefix.size(), prefix) != 0) break;
-    out.push_back(it->second);
+    out.push_back(decode(it->second));
   }
   return out;
 }
@@ -143,7 +159,8 @@ kube::Result<std::string> Informer::relist(const std::string& ns) {
   auto listed = client_.listAll(options_.resource, ns,
                                 kube::ListOptions{.labelSelector = options_.labelSelector,
                                                   .fieldSelector = options_.fieldSelector,
-                                                  .limit = options_.pageSize});
+                                                  .limit = options_.pageSize,
+                                                  .metadataOnly = options_.metadataOnly});
   if (!listed) return std::unexpected(listed.error());
 
   std::map<std::string, Json> fresh;
@@ -152,6 +169,7 @@ kube::Result<std::string> Informer::relist(const std::string& ns) {
     auto key = keyOf(item);
     if (!key.empty()) fresh.emplace(std::move(key), std::move(item));
   }
+  listed->items.clear();
   // What changed against the cache, for the handlers: added, updated, and gone while unseen.
   std::vector<Json> added, deleted;
   std::vector<std::pair<Json, Json>> updated;
@@ -159,24 +177,25 @@ kube::Result<std::string> Informer::relist(const std::string& ns) {
     std::lock_guard lock(mu_);
     if (!running_) return std::string();
     for (auto it = store_.begin(); it != store_.end();) {
-      const bool inNamespace = ns.empty() || metaString(it->second, "namespace") == ns;
+      const bool inNamespace = ns.empty() || it->first.compare(0, ns.size() + 1, ns + "/") == 0;
       if (inNamespace && !fresh.contains(it->first)) {
-        deleted.push_back(std::move(it->second));
+        deleted.push_back(decode(it->second));
         it = store_.erase(it);
       } else {
         ++it;
       }
     }
     for (auto& [key, object] : fresh) {
+      auto entry = encode(object);
       auto it = store_.find(key);
       if (it == store_.end()) {
-        added.push_back(object);
-        store_.emplace(key, std::move(object));
+        if (handlers_.onAdd) added.push_back(std::move(object));
+        store_.emplace(key, std::move(entry));
       } else {
-        if (metaString(it->second, "resourceVersion") != metaString(object, "resourceVersion")) {
-          updated.emplace_back(it->second, object);
+        if (it->second.resourceVersion != entry.resourceVersion && handlers_.onUpdate) {
+          updated.emplace_back(decode(it->second), std::move(object));
         }
-        it->second = std::move(object);
+        it->second = std::move(entry);
       }
     }
     synced_[ns] = true;
@@ -197,21 +216,23 @@ void Informer::apply(const kube::WatchEvent& event) {
   if (options_.transform) options_.transform(object);
   const auto key = keyOf(object);
   if (key.empty()) return;
+  const bool deleted = event.type == kube::WatchEventType::kDeleted;
+  Entry entry = deleted ? Entry{} : encode(object);
   std::optional<Json> before;
   {
     std::lock_guard lock(mu_);
     if (!running_) return;
     ++stats_.events;
     const auto it = store_.find(key);
-    if (it != store_.end()) before = it->second;
+    if (it != store_.end()) before = decode(it->second);
     if (event.type == kube::WatchEventType::kDeleted) {
       store_.erase(key);
     } else {
-      store_[key] = object;
+      store_[key] = std::move(entry);
     }
   }
-  if (event.type == kube::WatchEventType::kDeleted) {
-    if (handlers_.onDelete) handlers_.onDelete(object);
+  if (deleted) {
+    if (handlers_.onDelete) handlers_.onDelete(before ? *before : object);
   } else if (before) {
     if (handlers_.onUpdate) handlers_.onUpdate(*before, object);
   } else if (handlers_.onAdd) {
@@ -284,7 +305,8 @@ void Informer::run(const std::string& ns) {
                                                    .fieldSelector = options_.fieldSelector,
                                                    .resourceVersion = resourceVersion,
                                                    .allowBookmarks = true,
-                                                   .timeout = watchTimeout()});
+                                                   .timeout = watchTimeout(),
+                                                   .metadataOnly = options_.metadataOnly});
     if (!stream) {
       if (stream.error().kind == kube::ErrorKind::kGone) {
         {

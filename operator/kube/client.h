@@ -24,6 +24,9 @@ struct ListOptions {
   int64_t limit = 0;            // 0: no paging
   std::string continueToken;    // from the previous page
   std::string resourceVersion;  // "" (most recent, from etcd), "0" (any, from the cache), ...
+  // Items as PartialObjectMetadata (metadata only, no data or spec): Accept
+  // application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1.
+  bool metadataOnly = false;
 };
 
 struct ObjectList {
@@ -63,6 +66,9 @@ struct WatchOptions {
   std::string resourceVersion;  // start after this one
   bool allowBookmarks = true;
   std::chrono::seconds timeout{300};  // timeoutSeconds: the server ends the stream after it
+  // Events carry PartialObjectMetadata (metadata only): Accept
+  // application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1.
+  bool metadataOnly = false;
 };
 
 enum class WatchEventType { kAdded, kModified, kDeleted, kBookmark, kError };

@@ -7,6 +7,11 @@ namespace sessionstore::kube {
 namespace {
 
 constexpr auto kTokenRefresh = std::chrono::minutes(1);
+// Metadata-only answers (what client-go's metadata client asks for).
+constexpr const char* kMetadataListAccept =
+    "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
+constexpr const char* kMetadataAccept =
+    "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
 
 bool isString(const Json& j, const char* key) {
   return j.is_object() && j.contains(key) && j[key].is_string();
@@ -106,7 +111,7 @@ Result<std::unique_ptr<RestClient>> RestClient::connect(const ClusterConfig& con
 }
 
 Result<Json> RestClient::call(const std::string& verb, transport::Request request) {
-  request.headers["Accept"] = "application/json";
+  request.headers.try_emplace("Accept", "application/json");
   if (const auto token = tokens_.token(); !token.empty()) {
     request.headers["Authorization"] = "Bearer " + token;
   }
@@ -128,13 +133,15 @@ Result<Json> RestClient::get(const Resource& r, const std::string& ns, const std
 Result<ObjectList> RestClient::list(const Resource& r, const std::string& ns,
                                     const ListOptions& options) {
   auto body = call(
-      "LIST", {.method = "GET",
-               .target = r.path(ns) +
-                         query({{"labelSelector", options.labelSelector},
-                                {"fieldSelector", options.fieldSelector},
-                                {"limit", options.limit > 0 ? std::to_string(options.limit) : ""},
-                                {"continue", options.continueToken},
-                                {"resourceVersion", options.resourceVersion}})});
+      "LIST",
+      {.method = "GET",
+       .target =
+           r.path(ns) + query({{"labelSelector", options.labelSelector},
+                               {"fieldSelector", options.fieldSelector},
+                               {"limit", options.limit > 0 ? std::to_string(options.limit) : ""},
+                               {"continue", options.continueToken},
+                               {"resourceVersion", options.resourceVersion}}),
+       .headers = {{"Accept", options.metadataOnly ? kMetadataListAccept : "application/json"}}});
   if (!body) return std::unexpected(body.error());
   if (!body->is_object() || !body->contains("items") ||
       !((*body)["items"].is_array() || (*body)["items"].is_null())) {
@@ -228,7 +235,7 @@ Result<std::unique_ptr<WatchStream>> RestClient::watch(const Resource& r, const 
                                     {"resourceVersion", options.resourceVersion},
                                     {"labelSelector", options.labelSelector},
                                     {"fieldSelector", options.fieldSelector}}),
-      .headers = {{"Accept", "application/json"}}};
+      .headers = {{"Accept", options.metadataOnly ? kMetadataAccept : "application/json"}}};
   if (const auto token = tokens_.token(); !token.empty()) {
     request.headers["Authorization"] = "Bearer " + token;
   }

@@ -3,6 +3,7 @@
 #include <cpprest/http_client.h>
 #include <openssl/bio.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include <algorithm>
@@ -14,9 +15,8 @@
 #include <string>
 #include <string_view>
 
-#include "transport/http_transport.h"
-
 #include "identity/identity.h"
+#include "transport/http_transport.h"
 
 namespace sessionstore::transport {
 
@@ -200,7 +200,13 @@ class CppRestTransport final : public Transport {
     c.set_validate_certificates(!config.tls.insecureSkipVerify);
     const TlsConfig tls = config.tls;
     c.set_ssl_context_callback([tls](boost::asio::ssl::context& ctx) {
-      if (!tls.caPem.empty()) ctx.add_certificate_authority(boost::asio::buffer(tls.caPem));
+      if (!tls.caPem.empty()) {
+        // Trust only this CA. cpprestsdk loads the system's trust store into each connection's
+        // context before this callback (about 140 certificates, near 1 MiB parsed, held as long
+        // as the connection: every watch holds one); a fresh store frees it.
+        SSL_CTX_set_cert_store(ctx.native_handle(), X509_STORE_new());
+        ctx.add_certificate_authority(boost::asio::buffer(tls.caPem));
+      }
       if (!tls.clientCertPem.empty()) {
         ctx.use_certificate_chain(boost::asio::buffer(tls.clientCertPem));
         ctx.use_private_key(boost::asio::buffer(tls.clientKeyPem), boost::asio::ssl::context::pem);

@@ -76,7 +76,10 @@ Json serviceAffinityConfiguration(const api::SessionStore& store, bool storeRead
   }
   return Json{{"apiVersion", "v1"},
               {"kind", "Service"},
-              {"metadata", {{"name", store.spec.target.service}, {"namespace", store.metadata.ns}}},
+              {"metadata",
+               {{"name", store.spec.target.service},
+                {"namespace", store.metadata.ns},
+                {"labels", {{std::string(identity::kWiredByLabel), store.metadata.name}}}}},
               {"spec", spec}};
 }
 

@@ -32,7 +32,8 @@ Json connectionSecret(const api::SessionStore& store, const StoreEndpoint& endpo
 std::string connectionHash(const Json& secret);
 
 // The server-side-apply body for the target Service's affinity: ClientIP with the timeout when
-// the mode is ClientIP, or UntilStoreReady while the store is not ready; None otherwise.
+// the mode is ClientIP, or UntilStoreReady while the store is not ready; None otherwise; with
+// the identity::kWiredByLabel label naming the store.
 // REQUIRES: store.spec.target.service is not empty.
 Json serviceAffinityConfiguration(const api::SessionStore& store, bool storeReady);
 

@@ -118,6 +118,7 @@ std::expected<DeploymentWiring, std::string> computeDeploymentWiring(
   }
 
   DeploymentWiring wiring{.ns = store.metadata.ns,
+                          .store = store.metadata.name,
                           .deployment = name,
                           .secretName = api::secretName(store),
                           .urlEnvVar = spec.connection.urlEnvVar,
@@ -168,7 +169,10 @@ Json deploymentApplyConfiguration(const DeploymentWiring& wiring) {
   return {
       {"apiVersion", "apps/v1"},
       {"kind", "Deployment"},
-      {"metadata", {{"name", wiring.deployment}, {"namespace", wiring.ns}}},
+      {"metadata",
+       {{"name", wiring.deployment},
+        {"namespace", wiring.ns},
+        {"labels", {{std::string(identity::kWiredByLabel), wiring.store}}}}},
       {"spec",
        {{"template",
          {{"metadata", {{"annotations", std::move(annotations)}}},

@@ -62,6 +62,7 @@ struct ContainerWiring {
 // Everything the apply body is built from.
 struct DeploymentWiring {
   std::string ns;
+  std::string store;  // the SessionStore's name, the value of identity::kWiredByLabel
   std::string deployment;
   std::string secretName;  // the connection Secret
   std::string urlEnvVar;
@@ -81,15 +82,16 @@ std::expected<DeploymentWiring, std::string> computeDeploymentWiring(
     std::optional<int> serverMaxClients = std::nullopt);
 
 // The server-side-apply body for the target Deployment: apiVersion, kind, metadata.name and
-// namespace, the connection-hash pod-template annotation and, for each wired container, its env
-// entries: the URL and the key prefix by secretKeyRef to the connection Secret, the pool size
-// and the worker count as values. Nothing else.
+// namespace, the identity::kWiredByLabel label naming the store, the connection-hash pod-template
+// annotation and, for each wired container, its env entries: the URL and the key prefix by
+// secretKeyRef to the connection Secret, the pool size and the worker count as values. Nothing
+// else.
 Json deploymentApplyConfiguration(const DeploymentWiring& wiring);
 
 // The body that undoes the wiring (the finalizer's step): only apiVersion, kind and metadata.name
 // and namespace. Applied under identity::kFieldManager, it releases every field the operator
-// applied before (env entries and annotation), which the API server then removes unless another
-// manager also owns them; nothing else of the Deployment changes.
+// applied before (env entries, annotation and label), which the API server then removes unless
+// another manager also owns them; nothing else of the Deployment changes.
 Json deploymentUnwireConfiguration(const std::string& ns, const std::string& deployment);
 
 }  // namespace sessionstore::wiring

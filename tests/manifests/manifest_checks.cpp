@@ -149,34 +149,37 @@ std::map<std::string, Grants> grantsOf(const std::vector<YAML::Node>& objects,
 
 Grants expectedWatchedGrants() {
   Grants grants;
-  add(grants, {
-                  // operator/informer (list, watch), operator/app/main.cpp (list: the CRD probe),
-                  // operator/reconcile/reconciler.cpp: get, patch (finalizer, merge patch).
-                  {"sessionstore.io", "sessionstores", {"get", "list", "watch", "patch"}},
-                  // reconciler.cpp and scaling_controller.cpp: update(..., "status").
-                  {"sessionstore.io", "sessionstores/status", {"update"}},
-                  // No call: blockOwnerDeletion under OwnerReferencesPermissionEnforcement.
-                  {"sessionstore.io", "sessionstores/finalizers", {"update"}},
-                  // get; create (password Secret); apply (patch, create on first apply); remove.
-                  {"", "secrets", {"get", "create", "patch", "delete"}},
-                  // ensureOwned: get, then apply (patch; create when the apply creates it).
-                  {"", "configmaps", {"get", "create", "patch"}},
-                  {"", "services", {"get", "create", "patch"}},
-                  {"apps", "statefulsets", {"get", "create", "patch", "delete"}},
-                  {"networking.k8s.io", "networkpolicies", {"get", "create", "patch"}},
-                  // The target: get, apply (wiring, release on deletion).
-                  {"apps", "deployments", {"get", "patch"}},
-                  // finalize with deletionPolicy Delete: listAll by label, remove.
-                  {"", "persistentvolumeclaims", {"list", "delete"}},
-                  // operator/events/recorder.cpp: create, merge patch (series).
-                  {"events.k8s.io", "events", {"create", "patch"}},
-                  // Autoscaling, operator/autoscaling/scaling_controller.cpp.
-                  {"apps", "deployments/scale", {"patch"}},
-                  {"", "pods", {"get", "list"}},
-                  {"metrics.k8s.io", "pods", {"get", "list"}},
-                  {"autoscaling", "horizontalpodautoscalers", {"list"}},
-                  {"keda.sh", "scaledobjects", {"list"}},
-              });
+  add(grants,
+      {
+          // operator/informer (list, watch), operator/app/main.cpp (list: the CRD probe),
+          // operator/reconcile/reconciler.cpp: get, patch (finalizer, merge patch).
+          {"sessionstore.io", "sessionstores", {"get", "list", "watch", "patch"}},
+          // reconciler.cpp and scaling_controller.cpp: update(..., "status").
+          {"sessionstore.io", "sessionstores/status", {"update"}},
+          // No call: blockOwnerDeletion under OwnerReferencesPermissionEnforcement.
+          {"sessionstore.io", "sessionstores/finalizers", {"update"}},
+          // get; create (password Secret); apply (patch, create on first apply); remove;
+          // list, watch: the metadata-only informer (operator/app/main.cpp).
+          {"", "secrets", {"get", "list", "watch", "create", "patch", "delete"}},
+          // Informers (list, watch); ensureOwned: get, then apply (patch; create when the
+          // apply creates it).
+          {"", "configmaps", {"get", "list", "watch", "create", "patch"}},
+          {"", "services", {"get", "list", "watch", "create", "patch"}},
+          {"apps", "statefulsets", {"get", "list", "watch", "create", "patch", "delete"}},
+          {"networking.k8s.io", "networkpolicies", {"get", "list", "watch", "create", "patch"}},
+          // The target: informer (list, watch), get, apply (wiring, release on deletion).
+          {"apps", "deployments", {"get", "list", "watch", "patch"}},
+          // finalize with deletionPolicy Delete: listAll by label, remove.
+          {"", "persistentvolumeclaims", {"list", "delete"}},
+          // operator/events/recorder.cpp: create, merge patch (series).
+          {"events.k8s.io", "events", {"create", "patch"}},
+          // Autoscaling, operator/autoscaling/scaling_controller.cpp.
+          {"apps", "deployments/scale", {"patch"}},
+          {"", "pods", {"get", "list"}},
+          {"metrics.k8s.io", "pods", {"get", "list"}},
+          {"autoscaling", "horizontalpodautoscalers", {"list"}},
+          {"keda.sh", "scaledobjects", {"list"}},
+      });
   return grants;
 }
 

@@ -179,7 +179,8 @@ TEST(RenderPlan, DownloadTokensDeploymentPatchWiresEnvBySecretKeyRef) {
   const Json expected = {
       {"apiVersion", "apps/v1"},
       {"kind", "Deployment"},
-      {"metadata", {{"name", "web"}, {"namespace", "shop"}}},
+      {"metadata",
+       {{"name", "web"}, {"namespace", "shop"}, {"labels", {{"sessionstore.io/wired-by", "web"}}}}},
       {"spec",
        {{"template",
          {{"metadata",

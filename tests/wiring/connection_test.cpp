@@ -93,7 +93,10 @@ TEST(ServiceAffinity, FollowsTheModeAndTheStore) {
         store({{"affinity", {{"mode", c.mode}, {"timeoutSeconds", 600}}}}), c.ready);
     Json expected = {{"apiVersion", "v1"},
                      {"kind", "Service"},
-                     {"metadata", {{"name", "web"}, {"namespace", "shop"}}},
+                     {"metadata",
+                      {{"name", "web"},
+                       {"namespace", "shop"},
+                       {"labels", {{"sessionstore.io/wired-by", "web"}}}}},
                      {"spec", {{"sessionAffinity", c.affinity}}}};
     if (std::string(c.affinity) == "ClientIP") {
       expected["spec"]["sessionAffinityConfig"] = {{"clientIP", {{"timeoutSeconds", 600}}}};

@@ -188,13 +188,15 @@ Json envFor(int poolSize, int workers) {
 }
 
 Json wantBody(Json containers) {
-  return {{"apiVersion", "apps/v1"},
-          {"kind", "Deployment"},
-          {"metadata", {{"name", "web"}, {"namespace", "shop"}}},
-          {"spec",
-           {{"template",
-             {{"metadata", {{"annotations", {{"sessionstore.io/connection-hash", "abc123"}}}}},
-              {"spec", {{"containers", containers}}}}}}}};
+  return {
+      {"apiVersion", "apps/v1"},
+      {"kind", "Deployment"},
+      {"metadata",
+       {{"name", "web"}, {"namespace", "shop"}, {"labels", {{"sessionstore.io/wired-by", "web"}}}}},
+      {"spec",
+       {{"template",
+         {{"metadata", {{"annotations", {{"sessionstore.io/connection-hash", "abc123"}}}}},
+          {"spec", {{"containers", containers}}}}}}}};
 }
 
 TEST(DeploymentApplyConfigurationTest, WiresEveryContainerByDefault) {
@@ -239,7 +241,8 @@ TEST(DeploymentApplyConfigurationTest, WiresOnlyNamedContainersWithCustomNames) 
 }
 
 TEST(DeploymentApplyConfigurationTest, NoContainersStillCarriesTheAnnotation) {
-  DeploymentWiring wiring{.ns = "shop", .deployment = "web", .connectionHash = "abc123"};
+  DeploymentWiring wiring{
+      .ns = "shop", .store = "web", .deployment = "web", .connectionHash = "abc123"};
   EXPECT_EQ(deploymentApplyConfiguration(wiring), wantBody(Json::array()));
 }
 

@@ -1,0 +1,203 @@
+#include "cache/cached_client.h"
+
+#include <charconv>
+
+namespace sessionstore::cache {
+
+namespace {
+
+std::string metaString(const Json& object, const char* field) {
+  if (!object.is_object()) return "";
+  const auto meta = object.find("metadata");
+  if (meta == object.end() || !meta->is_object()) return "";
+  const auto it = meta->find(field);
+  return it != meta->end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+std::optional<uint64_t> decimal(const std::string& text) {
+  uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+CachedClient::CachedClient(kube::Client& server, const clock::Clock& clock)
+    : server_(server), clock_(clock) {}
+
+void CachedClient::serveFrom(const informer::Informer& cache) {
+  caches_[cache.resource().path()].push_back(&cache);
+}
+
+informer::Handlers CachedClient::observing(const kube::Resource& resource,
+                                           informer::Handlers next) {
+  return informer::Handlers{
+      .onAdd =
+          [this, resource, onAdd = std::move(next.onAdd)](const Json& object) {
+            cacheApplied(resource, object, false);
+            if (onAdd) onAdd(object);
+          },
+      .onUpdate =
+          [this, resource, onUpdate = std::move(next.onUpdate)](const Json& before,
+                                                                const Json& after) {
+            cacheApplied(resource, after, false);
+            if (onUpdate) onUpdate(before, after);
+          },
+      .onDelete =
+          [this, resource, onDelete = std::move(next.onDelete)](const Json& object) {
+            cacheApplied(resource, object, true);
+            if (onDelete) onDelete(object);
+          }};
+}
+
+CachedClientStats CachedClient::stats() const {
+  std::lock_guard lock(mu_);
+  CachedClientStats out = stats_;
+  out.remembered = written_.size();
+  return out;
+}
+
+bool CachedClient::caughtUp(const std::string& cached, const std::string& written) {
+  if (cached == written) return true;
+  const auto c = decimal(cached);
+  const auto w = decimal(written);
+  return c && w && *c >= *w;
+}
+
+const std::vector<const informer::Informer*>& CachedClient::cachesFor(
+    const kube::Resource& r) const {
+  static const std::vector<const informer::Informer*> kNone;
+  const auto it = caches_.find(r.path());
+  return it == caches_.end() ? kNone : it->second;
+}
+
+std::string CachedClient::keyOf(const kube::Resource& r, const std::string& ns,
+                                const std::string& name) {
+  return r.path(ns, name);
+}
+
+void CachedClient::cacheApplied(const kube::Resource& r, const Json& object, bool deleted) {
+  const auto key = keyOf(r, metaString(object, "namespace"), metaString(object, "name"));
+  std::lock_guard lock(mu_);
+  const auto it = written_.find(key);
+  if (it == written_.end()) return;
+  // A deletion in the cache: what it holds no longer matters (a miss asks the server).
+  if (deleted || caughtUp(metaString(object, "resourceVersion"), it->second.resourceVersion)) {
+    written_.erase(it);
+  }
+}
+
+void CachedClient::remember(const kube::Resource& r, const std::string& ns, const std::string& name,
+                            const Json& answer, bool removed) {
+  if (cachesFor(r).empty() || name.empty()) return;
+  const auto now = clock_.now();
+  Written entry{.resourceVersion = metaString(answer, "resourceVersion"), .at = now};
+  // A DELETE answers with the object while finalizers hold it (deletionTimestamp set), with its
+  // last state or a Status when it is gone.
+  const bool stillThere = !removed || !metaString(answer, "deletionTimestamp").empty();
+  if (stillThere && answer.is_object() && answer.value("kind", "") != "Status") {
+    entry.object = answer;
+  }
+  std::lock_guard lock(mu_);
+  for (auto it = written_.begin(); it != written_.end();) {
+    it = now - it->second.at > kForgetAfter ? written_.erase(it) : std::next(it);
+  }
+  written_[keyOf(r, ns, name)] = std::move(entry);
+}
+
+kube::Result<Json> CachedClient::get(const kube::Resource& r, const std::string& ns,
+                                     const std::string& name, const std::string& subresource) {
+  // The cache that holds the object, when every cache of r has synced.
+  const informer::Informer* cache = nullptr;
+  std::optional<std::string> cachedVersion;
+  const auto& caches = cachesFor(r);
+  bool synced = subresource.empty() && !caches.empty();
+  for (const informer::Informer* c : caches) {
+    if (!synced || !c->hasSynced()) {
+      synced = false;
+      break;
+    }
+    if (!cachedVersion) {
+      cachedVersion = c->resourceVersionOf(ns, name);
+      if (cachedVersion) cache = c;
+    }
+  }
+  auto fromServer = [&] {
+    {
+      std::lock_guard lock(mu_);
+      ++stats_.serverReads;
+    }
+    return server_.get(r, ns, name, subresource);
+  };
+  if (!synced) return fromServer();
+  bool askServer = cache == nullptr;
+  {
+    std::lock_guard lock(mu_);
+    const auto it = written_.find(keyOf(r, ns, name));
+    if (it != written_.end()) {
+      const Written& w = it->second;
+      if (cachedVersion && caughtUp(*cachedVersion, w.resourceVersion)) {
+        written_.erase(it);
+      } else if (cachedVersion && w.object && decimal(*cachedVersion) &&
+                 decimal(w.resourceVersion)) {
+        // The cache holds an older version than this client's write returned.
+        ++stats_.rememberedHits;
+        return *w.object;
+      } else {
+        // Deleted by this client, or versions that do not compare: the server knows.
+        askServer = true;
+      }
+    }
+  }
+  if (askServer) return fromServer();
+  auto cached = cache->get(ns, name);
+  if (!cached) return fromServer();  // deleted since
+  {
+    std::lock_guard lock(mu_);
+    ++stats_.cacheHits;
+  }
+  return std::move(*cached);
+}
+
+kube::Result<kube::ObjectList> CachedClient::list(const kube::Resource& r, const std::string& ns,
+                                                  const kube::ListOptions& options) {
+  return server_.list(r, ns, options);
+}
+
+kube::Result<Json> CachedClient::create(const kube::Resource& r, const std::string& ns,
+                                        const Json& object, const kube::CreateOptions& options) {
+  auto created = server_.create(r, ns, object, options);
+  if (created && !options.dryRun) remember(r, ns, metaString(*created, "name"), *created, false);
+  return created;
+}
+
+kube::Result<Json> CachedClient::update(const kube::Resource& r, const std::string& ns,
+                                        const Json& object, const std::string& subresource) {
+  auto updated = server_.update(r, ns, object, subresource);
+  if (updated) remember(r, ns, metaString(*updated, "name"), *updated, false);
+  return updated;
+}
+
+kube::Result<Json> CachedClient::remove(const kube::Resource& r, const std::string& ns,
+                                        const std::string& name,
+                                        const kube::DeleteOptions& options) {
+  auto removed = server_.remove(r, ns, name, options);
+  if (removed) remember(r, ns, name, *removed, true);
+  return removed;
+}
+
+kube::Result<Json> CachedClient::patch(const kube::Resource& r, const std::string& ns,
+                                       const std::string& name, kube::PatchType type,
+                                       const Json& body, const kube::PatchOptions& options) {
+  auto patched = server_.patch(r, ns, name, type, body, options);
+  if (patched && !options.dryRun) remember(r, ns, name, *patched, false);
+  return patched;
+}
+
+kube::Result<std::unique_ptr<kube::WatchStream>> CachedClient::watch(
+    const kube::Resource& r, const std::string& ns, const kube::WatchOptions& options) {
+  return server_.watch(r, ns, options);
+}
+
+}  // namespace sessionstore::cache

@@ -1,0 +1,58 @@
+#include "controller/owners.h"
+
+#include "identity/identity.h"
+
+namespace sessionstore::controller {
+
+namespace {
+
+using informer::Json;
+
+const Json* metadataOf(const Json& object) {
+  if (!object.is_object()) return nullptr;
+  const auto meta = object.find("metadata");
+  return meta != object.end() && meta->is_object() ? &*meta : nullptr;
+}
+
+std::string stringIn(const Json& object, const std::string& field) {
+  const auto it = object.find(field);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+std::string label(const Json& metadata, std::string_view key) {
+  const auto labels = metadata.find("labels");
+  if (labels == metadata.end() || !labels->is_object()) return "";
+  return stringIn(*labels, std::string(key));
+}
+
+std::vector<std::string> keyIn(const Json& metadata, const std::string& name) {
+  const std::string ns = stringIn(metadata, "namespace");
+  if (ns.empty() || name.empty()) return {};
+  return {ns + "/" + name};
+}
+
+}  // namespace
+
+std::vector<std::string> owningStoreKeys(const Json& object) {
+  const Json* metadata = metadataOf(object);
+  if (metadata == nullptr) return {};
+  if (const auto refs = metadata->find("ownerReferences");
+      refs != metadata->end() && refs->is_array()) {
+    for (const auto& ref : *refs) {
+      if (!ref.is_object() || stringIn(ref, "kind") != "SessionStore") continue;
+      const auto controller = ref.find("controller");
+      if (controller == ref.end() || *controller != true) continue;
+      if (!stringIn(ref, "apiVersion").starts_with("sessionstore.io/")) continue;
+      return keyIn(*metadata, stringIn(ref, "name"));
+    }
+  }
+  return keyIn(*metadata, label(*metadata, identity::kStoreLabel));
+}
+
+std::vector<std::string> wiringStoreKeys(const Json& object) {
+  const Json* metadata = metadataOf(object);
+  if (metadata == nullptr) return {};
+  return keyIn(*metadata, label(*metadata, identity::kWiredByLabel));
+}
+
+}  // namespace sessionstore::controller
