@@ -16,9 +16,13 @@
 //    to a port nothing listens on yet (the pod starting), and after --pod-start seconds its
 //    redis-server starts there; from the moment it accepts (checked every 2 ms) to StoreReady
 //    True and phase Ready on the watch. Target: Ready <= 1 s.
+// The moments of the stops, the resumes and the fresh starts are spread evenly over --spread
+// seconds (try t of n waits 1 s + spread * (t + 0.5) / n, and --pod-start + the same for a fresh
+// store), so the tries sample every phase of the operator's own schedule (its resync, its
+// back-off, its probe timer) instead of always the same one.
 // p50 and max of each, with met/missed. Fails only when something never happens (--timeout).
 //
-//   store_health_bench [--tries 10] [--fresh 10] [--pod-start 5] [--timeout 120]
+//   store_health_bench [--tries 10] [--fresh 10] [--pod-start 5] [--spread 10] [--timeout 120]
 #include <cstdio>
 #include <regex>
 #include <string>
@@ -38,7 +42,14 @@ struct Options {
   int tries = 10;
   int fresh = 10;
   int podStartSeconds = 5;
+  int spreadSeconds = 10;
   int timeoutSeconds = 120;
+
+  // How long try t of n waits before its action.
+  std::chrono::milliseconds offset(int t, int n, int baseSeconds) const {
+    return std::chrono::milliseconds(
+        static_cast<long>(1000 * (baseSeconds + spreadSeconds * (t + 0.5) / std::max(n, 1))));
+  }
 };
 
 Options parse(int argc, char** argv) {
@@ -53,6 +64,8 @@ Options parse(int argc, char** argv) {
       o.fresh = value;
     } else if (flag == "--pod-start") {
       o.podStartSeconds = value;
+    } else if (flag == "--spread") {
+      o.spreadSeconds = value;
     } else if (flag == "--timeout") {
       o.timeoutSeconds = value;
     } else {
@@ -153,8 +166,10 @@ int main(int argc, char** argv) try {
   const Options options = parse(argc, argv);
   printHeader(argc, argv);
   std::printf("store health benchmark: %d tries paused and %d killed on one store, %d fresh "
-              "stores (Redis starting %d s after the store's objects)\n",
-              options.tries, options.tries, options.fresh, options.podStartSeconds);
+              "stores (Redis starting %d s after the store's objects); each action 1 s (or the "
+              "pod start) plus an offset spread evenly over %d s after the previous step\n",
+              options.tries, options.tries, options.fresh, options.podStartSeconds,
+              options.spreadSeconds);
   Bench bench(options);
 
   // 1. Stopping and resuming.
@@ -173,7 +188,7 @@ int main(int argc, char** argv) try {
     Series back{how + ", then back: to phase Ready", 2, {}};
     Series unsticky{how + ", then back: to affinity None", 2, {}};
     for (int t = 0; t < options.tries; ++t) {
-      std::this_thread::sleep_for(1s);
+      std::this_thread::sleep_for(options.offset(t, options.tries, 1));
       long mark = bench.recorder().mark();
       if (kill) {
         redis->kill();
@@ -192,7 +207,7 @@ int main(int argc, char** argv) try {
       storeFalse.seconds.push_back(secondsSince(stopped, f->at));
       degraded.seconds.push_back(secondsSince(stopped, d->at));
       sticky.seconds.push_back(secondsSince(stopped, c->at));
-      std::this_thread::sleep_for(1s);
+      std::this_thread::sleep_for(options.offset(t, options.tries, 1));
       mark = bench.recorder().mark();
       Clock::time_point resumed;
       if (kill) {
@@ -214,7 +229,8 @@ int main(int argc, char** argv) try {
   }
 
   // 2. Fresh stores.
-  std::printf("\n2. fresh stores: Redis starts %d s after the store's objects\n",
+  std::printf("\n2. fresh stores: Redis starts %d s (plus the spread offset) after the store's "
+              "objects\n",
               options.podStartSeconds);
   Series storeTrue{"fresh: Redis answering to StoreReady True", 1, {}};
   Series ready{"fresh: Redis answering to phase Ready", 1, {}};
@@ -222,7 +238,7 @@ int main(int argc, char** argv) try {
   for (int i = 0; i < options.fresh; ++i) {
     const std::string name = "f" + std::to_string(i);
     auto server = bench.create(name);
-    std::this_thread::sleep_for(std::chrono::seconds(options.podStartSeconds));
+    std::this_thread::sleep_for(options.offset(i, options.fresh, options.podStartSeconds));
     const long mark = bench.recorder().mark();
     const auto answering = server->start();
     const auto t = bench.waitStore(name, mark, [](const Json& s) {
