@@ -692,13 +692,9 @@ int main(int argc, char** argv) try {
   const Options options = parse(argc, argv);
   bench::printHeader(argc, argv);
   bench::raiseOpenFilesLimit();
-  std::printf("converge benchmark: %d runs one by one, %d stores at once, %d s steady state\n",
-              options.runs, options.stores, options.steadySeconds);
-  const std::time_t now = std::time(nullptr);
-  char date[64];
-  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", std::gmtime(&now));
-  std::printf("date %s; %ld cores; load average (1 min) %s at start\n", date,
-              ::sysconf(_SC_NPROCESSORS_ONLN), loadAverage().c_str());
+  std::printf("converge benchmark: %d runs one by one, %d stores at once, %d s at rest with all "
+              "%d Ready\n",
+              options.runs, options.stores, options.steadySeconds, options.runs + options.stores);
   const auto begun = Clock::now();
   Bench bench(options);
   // Every store's target Deployment and Service first (the operator does not watch them).
