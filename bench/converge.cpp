@@ -480,6 +480,21 @@ class Bench {
     }
     return count;
   }
+  // The user agents of the operator's requests in the audit log between two offsets, counted.
+  std::map<std::string, long> operatorUserAgents(std::size_t from, std::size_t to) const {
+    std::ifstream in(audit_);
+    in.seekg(static_cast<std::streamoff>(from));
+    std::map<std::string, long> out;
+    std::size_t at = from;
+    for (std::string line; at < to && std::getline(in, line);) {
+      at += line.size() + 1;
+      const Json event = Json::parse(line, nullptr, false);
+      if (event.is_discarded() || event.value("stage", "") != "ResponseComplete") continue;
+      if (event.value("user", Json::object()).value("username", "") != kOperatorUser) continue;
+      ++out[event.value("userAgent", "(none)")];
+    }
+    return out;
+  }
   std::size_t auditSize() const {
     std::error_code ec;
     const auto size = std::filesystem::file_size(audit_, ec);
@@ -836,6 +851,18 @@ int main(int argc, char** argv) try {
               static_cast<double>(after2.second - before2.second) / options.stores);
   std::this_thread::sleep_for(5s);  // the last status writes
   const double ratio = printRequests(bench.requestsByStore(audit2), 'm', options.stores);
+
+  // Requests identify the operator (issue 17): the user agents of its requests in parts 2 and 3.
+  {
+    const auto agents = bench.operatorUserAgents(audit2, bench.auditSize());
+    bool named = !agents.empty();
+    std::printf("  the operator's user agents (audit log, part 2):");
+    for (const auto& [agent, n] : agents) {
+      std::printf(" \"%s\" (%ld requests)", agent.c_str(), n);
+      named = named && agent.starts_with("sessionstore-operator/");
+    }
+    std::printf(" (target sessionstore-operator/VERSION: %s)\n", bench::verdict(named));
+  }
 
   // 4. The stores made Ready: one redis-server answers for all of them.
   const int total = options.runs + options.stores;
