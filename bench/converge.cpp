@@ -18,18 +18,29 @@
 //    and the status (9). The connection Secret and the Deployment's wiring come only once the
 //    store answers, so they are not part of it here. The operator's rest_client_requests_total
 //    over the same window is printed beside it.
-// 4. Steady state: --steady seconds with nothing changing, after --settle seconds; the writes the
+// 4. The stores made Ready (issue 17: at rest means converged with the probes included): one
+//    real redis-server stands for every store's Redis (bench_support.h's SharedRedis): each
+//    store's app and monitor passwords, read from its password Secret, are added to the server's
+//    users `app` and `monitor` (a Redis user holds many passwords; the permissions of the ACL file
+//    the operator renders, on every key), then the address map sends every store there. The
+//    operator then wires each app (connection Secret, the Deployment's env) and sets the affinity
+//    to None. The time until every store's phase is Ready is printed (not a target).
+// 5. At rest: --steady seconds with nothing changing, after --settle seconds; the writes the
 //    operator issues, from its own metrics and from the audit log (create/update/patch/delete by
 //    its ServiceAccount at ResponseComplete; every write by anyone but kube-apiserver is
-//    printed), its reads, and the CPU of the three processes.
-// 5. The operator's resident memory (VmRSS) idle and with every store converged.
+//    printed), its reads, its API requests a second from the audit log (watches opened
+//    included), the CPU of the three processes, the operator's resident memory sampled every
+//    second (first, last, min, max), and the connections the shared Redis holds.
+// 6. The operator's resident memory (VmRSS) idle and with every store Ready.
 //
-// The stores have no Redis: their addresses map to a closed port (--store-address-map), so each
-// probe fails at once, the app is not wired, and the figures are those of writing the store's
-// objects, as the issue defines converging. Figures only, no assertion on time: the machine is
-// shared. It fails when a store never converges.
+// Parts 1 to 3 have no Redis: the stores' addresses map to a closed port (--store-address-map),
+// so each probe fails at once, the app is not wired, and the figures are those of writing the
+// store's objects, as issue 7 defines converging. Figures only, no assertion on time: the machine
+// is shared; each target is printed as met or missed beside its figure. It fails when a store
+// never converges or never becomes Ready.
 //
 //   converge_bench [--runs 200] [--stores 1000] [--steady 600] [--settle 30] [--keep]
+// (1,200 stores at rest for 600 s: --runs 200 --stores 1000.)
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -49,6 +60,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_support.h"
 #include "control_plane.h"
 #include "eventually.h"
 #include "http_client.h"
@@ -172,6 +184,12 @@ class Arrivals {
     return last;
   }
   // When the store's status was first seen written.
+  // How many stores were last seen in this phase.
+  int inPhase(const std::string& phase) {
+    std::lock_guard lock(mu_);
+    return static_cast<int>(std::count_if(phases_.begin(), phases_.end(),
+                                          [&](const auto& p) { return p.second == phase; }));
+  }
   std::optional<Clock::time_point> statusWritten(const std::string& store) {
     std::lock_guard lock(mu_);
     const auto it = seen_.find("status/" + store);
@@ -210,6 +228,7 @@ class Arrivals {
           if (!object.contains("status")) continue;
           std::lock_guard lock(mu_);
           seen_.emplace("status/" + name, Clock::now());
+          phases_[name] = object["status"].is_object() ? object["status"].value("phase", "") : "";
           continue;
         }
         if ((**event).type != ss::kube::WatchEventType::kAdded) continue;
@@ -225,6 +244,7 @@ class Arrivals {
   std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::map<std::string, Clock::time_point> seen_;   // GUARDED_BY(mu_)
+  std::map<std::string, std::string> phases_;        // GUARDED_BY(mu_): store -> phase
   std::set<ss::kube::WatchStream*> streams_;         // GUARDED_BY(mu_)
   std::vector<std::thread> threads_;
 };
@@ -339,13 +359,11 @@ class Bench {
     const std::string operatorKubeconfig = ss::testing::operatorKubeconfig(*plane_);
     // Every store's address maps to a closed port: probes fail at once, without DNS.
     const std::string map = (dir_ / "store-addresses").string();
+    map_ = map;
     {
-      std::ofstream out(map);
-      for (int i = 0; i < std::max(options.runs, options.stores); ++i) {
-        for (const char* prefix : {"c", "m"}) {
-          out << prefix << i << "-redis." << kNamespace << ".svc:6379 127.0.0.1:1\n";
-        }
-      }
+      std::map<std::string, std::string> entries;
+      for (const auto& store : storeNames(options)) entries[address(store)] = "127.0.0.1:1";
+      bench::writeAddressMap(map_, entries);
     }
     for (const int pid : plane_->pids()) {
       const std::string comm = procField(pid, "status", "Name:\t");
@@ -365,6 +383,7 @@ class Bench {
     arrivals_ = std::make_unique<Arrivals>(*client_);
   }
   ~Bench() {
+    redis_.reset();
     arrivals_.reset();
     operator_.reset();
     plane_.reset();
@@ -416,6 +435,7 @@ class Bench {
     long operatorRequests = 0;  // by the operator's ServiceAccount, watches left out
     long operatorWrites = 0;    // of those, create/update/patch/delete
     long otherWrites = 0;       // by anyone else but kube-apiserver itself
+    long operatorWatches = 0;   // watches the operator opened (their ResponseStarted)
     std::size_t end = 0;        // the offset read up to
   };
   // Only requests received within [from, to) (wall clock, as the audit log's
@@ -429,7 +449,14 @@ class Bench {
     for (std::string line; std::getline(in, line);) {
       count.end += line.size() + 1;
       const Json event = Json::parse(line, nullptr, false);
-      if (event.is_discarded() || event.value("stage", "") != "ResponseComplete") continue;
+      if (event.is_discarded()) continue;
+      if (event.value("stage", "") == "ResponseStarted" && event.value("verb", "") == "watch" &&
+          event.value("user", Json::object()).value("username", "") == kOperatorUser) {
+        const std::string received = event.value("requestReceivedTimestamp", "");
+        if (received >= first && received < end) ++count.operatorWatches;
+        continue;
+      }
+      if (event.value("stage", "") != "ResponseComplete") continue;
       // MicroTime, always "YYYY-MM-DDTHH:MM:SS.uuuuuuZ": ordered as strings.
       const std::string received = event.value("requestReceivedTimestamp", "");
       if (received < first || received >= end) continue;
@@ -452,6 +479,21 @@ class Bench {
       }
     }
     return count;
+  }
+  // The user agents of the operator's requests in the audit log between two offsets, counted.
+  std::map<std::string, long> operatorUserAgents(std::size_t from, std::size_t to) const {
+    std::ifstream in(audit_);
+    in.seekg(static_cast<std::streamoff>(from));
+    std::map<std::string, long> out;
+    std::size_t at = from;
+    for (std::string line; at < to && std::getline(in, line);) {
+      at += line.size() + 1;
+      const Json event = Json::parse(line, nullptr, false);
+      if (event.is_discarded() || event.value("stage", "") != "ResponseComplete") continue;
+      if (event.value("user", Json::object()).value("username", "") != kOperatorUser) continue;
+      ++out[event.value("userAgent", "(none)")];
+    }
+    return out;
   }
   std::size_t auditSize() const {
     std::error_code ec;
@@ -569,6 +611,30 @@ class Bench {
     return out;
   }
 
+  static std::vector<std::string> storeNames(const Options& options) {
+    std::vector<std::string> names;
+    for (int i = 0; i < options.runs; ++i) names.push_back("c" + std::to_string(i));
+    for (int i = 0; i < options.stores; ++i) names.push_back("m" + std::to_string(i));
+    return names;
+  }
+  static std::string address(const std::string& store) {
+    return store + "-redis." + kNamespace + ".svc:6379";
+  }
+  // Part 4: one redis-server for every store, fed their passwords as their Secrets are seen.
+  bench::SharedRedis& startRedis() {
+    redis_ = std::make_unique<bench::SharedRedis>(*client_, kNamespace, dir_ / "redis");
+    return *redis_;
+  }
+  // Every store's address to the shared redis-server.
+  void mapStoresToRedis(const Options& options) {
+    std::map<std::string, std::string> entries;
+    for (const auto& store : storeNames(options)) {
+      entries[address(store)] = "127.0.0.1:" + std::to_string(redis_->port());
+    }
+    bench::writeAddressMap(map_, entries);
+  }
+  bench::SharedRedis* redis() { return redis_.get(); }
+
   Arrivals& arrivals() { return *arrivals_; }
   int operatorPid() const { return operator_->pid(); }
   int apiserverPid() const { return apiserverPid_; }
@@ -582,6 +648,8 @@ class Bench {
   std::unique_ptr<ss::kube::RestClient> client_;
   std::unique_ptr<ss::testing::ChildProcess> operator_;
   std::unique_ptr<Arrivals> arrivals_;
+  std::unique_ptr<bench::SharedRedis> redis_;
+  std::filesystem::path map_;
   std::uint16_t metricsPort_ = 0;
   int apiserverPid_ = 0;
   int etcdPid_ = 0;
@@ -637,13 +705,11 @@ double printRequests(const std::map<std::string, StoreRequests>& byStore, char p
 
 int main(int argc, char** argv) try {
   const Options options = parse(argc, argv);
-  std::printf("converge benchmark: %d runs one by one, %d stores at once, %d s steady state\n",
-              options.runs, options.stores, options.steadySeconds);
-  const std::time_t now = std::time(nullptr);
-  char date[64];
-  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", std::gmtime(&now));
-  std::printf("date %s; %ld cores; load average (1 min) %s at start\n", date,
-              ::sysconf(_SC_NPROCESSORS_ONLN), loadAverage().c_str());
+  bench::printHeader(argc, argv);
+  bench::raiseOpenFilesLimit();
+  std::printf("converge benchmark: %d runs one by one, %d stores at once, %d s at rest with all "
+              "%d Ready\n",
+              options.runs, options.stores, options.steadySeconds, options.runs + options.stores);
   const auto begun = Clock::now();
   Bench bench(options);
   // Every store's target Deployment and Service first (the operator does not watch them).
@@ -694,7 +760,7 @@ int main(int argc, char** argv) try {
     std::this_thread::sleep_for(100ms);
   }
   std::printf("  create to the last of the %d store objects: p50 %.1f ms, p99 %.1f ms, min %.1f, "
-              "max %.1f ms over %d runs (target p50 <= 50 ms)\n",
+              "max %.1f ms over %d runs (target p50 <= 30 ms; issue 7's 50 ms)\n",
               kObjectsPerStore, percentile(latencies, 0.5), percentile(latencies, 0.99),
               percentile(latencies, 0.0), percentile(latencies, 1.0), options.runs);
   std::printf("  create to the first status write: p50 %.1f ms, p99 %.1f ms\n",
@@ -769,7 +835,7 @@ int main(int argc, char** argv) try {
   }
   const double seconds = std::chrono::duration<double>(last - start).count();
   std::printf("  all objects of all %d stores written %.2f s after the first create (the creates "
-              "took %.2f s; target <= 60 s); load average %s after\n",
+              "took %.2f s; target <= 30 s; issue 7's 60 s); load average %s after\n",
               options.stores, seconds, std::chrono::duration<double>(created - start).count(),
               loadAverage().c_str());
   std::printf("  each store, its create to its last object: p50 %.2f s, p99 %.2f s, max %.2f s\n",
@@ -786,20 +852,78 @@ int main(int argc, char** argv) try {
   std::this_thread::sleep_for(5s);  // the last status writes
   const double ratio = printRequests(bench.requestsByStore(audit2), 'm', options.stores);
 
-  // 3. Steady state.
-  // Past the first looks again at every store (3, 6, 12, 24 s while it waits for its Redis).
+  // Requests identify the operator (issue 17): the user agents of its requests in parts 2 and 3.
+  {
+    const auto agents = bench.operatorUserAgents(audit2, bench.auditSize());
+    bool named = !agents.empty();
+    std::printf("  the operator's user agents (audit log, part 2):");
+    for (const auto& [agent, n] : agents) {
+      std::printf(" \"%s\" (%ld requests)", agent.c_str(), n);
+      named = named && agent.starts_with("sessionstore-operator/");
+    }
+    std::printf(" (target sessionstore-operator/VERSION: %s)\n", bench::verdict(named));
+  }
+
+  // 4. The stores made Ready: one redis-server answers for all of them.
+  const int total = options.runs + options.stores;
+  std::printf("\n4. the %d stores made Ready: one redis-server for all, their passwords added as "
+              "their Secrets are seen, then every address mapped to it\n",
+              total);
+  std::fflush(stdout);
+  const auto readyFrom = Clock::now();
+  bench::SharedRedis& redis = bench.startRedis();
+  if (!ss::testing::eventually([&] { return static_cast<int>(redis.stores()) >= total; }, 300s,
+                               100ms)) {
+    bench.fail("the passwords of " + std::to_string(total - static_cast<int>(redis.stores())) +
+               " stores were not found in 300 s");
+  }
+  const double passwordsAfter = std::chrono::duration<double>(Clock::now() - readyFrom).count();
+  bench.mapStoresToRedis(options);
+  const auto mapped = Clock::now();
+  int ready = 0;
+  while (Clock::now() < mapped + 900s && (ready = bench.arrivals().inPhase("Ready")) < total) {
+    std::this_thread::sleep_for(200ms);
+  }
+  if (ready < total) {
+    bench.fail(std::to_string(total - ready) + " stores were not Ready 900 s after their Redis "
+               "answered");
+  }
+  std::printf("  passwords of %d stores on the server after %.1f s; every store Ready %.1f s "
+              "after the address map pointed to it; load average %s\n",
+              total, passwordsAfter, std::chrono::duration<double>(Clock::now() - mapped).count(),
+              loadAverage().c_str());
+
+  // 5. At rest.
+  // Past the first looks again at every store (the operator's own writes coming back).
   std::this_thread::sleep_for(std::chrono::seconds(options.settleSeconds));
   const double busyRss = rssMiB(bench.operatorPid());
-  std::printf("\n3. steady state, %d unchanged stores for %d s: load average %s before\n",
-              options.runs + options.stores, options.steadySeconds, loadAverage().c_str());
+  std::printf("\n5. at rest (steady state), %d unchanged Ready stores for %d s: load average %s "
+              "before; the operator's open files %d, limit %s; the shared Redis holds %ld "
+              "connections\n",
+              total, options.steadySeconds, loadAverage().c_str(),
+              bench::openFiles(bench.operatorPid()), bench::openFilesLimit(bench.operatorPid()).c_str(),
+              redis.connectedClients());
+  std::fflush(stdout);
   const auto before3 = bench.requests();
   const std::size_t audit3 = bench.auditSize();
   const auto from3 = std::chrono::system_clock::now();
   const Cpu cpu2 = cpu();
-  std::this_thread::sleep_for(std::chrono::seconds(options.steadySeconds));
+  const auto window = Clock::now();
+  std::vector<double> rss;
+  long clientsMin = redis.connectedClients(), clientsMax = clientsMin;
+  for (int i = 0; i <= options.steadySeconds; ++i) {
+    std::this_thread::sleep_until(window + std::chrono::seconds(i));
+    rss.push_back(rssMiB(bench.operatorPid()));
+    if (i % 10 == 0) {
+      const long clients = redis.connectedClients();
+      clientsMin = std::min(clientsMin, clients);
+      clientsMax = std::max(clientsMax, clients);
+    }
+  }
   const Cpu cpu3 = cpu();
   const auto after3 = bench.requests();
   const auto to3 = std::chrono::system_clock::now();
+  const double steady = std::chrono::duration<double>(Clock::now() - window).count();
   std::this_thread::sleep_for(1s);
   const auto audit = bench.audit(audit3, from3, to3, /*printWrites=*/true);
   const long reads = (after3.first - before3.first) - (after3.second - before3.second);
@@ -808,26 +932,46 @@ int main(int argc, char** argv) try {
               after3.second - before3.second, audit.operatorWrites, kOperatorUser.c_str(),
               audit.otherWrites);
   std::printf("  reads by the operator: %ld (%.1f per second; %ld requests in the audit log)\n",
-              reads, static_cast<double>(reads) / options.steadySeconds, audit.operatorRequests);
+              reads, static_cast<double>(reads) / steady, audit.operatorRequests);
+  const double requestRate =
+      static_cast<double>(audit.operatorRequests + audit.operatorWatches) / steady;
+  std::printf("  API requests by the operator (audit log, watches opened included): %ld in %.0f s, "
+              "%.3f per second (%ld watches opened) (target <= 0.1 per second: %s)\n",
+              audit.operatorRequests + audit.operatorWatches, steady, requestRate,
+              audit.operatorWatches, bench::verdict(requestRate <= 0.1));
+  const double operatorCpu = 100 * (cpu3.op - cpu2.op) / steady;
   std::printf("  CPU seconds: operator %.2f, kube-apiserver %.2f, etcd %.2f (%.1f %%, %.1f %%, "
-              "%.1f %% of one core); load average %s after\n",
-              cpu3.op - cpu2.op, cpu3.api - cpu2.api, cpu3.etcd - cpu2.etcd,
-              100 * (cpu3.op - cpu2.op) / options.steadySeconds,
-              100 * (cpu3.api - cpu2.api) / options.steadySeconds,
-              100 * (cpu3.etcd - cpu2.etcd) / options.steadySeconds, loadAverage().c_str());
-  std::printf("\noperator resident memory with %d stores converged: %.1f MiB (target <= 64 MiB); "
-              "idle %.1f MiB (target <= 20 MiB); peak (VmHWM) %.1f MiB\n",
-              options.runs + options.stores, busyRss, idleRss,
-              rssMiB(bench.operatorPid(), "VmHWM:"));
-  const auto verdict = [](bool met) { return met ? "met" : "MISSED"; };
+              "%.1f %% of one core); load average %s after (operator target <= 2 %%: %s)\n",
+              cpu3.op - cpu2.op, cpu3.api - cpu2.api, cpu3.etcd - cpu2.etcd, operatorCpu,
+              100 * (cpu3.api - cpu2.api) / steady, 100 * (cpu3.etcd - cpu2.etcd) / steady,
+              loadAverage().c_str(), bench::verdict(operatorCpu <= 2.0));
+  const double rssMin = *std::min_element(rss.begin(), rss.end());
+  const double rssMax = *std::max_element(rss.begin(), rss.end());
+  std::printf("  operator resident memory over the window (%zu samples, one a second): first %.2f "
+              "MiB, last %.2f, min %.2f, max %.2f; max - min %.2f MiB, last - first %+.2f MiB "
+              "(target flat within 1 MiB: %s)\n",
+              rss.size(), rss.front(), rss.back(), rssMin, rssMax, rssMax - rssMin,
+              rss.back() - rss.front(), bench::verdict(rssMax - rssMin <= 1.0));
+  std::printf("  connections the shared Redis held (every 10 s): %ld to %ld (the benchmark's own "
+              "included)\n",
+              clientsMin, clientsMax);
+  std::printf("\n6. operator resident memory with %d stores Ready: %.1f MiB (target <= 48 MiB: "
+              "%s); idle %.1f MiB (target <= 20 MiB: %s); peak (VmHWM) %.1f MiB\n",
+              total, busyRss, bench::verdict(busyRss <= 48), idleRss,
+              bench::verdict(idleRss <= 20), rssMiB(bench.operatorPid(), "VmHWM:"));
+  const auto verdict = bench::verdict;
   const long steadyWrites = std::max(after3.second - before3.second, audit.operatorWrites);
-  std::printf("\ntargets: converge p50 <= 50 ms: %s (%.1f ms); %d at once <= 60 s: %s (%.1f s); "
-              "requests per store <= 1.5x the minimum: %s (%.2fx); steady-state writes 0: %s "
-              "(%ld); memory <= 20 MiB idle: %s (%.1f), <= 64 MiB with %d stores: %s (%.1f)\n",
-              verdict(percentile(latencies, 0.5) <= 50), percentile(latencies, 0.5),
-              options.stores, verdict(seconds <= 60), seconds, verdict(ratio > 0 && ratio <= 1.5),
-              ratio, verdict(steadyWrites == 0), steadyWrites, verdict(idleRss <= 20), idleRss,
-              options.runs + options.stores, verdict(busyRss <= 64), busyRss);
+  std::printf("\ntargets (issue 17; issue 7's in brackets): converge p50 <= 30 ms [50]: %s (%.1f "
+              "ms); %d at once <= 30 s [60]: %s (%.1f s); requests per store <= 1.5x the minimum: "
+              "%s (%.2fx); at rest: writes 0: %s (%ld), API requests <= 0.1/s: %s (%.3f), "
+              "operator CPU <= 2 %%: %s (%.1f %%), memory flat within 1 MiB: %s (%.2f); memory "
+              "<= 20 MiB idle: %s (%.1f), <= 48 MiB [64] with %d stores Ready: %s (%.1f)\n",
+              verdict(percentile(latencies, 0.5) <= 30), percentile(latencies, 0.5),
+              options.stores, verdict(seconds <= 30), seconds, verdict(ratio > 0 && ratio <= 1.5),
+              ratio, verdict(steadyWrites == 0), steadyWrites, verdict(requestRate <= 0.1),
+              requestRate, verdict(operatorCpu <= 2.0), operatorCpu,
+              verdict(rssMax - rssMin <= 1.0), rssMax - rssMin, verdict(idleRss <= 20), idleRss,
+              total, verdict(busyRss <= 48), busyRss);
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "converge_bench: %s\n", e.what());
