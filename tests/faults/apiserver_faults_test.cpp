@@ -488,9 +488,9 @@ TEST_F(ApiServerFaultsTest, ApiServerRestartMidRunAndChangesWhileUnseen) {
     std::cout << "[ faults ] kube-apiserver restarted again while the operator was cut off\n";
   }
   const auto failuresAfterChanges = streamFailures(operator_->output());
-  ASSERT_TRUE(
-      eventually([&] { return streamFailures(operator_->output()) > failuresAfterChanges; }))
-      << "the operator did not try the server again while cut off";
+  ASSERT_TRUE(eventually([&] {
+    return streamFailures(operator_->output()) > failuresAfterChanges;
+  })) << "the operator did not try the server again while cut off";
   tcpProxy_->restore();
   const auto restored = Clock::now();
   playNode("late");

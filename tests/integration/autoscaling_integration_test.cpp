@@ -209,8 +209,9 @@ TEST_F(AutoscalingIntegration, ActiveSessionsCountOnlyKeysUnderThePrefix) {
   for (const int sessions : {2601, 2602}) {
     ASSERT_TRUE((*writer)->command({"SET", prefix + "s" + std::to_string(sessions - 1), "x"}));
     const auto polled = [&] {
-      const Json metrics = mustGet("sessionstore", "sessions")["status"].value(
-          "autoscaling", Json::object()).value("metrics", Json::array());
+      const Json metrics = mustGet("sessionstore", "sessions")["status"]
+                               .value("autoscaling", Json::object())
+                               .value("metrics", Json::array());
       return !metrics.empty() && metrics[0].value("current", "") == std::to_string(sessions) &&
              metrics[0].value("recommendedReplicas", 0) == 6;
     };

@@ -60,8 +60,8 @@ class LeaderElection : public ::testing::Test {
   static double secondsOf(const std::string& microTime) {
     std::tm tm{};
     double seconds = 0;
-    if (std::sscanf(microTime.c_str(), "%d-%d-%dT%d:%d:%lf", &tm.tm_year, &tm.tm_mon,
-                    &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &seconds) != 6) {
+    if (std::sscanf(microTime.c_str(), "%d-%d-%dT%d:%d:%lf", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                    &tm.tm_hour, &tm.tm_min, &seconds) != 6) {
       ADD_FAILURE() << "not a MicroTime: \"" << microTime << "\"";
       return 0;
     }
@@ -116,9 +116,11 @@ TEST_F(LeaderElection, OneLeadsAndKillOrTerminateHandsOver) {
   // b runs as a candidate for several of its retry periods and never leads: b has read the
   // Lease and found a holding it (its "new leader" line), and a has renewed it three times
   // since, each renew a retry period on which b found it held again.
-  ASSERT_TRUE(eventually([&] { return linesWith(b->output(), R"("msg":"new leader")",
-                                                R"("leader":"replica-a")") >= 1; },
-                         std::chrono::seconds(30)))
+  ASSERT_TRUE(eventually(
+      [&] {
+        return linesWith(b->output(), R"("msg":"new leader")", R"("leader":"replica-a")") >= 1;
+      },
+      std::chrono::seconds(30)))
       << b->output();
   std::set<std::string> renewals;
   ASSERT_TRUE(eventually(
