@@ -341,7 +341,13 @@ spec:
       << describeStore("neighbour");
   EXPECT_NE(condition("neighbour", "AutoscalingActive")->value("message", "").find("neighbour-hpa"),
             std::string::npos);
-  // The condition can come before the Deployment's pods exist: wait for them to annotate them.
+  // The condition can come before the Deployment's pods exist: wait for them to annotate them,
+  // and for the pods of the wired Deployment (wiring rolls it; new pods would not carry the
+  // load annotated on the old ones).
+  ASSERT_TRUE(eventually([&] { return phase("neighbour") == "Ready"; }))
+      << describeStore("neighbour");
+  const auto rolled = inNs({"rollout", "status", "deployment/neighbour", "--timeout=90s"});
+  ASSERT_TRUE(rolled.ok()) << rolled.describe();
   ASSERT_TRUE(eventually(
       [&] { return mustGet("deployment", "neighbour")["status"].value("readyReplicas", 0) == 2; },
       90s))
@@ -368,7 +374,7 @@ spec:
         }
         return true;
       },
-      120s))
+      180s))  // as long as the CPU test gives the same path (kwok, metrics-server) to scale
       << kubectl({"get", "--raw", "/apis/metrics.k8s.io/v1beta1/namespaces/" + ns_ + "/pods"}).out;
   const auto generation0 = mustGet("sessionstore", "neighbour")["metadata"].value("generation", 0);
   ASSERT_TRUE(inNs({"patch", "sessionstore", "neighbour", "--type=merge", "-p",
