@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -472,9 +473,13 @@ TEST_F(ApiServerFaultsTest, ApiServerRestartMidRunAndChangesWhileUnseen) {
   const auto passwordsBefore = passwords(before);
   const auto versionsBefore = versions("s0");
 
-  // The operator cannot see the server; a change and a new store arrive meanwhile.
+  // The operator cannot see the server; a change and a new store arrive meanwhile. Cut off means
+  // its informer has met the cut (a broken watch or a refused request in its log); and it has
+  // met it again after the changes, so it did not see them before the connections came back.
+  const auto failuresBeforeCut = streamFailures(operator_->output());
   tcpProxy_->cut();
-  std::this_thread::sleep_for(1s);
+  ASSERT_TRUE(eventually([&] { return streamFailures(operator_->output()) > failuresBeforeCut; }))
+      << "the operator did not notice the cut";
   patchSpec("s0", R"({"workers":{"perCPU":3}})");
   createStore("late");
   if (longForm()) {
@@ -482,7 +487,10 @@ TEST_F(ApiServerFaultsTest, ApiServerRestartMidRunAndChangesWhileUnseen) {
     ASSERT_TRUE(restarted.ok()) << restarted.describe();
     std::cout << "[ faults ] kube-apiserver restarted again while the operator was cut off\n";
   }
-  std::this_thread::sleep_for(2s);
+  const auto failuresAfterChanges = streamFailures(operator_->output());
+  ASSERT_TRUE(eventually([&] {
+    return streamFailures(operator_->output()) > failuresAfterChanges;
+  })) << "the operator did not try the server again while cut off";
   tcpProxy_->restore();
   const auto restored = Clock::now();
   playNode("late");
@@ -529,8 +537,11 @@ TEST_F(ApiServerFaultsTest, EtcdCompactionForcesRelist) {
   const double goneBefore = requests("WATCH", "410");
   const auto goneLogBefore = occurrences(operator_->output(), "410 Gone), relisting");
 
+  const auto failuresBeforeCut = streamFailures(operator_->output());
   tcpProxy_->cut();
-  std::this_thread::sleep_for(1s);
+  // Away: its informer has met the cut (a broken watch or a refused request in its log).
+  ASSERT_TRUE(eventually([&] { return streamFailures(operator_->output()) > failuresBeforeCut; }))
+      << "the operator did not notice the cut";
   patchSpec("a1", R"({"affinity":{"timeoutSeconds":1800}})");
   // Writes elsewhere: SessionStores in another namespace (the operator does not watch it), so the
   // history of the resource moves well past the operator's resourceVersion.
@@ -600,7 +611,9 @@ TEST_F(ApiServerFaultsTest, WatchConnectionsCutRepeatedly) {
   const auto duration = longForm() ? 60s : 20s;
   const auto period = 3s;
   std::atomic<bool> cutting{true};
-  int cuts = 0;
+  std::atomic<int> cuts{0};
+  // The fault's schedule: these sleeps pace the cuts (a network that drops every few seconds),
+  // they wait for nothing.
   std::thread cutter([&] {
     const auto end = Clock::now() + duration;
     while (Clock::now() < end) {
@@ -612,13 +625,17 @@ TEST_F(ApiServerFaultsTest, WatchConnectionsCutRepeatedly) {
     }
     cutting = false;
   });
-  std::this_thread::sleep_for(4s);
+  // The changes land among the cuts: after the second, the third (and the sixth).
+  const auto afterCut = [&](int n) {
+    ASSERT_TRUE(eventually([&] { return cuts >= n; }, duration)) << "cut " << n << " never came";
+  };
+  ASSERT_NO_FATAL_FAILURE(afterCut(2));
   patchSpec("c0", R"({"workers":{"perCPU":3}})");
-  std::this_thread::sleep_for(3s);
+  ASSERT_NO_FATAL_FAILURE(afterCut(3));
   createStore("c2");
   playNode("c2");
   if (longForm()) {
-    std::this_thread::sleep_for(10s);
+    ASSERT_NO_FATAL_FAILURE(afterCut(6));
     patchSpec("c1", R"({"affinity":{"timeoutSeconds":900}})");
     createStore("c3");
     playNode("c3");
@@ -635,7 +652,7 @@ TEST_F(ApiServerFaultsTest, WatchConnectionsCutRepeatedly) {
   const auto stopped = Clock::now();
   expectConverged(expected);
   const double watches = requests("WATCH") - watchesBefore;
-  std::cout << "[ faults ] " << cuts << " cuts in " << duration.count() << " s; " << watches
+  std::cout << "[ faults ] " << cuts.load() << " cuts in " << duration.count() << " s; " << watches
             << " watch requests since; converged " << secondsSince(stopped)
             << " s after the last cut\n";
   EXPECT_GE(watches, 2) << "the operator did not watch again after the cuts";
@@ -696,10 +713,13 @@ TEST_F(ApiServerFaultsTest, TooManyRequestsAndServerErrors) {
     proxy.fault(phase.status, 1);
     const auto end = Clock::now() + phase.length;
     if (!changed) {
-      std::this_thread::sleep_for(2s);
+      // The change is made during the fault: once the operator has met it.
+      ASSERT_TRUE(eventually([&] { return !proxy.faulted().empty(); }, phase.length, 50ms))
+          << "the operator made no request in the fault's first " << phase.length.count() << " s";
       patchSpec("r0", R"({"workers":{"perCPU":3}})");
       changed = true;
     }
+    // The fault's schedule: each phase lasts its length (the bounds below are computed from it).
     std::this_thread::sleep_for(end - Clock::now());
     if (phase.status == 429) tooManyEnd = Clock::now();
   }

@@ -413,6 +413,7 @@ TEST_F(StoreFaults, StoresConvergeWhileTheOperatorIsKilledAtRandomMoments) {
     // From the second batch on, one store of the previous batch was deleted with it: its
     // finalizer is pending work too.
     const int ms = pause(random);
+    // The fault's schedule: a kill at a random moment, not a wait for anything.
     std::this_thread::sleep_for(std::chrono::milliseconds(ms));
     operator_->signal(SIGKILL);
     moments.push_back(ms);

@@ -3,9 +3,12 @@
 // pagination, authentication and authorization errors, TLS that fails closed, and watches.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
+#include <thread>
 
 #include "control_plane.h"
+#include "eventually.h"
 #include "kube/config.h"
 #include "kube/rest_client.h"
 
@@ -337,18 +340,36 @@ TEST_F(ClientTest, CancelEndsABlockedWatchAtOnce) {
   auto stream = client_->watch(resources::kConfigMaps, "default",
                                WatchOptions{.timeout = std::chrono::seconds(300)});
   ASSERT_TRUE(stream) << stream.error().describe();
-  const auto started = std::chrono::steady_clock::now();
-  std::thread canceller([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    (*stream)->cancel();
+  // The reader drains what the server sends at once (initial ADDED events), then blocks in
+  // next() until cancelled. It says when it enters next(); the test cancels once it has entered
+  // it with nothing left to read (no event came back for 200 ms: it waits on the server).
+  std::atomic<int> entered{0};
+  std::atomic<int> returned{0};
+  std::atomic<bool> ended{false};
+  std::thread reader([&] {
+    while (true) {
+      ++entered;
+      auto event = (*stream)->next();
+      ++returned;
+      if (!event || !event->has_value()) break;
+    }
+    ended = true;
   });
-  // Drain what the server sends at once (initial ADDED events), then block until cancelled.
-  while (true) {
-    auto event = (*stream)->next();
-    if (!event || !event->has_value()) break;
-  }
-  canceller.join();
-  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+  int lastReturned = -1;
+  const bool waiting = testing::eventually(
+      [&] {
+        const int now = returned;
+        const bool inside = entered > now && now == lastReturned;
+        lastReturned = now;
+        return inside;
+      },
+      std::chrono::seconds(30), std::chrono::milliseconds(200));
+  (*stream)->cancel();
+  // Ended by the cancel, long before the server's 300 s would end it.
+  EXPECT_TRUE(testing::eventually([&] { return ended.load(); }, std::chrono::seconds(30),
+                                  std::chrono::milliseconds(10)));
+  reader.join();
+  EXPECT_TRUE(waiting) << "the reader never waited in next()";
 }
 
 }  // namespace

@@ -143,6 +143,10 @@ TEST(InformerOnARealServer, RelistsAfterGoneWithoutLosingAChangeMadeWhileCutOff)
   ASSERT_TRUE(informer.waitForSync(std::chrono::seconds(30)));
   ASSERT_EQ(informer.size(), 2u);  // keep and doomed
   const auto listsBefore = informer.stats().lists;
+  // The newest revision now: the informer's resourceVersion is not newer.
+  auto latest = direct->list(kConfigMaps, "default");
+  ASSERT_TRUE(latest) << latest.error().describe();
+  const std::string informerVersionAtMost = latest->resourceVersion;
 
   // Cut off: changes happen and etcd compacts past the informer's resourceVersion.
   proxy.cut();
@@ -154,8 +158,17 @@ TEST(InformerOnARealServer, RelistsAfterGoneWithoutLosingAChangeMadeWhileCutOff)
     ASSERT_TRUE(direct->patch(kConfigMaps, "default", "born", kube::PatchType::kMerge,
                               Json{{"data", {{"n", std::to_string(i)}}}}));
   }
-  // A watch from an old revision now answers 410 (the compactor runs every second).
-  std::this_thread::sleep_for(std::chrono::seconds(4));
+  // A watch from an old revision now answers 410 (the compactor runs every second): wait until
+  // the server says so for that revision (a paged list at it reads exactly it, from etcd, as
+  // --watch-cache=false has it).
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto old = direct->list(kConfigMaps, "default",
+                                {.limit = 1, .resourceVersion = informerVersionAtMost});
+        return !old && old.error().kind == kube::ErrorKind::kGone;
+      },
+      std::chrono::seconds(60), std::chrono::milliseconds(200)))
+      << "etcd did not compact past revision " << informerVersionAtMost;
   proxy.restore();
 
   EXPECT_TRUE(eventually([&] { return seen.wasDeleted("doomed"); }, std::chrono::seconds(60)));

@@ -262,9 +262,8 @@ class OperatorFixture : public ::testing::Test {
     return ref;
   }
 
-  // Requests the operator has made that write (POST, PUT, PATCH, DELETE), from its /metrics
-  // (rest_client_requests_total); the metrics port is the one its last "serving" log line gives.
-  static long operatorWrites() {
+  // The operator's /metrics text; the port is the one its last "serving" log line gives.
+  static std::string operatorMetrics() {
     const std::string log = operator_->output();
     const auto at = log.rfind("\"msg\":\"serving\"");
     if (at == std::string::npos)
@@ -278,16 +277,65 @@ class OperatorFixture : public ::testing::Test {
     const auto port = static_cast<std::uint16_t>(std::stoi(match[1].str()));
     const auto response = httpExchange(port, "GET", "/metrics");
     if (!response || response->status != 200) throw std::runtime_error("GET /metrics failed");
-    long writes = 0;
-    static const std::regex sample(
-        "^rest_client_requests_total\\{[^}]*method=\"(POST|PUT|PATCH|DELETE)\"[^}]*\\} "
-        "([0-9.e+]+)$");
-    std::istringstream lines(response->body);
-    for (std::string text; std::getline(lines, text);) {
+    return response->body;
+  }
+  // The sum of the samples of `name` (exactly: no _bucket or _count suffix added) whose labels
+  // match `labels` (a regex on the text between the braces), in a /metrics text.
+  static long metricSum(const std::string& text, const std::string& name,
+                        const std::string& labels = ".*") {
+    const std::regex sample("^" + name + "\\{(" + labels + ")\\} ([0-9.e+]+)$");
+    long sum = 0;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
       std::smatch m;
-      if (std::regex_match(text, m, sample)) writes += std::lround(std::stod(m[2].str()));
+      if (std::regex_match(line, m, sample)) sum += std::lround(std::stod(m[m.size() - 1].str()));
     }
-    return writes;
+    return sum;
+  }
+
+  // Requests the operator has made that write (POST, PUT, PATCH, DELETE), from its /metrics
+  // (rest_client_requests_total).
+  static long operatorWrites() {
+    return metricSum(operatorMetrics(), "rest_client_requests_total",
+                     "[^}]*method=\"(POST|PUT|PATCH|DELETE)\"[^}]*");
+  }
+
+  // Passes of the SessionStore controller so far: begun (keys taken from its queue,
+  // workqueue_queue_duration_seconds_count) and ended (controller_runtime_reconcile_total). A
+  // key is counted as begun before its pass reads anything, and as ended after the pass is done.
+  struct Passes {
+    long begun = 0;
+    long ended = 0;
+  };
+  static Passes passes() {
+    const std::string text = operatorMetrics();
+    if (text.find("workqueue_queue_duration_seconds_count{") == std::string::npos ||
+        text.find("controller_runtime_reconcile_total{") == std::string::npos) {
+      throw std::runtime_error("no pass counted on /metrics: the marker would hold at once");
+    }
+    return {.begun = metricSum(text, "workqueue_queue_duration_seconds_count",
+                               "[^}]*name=\"sessionstore\"[^}]*"),
+            .ended = metricSum(text, "controller_runtime_reconcile_total",
+                               "[^}]*controller=\"sessionstore\"[^}]*")};
+  }
+  // Whether a pass that began after `mark` was read has ended: the operator has looked (at some
+  // store; at this one when it is the only one) since then.
+  static bool aPassEndedSince(const Passes& mark, long count = 1) {
+    return passes().ended >= mark.begun + count;
+  }
+
+  // Makes the operator look at `store` without changing anything it acts on: an annotation of the
+  // test's own on the SessionStore (a watch event on the store) and on its Redis ConfigMap (an
+  // owned object's event, for an operator that watches what it owns). Neither asks for a write.
+  void nudge(const std::string& store) {
+    const std::string value = "test.sessionstore.io/nudge=" + std::to_string(++nudges_);
+    const auto onStore = inNs({"annotate", "--overwrite", "sessionstore", store, value});
+    ASSERT_TRUE(onStore.ok()) << onStore.describe();
+    if (get("configmap", store + "-redis-config")) {
+      const auto onChild =
+          inNs({"annotate", "--overwrite", "configmap", store + "-redis-config", value});
+      ASSERT_TRUE(onChild.ok()) << onChild.describe();
+    }
   }
 
   // Every password a Secret of this namespace holds must appear in no log line, Event or status.
@@ -380,6 +428,7 @@ class OperatorFixture : public ::testing::Test {
   static inline std::string addressMap_;
   static inline std::map<std::string, std::unique_ptr<RedisServer>> stores_;
   static inline int counter_ = 0;
+  static inline int nudges_ = 0;
   std::string ns_;
 };
 

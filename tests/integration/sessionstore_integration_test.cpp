@@ -37,15 +37,21 @@ TEST_F(SessionStoreIntegration, AGitOpsNeighbourKeepsItsFieldsAndTheOperatorStay
     const Json status = mustGet("sessionstore", "shop").value("status", Json::object());
     return status.value("target", Json::object()).value("replicas", 0) == 2;
   })) << describeStore("shop");
-  std::this_thread::sleep_for(3s);
+  // Settled: a pass that began after that status was seen has ended (shop is the operator's only
+  // store), so whatever the rollout's pass still had to write is written.
+  Passes mark = passes();
+  ASSERT_NO_FATAL_FAILURE(nudge("shop"));
+  ASSERT_TRUE(eventually([&] { return aPassEndedSince(mark); })) << describeStore("shop");
 
-  // Over 30 quiet seconds the operator writes nothing (it still probes the store, and looks at
-  // everything again at least once): no request that writes, not even one that would change
-  // nothing, and no object changed.
+  // Quiet: the operator looks at everything again (nudged, and a pass that began after the
+  // nudge has ended) and writes nothing: no request that writes, not even one that would change
+  // nothing, and no object changed (the nudge's own annotations are in `before`).
   const long writesBefore = operatorWrites();
+  mark = passes();
+  ASSERT_NO_FATAL_FAILURE(nudge("shop"));
   const auto before = versions("shop");
   const Json statusBefore = mustGet("sessionstore", "shop")["status"];
-  std::this_thread::sleep_for(31s);
+  ASSERT_TRUE(eventually([&] { return aPassEndedSince(mark); })) << describeStore("shop");
   const auto after = versions("shop");
   const std::string statuses = "status before:\n" + statusBefore.dump(1) + "\nstatus after:\n" +
                                mustGet("sessionstore", "shop")["status"].dump(1);
@@ -86,11 +92,27 @@ TEST_F(SessionStoreIntegration, ManagedStoreIsProvisionedThenTheAppIsWired) {
   // not there until the test starts it.
   ASSERT_TRUE(eventually([&] { return conditionIs("web", "StoreReady", "False"); }))
       << describeStore("web");
-  std::this_thread::sleep_for(3s);  // a few reconciles
-  EXPECT_TRUE(envNames(mustGet("deployment", "web")).empty());
+  // And not at a later look either: a spec change that changes no object (workers.max stays
+  // above WORKERS) makes the operator look again, and status.observedGeneration reaching the new
+  // generation says that pass has ended; until then and after it, still nothing is wired.
+  const auto generation0 = mustGet("sessionstore", "web")["metadata"].value("generation", 0);
+  ASSERT_TRUE(inNs({"patch", "sessionstore", "web", "--type=merge", "-p",
+                    R"({"spec":{"workers":{"max":31}}})"})
+                  .ok());
+  const auto notWired = [&] {
+    return envNames(mustGet("deployment", "web")).empty() &&
+           !get("secret", "web-session-store").has_value();
+  };
+  const auto lookedAgain = [&] {
+    const Json now = mustGet("sessionstore", "web");
+    return now["metadata"].value("generation", 0) > generation0 &&
+           now["status"].value("observedGeneration", 0) == now["metadata"]["generation"];
+  };
+  EXPECT_EQ(consistentlyUntil(notWired, lookedAgain), Held::kUntilTheMarker)
+      << describeStore("web");
+  EXPECT_TRUE(conditionIs("web", "StoreReady", "False")) << describeStore("web");
   EXPECT_TRUE(conditionIs("web", "ConnectionWired", "False", "WaitingForStore"))
       << describeStore("web");
-  EXPECT_FALSE(get("secret", "web-session-store").has_value());
   // Meanwhile clients stay sticky (UntilStoreReady).
   EXPECT_EQ(mustGet("service", "web")["spec"]["sessionAffinity"], "ClientIP");
 
@@ -275,13 +297,28 @@ TEST_F(SessionStoreIntegration, AMissingTargetIsReportedAndPickedUpWhenCreated) 
 
 TEST_F(SessionStoreIntegration, SpecChangesTouchExactlyTheObjectsTheyShould) {
   ASSERT_NO_FATAL_FAILURE(readyStore("cart"));
-  const auto settle = [&] { std::this_thread::sleep_for(4s); };
   const auto generationSeen = [&] {
     const Json store = mustGet("sessionstore", "cart");
     return store["status"].value("observedGeneration", 0) == store["metadata"]["generation"] &&
            store["status"].value("phase", "") == "Ready";
   };
-  settle();
+  // Settled: the operator looks at cart again after the change's pass, and that look has ended.
+  // The look is a spec change that changes no object (workers.max, lowered each time, stays
+  // above WORKERS), so it writes cart's status only; its pass has ended when
+  // status.observedGeneration reaches the new generation. What the change still had to write
+  // is written by then, and nothing else.
+  int workersMax = 32;
+  const auto settle = [&] {
+    ASSERT_TRUE(inNs({"patch", "sessionstore", "cart", "--type=merge", "-p",
+                      R"({"spec":{"workers":{"max":)" + std::to_string(--workersMax) + "}}}"})
+                    .ok());
+    ASSERT_TRUE(eventually([&] {
+      const Json store = mustGet("sessionstore", "cart");
+      return store["spec"]["workers"].value("max", 0) == workersMax &&
+             store["status"].value("observedGeneration", 0) == store["metadata"]["generation"];
+    })) << describeStore("cart");
+  };
+  ASSERT_NO_FATAL_FAILURE(settle());
 
   // workers.perCPU: WORKERS and the pool size change; the Secret holds the pool size, so the
   // connection (and its hash) changes with it. The store is untouched.
@@ -292,7 +329,7 @@ TEST_F(SessionStoreIntegration, SpecChangesTouchExactlyTheObjectsTheyShould) {
                   .ok());
   ASSERT_TRUE(eventually([&] { return envValue("cart", "WORKERS") == "7" && generationSeen(); }))
       << describeStore("cart");
-  settle();
+  ASSERT_NO_FATAL_FAILURE(settle());
   EXPECT_EQ(envValue("cart", "REDIS_MAX_CONNECTIONS"), "64");  // floor(900 / (2 * 7))
   EXPECT_EQ(
       changed(before, versions("cart")),
@@ -311,7 +348,7 @@ TEST_F(SessionStoreIntegration, SpecChangesTouchExactlyTheObjectsTheyShould) {
            service["spec"]["sessionAffinityConfig"]["clientIP"]["timeoutSeconds"] == 600 &&
            generationSeen();
   })) << describeStore("cart");
-  settle();
+  ASSERT_NO_FATAL_FAILURE(settle());
   EXPECT_EQ(changed(before, versions("cart")),
             (std::set<std::string>{"sessionstore/cart", "service/cart"}));
 
@@ -325,7 +362,7 @@ TEST_F(SessionStoreIntegration, SpecChangesTouchExactlyTheObjectsTheyShould) {
                "maxmemory 134217728") != std::string::npos &&
            generationSeen();
   })) << describeStore("cart");
-  settle();
+  ASSERT_NO_FATAL_FAILURE(settle());
   EXPECT_EQ(changed(before, versions("cart")),
             (std::set<std::string>{"sessionstore/cart", "configmap/cart-redis-config",
                                    "statefulset/cart-redis"}));
@@ -340,7 +377,7 @@ TEST_F(SessionStoreIntegration, SpecChangesTouchExactlyTheObjectsTheyShould) {
     return decode(mustGet("secret", "cart-session-store"), "SESSION_KEY_PREFIX") == "cart-v2:" &&
            hashOf("cart") != hash1;
   })) << describeStore("cart");
-  settle();
+  ASSERT_NO_FATAL_FAILURE(settle());
   const auto keyPrefixChanged = changed(before, versions("cart"));
   for (const char* expected : {"configmap/cart-redis-config", "secret/cart-session-store",
                                "deployment/cart", "statefulset/cart-redis"}) {
