@@ -298,9 +298,11 @@ std::optional<clock::Duration> ScalingController::poll(const std::string& key) {
               metric.type == api::MetricType::kStoreClients
                   ? conn->connectedClients()
                   : conn->keysUnder(api::keyPrefix(store));
-          // This connection is one of the store's clients: count the app's only.
+          // The operator's own connections are among the store's clients: this one and the
+          // health monitor's kept one (health/health_monitor.h). Count the app's only.
+          constexpr std::int64_t kOperatorConnections = 2;
           if (total && metric.type == api::MetricType::kStoreClients) {
-            total = std::max<std::int64_t>(*total - 1, 0);
+            total = std::max<std::int64_t>(*total - kOperatorConnections, 0);
           }
           if (!total) {
             result = scalepolicy::failed(metric.type, "store: " + total.error());
