@@ -740,7 +740,13 @@ TEST_F(ApiServerFaultsTest, TooManyRequestsAndServerErrors) {
   double shortestGap = 1e9;
   std::string shortestGapPath;
   for (const auto& r : faulted) {
-    const std::string path = r.method + " " + r.target.substr(0, r.target.find('?')) +
+    // Two informers may watch one path with different label selectors (the operator's Services
+    // and the wired targets'): each is its own source.
+    std::string selector;
+    if (const auto at = r.target.find("labelSelector="); at != std::string::npos) {
+      selector = " " + r.target.substr(at, r.target.find('&', at) - at);
+    }
+    const std::string path = r.method + " " + r.target.substr(0, r.target.find('?')) + selector +
                              (r.target.find("watch=") != std::string::npos ? " (watch)" : "");
     ++byPath[path];
     if (r.at > tooManyEnd) continue;
@@ -760,14 +766,17 @@ TEST_F(ApiServerFaultsTest, TooManyRequestsAndServerErrors) {
   for (const auto& [what, n] : byPath) std::cout << "[ faults ]   " << n << " x " << what << "\n";
 
   // Bounds, from the operator's backoff settings. While every request fails, these retry: the
-  // SessionStore informer (watch or list; backoff 0.8 s doubling to 30 s) and the reconcile of
-  // each of the 3 stores (per-key backoff 5 ms doubling, as client-go's workqueue), each attempt
-  // one GET; both wait at least the Retry-After (1 s) of a 429. So under 429 a path is asked at
+  // 8 informers (SessionStores; the operator's ConfigMaps, Services, StatefulSets,
+  // NetworkPolicies and Secrets; the wired Deployments and Services: watch or list, backoff
+  // 0.8 s doubling to 30 s) and the reconcile of each of the 3 stores (per-key backoff 5 ms
+  // doubling, as client-go's workqueue), each attempt at most 3 GETs side by side (the password
+  // and connection Secrets, which are never cached, and a target not wired yet); all wait at
+  // least the Retry-After (1 s) of a 429. So under 429 a path is asked at
   // most once a second, and a source makes at most one request per second of 429 plus, in each
   // 5xx phase, at most the ~12 doublings from 5 ms to 10 s. In any 1 s window a source whose
   // backoff starts afresh in a 5xx phase makes at most 9 (5 ms ... 640 ms). A retry storm (no
   // backoff) makes hundreds of requests a second.
-  const std::size_t sources = 1 + 3;
+  const std::size_t sources = 8 + 3 * 3;
   std::size_t perSource = 0;
   for (const auto& phase : phases) {
     perSource += phase.status == 429 ? static_cast<std::size_t>(phase.length.count()) + 1 : 13;
