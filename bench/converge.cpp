@@ -467,6 +467,13 @@ class Bench {
       if (username == kOperatorUser) {
         if (verb != "watch") ++count.operatorRequests;
         if (write) ++count.operatorWrites;
+        // At rest, each read is a finding: say what it was (the first 40).
+        if (!write && verb != "watch" && printWrites && count.operatorRequests <= 40) {
+          const Json ref = event.value("objectRef", Json::object());
+          std::fprintf(stderr, "  audit: %s %s %s/%s by the operator\n", verb.c_str(),
+                       ref.value("resource", "").c_str(), ref.value("namespace", "").c_str(),
+                       ref.value("name", "").c_str());
+        }
       } else if (write && username != "system:apiserver") {
         // (kube-apiserver renews its own identity Lease every 10 s.)
         ++count.otherWrites;

@@ -64,6 +64,15 @@ void Queue::addAfterLocked(const std::string& key, clock::Duration delay) {
   keysChanged_.notify_all();
 }
 
+void Queue::dropDelayed(const std::string& key) {
+  std::lock_guard lock(mu_);
+  promoteReadyLocked();  // one whose time has come is ready, not pending: it stays
+  if (const auto it = delayedByKey_.find(key); it != delayedByKey_.end()) {
+    delayed_.erase(it->second);
+    delayedByKey_.erase(it);
+  }
+}
+
 void Queue::forget(const std::string& key) {
   std::lock_guard lock(mu_);
   backoff_.forget(key);

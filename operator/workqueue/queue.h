@@ -77,6 +77,9 @@ class Queue {
   void addRateLimited(const std::string& key, clock::Duration atLeast = clock::Duration::zero());
   // Resets the key's backoff (after a success). Does not remove it from the queue.
   void forget(const std::string& key);
+  // Drops the key's pending addAfter / addRateLimited, if any (a key already ready stays). A
+  // pass that has just looked at the key supersedes the look an earlier pass asked for.
+  void dropDelayed(const std::string& key);
   // Failures recorded by addRateLimited since the key was last forgotten.
   std::uint64_t numRequeues(const std::string& key) const;
 

@@ -34,14 +34,18 @@ void Runner::work() {
       outcome = Outcome::retry();
     }
     switch (outcome.kind) {
+      // A pass that ended supersedes the looks earlier passes asked for (a waiting store's
+      // back-off, set before it became Ready, would otherwise come back for nothing).
       case Outcome::Kind::kSuccess:
         queue_.forget(*key);
+        queue_.dropDelayed(*key);
         break;
       case Outcome::Kind::kRetry:
         queue_.addRateLimited(*key, outcome.after);
         break;
       case Outcome::Kind::kRequeueAfter:
         queue_.forget(*key);
+        queue_.dropDelayed(*key);
         queue_.addAfter(*key, outcome.after);
         break;
     }

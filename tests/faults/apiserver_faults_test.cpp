@@ -750,6 +750,10 @@ TEST_F(ApiServerFaultsTest, TooManyRequestsAndServerErrors) {
                              (r.target.find("watch=") != std::string::npos ? " (watch)" : "");
     ++byPath[path];
     if (r.at > tooManyEnd) continue;
+    // A POST creates a new object each time (the recorder's Events, for any of the stores): not
+    // a retry of one request, so Retry-After says nothing about the gap between two of them.
+    // They still count in the bounds below.
+    if (r.method == "POST") continue;
     if (const auto it = lastTooMany.find(path); it != lastTooMany.end()) {
       const double gap = std::chrono::duration<double>(r.at - it->second).count();
       if (gap < shortestGap) {

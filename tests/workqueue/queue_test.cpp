@@ -208,6 +208,21 @@ TEST_F(QueueTest, AddAfterHandsOutKeysInReadyTimeOrder) {
   EXPECT_EQ(drainReady(), (std::vector<std::string>{"b", "tie-1", "tie-2", "c", "a"}));
 }
 
+TEST_F(QueueTest, DropDelayedForgetsAPendingLookButNotAReadyKey) {
+  queue_.addAfter("waiting", seconds(48));  // an earlier pass's back-off
+  queue_.addAfter("due", seconds(1));
+  clock_.advance(seconds(1));               // "due" is ready now
+  queue_.dropDelayed("waiting");
+  queue_.dropDelayed("due");
+  queue_.addAfter("waiting", hours(10));    // the pass that just ended asks for later
+  EXPECT_EQ(queue_.stats().delayed, 1u);
+  EXPECT_EQ(drainReady(), (std::vector<std::string>{"due"}));
+  clock_.advance(seconds(48));
+  EXPECT_EQ(queue_.len(), 0u) << "the superseded 48 s look still came";
+  clock_.advance(hours(10));
+  EXPECT_EQ(drainReady(), (std::vector<std::string>{"waiting"}));
+}
+
 TEST_F(QueueTest, KeysReadyBeforeADirectAddComeFirst) {
   queue_.addAfter("delayed", seconds(1));
   clock_.advance(seconds(2));
