@@ -432,50 +432,70 @@ std::optional<clock::Duration> ScalingController::poll(const std::string& key) {
     metrics_->replicasDesired.withLabels({ns, name})->set(*desiredReplicas);
   }
 
-  // The status: the AutoscalingActive condition, status.target's scale fields and the metrics.
-  Json status = raw->contains("status") ? (*raw)["status"] : Json::object();
-  const Json before = status;
-  Json condition = {{"type", api::kConditionAutoscalingActive},
-                    {"status", active ? api::kStatusTrue : api::kStatusFalse},
-                    {"reason", reason},
-                    {"message", message},
-                    {"observedGeneration", store.metadata.generation},
-                    {"lastTransitionTime", clock::formatTime(clock_.wallNow())}};
-  Json conditions = Json::array();
-  bool placed = false;
-  if (const Json* list = at(status, {"conditions"}); list != nullptr && list->is_array()) {
-    for (const Json& c : *list) {
-      if (c.value("type", "") == api::kConditionAutoscalingActive) {
-        if (c.value("status", "") == condition["status"]) {
-          condition["lastTransitionTime"] = c.value("lastTransitionTime", std::string());
-        }
-        conditions.push_back(condition);
-        placed = true;
-      } else {
-        if (!placed && c.value("type", "") == api::kConditionReady) {
+  // The status: the AutoscalingActive condition, status.target's scale fields and the metrics,
+  // laid over the status as last read. The reconciler writes the same object: a conflict means
+  // it wrote in between, so the write is made again over a fresh read (as client-go's
+  // RetryOnConflict), else the scale just made would not show until the next poll.
+  const auto withScaleStatus = [&](Json status) {
+    Json condition = {{"type", api::kConditionAutoscalingActive},
+                      {"status", active ? api::kStatusTrue : api::kStatusFalse},
+                      {"reason", reason},
+                      {"message", message},
+                      {"observedGeneration", store.metadata.generation},
+                      {"lastTransitionTime", clock::formatTime(clock_.wallNow())}};
+    Json conditions = Json::array();
+    bool placed = false;
+    if (const Json* list = at(status, {"conditions"}); list != nullptr && list->is_array()) {
+      for (const Json& c : *list) {
+        if (c.value("type", "") == api::kConditionAutoscalingActive) {
+          if (c.value("status", "") == condition["status"]) {
+            condition["lastTransitionTime"] = c.value("lastTransitionTime", std::string());
+          }
           conditions.push_back(condition);
           placed = true;
+        } else {
+          if (!placed && c.value("type", "") == api::kConditionReady) {
+            conditions.push_back(condition);
+            placed = true;
+          }
+          conditions.push_back(c);
         }
-        conditions.push_back(c);
       }
     }
-  }
-  if (!placed) conditions.push_back(condition);
-  status["conditions"] = std::move(conditions);
-  if (desiredReplicas) status["target"]["desiredReplicas"] = *desiredReplicas;
-  if (!state.lastScaleTime.empty()) {
-    status["target"]["lastScaleTime"] = state.lastScaleTime;
-    status["target"]["lastScaleReason"] = state.lastScaleReason;
-  }
-  status["autoscaling"] = {{"metrics", metricsStatus}};
-  if (status != before) {
-    Json updated = *raw;
-    updated["status"] = std::move(status);
-    if (auto written = client_.update(kube::resources::kSessionStores, ns, updated, "status");
-        !written) {
-      // A conflict with the reconciler's own write: the next poll writes again.
-      log.debug("cannot write the autoscaling status", {{"error", describe(written.error())}});
+    if (!placed) conditions.push_back(condition);
+    status["conditions"] = std::move(conditions);
+    if (desiredReplicas) status["target"]["desiredReplicas"] = *desiredReplicas;
+    if (!state.lastScaleTime.empty()) {
+      status["target"]["lastScaleTime"] = state.lastScaleTime;
+      status["target"]["lastScaleReason"] = state.lastScaleReason;
     }
+    status["autoscaling"] = {{"metrics", metricsStatus}};
+    return status;
+  };
+  constexpr int kWriteAttempts = 3;
+  Json current = std::move(*raw);
+  for (int attempt = 1; attempt <= kWriteAttempts; ++attempt) {
+    const Json before = current.contains("status") ? current["status"] : Json::object();
+    Json status = withScaleStatus(before);
+    if (status == before) break;
+    current["status"] = std::move(status);
+    auto written = client_.update(kube::resources::kSessionStores, ns, current, "status");
+    if (written) break;
+    if (written.error().kind != ErrorKind::kConflict || attempt == kWriteAttempts) {
+      // The next poll writes again.
+      log.info("cannot write the autoscaling status, the next poll will",
+               {{"error", describe(written.error())}, {"attempt", std::to_string(attempt)}});
+      break;
+    }
+    // From the server (a cache may not hold the write that conflicted yet): the status
+    // subresource answers with the whole object.
+    auto fresh = client_.get(kube::resources::kSessionStores, ns, name, "status");
+    if (!fresh) break;
+    const auto uid = at(*fresh, {"metadata", "uid"});
+    if (uid == nullptr || !uid->is_string() || uid->get<std::string>() != store.metadata.uid) {
+      break;  // deleted and made again: the next poll starts over
+    }
+    current = std::move(*fresh);
   }
   return interval;
 }

@@ -129,9 +129,18 @@ TEST_F(AutoscalingIntegration, CpuScalesUpToTheComputedCountAndDownOnlyAfterTheW
       },
       20s))
       << scaleEvents() << inNs({"get", "events.events.k8s.io", "-o", "yaml"}).out;
-  const Json status = mustGet("sessionstore", "cpu")["status"];
-  EXPECT_EQ(status["target"]["desiredReplicas"], 5) << status.dump(2);
-  EXPECT_FALSE(status["target"].value("lastScaleReason", "").empty());
+  // The status is written after the scale, and again on a conflict with the reconciler's own
+  // write of the same object: wait for it rather than read it once.
+  Json status;
+  EXPECT_TRUE(eventually(
+      [&] {
+        status = mustGet("sessionstore", "cpu")["status"];
+        const Json target = status.value("target", Json::object());
+        return target.value("desiredReplicas", 0) == 5 &&
+               !target.value("lastScaleReason", "").empty();
+      },
+      60s))
+      << status.dump(2);
   EXPECT_EQ(status["autoscaling"]["metrics"][0]["type"], "CPU");
 
   // Every pod back to 20%: down to minReplicas, but only once the 20 s window has passed.
