@@ -45,6 +45,7 @@
 #include "plan_command.h"
 #include "reconcile/reconciler.h"
 #include "transport/http_transport.h"
+#include "transport/system_trust.h"
 
 namespace ss = sessionstore;
 
@@ -158,6 +159,10 @@ int run(int argc, char** argv) {
   // keeps what it freed: with a thread per watch and per worker that is resident memory no one
   // uses. Two arenas keep allocation contention low at this operator's request rates.
   ::mallopt(M_ARENA_MAX, 2);
+  // Each TLS connection would parse the system's whole CA bundle and throw it away: the API
+  // server's connections trust its CA alone, the others load the system's CAs themselves.
+  // Before any thread starts: it changes the environment (transport/system_trust.h).
+  ss::transport::stopDefaultTrustLoading();
   const auto flags =
       parseFlags(argc, argv, 2,
                  {"kubeconfig", "context", "metrics-bind-address", "health-probe-bind-address",
