@@ -43,7 +43,8 @@ std::string redisUrl(const StoreEndpoint& endpoint) {
   if (!endpoint.password.empty()) {
     url += encodeUserinfo(endpoint.username) + ":" + encodeUserinfo(endpoint.password) + "@";
   }
-  return url + endpoint.host + ":" + std::to_string(endpoint.port) + "/0";
+  return url + endpoint.host + ":" + std::to_string(endpoint.port) + "/" +
+         std::to_string(endpoint.database);
 }
 
 Json connectionSecret(const api::SessionStore& store, const StoreEndpoint& endpoint, int poolSize) {

@@ -20,6 +20,18 @@ api::SessionStore store(const Json& spec = Json::object()) {
   return *parsed;
 }
 
+TEST(RedisUrl, KeepsTheDatabaseIndex) {
+  StoreEndpoint endpoint{.host = "cache.example.com", .port = 6380, .password = "p w", .tls = true,
+                         .database = 5};
+  EXPECT_EQ(redisUrl(endpoint), "rediss://:p%20w@cache.example.com:6380/5");
+  endpoint.database = 0;
+  EXPECT_EQ(redisUrl(endpoint), "rediss://:p%20w@cache.example.com:6380/0");
+  // How the operator verifies the store is not part of the app's URL.
+  endpoint.tlsServerName = "other.example.com";
+  endpoint.tlsInsecureSkipVerify = true;
+  EXPECT_EQ(redisUrl(endpoint), "rediss://:p%20w@cache.example.com:6380/0");
+}
+
 TEST(RedisUrl, EncodesTheCredentials) {
   EXPECT_EQ(
       redisUrl(
