@@ -1,6 +1,8 @@
 #include "redisclient/redis_client.h"
 
+#include <arpa/inet.h>
 #include <hiredis/hiredis.h>
+#include <netinet/in.h>
 
 #include <charconv>
 
@@ -150,6 +152,14 @@ std::expected<Endpoint, std::string> parseRedisUrl(std::string_view url) {
     if (colon != std::string_view::npos) portText = authority.substr(colon + 1);
   }
   if (e.host.empty()) return std::unexpected("the URL has no host");
+  if (authority.starts_with("[")) {
+    // Brackets hold an IPv6 address (RFC 3986), with an optional %zone; nothing else.
+    const std::string address = e.host.substr(0, e.host.find('%'));
+    in6_addr parsed{};
+    if (address.size() > 45 || ::inet_pton(AF_INET6, address.c_str(), &parsed) != 1) {
+      return std::unexpected("the host in [] must be an IPv6 address");
+    }
+  }
   // A host name is at most 253 characters of letters, digits, '-', '.' and '_' (an IPv6 address
   // in brackets also ':' and a '%' zone); anything else (a newline, a space, a megabyte of
   // text) is no host a resolver could look up.

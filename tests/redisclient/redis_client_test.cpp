@@ -44,7 +44,8 @@ TEST(RedisUrl, ReadsTheDatabaseIndex) {
                                                {"rediss://cache/15", 15},
                                                {"redis://cache/007", 7},
                                                {"redis://cache/2147483646", 2147483646},
-                                               {"redis://[::1]:6380/3", 3}};
+                                               {"redis://[::1]:6380/3", 3},
+                                               {"redis://[fe80::1%25eth0]:6380/4", 4}};
   for (const auto& [url, db] : cases) {
     auto e = parseRedisUrl(url);
     ASSERT_TRUE(e) << url << ": " << e.error();
@@ -68,6 +69,8 @@ TEST(RedisUrl, SaysWhatIsWrongWithoutRepeatingThePassword) {
       {"redis://u:hunter2@cache:6379?db=5", "query parameters"},
       {"redis://u:hunter2@cache:6379/1#x", "fragment"},
       {"redis://u:hun?ter2@cache:6379", "percent-encode"},
+      {"redis://u:hunter2@[%40cache]:6379/3", "the host in [] must be an IPv6 address"},
+      {"redis://u:hunter2@[cache.example]:6379", "the host in [] must be an IPv6 address"},
       {"redis://u:%zz@cache", "not percent-encoded properly"},
       {"redis://[fd00::1:6379", "closing ]"},
       {"redis://u:hunter2@cache\n.example:6379", "the host may only hold"},

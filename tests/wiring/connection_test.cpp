@@ -32,6 +32,12 @@ TEST(RedisUrl, KeepsTheDatabaseIndex) {
   EXPECT_EQ(redisUrl(endpoint), "rediss://:p%20w@cache.example.com:6380/0");
 }
 
+TEST(RedisUrl, WritesAnIpv6AddressInBrackets) {
+  // Found by redis_fuzz: without brackets the app read "fd00::1:6380" as host fd00:: and more.
+  EXPECT_EQ(redisUrl({.host = "fd00::1", .port = 6380, .database = 2}), "redis://[fd00::1]:6380/2");
+  EXPECT_EQ(redisUrl({.host = "10.0.0.7", .port = 6380}), "redis://10.0.0.7:6380/0");
+}
+
 TEST(RedisUrl, EncodesTheCredentials) {
   EXPECT_EQ(
       redisUrl(
