@@ -17,6 +17,8 @@
 
 #include <cerrno>
 #include <cstring>
+
+#include "transport/system_trust.h"
 #include <limits>
 
 namespace sessionstore::redisclient {
@@ -35,6 +37,27 @@ struct BioDeleter {
 struct X509Deleter {
   void operator()(X509* x) const { X509_free(x); }
 };
+struct X509StoreDeleter {
+  void operator()(X509_STORE* s) const { X509_STORE_free(s); }
+};
+
+// The system's CAs, read once for the process and shared by every connection that trusts them
+// (an X509_STORE is reference-counted and locks itself): the operator stops OpenSSL's default
+// paths from loading for each context (transport/system_trust.h), and a bundle of about 140
+// certificates parsed per kept connection would cost each store's link its own copy.
+X509_STORE* systemStore() {
+  static X509_STORE* const store = [] {
+    std::unique_ptr<X509_STORE, X509StoreDeleter> made(X509_STORE_new());
+    if (!made) return static_cast<X509_STORE*>(nullptr);
+    const auto& paths = transport::systemTrustPaths();
+    const bool file =
+        !paths.file.empty() && X509_STORE_load_file(made.get(), paths.file.c_str()) == 1;
+    const bool dir = !paths.dir.empty() && X509_STORE_load_path(made.get(), paths.dir.c_str()) == 1;
+    ERR_clear_error();  // one of the two may be absent
+    return file || dir ? made.release() : static_cast<X509_STORE*>(nullptr);
+  }();
+  return store;
+}
 struct AddrinfoDeleter {
   void operator()(addrinfo* a) const { freeaddrinfo(a); }
 };
@@ -280,9 +303,14 @@ std::expected<std::unique_ptr<Channel>, std::string> Channel::open(const Channel
   } else {
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
     if (options.caPem.empty()) {
-      if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
-        return std::unexpected("TLS setup: the system's CA certificates: " + sslErrors());
+      X509_STORE* system = systemStore();
+      if (system == nullptr) {
+        const auto& paths = transport::systemTrustPaths();
+        return std::unexpected("TLS setup: the system's CA certificates cannot be read (" +
+                               paths.file + ", " + paths.dir +
+                               "): name the store's CA in spec.store.external.tls.caSecretRef");
       }
+      SSL_CTX_set1_cert_store(ctx, system);
     } else {
       if (auto counted = countPemCertificates(options.caPem); !counted) {
         return std::unexpected("TLS setup: the CA bundle " + counted.error());

@@ -19,7 +19,19 @@ constexpr const char* kPassword = "tls-s3cr3t-value";
 class ExternalTlsIntegration : public OperatorFixture {
  protected:
   static void SetUpTestSuite() {
+    // The operator's "system" CAs: a bundle holding a CA the test makes, named by SSL_CERT_FILE
+    // in the environment the operator process inherits, so a rediss:// store without a CA of its
+    // own is verified against the system's CAs as in a real image.
+    char pattern[] = "/tmp/sessionstore-systemca.XXXXXX";
+    if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
+    systemDir_ = pattern;
+    systemCa_ = new TestCa("the e2e system CA");
+    writeTextFile(systemDir_ + "/bundle.pem", systemCa_->certPem());
+    ::setenv("SSL_CERT_FILE", (systemDir_ + "/bundle.pem").c_str(), 1);
+    ::setenv("SSL_CERT_DIR", (systemDir_ + "/none").c_str(), 1);
     OperatorFixture::SetUpTestSuite();
+    ::unsetenv("SSL_CERT_FILE");
+    ::unsetenv("SSL_CERT_DIR");
     ca_ = new TestCa("sessionstore e2e CA");
     otherCa_ = new TestCa("a CA nobody trusts");
     // The certificate names cache.tls.test only (no IP): a verification that used the mapped
@@ -33,14 +45,26 @@ class ExternalTlsIntegration : public OperatorFixture {
     const RedisTlsFiles files{
         .certFile = dir + "/tls.crt", .keyFile = dir + "/tls.key", .caFile = dir + "/tls-ca.crt"};
     server_ = new RedisServer(std::string("requirepass ") + kPassword + "\n", "", 0, &files);
+    const auto systemIssued = systemCa_->issue("public.tls.test", {"public.tls.test"}, {});
+    writeTextFile(dir + "/public.crt", systemIssued.certPem);
+    writeTextFile(dir + "/public.key", systemIssued.keyPem);
+    const RedisTlsFiles publicFiles{.certFile = dir + "/public.crt",
+                                    .keyFile = dir + "/public.key",
+                                    .caFile = systemDir_ + "/bundle.pem"};
+    publicServer_ =
+        new RedisServer(std::string("requirepass ") + kPassword + "\n", "", 0, &publicFiles);
     // Two names for the one server: the one its certificate holds, and one it does not.
     std::ofstream(addressMap_, std::ios::app)
         << "cache.tls.test:6380 127.0.0.1:" << server_->port() << "\n"
-        << "wrong.tls.test:6380 127.0.0.1:" << server_->port() << "\n";
+        << "wrong.tls.test:6380 127.0.0.1:" << server_->port() << "\n"
+        << "public.tls.test:6380 127.0.0.1:" << publicServer_->port() << "\n";
   }
   static void TearDownTestSuite() {
     delete server_;
+    delete publicServer_;
     delete ca_;
+    delete systemCa_;
+    std::filesystem::remove_all(systemDir_);
     delete otherCa_;
     OperatorFixture::TearDownTestSuite();
   }
@@ -87,6 +111,9 @@ spec:
   static inline TestCa* ca_ = nullptr;
   static inline TestCa* otherCa_ = nullptr;
   static inline RedisServer* server_ = nullptr;
+  static inline TestCa* systemCa_ = nullptr;
+  static inline RedisServer* publicServer_ = nullptr;  // its certificate is from systemCa_
+  static inline std::string systemDir_;
 };
 
 TEST_F(ExternalTlsIntegration, ARedissStoreWithItsCaIsReadyAndTheAppsKeysLandInItsDatabase) {
@@ -130,6 +157,13 @@ TEST_F(ExternalTlsIntegration, ARedissStoreWithItsCaIsReadyAndTheAppsKeysLandInI
   EXPECT_EQ(inNs({"get", "events", "-o", "json"}).out.find(kPassword), std::string::npos);
   EXPECT_EQ(inNs({"get", "sessionstore", "web", "-o", "json"}).out.find(kPassword),
             std::string::npos);
+}
+
+TEST_F(ExternalTlsIntegration, WithoutACaOfItsOwnAStoreIsVerifiedAgainstTheSystemsCas) {
+  externalStore("public", std::string("rediss://:") + kPassword + "@public.tls.test:6380", "");
+  ASSERT_TRUE(eventually([&] { return phase("public") == "Ready"; })) << describeStore("public");
+  EXPECT_NE(message("public").find("over TLS with the certificate verified"), std::string::npos)
+      << message("public");
 }
 
 TEST_F(ExternalTlsIntegration, AWrongCaFailsClosedAndSaysTheCaIsUnknown) {
