@@ -17,9 +17,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <limits>
 
 #include "transport/system_trust.h"
-#include <limits>
 
 namespace sessionstore::redisclient {
 
@@ -218,13 +218,12 @@ std::string handshakeError(SSL* ssl, const std::string& serverName, const std::s
         return "TLS: certificate not trusted (unknown CA) for host " + serverName +
                " (OpenSSL: " + said + ")";
       default:
-        return "TLS: certificate verification failed for host " + serverName + " (OpenSSL: " +
-               said + ")";
+        return "TLS: certificate verification failed for host " + serverName +
+               " (OpenSSL: " + said + ")";
     }
   }
   if (sslError == SSL_ERROR_SYSCALL && queue.empty()) {
-    return "TLS handshake with " + serverName +
-           ": the connection closed (is the port a TLS port?)";
+    return "TLS handshake with " + serverName + ": the connection closed (is the port a TLS port?)";
   }
   return "TLS handshake with " + serverName + ": " + (queue.empty() ? "failed" : queue);
 }
@@ -257,7 +256,8 @@ std::expected<int, std::string> countPemCertificates(std::string_view pem) {
   if (!bio) return std::unexpected("cannot be read (out of memory)");
   int count = 0;
   for (;;) {
-    std::unique_ptr<X509, X509Deleter> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    std::unique_ptr<X509, X509Deleter> cert(
+        PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
     if (!cert) break;
     ++count;
   }
@@ -285,7 +285,7 @@ Channel::~Channel() {
 }
 
 std::expected<std::unique_ptr<Channel>, std::string> Channel::open(const ChannelOptions& options,
-                                                                    Deadline deadline) {
+                                                                   Deadline deadline) {
   auto state = std::make_unique<State>();
   auto fd = connectTcp(options.host, options.port, deadline);
   if (!fd) return std::unexpected(fd.error());
@@ -355,8 +355,8 @@ std::expected<std::unique_ptr<Channel>, std::string> Channel::open(const Channel
     }
     if (rc == 1) break;
     if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
-      auto ready = waitFor(state->fd.get(), error == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
-                           deadline);
+      auto ready =
+          waitFor(state->fd.get(), error == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
       if (!ready) return std::unexpected("TLS handshake with " + serverName + ": " + ready.error());
       if (!*ready) {
         return std::unexpected("TLS handshake with " + serverName +
@@ -381,7 +381,8 @@ std::expected<void, std::string> Channel::writeAll(std::string_view data, Deadli
         continue;
       }
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return std::unexpected(errnoText(errno));
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+        return std::unexpected(errnoText(errno));
     } else {
       std::size_t written = 0;
       int error = 0;
@@ -431,7 +432,8 @@ std::expected<std::size_t, std::string> Channel::readSome(char* buffer, std::siz
         error = rc == 1 ? SSL_ERROR_NONE : SSL_get_error(state_->ssl.get(), rc);
       }
       if (error == SSL_ERROR_NONE) return read;
-      if (error == SSL_ERROR_ZERO_RETURN) return std::unexpected("the server closed the connection");
+      if (error == SSL_ERROR_ZERO_RETURN)
+        return std::unexpected("the server closed the connection");
       if (error == SSL_ERROR_WANT_WRITE) {
         waitEvent = POLLOUT;
       } else if (error != SSL_ERROR_WANT_READ) {

@@ -38,7 +38,7 @@ class Channel {
   // before `deadline`. Errors are texts that say what failed: "connect to H:P: ...", or one that
   // starts with "TLS" (see redis_client.h for the prefixes a caller may match).
   static std::expected<std::unique_ptr<Channel>, std::string> open(const ChannelOptions& options,
-                                                                    Deadline deadline);
+                                                                   Deadline deadline);
   ~Channel();
   Channel(const Channel&) = delete;
   Channel& operator=(const Channel&) = delete;

@@ -118,8 +118,7 @@ spec:
 
 TEST_F(ExternalTlsIntegration, ARedissStoreWithItsCaIsReadyAndTheAppsKeysLandInItsDatabase) {
   caSecret("store-ca", "tls-ca.crt");
-  externalStore("web",
-                std::string("rediss://:") + kPassword + "@cache.tls.test:6380/5",
+  externalStore("web", std::string("rediss://:") + kPassword + "@cache.tls.test:6380/5",
                 "{caSecretRef: {name: store-ca}}");
   ASSERT_TRUE(eventually([&] { return phase("web") == "Ready"; })) << describeStore("web");
   EXPECT_TRUE(conditionIs("web", "StoreReady", "True", "StoreAvailable"));
@@ -142,12 +141,12 @@ TEST_F(ExternalTlsIntegration, ARedissStoreWithItsCaIsReadyAndTheAppsKeysLandInI
   ASSERT_TRUE(app) << app.error();
   ASSERT_TRUE((*app)->command({"SET", "web:session:1", "alice"}));
   // ...and a direct connection finds it in database 5, not in database 0.
-  auto direct = redisclient::Session::open({.host = "127.0.0.1",
-                                            .port = server_->port(),
-                                            .password = kPassword,
-                                            .tls = true,
-                                            .verification = {.serverName = "cache.tls.test",
-                                                             .caPem = ca_->certPem()}});
+  auto direct = redisclient::Session::open(
+      {.host = "127.0.0.1",
+       .port = server_->port(),
+       .password = kPassword,
+       .tls = true,
+       .verification = {.serverName = "cache.tls.test", .caPem = ca_->certPem()}});
   ASSERT_TRUE(direct) << direct.error();
   EXPECT_EQ(*(*direct)->command({"EXISTS", "web:session:1"}), "0");
   ASSERT_TRUE((*direct)->command({"SELECT", "5"}));

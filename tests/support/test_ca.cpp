@@ -91,30 +91,28 @@ std::string toPem(EVP_PKEY* key) {
 
 }  // namespace
 
-struct TestCa::Key {
+struct TestCa::State {
   std::unique_ptr<EVP_PKEY, PkeyDeleter> pkey;
+  std::unique_ptr<X509, X509Deleter> cert;
 };
 
-TestCa::TestCa(const std::string& commonName) : key_(new Key{newKey()}), cert_(nullptr) {
-  auto cert = newCertificate(key_->pkey.get(), commonName);
+TestCa::TestCa(const std::string& commonName) : state_(new State{newKey(), nullptr}) {
+  auto cert = newCertificate(state_->pkey.get(), commonName);
   check(X509_set_issuer_name(cert.get(), X509_get_subject_name(cert.get())) == 1, "issuer");
   addExtension(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:TRUE");
   addExtension(cert.get(), cert.get(), NID_key_usage, "critical,keyCertSign,cRLSign");
   addExtension(cert.get(), cert.get(), NID_subject_key_identifier, "hash");
-  check(X509_sign(cert.get(), key_->pkey.get(), EVP_sha256()) > 0, "X509_sign");
+  check(X509_sign(cert.get(), state_->pkey.get(), EVP_sha256()) > 0, "X509_sign");
   certPem_ = toPem(cert.get());
-  cert_ = cert.release();
+  state_->cert = std::move(cert);
 }
 
-TestCa::~TestCa() {
-  X509_free(static_cast<X509*>(cert_));
-  delete key_;
-}
+TestCa::~TestCa() = default;
 
 IssuedCertificate TestCa::issue(const std::string& commonName,
                                 const std::vector<std::string>& dnsNames,
                                 const std::vector<std::string>& ipAddresses) const {
-  auto* caCert = static_cast<X509*>(cert_);
+  X509* caCert = state_->cert.get();
   auto key = newKey();
   auto cert = newCertificate(key.get(), commonName);
   check(X509_set_issuer_name(cert.get(), X509_get_subject_name(caCert)) == 1, "issuer");
@@ -126,7 +124,7 @@ IssuedCertificate TestCa::issue(const std::string& commonName,
   for (const auto& name : dnsNames) sans += (sans.empty() ? "" : ",") + ("DNS:" + name);
   for (const auto& ip : ipAddresses) sans += (sans.empty() ? "" : ",") + ("IP:" + ip);
   if (!sans.empty()) addExtension(cert.get(), caCert, NID_subject_alt_name, sans);
-  check(X509_sign(cert.get(), key_->pkey.get(), EVP_sha256()) > 0, "X509_sign");
+  check(X509_sign(cert.get(), state_->pkey.get(), EVP_sha256()) > 0, "X509_sign");
   return {.certPem = toPem(cert.get()), .keyPem = toPem(key.get())};
 }
 

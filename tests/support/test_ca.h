@@ -5,6 +5,7 @@
 // Throws std::runtime_error when OpenSSL fails.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,9 +30,8 @@ class TestCa {
                           const std::vector<std::string>& ipAddresses) const;
 
  private:
-  struct Key;
-  Key* key_;  // owned
-  void* cert_;  // X509*, owned
+  struct State;  // the key and the certificate (OpenSSL objects, freed with it)
+  std::unique_ptr<State> state_;
   std::string certPem_;
 };
 
