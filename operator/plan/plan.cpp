@@ -511,6 +511,9 @@ std::expected<std::string, std::string> renderPlan(const PlanInput& input) {
     std::string note =
         "Pool size: sized for " + std::to_string(bound.replicas) + " replicas (" +
         wiring::describeBound(bound) +
+        (bound.source == wiring::BoundSource::kTargetMaxReplicas && !spec.target.maxReplicas
+             ? ", its default"
+             : "") +
         "), never for the Deployment's live spec.replicas, so a scale within that bound changes "
         "nothing in the pod template and replaces no pod.";
     if (!spec.autoscaling.enabled) {

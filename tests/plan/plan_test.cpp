@@ -240,7 +240,8 @@ TEST(RenderPlan, AScaleWithinTheBoundChangesNothing) {
     const std::string plan = withReplicas(replicas);
     EXPECT_EQ(documentsOf(plan), documents) << replicas << " replicas";
     const std::string top = unwrap(header(plan));
-    EXPECT_NE(top.find("sized for 10 replicas (spec.target.maxReplicas)"), std::string::npos)
+    EXPECT_NE(top.find("sized for 10 replicas (spec.target.maxReplicas, its default)"),
+              std::string::npos)
         << top;
     const bool above = top.find("asks 12 replicas, above that bound") != std::string::npos;
     EXPECT_EQ(above, replicas == 12) << top;
