@@ -200,5 +200,41 @@ spec:
   expectNoSecretLeaks();
 }
 
+// Every pass lists the namespace's HPAs and ScaledObjects: from the operator's caches, so the
+// passes cost no list request. KEDA is not installed here: its absence is said once in the log,
+// with no warning and no retries.
+TEST_F(ScaleIntegration, PassesReadTheAutoscalersFromTheCachesAndNoKedaIsNoError) {
+  ASSERT_NO_FATAL_FAILURE(readyStore("cached"));
+  const auto lists = [] {
+    return metricSum(operatorMetrics(), "rest_client_requests_total",
+                     "[^}]*method=\"LIST\"[^}]*");
+  };
+  // Settle: the passes after Ready (the operator's own writes coming back) are over when a
+  // nudge's pass ends.
+  const Passes settled = passes();
+  ASSERT_NO_FATAL_FAILURE(nudge("cached"));
+  ASSERT_TRUE(eventually([&] { return aPassEndedSince(settled); })) << describeStore("cached");
+  const long listsBefore = lists();
+  ASSERT_GT(listsBefore, 0) << "the informers' first lists are counted: the metric is read";
+  const Passes mark = passes();
+  for (int i = 0; i < 3; ++i) {
+    const Passes one = passes();
+    ASSERT_NO_FATAL_FAILURE(nudge("cached"));
+    ASSERT_TRUE(eventually([&] { return aPassEndedSince(one); })) << describeStore("cached");
+  }
+  ASSERT_GE(passes().ended - mark.ended, 3);
+  EXPECT_EQ(lists(), listsBefore) << "a pass listed HPAs or ScaledObjects from the server";
+
+  const std::string log = operator_->output();
+  EXPECT_NE(log.find("resource not served (its CRD is not installed): none exist"),
+            std::string::npos);
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("scaledobjects") == std::string::npos) continue;
+    EXPECT_EQ(line.find("\"level\":\"warn\""), std::string::npos) << line;
+    EXPECT_EQ(line.find("\"level\":\"error\""), std::string::npos) << line;
+  }
+}
+
 }  // namespace
 }  // namespace sessionstore::testing
