@@ -205,6 +205,17 @@ spec:
 // with no warning and no retries.
 TEST_F(ScaleIntegration, PassesReadTheAutoscalersFromTheCachesAndNoKedaIsNoError) {
   ASSERT_NO_FATAL_FAILURE(readyStore("cached"));
+  ASSERT_TRUE(eventually(
+      [&] {
+        try {
+          return !operatorMetrics().empty();
+        } catch (const std::exception&) {
+          return false;
+        }
+      },
+      30s))
+      << "the operator's /metrics does not answer:\n"
+      << tail(operator_->output(), 4000);
   const auto lists = [] {
     return metricSum(operatorMetrics(), "rest_client_requests_total",
                      "[^}]*method=\"LIST\"[^}]*");
