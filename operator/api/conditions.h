@@ -93,6 +93,10 @@ inline constexpr std::string_view kReasonServiceNotFound = "ServiceNotFound";
 // Reasons of WorkersSized.
 // The worker count was computed from the containers' CPU and applied.
 inline constexpr std::string_view kReasonWorkersSized = "Sized";
+// The Deployment asks more replicas than its connection pools are sized for (the bound:
+// spec.target.maxReplicas, an HPA's or ScaledObject's maximum, or autoscaling.maxReplicas); the
+// pods are not rolled for it.
+inline constexpr std::string_view kReasonReplicasAboveBound = "ReplicasAboveBound";
 
 // Reasons of AutoscalingActive (present only while spec.autoscaling.enabled).
 // Replicas follow the metrics.

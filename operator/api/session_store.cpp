@@ -304,6 +304,7 @@ void parseTarget(Reader& r, const Json& spec, Target& out) {
   r.requiredString(*target, path, "deployment", out.deployment);
   r.string(*target, path, "service", out.service);
   r.strings(*target, path, "containers", out.containers);
+  r.optionalInteger(*target, path, "maxReplicas", 1, 1000, out.maxReplicas);
 }
 
 void parseManaged(Reader& r, const Json& managed, ManagedStore& out) {
@@ -559,6 +560,12 @@ std::expected<SessionStore, std::string> parseSessionStore(const Json& object) {
   parseWorkers(r, *spec, out.spec.workers);
   parseAutoscaling(r, *spec, out.spec.autoscaling);
   if (!r.ok()) return std::unexpected(r.error());
+  if (out.spec.target.maxReplicas && out.spec.autoscaling.enabled) {
+    return std::unexpected(
+        "spec.target.maxReplicas: not allowed with spec.autoscaling.enabled, where the "
+        "connection pools are sized for spec.autoscaling.maxReplicas: remove "
+        "spec.target.maxReplicas");
+  }
   // Each wired container gets these four env entries, keyed by name: the same name twice would
   // make the Deployment apply fail.
   const std::pair<std::string_view, const std::string*> envVars[] = {
@@ -618,6 +625,7 @@ Json toJson(const SessionStoreSpec& spec) {
   Json target = {{"deployment", spec.target.deployment}};
   putIfNotEmpty(target, "service", spec.target.service);
   if (!spec.target.containers.empty()) target["containers"] = spec.target.containers;
+  if (spec.target.maxReplicas) target["maxReplicas"] = *spec.target.maxReplicas;
 
   Json store = {{"type", toString(spec.store.type)}};
   if (spec.store.type == StoreType::kManaged) {

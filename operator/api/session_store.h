@@ -41,11 +41,20 @@ const char* toString(DeletionPolicy value);
 const char* toString(AffinityMode value);
 const char* toString(MetricType value);
 
+// spec.target.maxReplicas when it is not set: the default of autoscaling.maxReplicas, so that
+// turning the operator's autoscaling on with its defaults keeps the pool size (and rolls nothing),
+// and room for a plain Deployment of a few replicas to be scaled by hand without a roll.
+inline constexpr int kDefaultTargetMaxReplicas = 10;
+
 // spec.target: the workload whose replicas share sessions, in the SessionStore's namespace.
 struct Target {
   std::string deployment;               // required, non-empty
   std::string service;                  // "": affinity is not managed
   std::vector<std::string> containers;  // empty: every container of the pod template
+  // The most replicas the connection pools are sized for when nothing else bounds them (no
+  // autoscaling, no HorizontalPodAutoscaler or ScaledObject): nullopt means
+  // kDefaultTargetMaxReplicas. The parser refuses it together with autoscaling.enabled.
+  std::optional<int> maxReplicas;
   bool operator==(const Target&) const = default;
 };
 

@@ -335,14 +335,15 @@ int run(int argc, char** argv) {
   // operator acts on (not for status writes, the operator's own or the autoscaler's). The full
   // resync is rare, as controller-runtime's default (10 h); the reconciler asks to look again
   // sooner by itself.
-  cached.serveFrom(manager.addInformer(
+  auto& storesCache = manager.addInformer(
       {.resource = ss::kube::resources::kSessionStores,
        .namespaces = watchedNamespaces,
        .resync = std::chrono::hours(10)},
       cached.observing(
           ss::kube::resources::kSessionStores,
           ss::controller::filterUpdates(controller->enqueueFor(ss::controller::Controller::ownKey),
-                                        ss::controller::sessionStoreUpdateMatters))));
+                                        ss::controller::sessionStoreUpdateMatters)));
+  cached.serveFrom(storesCache);
   // The objects the operator makes, scoped by its managed-by label: each change (a drift, a
   // deletion, the StatefulSet's readiness) enqueues the owning store. Kept slim (cache/slim.h).
   const std::string managedBy =
@@ -378,6 +379,25 @@ int run(int argc, char** argv) {
          .labelSelector = std::string(ss::identity::kWiredByLabel),
          .transform = slim},
         cached.observing(*resource, controller->enqueueFor(ss::controller::wiringStoreKeys))));
+  }
+  // HorizontalPodAutoscalers and KEDA ScaledObjects, all of them in the watched namespaces (few,
+  // small, and not the operator's to label): the reconciler lists them from these caches (the
+  // maximum of one that targets a store's Deployment bounds its connection pools), with no
+  // request. One created, deleted, or changed in its target or maximum enqueues the stores whose
+  // Deployment it targets; an HPA's status updates start nothing. KEDA may not be installed: the
+  // ScaledObject cache is then empty, synced, and looks again every 10 minutes.
+  const auto storesIn = [&storesCache](const std::string& ns) { return storesCache.list(ns); };
+  for (const auto* resource :
+       {&ss::kube::resources::kHorizontalPodAutoscalers, &ss::kube::resources::kScaledObjects}) {
+    cached.serveListsFrom(manager.addInformer(
+        {.resource = *resource,
+         .namespaces = watchedNamespaces,
+         .optional = resource == &ss::kube::resources::kScaledObjects},
+        ss::controller::enqueueScalerTargets(
+            [storesIn](const ss::kube::Json& scaler) {
+              return ss::controller::scalerTargetStoreKeys(scaler, storesIn);
+            },
+            [c = controller.get()](const std::string& key) { c->enqueue(key); })));
   }
   healthChanged = [c = controller.get()](const std::string& key) { c->enqueue(key); };
   manager.addController(std::move(controller));

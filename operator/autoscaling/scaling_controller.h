@@ -37,7 +37,7 @@
 namespace sessionstore::autoscaling {
 
 // KEDA's ScaledObject, looked for beside HorizontalPodAutoscalers.
-inline const kube::Resource kScaledObjects{"keda.sh", "v1alpha1", "scaledobjects", "ScaledObject"};
+inline const kube::Resource& kScaledObjects = kube::resources::kScaledObjects;
 
 struct ScalingOptions {
   std::size_t threads = 2;

@@ -1,5 +1,6 @@
 #include "cache/cached_client.h"
 
+#include <algorithm>
 #include <charconv>
 
 namespace sessionstore::cache {
@@ -28,6 +29,10 @@ CachedClient::CachedClient(kube::Client& server, const clock::Clock& clock)
 
 void CachedClient::serveFrom(const informer::Informer& cache) {
   caches_[cache.resource().path()].push_back(&cache);
+}
+
+void CachedClient::serveListsFrom(const informer::Informer& cache) {
+  listCaches_[cache.resource().path()] = &cache;
 }
 
 informer::Handlers CachedClient::observing(const kube::Resource& resource,
@@ -162,6 +167,23 @@ kube::Result<Json> CachedClient::get(const kube::Resource& r, const std::string&
 
 kube::Result<kube::ObjectList> CachedClient::list(const kube::Resource& r, const std::string& ns,
                                                   const kube::ListOptions& options) {
+  const bool anyVersion = options.resourceVersion == "0" && options.labelSelector.empty() &&
+                          options.fieldSelector.empty() && options.limit == 0 &&
+                          options.continueToken.empty() && !options.metadataOnly;
+  if (const auto it = listCaches_.find(r.path()); anyVersion && it != listCaches_.end()) {
+    const informer::Informer& cache = *it->second;
+    const auto& watched = cache.namespaces();
+    const bool covered =
+        watched.empty() || (!ns.empty() && std::find(watched.begin(), watched.end(), ns) !=
+                                               watched.end());
+    if (covered && cache.complete() && cache.hasSynced()) {
+      {
+        std::lock_guard lock(mu_);
+        ++stats_.listCacheHits;
+      }
+      return kube::ObjectList{.items = cache.list(ns)};
+    }
+  }
   return server_.list(r, ns, options);
 }
 

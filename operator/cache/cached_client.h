@@ -1,7 +1,10 @@
 // The operator's reads from its caches, as controller-runtime's delegating client: a
 // kube::Client whose get() answers from a synced informer of that resource when the object is
 // there, and asks the server otherwise (the caches are label-scoped: a miss proves nothing, a
-// same-named object of the user's may exist). Lists, watches and every write go to the server.
+// same-named object of the user's may exist). A list asking resourceVersion "0" (any recent
+// version, which the API server too answers from its cache) with no selector is answered from a
+// complete cache registered with serveListsFrom(); every other list, the watches and every write
+// go to the server.
 //
 // Read-your-writes lives here: the client remembers the object (or deletion) each of its own
 // writes returned, for resources it serves from a cache, so that a get() right after a write
@@ -31,6 +34,7 @@ struct CachedClientStats {
   uint64_t cacheHits = 0;       // get() answered from a cache
   uint64_t rememberedHits = 0;  // get() answered with the object an own write returned
   uint64_t serverReads = 0;     // get() sent to the server
+  uint64_t listCacheHits = 0;   // list() answered from a cache
   uint64_t remembered = 0;      // writes remembered now (not yet seen by their cache)
 };
 
@@ -49,6 +53,12 @@ class CachedClient final : public kube::Client {
   // handlers should be wrapped by observing() so that writes are forgotten when it catches up.
   // REQUIRES: called before the client is used from other threads; cache outlives this client.
   void serveFrom(const informer::Informer& cache);
+  // Lists of cache.resource() with resourceVersion "0", no selector and no paging, of a
+  // namespace the cache watches, are answered from `cache` once it has synced (an optional
+  // resource that is not served: an empty list).
+  // REQUIRES: cache.complete(); called before the client is used from other threads; cache
+  // outlives this client.
+  void serveListsFrom(const informer::Informer& cache);
   // `next`, preceded by this client's bookkeeping of what the cache of `resource` applied.
   informer::Handlers observing(const kube::Resource& resource, informer::Handlers next);
 
@@ -94,6 +104,7 @@ class CachedClient final : public kube::Client {
   const clock::Clock& clock_;
   // By resource path; set before use, read-only after.
   std::map<std::string, std::vector<const informer::Informer*>> caches_;
+  std::map<std::string, const informer::Informer*> listCaches_;
 
   mutable std::mutex mu_;
   std::map<std::string, Written> written_;  // GUARDED_BY(mu_), by keyOf

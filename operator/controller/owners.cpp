@@ -1,5 +1,7 @@
 #include "controller/owners.h"
 
+#include <algorithm>
+
 #include "identity/identity.h"
 
 namespace sessionstore::controller {
@@ -53,6 +55,74 @@ std::vector<std::string> wiringStoreKeys(const Json& object) {
   const Json* metadata = metadataOf(object);
   if (metadata == nullptr) return {};
   return keyIn(*metadata, label(*metadata, identity::kWiredByLabel));
+}
+
+namespace {
+
+// spec[field] of `object`, or null when absent.
+Json specField(const Json& object, const char* field) {
+  if (!object.is_object()) return nullptr;
+  const auto spec = object.find("spec");
+  if (spec == object.end() || !spec->is_object()) return nullptr;
+  const auto it = spec->find(field);
+  return it == spec->end() ? Json(nullptr) : *it;
+}
+
+}  // namespace
+
+std::vector<std::string> scalerTargetStoreKeys(
+    const Json& scaler, const std::function<std::vector<Json>(const std::string& ns)>& storesIn) {
+  const Json* metadata = metadataOf(scaler);
+  if (metadata == nullptr) return {};
+  const std::string ns = stringIn(*metadata, "namespace");
+  const Json ref = specField(scaler, "scaleTargetRef");
+  if (ns.empty() || !ref.is_object()) return {};
+  const std::string deployment = stringIn(ref, "name");
+  const std::string kind = stringIn(ref, "kind");
+  if (deployment.empty() || (!kind.empty() && kind != "Deployment")) return {};
+  std::vector<std::string> keys;
+  for (const Json& store : storesIn(ns)) {
+    const Json target = specField(store, "target");
+    const Json* storeMetadata = metadataOf(store);
+    if (!target.is_object() || storeMetadata == nullptr) continue;
+    if (stringIn(target, "deployment") != deployment) continue;
+    for (auto& key : keyIn(*storeMetadata, stringIn(*storeMetadata, "name"))) {
+      keys.push_back(std::move(key));
+    }
+  }
+  return keys;
+}
+
+bool scalerUpdateMatters(const Json& before, const Json& after) {
+  const Json* was = metadataOf(before);
+  const Json* is = metadataOf(after);
+  if (was != nullptr && is != nullptr) {
+    const std::string version = stringIn(*is, "resourceVersion");
+    if (!version.empty() && version == stringIn(*was, "resourceVersion")) return true;  // resync
+  }
+  for (const char* field : {"scaleTargetRef", "maxReplicas", "maxReplicaCount"}) {
+    if (specField(before, field) != specField(after, field)) return true;
+  }
+  return false;
+}
+
+informer::Handlers enqueueScalerTargets(std::function<std::vector<std::string>(const Json&)> keysFor,
+                                        std::function<void(const std::string& key)> enqueue) {
+  auto all = [keysFor, enqueue](const Json& object) {
+    for (const auto& key : keysFor(object)) enqueue(key);
+  };
+  return informer::Handlers{
+      .onAdd = all,
+      .onUpdate =
+          [keysFor, enqueue](const Json& before, const Json& after) {
+            if (!scalerUpdateMatters(before, after)) return;
+            auto keys = keysFor(before);
+            for (auto& key : keysFor(after)) {
+              if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
+            }
+            for (const auto& key : keys) enqueue(key);
+          },
+      .onDelete = all};
 }
 
 }  // namespace sessionstore::controller

@@ -2,6 +2,7 @@
 // store (controller-runtime's EnqueueRequestForOwner, and a label map for the user's objects).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -16,5 +17,25 @@ std::vector<std::string> owningStoreKeys(const informer::Json& object);
 // The user's target Deployment or Service: the store named by its identity::kWiredByLabel
 // label; {} without it.
 std::vector<std::string> wiringStoreKeys(const informer::Json& object);
+
+// A HorizontalPodAutoscaler or KEDA ScaledObject: the stores of its namespace whose
+// spec.target.deployment its spec.scaleTargetRef names (its maximum bounds their connection
+// pools). `storesIn(ns)`: the SessionStores of a namespace, as a cache holds them. Malformed
+// objects name no store.
+std::vector<std::string> scalerTargetStoreKeys(
+    const informer::Json& scaler,
+    const std::function<std::vector<informer::Json>(const std::string& ns)>& storesIn);
+
+// Whether an HPA's or ScaledObject's update can change a store's bound: its scaleTargetRef or
+// its maximum (spec.maxReplicas, spec.maxReplicaCount) changed, or it is a resync (the same
+// resourceVersion). Status updates, which an HPA gets at each of its syncs, start nothing. Pure.
+bool scalerUpdateMatters(const informer::Json& before, const informer::Json& after);
+
+// Handlers for an informer of HPAs or ScaledObjects: each add and delete, and each update that
+// matters, calls `enqueue` with the stores `keysFor` names, before and after the update (a
+// scaleTargetRef moved from one Deployment to another concerns both).
+informer::Handlers enqueueScalerTargets(
+    std::function<std::vector<std::string>(const informer::Json&)> keysFor,
+    std::function<void(const std::string& key)> enqueue);
 
 }  // namespace sessionstore::controller

@@ -131,6 +131,33 @@ std::vector<Json> Informer::list(const std::string& ns) const {
   return out;
 }
 
+bool Informer::served() const {
+  std::lock_guard lock(mu_);
+  return served_;
+}
+
+void Informer::markAbsent(const std::string& ns) {
+  std::vector<Json> deleted;
+  {
+    std::lock_guard lock(mu_);
+    if (!running_) return;
+    for (auto it = store_.begin(); it != store_.end();) {
+      const bool inNamespace = ns.empty() || it->first.compare(0, ns.size() + 1, ns + "/") == 0;
+      if (inNamespace) {
+        deleted.push_back(decode(it->second));
+        it = store_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    synced_[ns] = true;
+    served_ = false;
+  }
+  changed_.notify_all();
+  for (const auto& o : deleted)
+    if (handlers_.onDelete) handlers_.onDelete(o);
+}
+
 size_t Informer::size() const {
   std::lock_guard lock(mu_);
   return store_.size();
@@ -199,6 +226,7 @@ kube::Result<std::string> Informer::relist(const std::string& ns) {
       }
     }
     synced_[ns] = true;
+    served_ = true;
     ++stats_.lists;
   }
   changed_.notify_all();
@@ -280,6 +308,7 @@ void Informer::run(const std::string& ns) {
     logging::info("resourceVersion too old (410 Gone), relisting", fields);
   };
 
+  bool absent = false;  // the optional resource was not served at the last list
   while (true) {
     {
       std::lock_guard lock(mu_);
@@ -287,9 +316,29 @@ void Informer::run(const std::string& ns) {
     }
     if (needList) {
       auto rv = relist(ns);
+      if (!rv && options_.optional && rv.error().kind == kube::ErrorKind::kNotFound) {
+        if (!absent) {
+          auto fields = where();
+          fields.push_back({"group", options_.resource.group});
+          fields.push_back(
+              {"recheck_s",
+               std::chrono::duration_cast<std::chrono::seconds>(options_.absentRecheck).count()});
+          logging::info("resource not served (its CRD is not installed): none exist", fields);
+          absent = true;
+        }
+        markAbsent(ns);
+        failures = 0;
+        backoff = options_.initialBackoff;
+        if (!pause(options_.absentRecheck)) return;
+        continue;
+      }
       if (!rv) {
         if (!failed(true, "cannot list", rv.error())) return;
         continue;
+      }
+      if (absent) {
+        logging::info("resource served now", where());
+        absent = false;
       }
       resourceVersion = *rv;
       needList = false;
@@ -317,7 +366,9 @@ void Informer::run(const std::string& ns) {
         needList = true;
         continue;
       }
-      if (!failed(false, "cannot watch", stream.error())) return;
+      // An optional resource that went away (its CRD deleted): the next list says so.
+      const bool gone = options_.optional && stream.error().kind == kube::ErrorKind::kNotFound;
+      if (!failed(gone, "cannot watch", stream.error())) return;
       continue;
     }
     {

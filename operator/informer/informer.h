@@ -54,6 +54,12 @@ struct InformerOptions {
   // Each watch asks the server to end it after a random time in [min, max], as client-go does.
   std::chrono::seconds minWatchTimeout{300};
   std::chrono::seconds maxWatchTimeout{600};
+  // A resource that may not be served at all (a custom resource whose CRD is not installed, as
+  // KEDA's ScaledObjects): a list answered NotFound is no error, the cache counts as synced and
+  // empty, and the list is tried again after absentRecheck (said once in the log, no warning,
+  // no backoff).
+  bool optional = false;
+  clock::Duration absentRecheck = std::chrono::minutes(10);
   clock::Duration initialBackoff = std::chrono::milliseconds(800);
   clock::Duration maxBackoff = std::chrono::seconds(30);
 };
@@ -93,6 +99,13 @@ class Informer {
   size_t size() const;
   InformerStats stats() const;
   const kube::Resource& resource() const { return options_.resource; }
+  // The namespaces watched (empty: all) and whether every object of them is cached (no label
+  // or field selector): then a list of a namespace can be answered from the cache.
+  const std::vector<std::string>& namespaces() const { return options_.namespaces; }
+  bool complete() const { return options_.labelSelector.empty() && options_.fieldSelector.empty(); }
+  // Whether the last list found the resource served (false for an optional resource answered
+  // NotFound; true before the first list).
+  bool served() const;
 
   // "namespace/name", or "name" for a cluster-scoped object; "" when it has neither.
   static std::string keyOf(const Json& object);
@@ -101,6 +114,8 @@ class Informer {
   void run(const std::string& ns);
   // Lists `ns` and replaces its part of the cache; returns the list's resourceVersion.
   kube::Result<std::string> relist(const std::string& ns);
+  // The optional resource is not served: `ns`'s part of the cache is emptied and synced.
+  void markAbsent(const std::string& ns);
   void apply(const kube::WatchEvent& event);
   // A cached object: its resourceVersion, and the object itself as CBOR.
   struct Entry {
@@ -127,6 +142,7 @@ class Informer {
   std::map<std::string, kube::WatchStream*> streams_;  // GUARDED_BY(mu_), open streams to cancel
   InformerStats stats_;                                // GUARDED_BY(mu_)
   bool running_ = false;                               // GUARDED_BY(mu_)
+  bool served_ = true;                                 // GUARDED_BY(mu_)
   std::vector<std::thread> threads_;
 };
 

@@ -224,10 +224,13 @@ std::vector<std::string> storeObjectComment(const api::SessionStore& store, cons
 std::vector<std::string> containerLines(const api::SessionStore& store, const Json& deployment,
                                         const wiring::DeploymentWiring& wired, bool external) {
   const api::SessionStoreSpec& spec = store.spec;
-  const int bound = wiring::replicasBound(spec, deploymentReplicas(deployment));
+  const wiring::ReplicasBound bound = wiring::specReplicasBound(spec);
   const std::string boundText =
-      std::to_string(bound) + (spec.autoscaling.enabled ? " replicas (autoscaling.maxReplicas)"
-                                                        : " replicas (spec.replicas)");
+      std::to_string(bound.replicas) + " replicas (" + wiring::describeBound(bound) +
+      (bound.source == wiring::BoundSource::kTargetMaxReplicas && !spec.target.maxReplicas
+           ? ", its default"
+           : "") +
+      ")";
   std::vector<std::string> lines;
   for (const auto& container : wired.containers) {
     const auto cpu = wiring::containerCpu(containerNamed(deployment, container.name));
@@ -393,7 +396,8 @@ std::expected<std::string, std::string> renderPlan(const PlanInput& input) {
                     inQuotes(kExternalPlaceholderPassword) + ".");
   }
   if (deployment) {
-    auto wired = reconcile::desiredWiring(store, endpoint, *deployment);
+    const wiring::ReplicasBound bound = wiring::specReplicasBound(spec);
+    auto wired = reconcile::desiredWiring(store, endpoint, *deployment, bound.replicas);
     if (!wired) return std::unexpected(input.deployment->path + ": " + wired.error());
     const std::string secret = api::secretName(store);
     int pool = wired->deployment.containers.front().poolSize;
@@ -500,6 +504,34 @@ std::expected<std::string, std::string> renderPlan(const PlanInput& input) {
     notes.push_back(
         "Session affinity: spec.target.service is not set, so the operator leaves "
         "every Service alone.");
+  }
+
+  if (spec.connection.poolSize == 0) {
+    const wiring::ReplicasBound bound = wiring::specReplicasBound(spec);
+    std::string note =
+        "Pool size: sized for " + std::to_string(bound.replicas) + " replicas (" +
+        wiring::describeBound(bound) +
+        (bound.source == wiring::BoundSource::kTargetMaxReplicas && !spec.target.maxReplicas
+             ? ", its default"
+             : "") +
+        "), never for the Deployment's live spec.replicas, so a scale within that bound changes "
+        "nothing in the pod template and replaces no pod.";
+    if (!spec.autoscaling.enabled) {
+      note += " When a HorizontalPodAutoscaler or a KEDA ScaledObject targets Deployment " +
+              spec.target.deployment +
+              ", the operator sizes for its maxReplicas (maxReplicaCount) instead; plan does not "
+              "read them.";
+    }
+    if (deployment) {
+      const int replicas = deploymentReplicas(*deployment);
+      if (replicas > bound.replicas) {
+        note += " Deployment " + spec.target.deployment + " asks " + std::to_string(replicas) +
+                " replicas, above that bound: the operator reports it in WorkersSized "
+                "(ReplicasAboveBound) and does not roll the pods; " +
+                wiring::howToRaiseBound(bound) + " to at least " + std::to_string(replicas) + ".";
+      }
+    }
+    notes.push_back(std::move(note));
   }
 
   if (spec.autoscaling.enabled) {

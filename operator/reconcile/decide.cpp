@@ -299,10 +299,79 @@ TargetConditions targetMissing(const api::SessionStore& store) {
   return {.wired = std::move(wired), .workers = std::move(workers)};
 }
 
+namespace {
+
+// Whether `scaler` (an HPA or a ScaledObject) names `deployment` in spec.scaleTargetRef. KEDA
+// defaults the kind to Deployment and the apiVersion to apps/v1; an HPA sets both.
+bool scalesDeployment(const Json& scaler, const std::string& deployment) {
+  const Json* ref = at(scaler, {"spec", "scaleTargetRef"});
+  if (ref == nullptr || !ref->is_object()) return false;
+  const auto text = [&](const char* key, const char* fallback) -> std::optional<std::string> {
+    const auto it = ref->find(key);
+    if (it == ref->end() || it->is_null()) return std::string(fallback);
+    if (!it->is_string()) return std::nullopt;
+    return it->get<std::string>();
+  };
+  const auto name = text("name", "");
+  const auto kind = text("kind", "Deployment");
+  const auto apiVersion = text("apiVersion", "apps/v1");
+  return name && *name == deployment && kind && *kind == "Deployment" && apiVersion &&
+         (*apiVersion == "apps/v1" || apiVersion->starts_with("apps/"));
+}
+
+// spec.<field> of `scaler` when it is an integer from 1 up; `fallback` when absent (nullopt:
+// required); nullopt when malformed.
+std::optional<int> maximumOf(const Json& scaler, const char* field, std::optional<int> fallback) {
+  const Json* value = at(scaler, {"spec", field});
+  if (value == nullptr || value->is_null()) return fallback;
+  if (!value->is_number_integer()) return std::nullopt;
+  const auto number = integerAt(scaler, {"spec", field});
+  if (!number || *number < 1) return std::nullopt;
+  return static_cast<int>(std::min<std::int64_t>(*number, 1 << 20));
+}
+
+std::string nameOf(const Json& object) {
+  const Json* name = at(object, {"metadata", "name"});
+  return name != nullptr && name->is_string() ? name->get<std::string>() : std::string();
+}
+
+}  // namespace
+
+wiring::ReplicasBound decideReplicasBound(const api::SessionStore& store,
+                                          const std::vector<Json>& horizontalPodAutoscalers,
+                                          const std::vector<Json>& scaledObjects) {
+  if (store.spec.autoscaling.enabled) return wiring::specReplicasBound(store.spec);
+  const std::string& deployment = store.spec.target.deployment;
+  const auto largest = [&](const std::vector<Json>& scalers, const char* field,
+                           std::optional<int> fallback,
+                           wiring::BoundSource source) -> std::optional<wiring::ReplicasBound> {
+    std::optional<wiring::ReplicasBound> out;
+    for (const Json& scaler : scalers) {
+      if (!scaler.is_object() || !scalesDeployment(scaler, deployment)) continue;
+      const auto maximum = maximumOf(scaler, field, fallback);
+      if (!maximum) continue;
+      // Several at once is a mistake the user is told of elsewhere; size for the largest.
+      if (!out || *maximum > out->replicas) {
+        out = wiring::ReplicasBound{.replicas = *maximum, .source = source, .scaler = nameOf(scaler)};
+      }
+    }
+    return out;
+  };
+  if (auto hpa = largest(horizontalPodAutoscalers, "maxReplicas", std::nullopt,
+                         wiring::BoundSource::kHorizontalPodAutoscaler)) {
+    return *hpa;
+  }
+  if (auto scaled = largest(scaledObjects, "maxReplicaCount", kKedaDefaultMaxReplicaCount,
+                            wiring::BoundSource::kScaledObject)) {
+    return *scaled;
+  }
+  return wiring::specReplicasBound(store.spec);
+}
+
 WiringDecision decideWiring(const api::SessionStore& store,
                             const std::optional<wiring::StoreEndpoint>& endpoint,
                             const Json& deployment, const std::optional<health::ProbeResult>& probe,
-                            const std::string& storeReason) {
+                            const std::string& storeReason, const wiring::ReplicasBound& bound) {
   WiringDecision out;
   const std::string& deploymentName = store.spec.target.deployment;
   const bool wiredBefore = !ownedLeafFields(deployment, kManager).empty();
@@ -329,7 +398,7 @@ WiringDecision decideWiring(const api::SessionStore& store,
   if (store.spec.store.type == api::StoreType::kExternal && probe->maxClients) {
     serverMaxClients = static_cast<int>(std::min<std::int64_t>(*probe->maxClients, 1 << 30));
   }
-  auto wiring = desiredWiring(store, *endpoint, deployment, serverMaxClients);
+  auto wiring = desiredWiring(store, *endpoint, deployment, bound.replicas, serverMaxClients);
   if (!wiring) {
     const bool containerMissing = wiring.error().find("has no container") != std::string::npos;
     out.wired.ok = false;
@@ -358,12 +427,16 @@ WiringDecision decideWiring(const api::SessionStore& store,
 
   out.isWired = true;
   std::ostringstream workers;
+  std::int64_t perPod = 0;  // connections one pod may open
   for (const auto& container : out.wiring->deployment.containers) {
     workers << (workers.tellp() > 0 ? ", " : "") << container.name << ": " << container.workers
             << " workers, pool " << container.poolSize;
     out.poolSize =
         std::min<std::int64_t>(out.poolSize.value_or(container.poolSize), container.poolSize);
+    perPod += std::int64_t{container.workers} * container.poolSize;
   }
+  workers << " (pools sized for " << bound.replicas << " replicas, "
+          << wiring::describeBound(bound) << ")";
   out.workerCount = out.wiring->deployment.containers.front().workers;
   out.wired = {.type = out.wired.type,
                .ok = true,
@@ -375,6 +448,32 @@ WiringDecision decideWiring(const api::SessionStore& store,
                  .ok = true,
                  .reason = std::string(api::kReasonWorkersSized),
                  .message = workers.str()};
+  // A scale past the bound: said, not rolled. The Deployment's default is 1 replica; a
+  // replicas field that is not an integer is the API server's to refuse, not a scale.
+  const Json* replicasField = at(deployment, {"spec", "replicas"});
+  std::optional<std::int64_t> replicas;
+  if (replicasField == nullptr || replicasField->is_null()) {
+    replicas = 1;
+  } else if (replicasField->is_number_integer()) {
+    replicas = integerAt(deployment, {"spec", "replicas"});
+  }
+  // (A fixed spec.connection.poolSize does not depend on the bound: nothing to say.)
+  if (store.spec.connection.poolSize == 0 && replicas && *replicas > bound.replicas) {
+    std::ostringstream message;
+    message << "Deployment " << deploymentName << " asks " << *replicas
+            << " replicas, more than the " << bound.replicas
+            << " its connection pools are sized for (" << wiring::describeBound(bound)
+            << "): up to " << *replicas << " x " << perPod << " = " << *replicas * perPod
+            << " connections against the store's maxclients "
+            << serverMaxClients.value_or(store.spec.store.managed.maxClients) << "; the pods are not rolled for a scale: " << wiring::howToRaiseBound(bound)
+            << " to at least " << *replicas
+            << " (the pods then roll once, with smaller pools), or scale back to at most "
+            << bound.replicas << " (" << workers.str() << ")";
+    out.workers = {.type = out.workers.type,
+                   .ok = false,
+                   .reason = std::string(api::kReasonReplicasAboveBound),
+                   .message = message.str()};
+  }
   return out;
 }
 

@@ -129,6 +129,18 @@ struct TargetConditions {
 // ConnectionWired and WorkersSized while the target Deployment does not exist.
 TargetConditions targetMissing(const api::SessionStore& store);
 
+// The bound on the app's replicas that its connection pools are sized for (PRODUCT.md, item 4;
+// wiring::ReplicasBound), never the live spec.replicas: spec.autoscaling.maxReplicas when the
+// operator autoscales; else spec.maxReplicas of a HorizontalPodAutoscaler whose scaleTargetRef
+// is the Deployment (the largest, if several do); else spec.maxReplicaCount of a KEDA
+// ScaledObject that targets it (KEDA's default, 100, when unset); else spec.target.maxReplicas
+// or its default. An object whose fields are not what the API defines is passed over.
+wiring::ReplicasBound decideReplicasBound(const api::SessionStore& store,
+                                          const std::vector<Json>& horizontalPodAutoscalers,
+                                          const std::vector<Json>& scaledObjects);
+// KEDA's maxReplicaCount when a ScaledObject does not set it.
+inline constexpr int kKedaDefaultMaxReplicaCount = 100;
+
 struct WiringDecision {
   ConditionState wired{.type = std::string(api::kConditionConnectionWired)};
   ConditionState workers{.type = std::string(api::kConditionWorkersSized)};
@@ -143,12 +155,16 @@ struct WiringDecision {
   std::optional<std::int64_t> poolSize;  // the smallest of the wired containers'
 };
 // `deployment` is the target as read; `endpoint` where the app reaches the store (nullopt: its
-// objects or URL are not in place); `probe` nullopt: the store was not probed.
+// objects or URL are not in place); `probe` nullopt: the store was not probed; `bound` from
+// decideReplicasBound. The pools are sized for the bound, so the body does not depend on the
+// Deployment's spec.replicas. When spec.replicas is above the bound, the wiring stays as it is
+// (a scale never rolls the pods) and WorkersSized is False, ReplicasAboveBound, with the numbers
+// and what to change.
 // REQUIRES: `endpoint` when `probe` says the store answers.
 WiringDecision decideWiring(const api::SessionStore& store,
                             const std::optional<wiring::StoreEndpoint>& endpoint,
                             const Json& deployment, const std::optional<health::ProbeResult>& probe,
-                            const std::string& storeReason);
+                            const std::string& storeReason, const wiring::ReplicasBound& bound);
 // The connection Secret's name belongs to someone else.
 ConditionState connectionSecretTaken(const api::SessionStore& store);
 // The API server refused the Deployment's apply (not transient): ConnectionWired ApplyFailed,

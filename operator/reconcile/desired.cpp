@@ -68,11 +68,12 @@ std::expected<wiring::StoreEndpoint, std::string> externalEndpoint(std::string_v
 
 std::expected<Wiring, std::string> desiredWiring(const api::SessionStore& store,
                                                  const wiring::StoreEndpoint& endpoint,
-                                                 const Json& deployment,
+                                                 const Json& deployment, int replicasBound,
                                                  std::optional<int> serverMaxClients) {
-  // The pool sizes come from the Deployment (its replicas and each container's CPU); the hash
+  // The pool sizes come from the bound and each container's CPU; the hash
   // comes from the Secret, which holds the pool size: compute the sizes first.
-  auto sizing = wiring::computeDeploymentWiring(store, deployment, "", serverMaxClients);
+  auto sizing = wiring::computeDeploymentWiring(store, deployment, "", replicasBound,
+                                                     serverMaxClients);
   if (!sizing) return std::unexpected(sizing.error());
   if (sizing->containers.empty()) {
     return std::unexpected("Deployment " + store.spec.target.deployment +
@@ -85,7 +86,8 @@ std::expected<Wiring, std::string> desiredWiring(const api::SessionStore& store,
   out.connectionSecret = wiring::connectionSecret(store, endpoint, pool);
   out.connectionHash = wiring::connectionHash(out.connectionSecret);
   auto wired =
-      wiring::computeDeploymentWiring(store, deployment, out.connectionHash, serverMaxClients);
+      wiring::computeDeploymentWiring(store, deployment, out.connectionHash, replicasBound,
+                                     serverMaxClients);
   if (!wired) return std::unexpected(wired.error());
   out.deployment = std::move(*wired);
   out.deploymentApply = wiring::deploymentApplyConfiguration(out.deployment);

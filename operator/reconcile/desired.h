@@ -57,12 +57,13 @@ struct Wiring {
 };
 
 // The connection Secret and the Deployment's apply body for `deployment` (as read from the API
-// server, or from a file for `plan`). The Secret's REDIS_MAX_CONNECTIONS is the smallest pool
-// size of the wired containers, so no container is told more than its share. Errors (with what
-// to fix) when a named container is missing or the Deployment is malformed.
+// server, or from a file for `plan`), with pools sized for `replicasBound` replicas (see
+// wiring::ReplicasBound: never the live replicas). The Secret's REDIS_MAX_CONNECTIONS is the
+// smallest pool size of the wired containers, so no container is told more than its share.
+// Errors (with what to fix) when a named container is missing or the Deployment is malformed.
 std::expected<Wiring, std::string> desiredWiring(const api::SessionStore& store,
                                                  const wiring::StoreEndpoint& endpoint,
-                                                 const Json& deployment,
+                                                 const Json& deployment, int replicasBound,
                                                  std::optional<int> serverMaxClients = {});
 
 }  // namespace sessionstore::reconcile

@@ -35,6 +35,14 @@ kube::Result<Observed> readObserved(kube::Client& client, const kube::Resource& 
   return std::unexpected(object.error());
 }
 
+kube::Result<std::vector<Json>> listServed(kube::Client& client, const kube::Resource& resource,
+                                           const std::string& ns) {
+  auto listed = client.list(resource, ns, {.resourceVersion = "0"});
+  if (listed) return std::move(listed->items);
+  if (listed.error().kind == kube::ErrorKind::kNotFound) return std::vector<Json>{};
+  return std::unexpected(listed.error());
+}
+
 kube::Result<Gathered> gather(kube::Client& client, const api::SessionStore& store, bool fresh) {
   const std::string& ns = store.metadata.ns;
   struct Read {
@@ -83,6 +91,17 @@ kube::Result<Gathered> gather(kube::Client& client, const api::SessionStore& sto
     }));
   }
   std::optional<kube::Error> failed;
+  // The autoscalers that may bound the replicas (cheap: from a cache in production).
+  for (auto [resource, into] :
+       {std::pair{&kube::resources::kHorizontalPodAutoscalers, &out.horizontalPodAutoscalers},
+        std::pair{&kube::resources::kScaledObjects, &out.scaledObjects}}) {
+    auto items = listServed(client, *resource, ns);
+    if (items) {
+      *into = std::move(*items);
+    } else if (!failed) {
+      failed = items.error();
+    }
+  }
   auto first = readObserved(client, *reads[0].resource, ns, reads[0].name);
   if (first) {
     *reads[0].into = std::move(*first);

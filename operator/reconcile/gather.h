@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "api/session_store.h"
 #include "health/store_health.h"
@@ -40,6 +41,10 @@ struct Gathered {
   // The objects the SessionStore controls, by "Kind name" ("ConfigMap shop-redis-config"),
   // including the connection Secret.
   std::map<std::string, Observed> owned;
+  // The namespace's HorizontalPodAutoscalers and KEDA ScaledObjects (none when KEDA is not
+  // installed), as listed: which of them targets the Deployment is decided (decideReplicasBound).
+  std::vector<Json> horizontalPodAutoscalers;
+  std::vector<Json> scaledObjects;
 
   // The owned object `what` ("Kind name") as gathered; notRead when it was not.
   const Observed& ownedObject(const std::string& what) const;
@@ -49,13 +54,20 @@ struct Gathered {
 std::string describeObject(const Json& object);
 
 // Reads what a pass of `store` needs. `fresh` (no pass finished yet): the password Secret and
-// the owned objects are not read; the target and its Service and the URL Secret are.
+// the owned objects are not read; the target and its Service and the URL Secret are. The
+// autoscalers are listed with resourceVersion "0" (any recent version will do): in production
+// the client answers those lists from the informers' caches, with no request.
 kube::Result<Gathered> gather(kube::Client& client, const api::SessionStore& store, bool fresh);
 
 // The store's health as `health` knows it (the one read that is not of the cluster).
 health::ProbeResult gatherHealth(health::StoreHealth& health, const std::string& key,
                                  const wiring::StoreEndpoint& app,
                                  const std::optional<wiring::StoreEndpoint>& monitor);
+
+// The items of a list where NotFound (a resource that is not served: KEDA not installed) is an
+// answer: none.
+kube::Result<std::vector<Json>> listServed(kube::Client& client, const kube::Resource& resource,
+                                           const std::string& ns);
 
 // A read where NotFound is an answer: Observed::missing().
 kube::Result<Observed> readObserved(kube::Client& client, const kube::Resource& resource,

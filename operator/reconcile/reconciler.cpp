@@ -298,8 +298,10 @@ bool Reconciler::stepWire(Pass& pass, const Applier& applier) {
   if (!pass.gathered.deployment) return true;  // stepTarget said why
   std::optional<wiring::StoreEndpoint> endpoint;
   if (pass.endpoints) endpoint = pass.endpoints->app;
+  const wiring::ReplicasBound bound = decideReplicasBound(
+      pass.store, pass.gathered.horizontalPodAutoscalers, pass.gathered.scaledObjects);
   auto decision = decideWiring(pass.store, endpoint, *pass.gathered.deployment, pass.probe,
-                               pass.storeCondition.reason);
+                               pass.storeCondition.reason, bound);
   pass.needsUser = pass.needsUser || decision.needsUser;
   if (!decision.wiring) {
     pass.wired = decision.isWired;

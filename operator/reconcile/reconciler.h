@@ -6,7 +6,8 @@
 // store's health through health::StoreHealth.
 //
 //   0. gather     the target Deployment and Service, the store's Secrets and owned objects (a
-//                 fresh store's objects are created without reads first), while the finalizer
+//                 fresh store's objects are created without reads first), the namespace's
+//                 HorizontalPodAutoscalers and ScaledObjects (from caches), while the finalizer
 //                 is added
 //   1. target     read the Deployment (its labels scope the NetworkPolicy, its CPU the workers)
 //   2. store      Managed: the password Secret (generated once, never again), the ConfigMap,
@@ -15,7 +16,9 @@
 //   3. probe      the store's health from health::StoreHealth (AUTH + PING with the app's
 //                 credentials, INFO with the monitoring ones); forgotten when it has no store
 //   4. wire       only once the store answers: the connection Secret and the Deployment's env,
-//                 workers, pool size and connection-hash annotation (server-side apply)
+//                 workers, pool size and connection-hash annotation (server-side apply); pools
+//                 are sized for a stable bound on replicas (decideReplicasBound), so a scale
+//                 rolls no pod, and a scale past the bound is a condition
 //   5. affinity   the Service's session affinity for the mode and the store's state
 //   6. status     phase and conditions, written only when they changed
 //

@@ -58,6 +58,9 @@ std::string phaseOf(const Observation& observation, const Json& previousStatus) 
       (observation.wired || before == api::kPhaseReady || before == api::kPhaseDegraded)) {
     return std::string(api::kPhaseDegraded);
   }
+  // The app is wired to a store that answers, and something else needs the user (a scale past
+  // the replica bound, the Service gone): it works, at a risk; it is not being provisioned.
+  if (observation.storeReady && observation.wired) return std::string(api::kPhaseDegraded);
   if (observation.targetMissing) return std::string(api::kPhasePending);
   return std::string(api::kPhaseProvisioning);
 }

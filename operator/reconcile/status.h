@@ -43,8 +43,9 @@ struct Observation {
 };
 
 // The phase: Failed for an invalid spec; Ready when every condition is True; Degraded when the
-// store stopped answering after the app was wired; Pending while the target Deployment is
-// missing; Provisioning otherwise.
+// store stopped answering after the app was wired, or when the app is wired to a store that
+// answers and another condition is False (a scale past the replica bound); Pending while the
+// target Deployment is missing; Provisioning otherwise.
 std::string phaseOf(const Observation& observation, const Json& previousStatus);
 
 // The whole status object. Ready is True when every condition of `observation` is True; its

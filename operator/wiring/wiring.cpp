@@ -80,9 +80,41 @@ std::expected<int, std::string> workerCount(const Json& container, const api::Wo
   return workerCount(*cpu, workers.perCPU, workers.offset, workers.min, workers.max);
 }
 
-int replicasBound(const api::SessionStoreSpec& spec, int replicas) {
-  int bound = spec.autoscaling.enabled ? spec.autoscaling.maxReplicas : replicas;
-  return std::max(bound, 1);
+ReplicasBound specReplicasBound(const api::SessionStoreSpec& spec) {
+  if (spec.autoscaling.enabled) {
+    return {.replicas = std::max(spec.autoscaling.maxReplicas, 1),
+            .source = BoundSource::kAutoscaling};
+  }
+  return {.replicas = std::max(spec.target.maxReplicas.value_or(api::kDefaultTargetMaxReplicas), 1),
+          .source = BoundSource::kTargetMaxReplicas};
+}
+
+std::string describeBound(const ReplicasBound& bound) {
+  switch (bound.source) {
+    case BoundSource::kAutoscaling:
+      return "spec.autoscaling.maxReplicas";
+    case BoundSource::kHorizontalPodAutoscaler:
+      return "HorizontalPodAutoscaler " + bound.scaler + "'s maxReplicas";
+    case BoundSource::kScaledObject:
+      return "KEDA ScaledObject " + bound.scaler + "'s maxReplicaCount";
+    case BoundSource::kTargetMaxReplicas:
+      break;
+  }
+  return "spec.target.maxReplicas";
+}
+
+std::string howToRaiseBound(const ReplicasBound& bound) {
+  switch (bound.source) {
+    case BoundSource::kAutoscaling:
+      return "raise spec.autoscaling.maxReplicas";
+    case BoundSource::kHorizontalPodAutoscaler:
+      return "raise spec.maxReplicas of HorizontalPodAutoscaler " + bound.scaler;
+    case BoundSource::kScaledObject:
+      return "raise spec.maxReplicaCount of ScaledObject " + bound.scaler;
+    case BoundSource::kTargetMaxReplicas:
+      break;
+  }
+  return "set spec.target.maxReplicas of the SessionStore";
 }
 
 int poolSize(const api::SessionStoreSpec& spec, int replicasBound, int workers,
@@ -98,17 +130,10 @@ int poolSize(const api::SessionStoreSpec& spec, int replicasBound, int workers,
 
 std::expected<DeploymentWiring, std::string> computeDeploymentWiring(
     const api::SessionStore& store, const Json& deployment, const std::string& connectionHash,
-    std::optional<int> serverMaxClients) {
+    int replicasBound, std::optional<int> serverMaxClients) {
   const api::SessionStoreSpec& spec = store.spec;
   const std::string name = spec.target.deployment;
   const Json* deploymentSpec = member(deployment, "spec");
-  int replicas = 1;  // the Deployment's default
-  if (const Json* r = deploymentSpec ? member(*deploymentSpec, "replicas") : nullptr) {
-    if (!r->is_number_integer()) {
-      return std::unexpected("Deployment " + name + ": spec.replicas must be an integer");
-    }
-    replicas = static_cast<int>(std::clamp<std::int64_t>(r->get<std::int64_t>(), 0, 1 << 30));
-  }
   const Json* containers = nullptr;
   if (const Json* tmpl = deploymentSpec ? member(*deploymentSpec, "template") : nullptr) {
     if (const Json* podSpec = member(*tmpl, "spec")) containers = member(*podSpec, "containers");
@@ -126,7 +151,7 @@ std::expected<DeploymentWiring, std::string> computeDeploymentWiring(
                           .workersEnvVar = spec.workers.envVar,
                           .connectionHash = connectionHash,
                           .containers = {}};
-  const int bound = replicasBound(spec, replicas);
+  const int bound = std::max(replicasBound, 1);
   const auto& wanted = spec.target.containers;
   for (const Json& container : *containers) {
     std::string containerNameValue = containerName(container);

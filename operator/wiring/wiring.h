@@ -40,9 +40,33 @@ int workerCount(const quantity::Quantity& cpu, double perCPU, int offset, int mi
 // workerCount with the CPU of `container` and the formula of `workers`.
 std::expected<int, std::string> workerCount(const Json& container, const api::Workers& workers);
 
-// The number of app replicas connections must be budgeted for: autoscaling.maxReplicas when
-// autoscaling is enabled, else `replicas` (the Deployment's spec.replicas); at least 1.
-int replicasBound(const api::SessionStoreSpec& spec, int replicas);
+// Where the bound on the app's replicas that the connection pools are sized for comes from. The
+// bound is stable by design: never the live spec.replicas, so that a scale (kubectl scale, a
+// HorizontalPodAutoscaler step) within it changes nothing in the pod template and rolls no pod.
+enum class BoundSource {
+  kAutoscaling,              // spec.autoscaling.maxReplicas (the operator autoscales)
+  kHorizontalPodAutoscaler,  // spec.maxReplicas of an HPA that targets the Deployment
+  kScaledObject,             // spec.maxReplicaCount of a KEDA ScaledObject that targets it
+  kTargetMaxReplicas,        // spec.target.maxReplicas, or api::kDefaultTargetMaxReplicas
+};
+
+struct ReplicasBound {
+  int replicas = api::kDefaultTargetMaxReplicas;  // at least 1
+  BoundSource source = BoundSource::kTargetMaxReplicas;
+  std::string scaler;  // the HPA's or ScaledObject's name; "" for the other sources
+  bool operator==(const ReplicasBound&) const = default;
+};
+
+// The bound from the spec alone, when no HorizontalPodAutoscaler or ScaledObject targets the
+// Deployment: autoscaling.maxReplicas when autoscaling is enabled, else target.maxReplicas, else
+// api::kDefaultTargetMaxReplicas.
+ReplicasBound specReplicasBound(const api::SessionStoreSpec& spec);
+
+// Where the bound comes from, for messages: "spec.target.maxReplicas",
+// "HorizontalPodAutoscaler web's maxReplicas", ...
+std::string describeBound(const ReplicasBound& bound);
+// What a user changes to raise it, for messages.
+std::string howToRaiseBound(const ReplicasBound& bound);
 
 // Connections per worker process: spec.connection.poolSize when > 0, else
 // floor(0.9 * maxClients / (replicasBound * workers)), at least 2. maxClients is
@@ -75,11 +99,13 @@ struct DeploymentWiring {
 
 // Computes the wiring of `deployment` (the target, as read from the API server) for `store`:
 // the containers named in spec.target.containers (all when empty), each with its workers from
-// its CPU and its pool size. Errors (with what to fix) when a named container is not in the pod
-// template, or the Deployment or a container's CPU is malformed.
+// its CPU and its pool size for `replicasBound` replicas (ReplicasBound::replicas; the
+// Deployment's own spec.replicas is not read, so a scale changes nothing here). Errors (with
+// what to fix) when a named container is not in the pod template, or the Deployment or a
+// container's CPU is malformed.
 std::expected<DeploymentWiring, std::string> computeDeploymentWiring(
     const api::SessionStore& store, const Json& deployment, const std::string& connectionHash,
-    std::optional<int> serverMaxClients = std::nullopt);
+    int replicasBound, std::optional<int> serverMaxClients = std::nullopt);
 
 // The server-side-apply body for the target Deployment: apiVersion, kind, metadata.name and
 // namespace, the identity::kWiredByLabel label naming the store, the connection-hash pod-template

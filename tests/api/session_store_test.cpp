@@ -350,6 +350,13 @@ const std::vector<InvalidRow>& invalidRows() {
       {"/spec/store/type", "Local",
        "spec.store.type: must be one of Managed, External, got \"Local\""},
       {"/spec/store/type", 1, "spec.store.type: must be a string"},
+      {"/spec/target/maxReplicas", "5", "spec.target.maxReplicas: must be an integer"},
+      {"/spec/target/maxReplicas", 0,
+       "spec.target.maxReplicas: must be between 1 and 1000, got 0"},
+      // The full object autoscales: the bound is autoscaling.maxReplicas.
+      {"/spec/target/maxReplicas", 5,
+       "spec.target.maxReplicas: not allowed with spec.autoscaling.enabled, where the connection "
+       "pools are sized for spec.autoscaling.maxReplicas: remove spec.target.maxReplicas"},
       {"/spec/store/managed", "yes", "spec.store.managed: must be an object"},
       {"/spec/store/managed/image", 7, "spec.store.managed.image: must be a string"},
       {"/spec/store/managed/resources", 1, "spec.store.managed.resources: must be an object"},
@@ -481,6 +488,20 @@ TEST_P(InvalidFieldTest, NamesTheFieldPath) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Rows, InvalidFieldTest, testing::ValuesIn(invalidRows()));
+
+TEST(TargetMaxReplicasTest, OptionalAndKeptThroughToJson) {
+  const Json plain = {{"metadata", {{"name", "web"}}}, {"spec", {{"target", {{"deployment", "web"}}}}}};
+  auto unset = parseSessionStore(plain);
+  ASSERT_TRUE(unset.has_value()) << unset.error();
+  EXPECT_FALSE(unset->spec.target.maxReplicas.has_value()) << "the operator's default applies";
+  EXPECT_FALSE(toJson(unset->spec)["target"].contains("maxReplicas"));
+  Json set = plain;
+  set["spec"]["target"]["maxReplicas"] = 4;
+  auto parsed = parseSessionStore(set);
+  ASSERT_TRUE(parsed.has_value()) << parsed.error();
+  EXPECT_EQ(parsed->spec.target.maxReplicas, 4);
+  EXPECT_EQ(toJson(parsed->spec)["target"]["maxReplicas"], 4);
+}
 
 TEST(InvalidObjectTest, MissingRequiredFields) {
   EXPECT_EQ(parseSessionStore(Json::array()).error(), "the SessionStore must be a JSON object");

@@ -224,6 +224,27 @@ TEST_F(CachedClientTest, ListsAndWatchesGoToTheServer) {
   EXPECT_TRUE(client_.list(kube::resources::kPersistentVolumeClaims, "ns"));
 }
 
+// The reconciler lists the namespace's HPAs and ScaledObjects on every pass: with
+// resourceVersion "0" (any recent version) a complete cache answers, with no request. Every other
+// list still goes to the server (StrictMock: an unexpected call fails the test).
+TEST_F(CachedClientTest, AnyVersionListsAreAnsweredFromACompleteCache) {
+  startCache({configMap("a", "5", "one"), configMap("b", "6", "two")});
+  client_.serveListsFrom(*informer_);
+  auto listed = client_.list(kCm, "ns", {.resourceVersion = "0"});
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->items.size(), 2u);
+  EXPECT_EQ(listed->items[0]["data"]["k"], "one");
+  EXPECT_EQ(client_.stats().listCacheHits, 1u);
+
+  EXPECT_CALL(server_, list(kCm, "ns", _)).WillOnce(Return(kube::ObjectList{}));  // most recent
+  EXPECT_TRUE(client_.list(kCm, "ns"));
+  EXPECT_CALL(server_, list(kCm, "other", _)).WillOnce(Return(kube::ObjectList{}));  // not cached
+  EXPECT_TRUE(client_.list(kCm, "other", {.resourceVersion = "0"}));
+  EXPECT_CALL(server_, list(kCm, "ns", _)).WillOnce(Return(kube::ObjectList{}));  // a selector
+  EXPECT_TRUE(client_.list(kCm, "ns", {.labelSelector = "app=web", .resourceVersion = "0"}));
+  EXPECT_EQ(client_.stats().listCacheHits, 1u);
+}
+
 TEST(CaughtUp, ComparesDecimalVersionsAndOtherwiseOnlyEquality) {
   EXPECT_TRUE(CachedClient::caughtUp("8", "8"));
   EXPECT_TRUE(CachedClient::caughtUp("9", "8"));

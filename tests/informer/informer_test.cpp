@@ -295,6 +295,60 @@ TEST(Informer, AnswerWithRetryAfterIsNotRetriedSooner) {
   informer.stop();
 }
 
+// KEDA not installed: its ScaledObjects are not served. The cache is synced and empty at once
+// (no wait for a sync that never comes), no error is counted, and the list is tried again only
+// after absentRecheck; once served, the objects arrive as adds.
+TEST(Informer, AnOptionalResourceThatIsNotServedIsSyncedAndEmptyAndLookedForRarely) {
+  ScriptedClient client;
+  client.lists.push_back(kube::makeError(ErrorKind::kNotFound, "the server could not find it"));
+  client.lists.push_back(kube::makeError(ErrorKind::kNotFound, "the server could not find it"));
+  client.lists.push_back(listOf({object("web", "7")}, "8"));
+  client.watches.push_back(WatchScript{});  // blocks until stopped
+  clock::FakeClock clock;
+  Journal journal;
+  InformerOptions optional{.resource = kube::resources::kScaledObjects,
+                           .namespaces = {"ns"},
+                           .optional = true,
+                           .absentRecheck = std::chrono::minutes(10)};
+  Informer informer(client, optional, journal.handlers(), clock);
+  informer.start();
+  ASSERT_TRUE(client.waitFor([&] { return client.listCalls.size() == 1; }));
+  ASSERT_TRUE(untilWaiting(clock));
+  EXPECT_TRUE(informer.hasSynced());
+  EXPECT_FALSE(informer.served());
+  EXPECT_EQ(informer.size(), 0u);
+  EXPECT_EQ(informer.stats().errors, 0u) << "not served is an answer, not a failure";
+  // The backoff of a failure (800 ms) would have listed again by now; the recheck does not.
+  clock.advance(std::chrono::minutes(10) - std::chrono::milliseconds(1));
+  EXPECT_EQ(client.listCalls.size(), 1u);
+  clock.advance(std::chrono::milliseconds(1));
+  ASSERT_TRUE(client.waitFor([&] { return client.listCalls.size() == 2; }));
+  ASSERT_TRUE(untilWaiting(clock));
+  EXPECT_TRUE(client.watchCalls.empty()) << "nothing to watch while it is not served";
+  // KEDA installed meanwhile: the next look lists, caches and watches.
+  clock.advance(std::chrono::minutes(10));
+  ASSERT_TRUE(client.waitFor([&] { return client.watchCalls.size() == 1; }));
+  ASSERT_TRUE(journal.waitForCount(1));
+  EXPECT_EQ(journal.snapshot(), std::vector<std::string>{"add web"});
+  EXPECT_TRUE(informer.served());
+  informer.stop();
+}
+
+// A NotFound of a resource that is not optional stays a failure (retried with backoff, unsynced).
+TEST(Informer, NotFoundOfARequiredResourceIsAFailure) {
+  ScriptedClient client;
+  client.lists.push_back(kube::makeError(ErrorKind::kNotFound, "the server could not find it"));
+  clock::FakeClock clock;
+  Journal journal;
+  Informer informer(client, options(), journal.handlers(), clock);
+  informer.start();
+  ASSERT_TRUE(client.waitFor([&] { return client.listCalls.size() == 1; }));
+  ASSERT_TRUE(untilWaiting(clock));
+  EXPECT_FALSE(informer.hasSynced());
+  EXPECT_EQ(informer.stats().errors, 1u);
+  informer.stop();
+}
+
 TEST(Informer, StopEndsABlockedWatchAndNoHandlerRunsAfterIt) {
   ScriptedClient client;
   client.lists.push_back(listOf({}, "1"));

@@ -436,6 +436,17 @@ std::vector<Case> HostileInput::catalogue() {
                              target + "  autoscaling: {minReplicas: 1000, maxReplicas: 1}\n"),
        .expect =
            rejected("autoscaling.minReplicas must not be greater than autoscaling.maxReplicas")});
+  add({.title = "CEL: target.maxReplicas with autoscaling",
+       .store = "cel-bound",
+       .manifest = storeYaml(
+           "cel-bound",
+           "  target: {deployment: web, maxReplicas: 4}\n"
+           "  autoscaling: {enabled: true, metrics: [{type: CPU, targetAverageUtilization: 80}]}\n"),
+       .expect = rejected("target.maxReplicas is not allowed with autoscaling.enabled")});
+  add({.title = "target.maxReplicas of 0",
+       .store = "bound-zero",
+       .manifest = storeYaml("bound-zero", "  target: {deployment: web, maxReplicas: 0}\n"),
+       .expect = rejected("spec.target.maxReplicas")});
   add({.title = "CEL: autoscaling without metrics",
        .store = "cel-nometrics",
        .manifest =

@@ -128,8 +128,9 @@ TEST_F(SessionStoreIntegration, ManagedStoreIsProvisionedThenTheAppIsWired) {
   EXPECT_FALSE(env["REDIS_URL"].contains("value")) << "the URL must never be inline";
   EXPECT_EQ(env["SESSION_KEY_PREFIX"]["valueFrom"]["secretKeyRef"]["name"], "web-session-store");
   EXPECT_EQ(env["WORKERS"]["value"], "5");  // ceil(2 CPU * 2) + 1
-  // floor(0.9 * 1000 / (2 replicas * 5 workers)) = 90
-  EXPECT_EQ(env["REDIS_MAX_CONNECTIONS"]["value"], "90");
+  // floor(0.9 * 1000 / (10 replicas * 5 workers)) = 18: sized for the bound (spec.target.
+  // maxReplicas's default, 10), not for the 2 live replicas, so a scale rolls nothing.
+  EXPECT_EQ(env["REDIS_MAX_CONNECTIONS"]["value"], "18");
   EXPECT_EQ(container["image"], "registry.example/shop/web:1.4");  // untouched
   const Json connection = mustGet("secret", "web-session-store");
   EXPECT_EQ(
@@ -330,7 +331,7 @@ TEST_F(SessionStoreIntegration, SpecChangesTouchExactlyTheObjectsTheyShould) {
   ASSERT_TRUE(eventually([&] { return envValue("cart", "WORKERS") == "7" && generationSeen(); }))
       << describeStore("cart");
   ASSERT_NO_FATAL_FAILURE(settle());
-  EXPECT_EQ(envValue("cart", "REDIS_MAX_CONNECTIONS"), "64");  // floor(900 / (2 * 7))
+  EXPECT_EQ(envValue("cart", "REDIS_MAX_CONNECTIONS"), "12");  // floor(900 / (10 * 7))
   EXPECT_EQ(
       changed(before, versions("cart")),
       (std::set<std::string>{"sessionstore/cart", "deployment/cart", "secret/cart-session-store"}));

@@ -177,8 +177,9 @@ Grants expectedWatchedGrants() {
           {"apps", "deployments/scale", {"patch"}},
           {"", "pods", {"get", "list"}},
           {"metrics.k8s.io", "pods", {"get", "list"}},
-          {"autoscaling", "horizontalpodautoscalers", {"list"}},
-          {"keda.sh", "scaledobjects", {"list"}},
+          // The pools' replica bound too: informers (list, watch), operator/app/main.cpp.
+          {"autoscaling", "horizontalpodautoscalers", {"list", "watch"}},
+          {"keda.sh", "scaledobjects", {"list", "watch"}},
       });
   return grants;
 }

@@ -200,8 +200,9 @@ TEST(RenderPlan, DownloadTokensDeploymentPatchWiresEnvBySecretKeyRef) {
                           {"valueFrom",
                            {{"secretKeyRef",
                              {{"name", "web-session-store"}, {"key", "SESSION_KEY_PREFIX"}}}}}},
-                         // floor(0.9 * 1000 / (2 replicas * 5 workers))
-                         {{"name", "REDIS_MAX_CONNECTIONS"}, {"value", "90"}},
+                         // floor(0.9 * 1000 / (10 replicas * 5 workers)): the bound is
+                         // spec.target.maxReplicas's default, not the 2 live replicas
+                         {{"name", "REDIS_MAX_CONNECTIONS"}, {"value", "18"}},
                          // CPU limit 2: ceil(2 * 2) + 1
                          {{"name", "WORKERS"}, {"value", "5"}}})}}})}}}}}}}};
   EXPECT_EQ(patch, expected);
@@ -213,12 +214,51 @@ TEST(RenderPlan, DownloadTokensDeploymentPatchWiresEnvBySecretKeyRef) {
   // The connection Secret is the reconciler's, from the placeholder endpoint.
   const auto store = exampleStore("download-tokens", "shop");
   EXPECT_EQ(secret,
-            wiring::connectionSecret(store, reconcile::managedEndpoint(store, kPlaceholders), 90));
+            wiring::connectionSecret(store, reconcile::managedEndpoint(store, kPlaceholders), 18));
   EXPECT_EQ(decode(secret, "REDIS_URL"),
             "redis://app:generated-by-the-operator-at-apply@web-redis.shop.svc:6379/0");
   EXPECT_EQ(decode(secret, "REDIS_HOST"), "web-redis.shop.svc");
   EXPECT_EQ(decode(secret, "SESSION_KEY_PREFIX"), "shop:web:");
-  EXPECT_EQ(decode(secret, "REDIS_MAX_CONNECTIONS"), "90");
+  EXPECT_EQ(decode(secret, "REDIS_MAX_CONNECTIONS"), "18");
+}
+
+// Issue 18: `plan` with replicas: 2 and replicas: 4 gave pool 90 against 45 and a new hash, so a
+// scale rolled every pod. The pools are sized for a stable bound now: same documents, same hash.
+TEST(RenderPlan, AScaleWithinTheBoundChangesNothing) {
+  const auto withReplicas = [](int replicas) {
+    PlanInput input = exampleInput("download-tokens");
+    const std::string from = "replicas: 2";
+    const auto at = input.deployment->text.find(from);
+    EXPECT_NE(at, std::string::npos);
+    input.deployment->text.replace(at, from.size(), "replicas: " + std::to_string(replicas));
+    return mustRender(input);
+  };
+  const std::string two = withReplicas(2);
+  const auto documents = documentsOf(two);
+  ASSERT_EQ(documents.size(), 10u);
+  for (int replicas : {4, 10, 12}) {
+    const std::string plan = withReplicas(replicas);
+    EXPECT_EQ(documentsOf(plan), documents) << replicas << " replicas";
+    const std::string top = unwrap(header(plan));
+    EXPECT_NE(top.find("sized for 10 replicas (spec.target.maxReplicas, its default)"),
+              std::string::npos)
+        << top;
+    const bool above = top.find("asks 12 replicas, above that bound") != std::string::npos;
+    EXPECT_EQ(above, replicas == 12) << top;
+  }
+  EXPECT_EQ(decode(documents[6], "REDIS_MAX_CONNECTIONS"), "18");
+
+  // Only the bound moves the pool: spec.target.maxReplicas 4 gives floor(900 / 20) = 45.
+  PlanInput bounded = exampleInput("download-tokens");
+  auto storeDocs = parseYaml(bounded.sessionStore.text);
+  ASSERT_TRUE(storeDocs.has_value());
+  Json store = storeDocs->front();
+  store["spec"]["target"]["maxReplicas"] = 4;
+  bounded.sessionStore.text = store.dump();  // JSON is YAML
+  const auto boundedDocs = documentsOf(mustRender(bounded));
+  ASSERT_EQ(boundedDocs.size(), 10u);
+  EXPECT_EQ(decode(boundedDocs[6], "REDIS_MAX_CONNECTIONS"), "45");
+  EXPECT_NE(boundedDocs[7], documents[7]) << "a new bound is a new hash (one roll)";
 }
 
 TEST(RenderPlan, NoUrlIsInlineAnywhere) {
@@ -403,8 +443,8 @@ TEST(RenderPlan, ExternalRedisUsesAPlaceholderEndpoint) {
   EXPECT_EQ(decode(secret, "REDIS_HOST"), kExternalPlaceholderHost);
   EXPECT_EQ(decode(secret, "REDIS_PASSWORD"), kExternalPlaceholderPassword);
   EXPECT_EQ(decode(secret, "SESSION_KEY_PREFIX"), "portal:sessions:");
-  // 3 replicas, CPU limit 1: 3 workers; floor(0.9 * 1000 / 9) = 100.
-  EXPECT_EQ(decode(secret, "REDIS_MAX_CONNECTIONS"), "100");
+  // A bound of 10 replicas (the default), CPU limit 1: 3 workers; floor(0.9 * 1000 / 30) = 30.
+  EXPECT_EQ(decode(secret, "REDIS_MAX_CONNECTIONS"), "30");
   const std::string top = unwrap(header(plan));
   EXPECT_NE(top.find("Secret portal-redis-url, key url"), std::string::npos) << top;
   EXPECT_NE(top.find(std::string(kExternalPlaceholderHost)), std::string::npos) << top;

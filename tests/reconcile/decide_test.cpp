@@ -398,10 +398,12 @@ TEST(TargetMissing, BothConditionsNameTheDeployment) {
 
 const wiring::StoreEndpoint kEndpoint{
     .host = "web-redis.shop.svc", .port = 6379, .username = "app", .password = "secret"};
+// The bound of a spec without autoscaling nor spec.target.maxReplicas, no HPA nor ScaledObject.
+const wiring::ReplicasBound kBound{};
 
 TEST(DecideWiring, WaitsForTheStoreAndKeepsWiringThatIsThere) {
   const auto s = store();
-  const auto waiting = decideWiring(s, kEndpoint, deploymentObject(), silent(), "Provisioning");
+  const auto waiting = decideWiring(s, kEndpoint, deploymentObject(), silent(), "Provisioning", kBound);
   EXPECT_FALSE(waiting.wiring.has_value()) << "never wired before the store answers";
   EXPECT_FALSE(waiting.isWired);
   EXPECT_EQ(waiting.wired.reason, api::kReasonWaitingForStore);
@@ -409,11 +411,11 @@ TEST(DecideWiring, WaitsForTheStoreAndKeepsWiringThatIsThere) {
             "the Deployment is wired once the store answers (StoreReady is Provisioning)");
   EXPECT_EQ(waiting.workers.reason, api::kReasonWaitingForStore);
 
-  const auto noEndpoint = decideWiring(s, std::nullopt, deploymentObject(), std::nullopt, "");
+  const auto noEndpoint = decideWiring(s, std::nullopt, deploymentObject(), std::nullopt, "", kBound);
   EXPECT_EQ(noEndpoint.wired.message,
             "the Deployment is wired once the store answers (StoreReady is not known)");
 
-  const auto kept = decideWiring(s, kEndpoint, wiredDeployment(), silent(), "StoreUnreachable");
+  const auto kept = decideWiring(s, kEndpoint, wiredDeployment(), silent(), "StoreUnreachable", kBound);
   EXPECT_FALSE(kept.wiring.has_value());
   EXPECT_TRUE(kept.isWired) << "an outage does not take the app's connection away";
   EXPECT_TRUE(kept.wired.ok);
@@ -423,7 +425,7 @@ TEST(DecideWiring, WaitsForTheStoreAndKeepsWiringThatIsThere) {
 
 TEST(DecideWiring, WiresOnceTheStoreAnswers) {
   const auto s = store();
-  const auto decision = decideWiring(s, kEndpoint, deploymentObject(), answers(), "");
+  const auto decision = decideWiring(s, kEndpoint, deploymentObject(), answers(), "", kBound);
   ASSERT_TRUE(decision.wiring.has_value());
   EXPECT_TRUE(decision.applyDeployment);
   EXPECT_TRUE(decision.isWired);
@@ -443,7 +445,7 @@ TEST(DecideWiring, WiresOnceTheStoreAnswers) {
 
 TEST(DecideWiring, NoApplyWhenTheDeploymentCarriesExactlyTheWiring) {
   const auto s = store();
-  const auto first = decideWiring(s, kEndpoint, deploymentObject(), answers(), "");
+  const auto first = decideWiring(s, kEndpoint, deploymentObject(), answers(), "", kBound);
   ASSERT_TRUE(first.wiring.has_value());
   // The Deployment as the fake API server keeps it after that apply.
   kube::FakeClient api;
@@ -451,19 +453,199 @@ TEST(DecideWiring, NoApplyWhenTheDeploymentCarriesExactlyTheWiring) {
   auto applied =
       api.apply(kube::resources::kDeployments, "shop", first.wiring->deploymentApply, kManager);
   ASSERT_TRUE(applied.has_value());
-  const auto again = decideWiring(s, kEndpoint, *applied, answers(), "");
+  const auto again = decideWiring(s, kEndpoint, *applied, answers(), "", kBound);
   EXPECT_FALSE(again.applyDeployment);
 }
 
 TEST(DecideWiring, AMissingContainerNeedsTheUser) {
   Json spec = kManagedSpec;
   spec["target"]["containers"] = {"worker"};
-  const auto decision = decideWiring(store(spec), kEndpoint, deploymentObject(), answers(), "");
+  const auto decision = decideWiring(store(spec), kEndpoint, deploymentObject(), answers(), "", kBound);
   EXPECT_FALSE(decision.wiring.has_value());
   EXPECT_TRUE(decision.needsUser);
   EXPECT_EQ(decision.wired.reason, api::kReasonContainerNotFound);
   EXPECT_EQ(decision.workers.type, api::kConditionWorkersSized);
   EXPECT_NE(decision.wired.message.find("correct spec.target.containers"), std::string::npos);
+}
+
+// --- The replica bound: pools never follow the live replicas ------------------------------------
+
+Json hpa(const std::string& name, Json scaleTargetRef, Json maxReplicas) {
+  return {{"apiVersion", "autoscaling/v2"},
+          {"kind", "HorizontalPodAutoscaler"},
+          {"metadata", {{"name", name}, {"namespace", "shop"}}},
+          {"spec", {{"scaleTargetRef", std::move(scaleTargetRef)},
+                    {"minReplicas", 1},
+                    {"maxReplicas", std::move(maxReplicas)}}}};
+}
+const Json kWebRef = {{"apiVersion", "apps/v1"}, {"kind", "Deployment"}, {"name", "web"}};
+
+Json scaledObject(const std::string& name, Json scaleTargetRef, std::optional<int> max) {
+  Json object = {{"apiVersion", "keda.sh/v1alpha1"},
+                 {"kind", "ScaledObject"},
+                 {"metadata", {{"name", name}, {"namespace", "shop"}}},
+                 {"spec", {{"scaleTargetRef", std::move(scaleTargetRef)}}}};
+  if (max) object["spec"]["maxReplicaCount"] = *max;
+  return object;
+}
+
+Json autoscaledSpec(int maxReplicas) {
+  Json spec = kManagedSpec;
+  spec["autoscaling"] = {{"enabled", true},
+                         {"maxReplicas", maxReplicas},
+                         {"metrics", {{{"type", "CPU"}, {"targetAverageUtilization", 80}}}}};
+  return spec;
+}
+
+struct BoundRow {
+  std::string name;
+  Json spec;
+  std::vector<Json> hpas;
+  std::vector<Json> scaledObjects;
+  wiring::ReplicasBound want;
+};
+
+TEST(DecideReplicasBound, FromTheStableSourcesInOrder) {
+  using wiring::BoundSource;
+  Json withField = kManagedSpec;
+  withField["target"]["maxReplicas"] = 4;
+  const Json statefulSetRef = {{"apiVersion", "apps/v1"}, {"kind", "StatefulSet"}, {"name", "web"}};
+  const std::vector<BoundRow> rows = {
+      {"DefaultWithNothingElse", kManagedSpec, {}, {}, {.replicas = 10}},
+      {"TargetMaxReplicas", withField, {}, {}, {.replicas = 4}},
+      {"Autoscaling", autoscaledSpec(12), {hpa("web-hpa", kWebRef, 7)}, {},
+       {.replicas = 12, .source = BoundSource::kAutoscaling}},
+      {"HorizontalPodAutoscaler", withField, {hpa("web-hpa", kWebRef, 7)}, {},
+       {.replicas = 7, .source = BoundSource::kHorizontalPodAutoscaler, .scaler = "web-hpa"}},
+      {"AnotherDeploymentsHpa", kManagedSpec,
+       {hpa("api-hpa", {{"kind", "Deployment"}, {"name", "api"}}, 30)}, {}, {.replicas = 10}},
+      {"AStatefulSetOfTheSameName", kManagedSpec, {hpa("sts", statefulSetRef, 30)}, {},
+       {.replicas = 10}},
+      {"TheLargestOfTwoHpas", kManagedSpec,
+       {hpa("a", kWebRef, 6), hpa("b", kWebRef, 9), hpa("c", kWebRef, 8)}, {},
+       {.replicas = 9, .source = BoundSource::kHorizontalPodAutoscaler, .scaler = "b"}},
+      {"ScaledObject", kManagedSpec, {}, {scaledObject("web-keda", kWebRef, 20)},
+       {.replicas = 20, .source = BoundSource::kScaledObject, .scaler = "web-keda"}},
+      {"ScaledObjectKedaDefaults", kManagedSpec, {},
+       {scaledObject("web-keda", {{"name", "web"}}, std::nullopt)},
+       {.replicas = 100, .source = BoundSource::kScaledObject, .scaler = "web-keda"}},
+      {"HpaBeforeScaledObject", kManagedSpec, {hpa("web-hpa", kWebRef, 5)},
+       {scaledObject("web-keda", kWebRef, 20)},
+       {.replicas = 5, .source = BoundSource::kHorizontalPodAutoscaler, .scaler = "web-hpa"}},
+      {"MalformedHpaIsPassedOver", kManagedSpec,
+       {hpa("x", kWebRef, "7"), hpa("y", kWebRef, -1), hpa("z", kWebRef, nullptr),
+        hpa("w", 3, 7), Json::array(), Json("text")},
+       {}, {.replicas = 10}},
+  };
+  for (const auto& row : rows) {
+    EXPECT_EQ(decideReplicasBound(store(row.spec), row.hpas, row.scaledObjects), row.want)
+        << row.name;
+  }
+}
+
+// Every part of an HPA and a ScaledObject replaced by a value of every JSON type: a bound, never a
+// throw (the caches hold whatever the API server served).
+TEST(DecideReplicasBound, AnyScalerShapeIsABound) {
+  const auto s = store();
+  const Json replacements[] = {nullptr, true, -1, 0, 2.5, "x", Json::array(), Json::object(),
+                               Json::array({1}), 1e300};
+  for (const Json& full : {hpa("web-hpa", kWebRef, 7), scaledObject("web-keda", kWebRef, 20)}) {
+    std::vector<std::string> pointers;
+    const Json flat = full.flatten();
+    for (const auto& [leaf, value] : flat.items()) {
+      for (std::string pointer = leaf; !pointer.empty();
+           pointer = pointer.substr(0, pointer.rfind('/'))) {
+        pointers.push_back(pointer);
+      }
+    }
+    for (const std::string& pointer : pointers) {
+      for (const Json& replacement : replacements) {
+        Json scaler = full;
+        scaler[Json::json_pointer(pointer)] = replacement;
+        ASSERT_NO_THROW({
+          const auto bound = decideReplicasBound(s, {scaler}, {scaler});
+          EXPECT_GE(bound.replicas, 1) << pointer << " = " << replacement;
+        }) << pointer << " = " << replacement;
+      }
+    }
+  }
+}
+
+Json withReplicas(Json deployment, Json replicas) {
+  deployment["spec"]["replicas"] = std::move(replicas);
+  return deployment;
+}
+
+TEST(DecideWiring, AScaleWithinTheBoundChangesNothing) {
+  const auto s = store();
+  const auto two = decideWiring(s, kEndpoint, withReplicas(deploymentObject(), 2), answers(), "",
+                                kBound);
+  const auto four = decideWiring(s, kEndpoint, withReplicas(deploymentObject(), 4), answers(), "",
+                                 kBound);
+  const auto ten = decideWiring(s, kEndpoint, withReplicas(deploymentObject(), 10), answers(), "",
+                                kBound);
+  ASSERT_TRUE(two.wiring && four.wiring && ten.wiring);
+  // app: 5 workers; floor(900 / (10 * 5)) = 18, whatever the replicas.
+  EXPECT_EQ(two.poolSize, 18);
+  for (const auto* other : {&four, &ten}) {
+    EXPECT_EQ(other->wiring->deploymentApply, two.wiring->deploymentApply);
+    EXPECT_EQ(other->wiring->connectionHash, two.wiring->connectionHash);
+    EXPECT_EQ(other->wiring->connectionSecret, two.wiring->connectionSecret);
+    EXPECT_TRUE(other->workers.ok);
+    EXPECT_EQ(other->workers.reason, api::kReasonWorkersSized);
+  }
+  EXPECT_EQ(two.workers.message,
+            "app: 5 workers, pool 18 (pools sized for 10 replicas, spec.target.maxReplicas)");
+  // A different bound is a different pool (and a roll): only a change of the bound does it.
+  const auto hpaBound = decideWiring(
+      s, kEndpoint, deploymentObject(), answers(), "",
+      {.replicas = 5, .source = wiring::BoundSource::kHorizontalPodAutoscaler, .scaler = "h"});
+  ASSERT_TRUE(hpaBound.wiring);
+  EXPECT_EQ(hpaBound.poolSize, 36);
+  EXPECT_NE(hpaBound.wiring->connectionHash, two.wiring->connectionHash);
+}
+
+TEST(DecideWiring, AScalePastTheBoundIsAConditionNotARoll) {
+  const auto s = store();
+  const auto within = decideWiring(s, kEndpoint, deploymentObject(), answers(), "", kBound);
+  const auto above = decideWiring(s, kEndpoint, withReplicas(deploymentObject(), 12), answers(),
+                                  "", kBound);
+  ASSERT_TRUE(within.wiring && above.wiring);
+  EXPECT_EQ(above.wiring->deploymentApply, within.wiring->deploymentApply) << "no roll";
+  EXPECT_EQ(above.wiring->connectionHash, within.wiring->connectionHash);
+  EXPECT_TRUE(above.wired.ok) << "the app stays wired";
+  EXPECT_FALSE(above.workers.ok);
+  EXPECT_EQ(above.workers.reason, api::kReasonReplicasAboveBound);
+  EXPECT_EQ(above.workers.message,
+            "Deployment web asks 12 replicas, more than the 10 its connection pools are sized "
+            "for (spec.target.maxReplicas): up to 12 x 90 = 1080 connections against the "
+            "store's maxclients 1000; the pods are not rolled for a scale: set "
+            "spec.target.maxReplicas of the SessionStore to at least 12 (the pods then roll "
+            "once, with smaller pools), or scale back to at most 10 (app: 5 workers, pool 18 "
+            "(pools sized for 10 replicas, spec.target.maxReplicas))");
+
+  const auto pastHpa = decideWiring(
+      s, kEndpoint, withReplicas(deploymentObject(), 6), answers(), "",
+      {.replicas = 5, .source = wiring::BoundSource::kHorizontalPodAutoscaler, .scaler = "web-hpa"});
+  EXPECT_EQ(pastHpa.workers.reason, api::kReasonReplicasAboveBound);
+  EXPECT_NE(pastHpa.workers.message.find(
+                "raise spec.maxReplicas of HorizontalPodAutoscaler web-hpa to at least 6"),
+            std::string::npos)
+      << pastHpa.workers.message;
+
+  // The Deployment's default is one replica; a replicas field that is not a number is no scale.
+  for (const Json& replicas : {Json(nullptr), Json("12"), Json::array()}) {
+    const auto decision =
+        decideWiring(s, kEndpoint, withReplicas(deploymentObject(), replicas), answers(), "",
+                     {.replicas = 1});
+    EXPECT_TRUE(decision.workers.ok) << replicas;
+  }
+  // A fixed pool size does not depend on the bound: nothing to say.
+  Json fixedPool = kManagedSpec;
+  fixedPool["connection"] = {{"poolSize", 5}};
+  const auto fixed = decideWiring(store(fixedPool), kEndpoint,
+                                  withReplicas(deploymentObject(), 50), answers(), "", kBound);
+  EXPECT_TRUE(fixed.workers.ok) << fixed.workers.message;
 }
 
 TEST(DecideWiring, RefusalsAndTakenNames) {

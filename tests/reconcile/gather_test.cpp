@@ -72,6 +72,35 @@ TEST(Gather, AFailedReadIsTheGathersError) {
   EXPECT_EQ(gathered.error().kind, kube::ErrorKind::kUnavailable);
 }
 
+TEST(Gather, ListsTheNamespacesAutoscalersAndNoKedaIsNone) {
+  FakeClient api;
+  api.put(kube::resources::kDeployments, deploymentObject());
+  const auto hpa = [](const std::string& ns) {
+    return Json{{"kind", "HorizontalPodAutoscaler"},
+                {"metadata", {{"namespace", ns}, {"name", "web"}}},
+                {"spec", {{"maxReplicas", 5}}}};
+  };
+  api.put(kube::resources::kHorizontalPodAutoscalers, hpa("shop"));
+  api.put(kube::resources::kHorizontalPodAutoscalers, hpa("elsewhere"));
+  // KEDA is not installed: its resource is not served.
+  api.failNext(Verb::kList, kube::resources::kScaledObjects,
+               {.kind = kube::ErrorKind::kNotFound, .httpStatus = 404});
+  auto gathered = gather(api, store(), /*fresh=*/false);
+  ASSERT_TRUE(gathered.has_value()) << gathered.error().message;
+  ASSERT_EQ(gathered->horizontalPodAutoscalers.size(), 1u);
+  EXPECT_EQ(gathered->horizontalPodAutoscalers[0]["metadata"]["namespace"], "shop");
+  EXPECT_TRUE(gathered->scaledObjects.empty());
+  EXPECT_EQ(api.count(Verb::kList, "horizontalpodautoscalers"), 1u);
+  EXPECT_EQ(api.count(Verb::kList, "scaledobjects"), 1u);
+
+  // Any other failed list is the gather's error (retried with backoff).
+  api.failNext(Verb::kList, kube::resources::kHorizontalPodAutoscalers,
+               {.kind = kube::ErrorKind::kForbidden, .httpStatus = 403});
+  auto refused = gather(api, store(), /*fresh=*/false);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().kind, kube::ErrorKind::kForbidden);
+}
+
 TEST(Gather, HealthComesFromTheStoreHealth) {
   ScriptedHealth health;
   health.answer = answers();

@@ -130,6 +130,57 @@ TEST_F(ReconcilerTest, OnceTheStoreAnswersTheAppIsWiredAndTheStoreIsReady) {
   EXPECT_EQ(api_.writes(), 0u) << "converged";
 }
 
+// Issue 18: a scale (spec.replicas 2 -> 4, as kubectl scale writes it) finds nothing to apply;
+// past the bound, WorkersSized says so and still nothing is applied; an HPA that targets the
+// Deployment is read and its maximum becomes the bound (a change of the bound: one apply).
+TEST_F(ReconcilerTest, AScaleWritesNothingToTheDeploymentAndPastTheBoundIsACondition) {
+  Reconciler reconciler = make();
+  health_.answer = answers();
+  reconciler.reconcile("shop/web");
+  reconciler.reconcile("shop/web");
+  ASSERT_EQ(status()["phase"], "Ready");
+  const Json wired = stored(kube::resources::kDeployments, "web");
+  const auto scale = [&](int replicas) {
+    Json deployment = stored(kube::resources::kDeployments, "web");
+    deployment["spec"]["replicas"] = replicas;
+    api_.put(kube::resources::kDeployments, deployment);
+    api_.clearRequests();
+    reconciler.reconcile("shop/web");
+  };
+  scale(4);
+  EXPECT_EQ(api_.count(Verb::kPatch, "deployments"), 0u) << "a scale within the bound";
+  EXPECT_EQ(api_.count(Verb::kPatch, "secrets") + api_.count(Verb::kCreate, "secrets"), 0u);
+  EXPECT_EQ(stored(kube::resources::kDeployments, "web")["spec"]["template"],
+            wired["spec"]["template"]);
+  EXPECT_EQ(condition("WorkersSized")["reason"], "Sized");
+
+  scale(11);
+  EXPECT_EQ(api_.count(Verb::kPatch, "deployments"), 0u) << "past the bound: no roll either";
+  EXPECT_EQ(condition("WorkersSized")["reason"], "ReplicasAboveBound");
+  EXPECT_EQ(condition("WorkersSized")["status"], "False");
+  EXPECT_EQ(status()["phase"], "Degraded");
+
+  // An HPA with maxReplicas 12 targets the Deployment: the bound is 12, above the 11 replicas;
+  // its pool is floor(900 / (12 * 5)) = 15 (one apply: the bound changed).
+  api_.put(kube::resources::kHorizontalPodAutoscalers,
+           {{"kind", "HorizontalPodAutoscaler"},
+            {"metadata", {{"namespace", "shop"}, {"name", "web-hpa"}}},
+            {"spec",
+             {{"scaleTargetRef", {{"apiVersion", "apps/v1"}, {"kind", "Deployment"}, {"name", "web"}}},
+              {"maxReplicas", 12}}}});
+  api_.clearRequests();
+  reconciler.reconcile("shop/web");
+  EXPECT_EQ(condition("WorkersSized")["reason"], "Sized");
+  EXPECT_NE(condition("WorkersSized")["message"].get<std::string>().find(
+                "HorizontalPodAutoscaler web-hpa"),
+            std::string::npos);
+  EXPECT_EQ(api_.count(Verb::kPatch, "deployments"), 1u);
+  const Json env =
+      stored(kube::resources::kDeployments, "web")["spec"]["template"]["spec"]["containers"][0]["env"];
+  EXPECT_NE(env.dump().find(R"({"name":"REDIS_MAX_CONNECTIONS","value":"15"})"), std::string::npos)
+      << env.dump();
+}
+
 TEST_F(ReconcilerTest, AStoreThatStopsAnsweringAfterWiringIsUnreachableAndKeepsTheWiring) {
   Reconciler reconciler = make();
   health_.answer = answers();

@@ -84,6 +84,10 @@ TEST(PhaseOf, FollowsTheRulesInOrder) {
   EXPECT_EQ(phaseOf(o, Json{{"phase", "Ready"}}), "Degraded");
   o.targetMissing = true;
   EXPECT_EQ(phaseOf(o, Json::object()), "Pending");
+  // Wired to a store that answers, with another condition false (ReplicasAboveBound): Degraded.
+  o = allGood();
+  o.conditions[0].ok = false;
+  EXPECT_EQ(phaseOf(o, Json::object()), "Degraded");
 }
 
 TEST(BuildStatus, AnInvalidSpecIsOneReadyConditionWithTheProblem) {

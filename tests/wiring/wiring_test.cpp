@@ -140,17 +140,28 @@ TEST_P(PoolSizeTest, FollowsTheFormula) {
 INSTANTIATE_TEST_SUITE_P(Rows, PoolSizeTest, testing::ValuesIn(poolRows()),
                          [](const auto& row) { return row.param.name; });
 
-TEST(ReplicasBoundTest, MaxReplicasWhenAutoscaling) {
-  api::SessionStore fixed = parse({{"target", kTarget}});
-  EXPECT_EQ(replicasBound(fixed.spec, 3), 3);
-  EXPECT_EQ(replicasBound(fixed.spec, 0), 1);
+TEST(ReplicasBoundTest, NeverTheLiveReplicas) {
+  // No field: the default, whatever the Deployment's replicas.
+  api::SessionStore plain = parse({{"target", kTarget}});
+  EXPECT_EQ(specReplicasBound(plain.spec),
+            (ReplicasBound{.replicas = api::kDefaultTargetMaxReplicas,
+                           .source = BoundSource::kTargetMaxReplicas}));
+  EXPECT_EQ(describeBound(specReplicasBound(plain.spec)), "spec.target.maxReplicas");
+  api::SessionStore fixed = parse({{"target", {{"deployment", "web"}, {"maxReplicas", 4}}}});
+  EXPECT_EQ(specReplicasBound(fixed.spec).replicas, 4);
   api::SessionStore scaled =
       parse({{"target", kTarget},
              {"autoscaling",
               {{"enabled", true},
                {"maxReplicas", 12},
                {"metrics", {{{"type", "CPU"}, {"targetAverageUtilization", 80}}}}}}});
-  EXPECT_EQ(replicasBound(scaled.spec, 3), 12);
+  EXPECT_EQ(specReplicasBound(scaled.spec),
+            (ReplicasBound{.replicas = 12, .source = BoundSource::kAutoscaling}));
+  EXPECT_EQ(howToRaiseBound(specReplicasBound(scaled.spec)), "raise spec.autoscaling.maxReplicas");
+  EXPECT_EQ(describeBound({.replicas = 7,
+                           .source = BoundSource::kHorizontalPodAutoscaler,
+                           .scaler = "web-hpa"}),
+            "HorizontalPodAutoscaler web-hpa's maxReplicas");
 }
 
 // The target as the API server returns it: fields the operator must never put in its body.
@@ -201,8 +212,9 @@ Json wantBody(Json containers) {
 
 TEST(DeploymentApplyConfigurationTest, WiresEveryContainerByDefault) {
   api::SessionStore store = parse({{"target", kTarget}});
-  auto wiring = computeDeploymentWiring(store, targetDeployment(), "abc123");
+  auto wiring = computeDeploymentWiring(store, targetDeployment(), "abc123", 3);
   ASSERT_TRUE(wiring.has_value()) << wiring.error();
+  // A bound of 3 replicas.
   // app: CPU limit 2 gives 5 workers; 900 / (3 replicas * 5) = 60 connections per worker.
   // sidecar: 250m requested gives 2 workers; 900 / (3 * 2) = 150.
   EXPECT_EQ(wiring->containers,
@@ -224,7 +236,8 @@ TEST(DeploymentApplyConfigurationTest, WiresOnlyNamedContainersWithCustomNames) 
               {{"enabled", true},
                {"maxReplicas", 6},
                {"metrics", {{{"type", "CPU"}, {"targetAverageUtilization", 80}}}}}}});
-  auto wiring = computeDeploymentWiring(store, targetDeployment(), "abc123");
+  auto wiring = computeDeploymentWiring(store, targetDeployment(), "abc123",
+                                        specReplicasBound(store.spec).replicas);
   ASSERT_TRUE(wiring.has_value()) << wiring.error();
   // replicasBound is maxReplicas (6): 900 / (6 * 5) = 30.
   Json env = {
@@ -254,7 +267,7 @@ TEST(DeploymentUnwireConfigurationTest, HoldsOnlyTheIdentity) {
 
 TEST(DeploymentApplyConfigurationTest, MissingContainerIsAnError) {
   api::SessionStore store = parse({{"target", {{"deployment", "web"}, {"containers", {"api"}}}}});
-  auto wiring = computeDeploymentWiring(store, targetDeployment(), "abc123");
+  auto wiring = computeDeploymentWiring(store, targetDeployment(), "abc123", 3);
   ASSERT_FALSE(wiring.has_value());
   EXPECT_EQ(wiring.error(),
             "Deployment web has no container \"api\" (named in spec.target.containers)");
@@ -262,15 +275,11 @@ TEST(DeploymentApplyConfigurationTest, MissingContainerIsAnError) {
 
 TEST(DeploymentApplyConfigurationTest, MalformedDeploymentIsAnError) {
   api::SessionStore store = parse({{"target", kTarget}});
-  EXPECT_FALSE(computeDeploymentWiring(store, Json::object(), "h").has_value());
-  EXPECT_FALSE(computeDeploymentWiring(store, Json::array(), "h").has_value());
+  EXPECT_FALSE(computeDeploymentWiring(store, Json::object(), "h", 3).has_value());
+  EXPECT_FALSE(computeDeploymentWiring(store, Json::array(), "h", 3).has_value());
   Json deployment = targetDeployment();
-  deployment["spec"]["replicas"] = "3";
-  EXPECT_EQ(computeDeploymentWiring(store, deployment, "h").error(),
-            "Deployment web: spec.replicas must be an integer");
-  deployment = targetDeployment();
   deployment["spec"]["template"]["spec"]["containers"][1]["resources"]["requests"]["cpu"] = "x";
-  auto wiring = computeDeploymentWiring(store, deployment, "h");
+  auto wiring = computeDeploymentWiring(store, deployment, "h", 3);
   ASSERT_FALSE(wiring.has_value());
   EXPECT_TRUE(
       wiring.error().starts_with("Deployment web: container \"sidecar\": resources.requests.cpu: "))
@@ -298,7 +307,7 @@ TEST(DeploymentApplyConfigurationTest, AnyDeploymentShapeIsAValueOrAnError) {
       Json deployment = full;
       deployment[Json::json_pointer(pointer)] = replacement;
       ASSERT_NO_THROW({
-        auto wiring = computeDeploymentWiring(store, deployment, "h");
+        auto wiring = computeDeploymentWiring(store, deployment, "h", 3);
         if (wiring) (void)deploymentApplyConfiguration(*wiring);
       }) << pointer
          << " = " << replacement;
