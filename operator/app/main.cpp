@@ -251,11 +251,13 @@ int run(int argc, char** argv) {
   }
   // Latency queries never go to the API server: its Service's address, and the host the
   // kubeconfig names.
-  std::vector<std::string> apiServerHosts;
+  std::vector<ss::egress::Endpoint> apiServerHosts;
   if (const char* serviceHost = std::getenv("KUBERNETES_SERVICE_HOST")) {
-    apiServerHosts.emplace_back(serviceHost);
+    apiServerHosts.push_back({.host = serviceHost, .port = 0});
   }
-  if (auto server = ss::egress::hostOf(config->server)) apiServerHosts.push_back(server->first);
+  if (auto server = ss::egress::hostOf(config->server)) {
+    apiServerHosts.push_back({.host = server->first, .port = server->second});
+  }
   auto prometheusHosts = ss::egress::HostPolicy::make(flag(flags, "allowed-prometheus-hosts", ""),
                                                       std::move(apiServerHosts));
   if (!prometheusHosts) {

@@ -177,18 +177,19 @@ std::expected<std::pair<std::string, int>, std::string> hostOf(std::string_view 
 }
 
 HostPolicy::HostPolicy() : resolver_(systemResolver()) {
-  for (const char* name : kApiServerNames) apiServerHosts_.emplace_back(name);
+  for (const char* name : kApiServerNames) apiServerHosts_.push_back({.host = name, .port = 0});
 }
 
 std::expected<HostPolicy, std::string> HostPolicy::make(std::string_view allowList,
-                                                        std::vector<std::string> apiServerHosts,
+                                                        std::vector<Endpoint> apiServer,
                                                         Resolver resolver) {
   HostPolicy out;
   out.resolver_ = std::move(resolver);
-  for (const auto& host : apiServerHosts) {
-    if (host.empty()) continue;
-    out.apiServerHosts_.push_back(normalHost(host));
-    out.apiServerAddresses_.push_back(normalHost(host));
+  for (const auto& endpoint : apiServer) {
+    if (endpoint.host.empty()) continue;
+    const Endpoint normalized{.host = normalHost(endpoint.host), .port = endpoint.port};
+    out.apiServerHosts_.push_back(normalized);
+    out.apiServerAddresses_.push_back(normalized);
   }
   std::size_t start = 0;
   while (start <= allowList.size()) {
@@ -241,7 +242,12 @@ std::string HostPolicy::check(const std::string& url) const {
            "(--allowed-prometheus-hosts: " +
            describeAllowList() + ")";
   }
-  if (std::find(apiServerHosts_.begin(), apiServerHosts_.end(), host) != apiServerHosts_.end()) {
+  const auto samePort = [&](const Endpoint& endpoint) {
+    return endpoint.port == 0 || endpoint.port == port;
+  };
+  if (std::any_of(apiServerHosts_.begin(), apiServerHosts_.end(), [&](const Endpoint& endpoint) {
+        return endpoint.host == host && samePort(endpoint);
+      })) {
     return "host " + host +
            " is the Kubernetes API server, which the operator does not query for "
            "a SessionStore";
@@ -251,8 +257,9 @@ std::string HostPolicy::check(const std::string& url) const {
   std::vector<Address> apiServer;
   // The kubernetes Service's names resolve to KUBERNETES_SERVICE_HOST, which is given: only the
   // given hosts are resolved (a lookup of "kubernetes" outside a cluster can take seconds).
-  for (const auto& name : apiServerAddresses_) {
-    if (auto resolved = resolver_(name)) {
+  for (const auto& endpoint : apiServerAddresses_) {
+    if (!samePort(endpoint)) continue;
+    if (auto resolved = resolver_(endpoint.host)) {
       for (const auto& address : *resolved) apiServer.push_back(normal(address));
     }
   }

@@ -51,13 +51,20 @@ std::optional<Address> parseAddress(std::string_view text);
 // "unspecified"), or "".
 std::string forbiddenRange(const Address& address);
 
+// Where the API server listens: a host name or address, and a port (0: any port, as for the
+// kubernetes Service's address, which serves nothing else).
+struct Endpoint {
+  std::string host;
+  int port = 0;
+};
+
 class HostPolicy {
  public:
   // allowList: the flag's text (hosts or host:port, comma-separated; "" for none).
-  // apiServerHosts: the host names or addresses of the API server, beside the kubernetes
-  // Service's names, which are always included.
+  // apiServer: where the API server listens (KUBERNETES_SERVICE_HOST on any port, the kubeconfig's
+  // server on its port), beside the kubernetes Service's names, which are always included.
   static std::expected<HostPolicy, std::string> make(std::string_view allowList,
-                                                     std::vector<std::string> apiServerHosts,
+                                                     std::vector<Endpoint> apiServer,
                                                      Resolver resolver = systemResolver());
   HostPolicy();  // no allow-list, the kubernetes Service's names, the system resolver
 
@@ -74,8 +81,8 @@ class HostPolicy {
     int port = 0;      // 0: any
   };
   std::vector<Allowed> allowed_;
-  std::vector<std::string> apiServerHosts_;      // lower case, compared by name
-  std::vector<std::string> apiServerAddresses_;  // the given ones, resolved at each check
+  std::vector<Endpoint> apiServerHosts_;      // lower case, compared by name
+  std::vector<Endpoint> apiServerAddresses_;  // the given ones, resolved at each check
   Resolver resolver_;
 };
 

@@ -65,7 +65,7 @@ TransportFactory prometheusAnswering(const std::string& seconds) {
 // lookup leaves the test).
 ScalingOptions hermetic() {
   auto hosts = egress::HostPolicy::make(
-      "", {"10.96.0.1"},
+      "", {{"10.96.0.1", 0}},
       [](const std::string& host) -> std::expected<std::vector<egress::Address>, std::string> {
         if (auto literal = egress::parseAddress(host))
           return std::vector<egress::Address>{*literal};

@@ -32,7 +32,7 @@ Resolver table(std::map<std::string, std::vector<std::string>> names) {
 }
 
 HostPolicy policy(const std::string& allowList = "") {
-  auto made = HostPolicy::make(allowList, {"10.96.0.1", "api.cluster.example"},
+  auto made = HostPolicy::make(allowList, {{"10.96.0.1", 0}, {"api.cluster.example", 6443}},
                                table({{"prometheus.monitoring.svc", {"10.0.0.7"}},
                                       {"metadata.attacker.example", {"169.254.169.254"}},
                                       {"mixed.attacker.example", {"10.0.0.8", "fe80::1"}},
@@ -60,6 +60,9 @@ TEST(HostPolicy, MetadataAndTheApiServerAreRefusedByAddressWithoutAList) {
   EXPECT_EQ(p.check("http://prometheus.monitoring.svc:9090"), "");
   EXPECT_EQ(p.check("https://prometheus.monitoring.svc"), "");
   EXPECT_EQ(p.check("http://no-such-host.invalid:9090"), "") << "the query fails by itself";
+  // The kubeconfig's server is the API server on its port only (a node's address serves more).
+  EXPECT_EQ(p.check("http://api.cluster.example:9090"), "");
+  EXPECT_EQ(p.check("http://api-alias.attacker.example:9090"), "");
   const std::vector<std::pair<std::string, std::string>> refused = {
       {"http://169.254.169.254/latest/meta-data", "resolves to 169.254.169.254, link-local"},
       {"http://[fe80::1]:80", "resolves to fe80::1, link-local"},
@@ -74,7 +77,7 @@ TEST(HostPolicy, MetadataAndTheApiServerAreRefusedByAddressWithoutAList) {
       {"https://kubernetes", "is the Kubernetes API server"},
       {"https://10.96.0.1", "is the Kubernetes API server"},
       {"https://api.cluster.example:6443", "is the Kubernetes API server"},
-      {"https://api-alias.attacker.example",
+      {"https://api-alias.attacker.example:6443",
        "resolves to 192.0.2.10, an address of the "
        "Kubernetes API server"},
       {"https://svc-alias.attacker.example", "resolves to 10.96.0.1, an address of the Kubernetes"},
