@@ -910,6 +910,24 @@ std::vector<Case> HostileInput::catalogue() {
          EXPECT_EQ(t.wiredBy("service", "claim-a"), "claim-a");
          EXPECT_NE(t.envValue("claim-a", "WORKERS"), "") << "the first store's wiring is gone";
        }});
+  // claim-e wires a Deployment of its own, but names claim-a's Service: the affinity stays
+  // claim-a's, claim-e's own Deployment is wired.
+  add({.title = "second SessionStore on the same Service only",
+       .store = "claim-e",
+       .manifest = storeYaml("claim-e",
+                             "  target: {deployment: claim-e, service: claim-a}\n"
+                             "  store: {type: Managed, managed: {persistence: "
+                             "{enabled: false}}}\n"),
+       .expect = becomes("AffinityApplied", "False", "TargetClaimed",
+                         "Service claim-a is already wired by SessionStore claim-a"),
+       .setup = deploymentYaml("claim-e"),
+       .node = true,
+       .check = [](HostileInput& t, const Case& c) {
+         EXPECT_TRUE(eventually([&] { return t.conditionIs(c.store, "ConnectionWired", "True"); }))
+             << oneLine(t.describeStore(c.store), 4000);
+         EXPECT_EQ(t.wiredBy("deployment", c.store), c.store);
+         EXPECT_EQ(t.wiredBy("service", "claim-a"), "claim-a");
+       }});
   // claim-d waits for claim-c's Deployment and takes it over once claim-c is deleted.
   add({.title = "first SessionStore, deleted while a second waits",
        .store = "claim-c",
@@ -965,6 +983,19 @@ std::vector<Case> HostileInput::catalogue() {
             becomes("Ready", "False", "InvalidSpec", notAllowed));
   imageCase("image under another Docker Hub user", "image-hub", "evil/redis:7",
             becomes("Ready", "False", "InvalidSpec", notAllowed));
+  // The control: under an allowed prefix, by digest, the store is provisioned with that image.
+  const std::string pinned = "registry.example.com/redis/server:7.2@sha256:" + std::string(64, 'e');
+  add({.title = "image under an allowed prefix, by digest",
+       .store = "image-allowed",
+       .manifest = storeYaml("image-allowed",
+                             managedSpec("image-allowed", "      image: \"" + pinned + "\"\n")),
+       .expect = becomes("Ready", "True", "Ready", "the store answers"),
+       .setup = deploymentYaml("image-allowed"),
+       .node = true,
+       .check = [pinned](HostileInput& t, const Case& c) {
+         const Json sts = t.mustGet("statefulset", c.store + "-redis");
+         EXPECT_EQ(sts["spec"]["template"]["spec"]["containers"][0].value("image", ""), pinned);
+       }});
 
   // --- Latency queries to cloud metadata or the API server: refused before any request.
   const auto latencyCase = [&](const std::string& title, const std::string& store,
@@ -999,6 +1030,28 @@ std::vector<Case> HostileInput::catalogue() {
               "link-local");
   latencyCase("Latency URL at the kubernetes Service", "prom-kubernetes",
               "https://kubernetes.default.svc/api/v1/secrets", "is the Kubernetes API server");
+  latencyCase("Latency URL at metadata in hex", "prom-hex", "http://0xa9fea9fe/",
+              "resolves to 169.254.169.254, link-local");
+  latencyCase("Latency URL at the API server the operator uses", "prom-apiserver",
+              plane_->env("APISERVER_URL") + "/api/v1/namespaces/kube-system/secrets",
+              "is the Kubernetes API server");
+  {
+    // Credentials in the URL: refused, and never repeated.
+    const std::string url = "http://scraper:hostile-prom-SECRET@169.254.169.254/";
+    add({.title = "Latency URL with credentials at metadata",
+         .store = "prom-credentials",
+         .manifest = storeYaml("prom-credentials",
+                               managedSpec("prom-credentials") +
+                                   "  autoscaling:\n    enabled: true\n    metrics:\n"
+                                   "    - {type: Latency, targetValue: 2s, prometheus: {url: " +
+                                   Json(url).dump() + ", query: up}}\n"),
+         .expect = becomes("AutoscalingActive", "False", "MetricsUnavailable",
+                           "prometheus.url refused: host 169.254.169.254 resolves to "
+                           "169.254.169.254, link-local"),
+         .setup = deploymentYaml("prom-credentials"),
+         .node = true,
+         .secrets = {"hostile-prom-SECRET"}});
+  }
   return cases;
 }
 
