@@ -17,7 +17,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build pkg-config \
       libcpprest-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev \
-      libhiredis-dev libssl-dev libboost-dev ccache \
+      libhiredis-dev libssl-dev libboost-dev libjemalloc-dev ccache \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR $SRC
 COPY CMakeLists.txt ./
@@ -39,7 +39,7 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libcpprest2.10 libbrotli1 zlib1g libssl3 libspdlog1.10 libfmt9 libhiredis0.14 \
-      libyaml-cpp0.7 ca-certificates \
+      libyaml-cpp0.7 libjemalloc2 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=builder /out/sessionstore-operator /usr/local/bin/sessionstore-operator
 USER 65532:65532

@@ -40,8 +40,24 @@ inline constexpr std::string_view kReasonStoreUnreachable = "StoreUnreachable";
 inline constexpr std::string_view kReasonAuthenticationFailed = "AuthenticationFailed";
 // The external store's urlSecretRef names a Secret or key that does not exist.
 inline constexpr std::string_view kReasonUrlSecretMissing = "UrlSecretMissing";
-// The external store's URL is not a redis:// or rediss:// URL.
+// The external store's URL is not a redis:// or rediss:// URL (or its database index cannot be
+// one, or spec.store.external.tls is set for a redis:// URL).
 inline constexpr std::string_view kReasonInvalidUrl = "InvalidUrl";
+// The store refused SELECT of the URL's database (an index past its `databases`).
+inline constexpr std::string_view kReasonDatabaseUnavailable = "DatabaseUnavailable";
+// rediss://: the store's certificate does not chain to a trusted CA (the system's, or the one in
+// spec.store.external.tls.caSecretRef).
+inline constexpr std::string_view kReasonTlsCertificateUntrusted = "TLSCertificateUntrusted";
+// rediss://: the store's certificate does not name the host (or tls.serverName).
+inline constexpr std::string_view kReasonTlsHostMismatch = "TLSHostMismatch";
+// rediss://: the certificate was refused for another reason (expired, not yet valid, ...); the
+// message has OpenSSL's verify result.
+inline constexpr std::string_view kReasonTlsVerificationFailed = "TLSVerificationFailed";
+// rediss://: the TLS handshake failed before verification (not a TLS port, no common version).
+inline constexpr std::string_view kReasonTlsHandshakeFailed = "TLSHandshakeFailed";
+// spec.store.external.tls.caSecretRef names a Secret or key that does not exist, or that holds
+// no PEM certificate.
+inline constexpr std::string_view kReasonTlsCaSecretInvalid = "TLSCASecretInvalid";
 
 // The password Secret exists but does not hold two passwords; the message names the key.
 inline constexpr std::string_view kReasonPasswordSecretInvalid = "PasswordSecretInvalid";

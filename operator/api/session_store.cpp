@@ -383,6 +383,36 @@ void parseStore(Reader& r, const Json& spec, Store& out) {
   if (r.ok() && parsed.urlSecretRef.key.empty()) {
     return r.fail(p + ".urlSecretRef.key", "must not be empty");
   }
+  if (const Json* tls = r.object(*external, p, "tls")) {
+    const std::string t = p + ".tls";
+    ExternalTls parsedTls;
+    if (const Json* ca = r.object(*tls, t, "caSecretRef")) {
+      SecretKeySelector caRef{.key = "ca.crt"};
+      r.requiredString(*ca, t + ".caSecretRef", "name", caRef.name);
+      r.string(*ca, t + ".caSecretRef", "key", caRef.key);
+      if (r.ok() && caRef.key.empty()) return r.fail(t + ".caSecretRef.key", "must not be empty");
+      parsedTls.caSecretRef = std::move(caRef);
+    }
+    r.string(*tls, t, "serverName", parsedTls.serverName);
+    r.boolean(*tls, t, "insecureSkipVerify", parsedTls.insecureSkipVerify);
+    if (!r.ok()) return;
+    // A DNS name or an IP address: what a certificate can name (no port, no space, no newline).
+    if (parsedTls.serverName.size() > 253 ||
+        parsedTls.serverName.find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.:") !=
+            std::string::npos) {
+      return r.fail(t + ".serverName",
+                    "must be a DNS name or an IP address (letters, digits, '-', '.', ':'; at most "
+                    "253 characters)");
+    }
+    if (parsedTls.insecureSkipVerify && parsedTls.caSecretRef) {
+      return r.fail(t + ".insecureSkipVerify",
+                    "cannot be true with caSecretRef: a CA is only used to verify; remove "
+                    "insecureSkipVerify (unsafe) to verify against the CA");
+    }
+    parsed.tls = std::move(parsedTls);
+  }
+  if (!r.ok()) return;
   out.external = std::move(parsed);
 }
 
@@ -627,6 +657,14 @@ Json toJson(const SessionStoreSpec& spec) {
     store["external"] = {{"urlSecretRef",
                           {{"name", spec.store.external->urlSecretRef.name},
                            {"key", spec.store.external->urlSecretRef.key}}}};
+    if (const auto& tls = spec.store.external->tls) {
+      Json out = {{"insecureSkipVerify", tls->insecureSkipVerify}};
+      if (!tls->serverName.empty()) out["serverName"] = tls->serverName;
+      if (tls->caSecretRef) {
+        out["caSecretRef"] = {{"name", tls->caSecretRef->name}, {"key", tls->caSecretRef->key}};
+      }
+      store["external"]["tls"] = std::move(out);
+    }
   }
 
   Json connection = {{"urlEnvVar", spec.connection.urlEnvVar},

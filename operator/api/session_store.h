@@ -86,9 +86,20 @@ struct SecretKeySelector {
   bool operator==(const SecretKeySelector&) const = default;
 };
 
+// spec.store.external.tls: how the operator verifies a rediss:// store. Without it, a rediss://
+// store is verified against the system's CAs and the URL's host. The parser guarantees that
+// caSecretRef and insecureSkipVerify are not both set.
+struct ExternalTls {
+  std::optional<SecretKeySelector> caSecretRef;  // its key defaults to "ca.crt"
+  std::string serverName;                        // "": the URL's host
+  bool insecureSkipVerify = false;               // UNSAFE: no certificate verification
+  bool operator==(const ExternalTls&) const = default;
+};
+
 // spec.store.external: a Redis the user already runs.
 struct ExternalStore {
   SecretKeySelector urlSecretRef;
+  std::optional<ExternalTls> tls;  // only with a rediss:// URL (checked when the URL is read)
   bool operator==(const ExternalStore&) const = default;
 };
 

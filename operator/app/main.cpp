@@ -26,6 +26,7 @@
 
 #include "autoscaling/scaling_controller.h"
 #include "cache/cached_client.h"
+#include "app/allocator.h"
 #include "cache/slim.h"
 #include "controller/controller.h"
 #include "controller/owners.h"
@@ -48,6 +49,7 @@
 #include "plan_command.h"
 #include "reconcile/reconciler.h"
 #include "transport/http_transport.h"
+#include "transport/system_trust.h"
 
 namespace ss = sessionstore;
 
@@ -177,6 +179,10 @@ int run(int argc, char** argv) {
   // keeps what it freed: with a thread per watch and per worker that is resident memory no one
   // uses. Two arenas keep allocation contention low at this operator's request rates.
   ::mallopt(M_ARENA_MAX, 2);
+  // Each TLS connection would parse the system's whole CA bundle and throw it away: the API
+  // server's connections trust its CA alone, the others load the system's CAs themselves.
+  // Before any thread starts: it changes the environment (transport/system_trust.h).
+  ss::transport::stopDefaultTrustLoading();
   const auto flags = parseFlags(
       argc, argv, 2,
       {"kubeconfig", "context", "metrics-bind-address", "health-probe-bind-address", "leader-elect",
@@ -280,7 +286,9 @@ int run(int argc, char** argv) {
   }
   log.info(
       "starting",
-      {{"version", SESSIONSTORE_VERSION}, {"cluster", config->source}, {"server", config->server}});
+      {{"version", SESSIONSTORE_VERSION},
+       {"allocator", ss::app::allocatorName()},
+       {"cluster", config->source}, {"server", config->server}});
 
   ss::manager::ManagerOptions options{
       .metricsAddress = flag(flags, "metrics-bind-address", ":8080"),
@@ -442,15 +450,15 @@ int run(int argc, char** argv) {
     log.info("signal received, stopping", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
     manager.requestStop();
   });
-  // glibc gives freed memory back to the system only from the top of its heaps: what a relist
-  // or a burst of passes freed below live objects stays resident. Hand it back every 30 s.
+  // Freed memory is handed back every 30 s (app/allocator.h): what a relist or a burst of passes
+  // freed would otherwise stay resident.
   std::mutex trimMu;
   std::condition_variable trimWake;
   bool stopping = false;  // GUARDED_BY(trimMu)
   std::thread trimThread([&] {
     std::unique_lock lock(trimMu);
     while (!trimWake.wait_for(lock, std::chrono::seconds(30), [&] { return stopping; })) {
-      ::malloc_trim(0);
+      ss::app::releaseFreeMemory();
     }
   });
   scaling.start();
@@ -478,7 +486,8 @@ int main(int argc, char** argv) {
   if (command == "run") return run(argc, argv);
   if (command == "plan") return runPlan(argc, argv);
   if (command == "version" || command == "--version") {
-    std::printf("sessionstore-operator %s\n", SESSIONSTORE_VERSION);
+    std::printf("sessionstore-operator %s\nallocator: %s\n", SESSIONSTORE_VERSION,
+                ss::app::allocatorName().c_str());
     return 0;
   }
   if (command == "help" || command == "--help" || command == "-h") {

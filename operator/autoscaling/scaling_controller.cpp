@@ -254,6 +254,27 @@ std::optional<clock::Duration> ScalingController::poll(const std::string& key) {
         endpoint.username = parsedUrl->username;
         endpoint.password = parsedUrl->password;
         endpoint.tls = parsedUrl->tls;
+        endpoint.database = parsedUrl->database;
+        // The same verification as the reconciler's probe (spec.store.external.tls); a CA that
+        // cannot be read leaves the store's figures out, never unverified.
+        if (const auto& tls = spec.store.external->tls; tls && endpoint.tls) {
+          endpoint.verification.serverName = tls->serverName;
+          endpoint.verification.insecureSkipVerify = tls->insecureSkipVerify;
+          if (tls->caSecretRef) {
+            auto caSecret = client_.get(kube::resources::kSecrets, ns, tls->caSecretRef->name);
+            const Json* ca = caSecret ? at(*caSecret, {"data", tls->caSecretRef->key.c_str()})
+                                      : nullptr;
+            const auto pem = ca != nullptr && ca->is_string()
+                                 ? crypto::base64Decode(ca->get<std::string>())
+                                 : std::unexpected(std::string("no such key"));
+            if (!pem) {
+              storeProblem = "the store's CA (Secret " + tls->caSecretRef->name + " key \"" +
+                             tls->caSecretRef->key + "\") cannot be read";
+              return nullptr;
+            }
+            endpoint.verification.caPem = *pem;
+          }
+        }
       }
       StoreConnection::Resolve resolve;
       if (addresses_) {

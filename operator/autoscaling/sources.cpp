@@ -207,11 +207,7 @@ std::string prometheusQueryTarget(std::string_view query) {
 
 void StoreConnection::setEndpoint(const redisclient::Endpoint& endpoint) {
   std::lock_guard lock(mu_);
-  if (endpoint.host == endpoint_.host && endpoint.port == endpoint_.port &&
-      endpoint.username == endpoint_.username && endpoint.password == endpoint_.password &&
-      endpoint.tls == endpoint_.tls) {
-    return;
-  }
+  if (endpoint == endpoint_) return;
   endpoint_ = endpoint;
   session_.reset();
 }
@@ -219,7 +215,11 @@ void StoreConnection::setEndpoint(const redisclient::Endpoint& endpoint) {
 std::expected<redisclient::Session*, std::string> StoreConnection::session() {
   if (session_) return session_.get();
   redisclient::Endpoint endpoint = endpoint_;
-  if (resolve_) std::tie(endpoint.host, endpoint.port) = resolve_(endpoint.host, endpoint.port);
+  if (resolve_) {
+    // TLS verifies the name in the URL, not the address it resolves to here.
+    if (endpoint.verification.serverName.empty()) endpoint.verification.serverName = endpoint.host;
+    std::tie(endpoint.host, endpoint.port) = resolve_(endpoint.host, endpoint.port);
+  }
   auto opened = redisclient::Session::open(endpoint);
   if (!opened) return std::unexpected(opened.error());
   ++opened_;

@@ -5,10 +5,7 @@
 namespace sessionstore::health {
 namespace {
 
-bool same(const wiring::StoreEndpoint& a, const wiring::StoreEndpoint& b) {
-  return a.host == b.host && a.port == b.port && a.username == b.username &&
-         a.password == b.password && a.tls == b.tls;
-}
+bool same(const wiring::StoreEndpoint& a, const wiring::StoreEndpoint& b) { return a == b; }
 
 bool same(const std::optional<wiring::StoreEndpoint>& a,
           const std::optional<wiring::StoreEndpoint>& b) {

@@ -22,14 +22,32 @@ std::optional<std::int64_t> infoNumber(const std::map<std::string, std::string>&
   return value;
 }
 
-ProbeResult answered(const std::string& where) {
-  return {.ok = true,
-          .reason = std::string(api::kReasonStoreAvailable),
-          .message = where + " answers AUTH and PING with the app's credentials"};
+ProbeResult answered(const std::string& where, const wiring::StoreEndpoint& app) {
+  std::string how = " answers AUTH and PING with the app's credentials";
+  if (app.database != 0) how += " in database " + std::to_string(app.database);
+  if (app.tls) {
+    how += app.tlsInsecureSkipVerify
+               ? ", over TLS WITHOUT certificate verification "
+                 "(spec.store.external.tls.insecureSkipVerify is true: anyone on the path can "
+                 "impersonate the store)"
+               : ", over TLS with the certificate verified";
+  }
+  return {.ok = true, .reason = std::string(api::kReasonStoreAvailable), .message = where + how};
 }
 
 ProbeResult failed(std::string_view reason, const std::string& where, const std::string& error) {
   return {.ok = false, .reason = std::string(reason), .message = where + ": " + error};
+}
+
+// The reason of a failed connect: what the user fixes differs for each.
+std::string_view openFailureReason(const std::string& error) {
+  if (error.starts_with(redisclient::kErrorAuth)) return api::kReasonAuthenticationFailed;
+  if (error.starts_with(redisclient::kErrorSelect)) return api::kReasonDatabaseUnavailable;
+  if (error.starts_with(redisclient::kErrorTlsUntrusted)) return api::kReasonTlsCertificateUntrusted;
+  if (error.starts_with(redisclient::kErrorTlsHostMismatch)) return api::kReasonTlsHostMismatch;
+  if (error.starts_with(redisclient::kErrorTlsVerify)) return api::kReasonTlsVerificationFailed;
+  if (error.starts_with(redisclient::kErrorTls)) return api::kReasonTlsHandshakeFailed;
+  return api::kReasonStoreUnreachable;
 }
 
 class RedisLink final : public StoreLink {
@@ -44,7 +62,7 @@ class RedisLink final : public StoreLink {
 
   ProbeResult ping() override {
     if (session_) {
-      if (session_->ping()) return answered(where_);
+      if (session_->ping()) return answered(where_, app_);
       // Unusable after an error (hiredis): a fresh connection tells a lost connection from a
       // store that stopped answering.
       session_.reset();
@@ -52,15 +70,13 @@ class RedisLink final : public StoreLink {
     auto opened = redisclient::Session::open(endpoint(app_));
     if (!opened) {
       const std::string& error = opened.error();
-      return failed(error.starts_with("AUTH:") ? api::kReasonAuthenticationFailed
-                                               : api::kReasonStoreUnreachable,
-                    where_, error);
+      return failed(openFailureReason(error), where_, error);
     }
     if (auto pong = (*opened)->ping(); !pong) {
       return failed(api::kReasonStoreUnreachable, where_, pong.error());
     }
     session_ = std::move(*opened);
-    return answered(where_);
+    return answered(where_, app_);
   }
 
   StoreFigures figures() override {
@@ -95,11 +111,17 @@ class RedisLink final : public StoreLink {
   redisclient::Endpoint endpoint(const wiring::StoreEndpoint& e) const {
     auto [host, port] = addresses_ ? addresses_->resolve(e.host, e.port)
                                    : std::pair<std::string, int>{e.host, e.port};
+    // TLS verifies the name in the URL (or the one the spec gives), not the address it resolves
+    // to through the map.
     return {.host = host,
             .port = port,
             .username = e.username,
             .password = e.password,
             .tls = e.tls,
+            .database = e.database,
+            .verification = {.serverName = e.tlsServerName.empty() ? e.host : e.tlsServerName,
+                             .caPem = e.tlsCaPem,
+                             .insecureSkipVerify = e.tlsInsecureSkipVerify},
             .connectTimeout = timeout_,
             .commandTimeout = timeout_};
   }

@@ -8,6 +8,7 @@
 #include "identity/identity.h"
 #include "kube/json_path.h"
 #include "reconcile/matches.h"
+#include "redisclient/channel.h"
 #include "wiring/wiring.h"
 
 namespace sessionstore::reconcile {
@@ -148,8 +149,62 @@ StoreEndpoints managedEndpoints(const api::SessionStore& store,
 
 // --- The external store ------------------------------------------------------------------------
 
+namespace {
+
+// The TLS settings of an external rediss:// store (spec.store.external.tls), the CA read from
+// its Secret; the error is a StoreReady condition.
+std::expected<void, ConditionState> applyExternalTls(const api::SessionStore& store,
+                                                     const Observed& caSecret,
+                                                     wiring::StoreEndpoint& endpoint) {
+  const auto& tls = store.spec.store.external->tls;
+  const auto& urlRef = store.spec.store.external->urlSecretRef;
+  if (!endpoint.tls) {
+    if (!tls) return {};
+    return std::unexpected(ConditionState{
+        .type = std::string(api::kConditionStoreReady),
+        .ok = false,
+        .reason = std::string(api::kReasonInvalidUrl),
+        .message = "spec.store.external.tls is set but the URL in Secret " + urlRef.name +
+                   " key \"" + urlRef.key +
+                   "\" is redis:// (no TLS): use rediss:// to connect with TLS, or remove "
+                   "spec.store.external.tls"});
+  }
+  if (!tls) return {};
+  endpoint.tlsServerName = tls->serverName;
+  endpoint.tlsInsecureSkipVerify = tls->insecureSkipVerify;
+  if (!tls->caSecretRef) return {};
+  const auto& ref = *tls->caSecretRef;
+  const auto invalid = [&](const std::string& message) {
+    return std::unexpected(ConditionState{
+        .type = std::string(api::kConditionStoreReady),
+        .ok = false,
+        .reason = std::string(api::kReasonTlsCaSecretInvalid),
+        .message = message + " (spec.store.external.tls.caSecretRef); the store is not "
+                             "contacted until its certificate can be verified"});
+  };
+  if (!caSecret.object) {
+    return invalid("Secret " + ref.name + " does not exist in namespace " + store.metadata.ns +
+                   ": create it with key \"" + ref.key +
+                   "\" holding the PEM certificate of the CA that signed the store's certificate");
+  }
+  const Json* value = at(*caSecret.object, {"data", ref.key.c_str()});
+  if (value == nullptr || !value->is_string()) {
+    return invalid("Secret " + ref.name + " has no key \"" + ref.key +
+                   "\": add the CA certificate (PEM) under it, or set caSecretRef.key");
+  }
+  const auto pem = crypto::base64Decode(value->get<std::string>());
+  if (!pem) return invalid("Secret " + ref.name + " key \"" + ref.key + "\" is not valid base64");
+  if (auto counted = redisclient::countPemCertificates(*pem); !counted) {
+    return invalid("Secret " + ref.name + " key \"" + ref.key + "\" " + counted.error());
+  }
+  endpoint.tlsCaPem = *pem;
+  return {};
+}
+
+}  // namespace
+
 ExternalStoreDecision decideExternalStore(const api::SessionStore& store,
-                                          const Observed& urlSecret) {
+                                          const Observed& urlSecret, const Observed& caSecret) {
   const auto& ref = store.spec.store.external->urlSecretRef;
   const std::string& ns = store.metadata.ns;
   const auto missing = [&](const std::string& message) {
@@ -182,6 +237,9 @@ ExternalStoreDecision decideExternalStore(const api::SessionStore& store,
   } else if (auto parsed = externalEndpoint(*url); !parsed) {
     problem = parsed.error();
   } else {
+    if (auto tls = applyExternalTls(store, caSecret, *parsed); !tls) {
+      return {.problem = std::move(tls.error())};
+    }
     return {.endpoint = std::move(*parsed)};
   }
   return {.problem = ConditionState{
@@ -206,11 +264,26 @@ ConditionState decideStoreReady(const api::SessionStore& store, const health::Pr
     // The URL is the user's: say where to look.
     const auto& ref = store.spec.store.external->urlSecretRef;
     const std::string where = " in Secret " + ref.name + " key \"" + ref.key + "\"";
-    condition.message +=
-        probe.reason == api::kReasonAuthenticationFailed
-            ? "; check the user and password" + where
-            : "; check the host and port" + where +
-                  ", and that the store accepts connections from the operator and the app";
+    if (probe.reason == api::kReasonAuthenticationFailed) {
+      condition.message += "; check the user and password" + where;
+    } else if (probe.reason == api::kReasonDatabaseUnavailable) {
+      condition.message += "; the store has fewer databases than the index in the URL" + where +
+                           ": use an index it has, or raise its `databases` setting";
+    } else if (probe.reason == api::kReasonTlsCertificateUntrusted) {
+      condition.message +=
+          "; set spec.store.external.tls.caSecretRef to a Secret holding the CA that signed the "
+          "store's certificate (without it the system's CAs are used)";
+    } else if (probe.reason == api::kReasonTlsHostMismatch) {
+      condition.message += "; use the host the certificate names" + where +
+                           ", or set spec.store.external.tls.serverName to a name it holds";
+    } else if (probe.reason == api::kReasonTlsVerificationFailed ||
+               probe.reason == api::kReasonTlsHandshakeFailed) {
+      condition.message += "; check the store's TLS port and certificate" + where;
+    } else {
+      condition.message +=
+          "; check the host and port" + where +
+          ", and that the store accepts connections from the operator and the app";
+    }
   }
   // A store that stops answering once the app is wired to it is unreachable, not provisioning,
   // whatever its pod's readiness says.

@@ -112,9 +112,13 @@ struct ExternalStoreDecision {
   // StoreReady when the URL is missing or invalid; the pass then waits (a Secret is not watched).
   std::optional<ConditionState> problem;
 };
+// With a rediss:// URL, the endpoint carries spec.store.external.tls (the CA from `caSecret`,
+// read when tls.caSecretRef is set); spec.store.external.tls with a redis:// URL is InvalidUrl,
+// a CA Secret that is missing or holds no certificate is TLSCASecretInvalid.
 // REQUIRES: store.spec.store.type is kExternal. The messages never repeat the URL's password.
 ExternalStoreDecision decideExternalStore(const api::SessionStore& store,
-                                          const Observed& urlSecret);
+                                          const Observed& urlSecret,
+                                          const Observed& caSecret = Observed::notRead());
 
 // --- Health ------------------------------------------------------------------------------------
 

@@ -62,7 +62,8 @@ std::expected<wiring::StoreEndpoint, std::string> externalEndpoint(std::string_v
                                .port = parsed->port,
                                .username = parsed->username,
                                .password = parsed->password,
-                               .tls = parsed->tls};
+                               .tls = parsed->tls,
+                               .database = parsed->database};
 }
 
 std::expected<Wiring, std::string> desiredWiring(const api::SessionStore& store,

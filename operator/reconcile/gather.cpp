@@ -55,6 +55,9 @@ kube::Result<Gathered> gather(kube::Client& client, const api::SessionStore& sto
   if (store.spec.store.type == api::StoreType::kExternal) {
     reads.push_back(
         {&kube::resources::kSecrets, store.spec.store.external->urlSecretRef.name, &out.urlSecret});
+    if (const auto& tls = store.spec.store.external->tls; tls && tls->caSecretRef) {
+      reads.push_back({&kube::resources::kSecrets, tls->caSecretRef->name, &out.caSecret});
+    }
   }
   if (!fresh) {
     if (store.spec.store.type == api::StoreType::kManaged) {

@@ -37,6 +37,8 @@ struct Gathered {
   // Managed: the password Secret. External: the Secret holding the URL.
   Observed passwordSecret;
   Observed urlSecret;
+  // External with spec.store.external.tls.caSecretRef: the Secret holding the CA.
+  Observed caSecret;
   // The objects the SessionStore controls, by "Kind name" ("ConfigMap shop-redis-config"),
   // including the connection Secret.
   std::map<std::string, Observed> owned;

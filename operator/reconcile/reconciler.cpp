@@ -312,7 +312,7 @@ bool Reconciler::stepManagedStore(Pass& pass, const Applier& applier) {
 }
 
 void Reconciler::stepExternalStore(Pass& pass) {
-  auto decision = decideExternalStore(pass.store, pass.gathered.urlSecret);
+  auto decision = decideExternalStore(pass.store, pass.gathered.urlSecret, pass.gathered.caSecret);
   if (decision.problem) {
     pass.storeCondition = std::move(*decision.problem);
     pass.waiting = true;  // the fix is in a Secret, which is not watched: look again soon

@@ -1,9 +1,12 @@
 #include "redisclient/redis_client.h"
 
+#include <arpa/inet.h>
 #include <hiredis/hiredis.h>
-#include <sys/time.h>
+#include <netinet/in.h>
 
 #include <charconv>
+
+#include "redisclient/channel.h"
 
 namespace sessionstore::redisclient {
 
@@ -14,9 +17,16 @@ struct ReplyDeleter {
 };
 using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
 
-timeval toTimeval(std::chrono::milliseconds ms) {
-  return timeval{.tv_sec = static_cast<time_t>(ms.count() / 1000),
-                 .tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
+struct ReaderDeleter {
+  void operator()(redisReader* r) const { redisReaderFree(r); }
+};
+
+struct CommandDeleter {
+  void operator()(char* c) const { redisFreeCommand(c); }
+};
+
+Deadline after(std::chrono::milliseconds timeout) {
+  return std::chrono::steady_clock::now() + timeout;
 }
 
 std::string render(const redisReply* r) {
@@ -62,25 +72,6 @@ std::optional<std::string> percentDecode(std::string_view text) {
   return out;
 }
 
-// Runs one command; a connection or protocol failure, or an error reply, is an error text.
-std::expected<Reply, std::string> run(redisContext* c, const std::vector<std::string>& args) {
-  std::vector<const char*> argv;
-  std::vector<size_t> lengths;
-  for (const auto& a : args) {
-    argv.push_back(a.data());
-    lengths.push_back(a.size());
-  }
-  Reply reply(static_cast<redisReply*>(
-      redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lengths.data())));
-  if (!reply) {
-    // hiredis 0.14 reports a timeout as an I/O error ("Resource temporarily unavailable").
-    return std::unexpected(std::string(c->err == REDIS_ERR_IO ? "no answer: " : "") +
-                           (c->errstr[0] != '\0' ? c->errstr : "connection lost"));
-  }
-  if (reply->type == REDIS_REPLY_ERROR) return std::unexpected(render(reply.get()));
-  return reply;
-}
-
 }  // namespace
 
 std::expected<Endpoint, std::string> parseRedisUrl(std::string_view url) {
@@ -94,13 +85,45 @@ std::expected<Endpoint, std::string> parseRedisUrl(std::string_view url) {
   } else {
     return std::unexpected("the URL must start with redis:// or rediss://");
   }
-  const auto slash = rest.find('/');
-  std::string_view authority = rest.substr(0, slash);
-  if (slash != std::string_view::npos) {
-    const auto db = rest.substr(slash + 1);
-    if (!db.empty() && db.find_first_not_of("0123456789") != std::string_view::npos) {
-      return std::unexpected("the database after the host must be a number");
+  // RFC 3986: the authority ends at the first '/', '?' or '#' (a password holding one must
+  // percent-encode it); the credentials end at its last '@'.
+  const auto authorityEnd = rest.find_first_of("/?#");
+  std::string_view authority = rest.substr(0, authorityEnd);
+  std::string_view tail =
+      authorityEnd == std::string_view::npos ? std::string_view() : rest.substr(authorityEnd);
+  if (tail.starts_with("/")) {
+    const auto end = tail.find_first_of("?#");
+    const auto db = tail.substr(1, end == std::string_view::npos ? std::string_view::npos : end - 1);
+    tail = end == std::string_view::npos ? std::string_view() : tail.substr(end);
+    if (!db.empty()) {
+      if (db.find_first_not_of("0123456789") != std::string_view::npos) {
+        return std::unexpected(
+            "the database after the host must be a number (a decimal index such as /0 or /5)");
+      }
+      // More digits than kMaxDatabase has cannot be an index; from_chars would overflow.
+      const auto digits = db.substr(std::min(db.find_first_not_of('0'), db.size()));
+      std::int64_t index = 0;
+      if (digits.size() > 10) {
+        index = kMaxDatabase + 1;
+      } else if (!digits.empty()) {
+        std::from_chars(digits.data(), digits.data() + digits.size(), index);
+      }
+      if (index > kMaxDatabase) {
+        return std::unexpected("the database index must be from 0 to " +
+                               std::to_string(kMaxDatabase) + " (a Redis server has 16 unless "
+                               "configured with more)");
+      }
+      e.database = static_cast<int>(index);
     }
+  }
+  if (tail.starts_with("?")) {
+    return std::unexpected(
+        "query parameters (?...) are not supported: set TLS options in spec.store.external.tls "
+        "and the database as /N; percent-encode a '?' or '#' in the password");
+  }
+  if (tail.starts_with("#")) {
+    return std::unexpected(
+        "a fragment (#...) is not supported; percent-encode a '#' in the password");
   }
   if (const auto at = authority.rfind('@'); at != std::string_view::npos) {
     const auto userinfo = authority.substr(0, at);
@@ -129,6 +152,14 @@ std::expected<Endpoint, std::string> parseRedisUrl(std::string_view url) {
     if (colon != std::string_view::npos) portText = authority.substr(colon + 1);
   }
   if (e.host.empty()) return std::unexpected("the URL has no host");
+  if (authority.starts_with("[")) {
+    // Brackets hold an IPv6 address (RFC 3986), with an optional %zone; nothing else.
+    const std::string address = e.host.substr(0, e.host.find('%'));
+    in6_addr parsed{};
+    if (address.size() > 45 || ::inet_pton(AF_INET6, address.c_str(), &parsed) != 1) {
+      return std::unexpected("the host in [] must be an IPv6 address");
+    }
+  }
   // A host name is at most 253 characters of letters, digits, '-', '.' and '_' (an IPv6 address
   // in brackets also ':' and a '%' zone); anything else (a newline, a space, a megabyte of
   // text) is no host a resolver could look up.
@@ -175,56 +206,116 @@ std::string prefixPattern(std::string_view prefix) {
   return pattern + "*";
 }
 
+struct Session::Connection {
+  std::unique_ptr<Channel> channel;
+  std::unique_ptr<redisReader, ReaderDeleter> reader;
+  std::chrono::milliseconds commandTimeout;
+  bool broken = false;  // an I/O or protocol error: the stream is out of step
+
+  // Runs one command; a connection or protocol failure, or an error reply, is an error text.
+  std::expected<Reply, std::string> run(const std::vector<std::string>& args) {
+    if (broken) return std::unexpected("the connection failed earlier; open a new one");
+    std::vector<const char*> argv;
+    std::vector<size_t> lengths;
+    for (const auto& a : args) {
+      argv.push_back(a.data());
+      lengths.push_back(a.size());
+    }
+    char* formatted = nullptr;
+    const int length = redisFormatCommandArgv(&formatted, static_cast<int>(argv.size()),
+                                              argv.data(), lengths.data());
+    std::unique_ptr<char, CommandDeleter> command(formatted);
+    if (length < 0 || !command) return std::unexpected("the command cannot be encoded");
+    const Deadline deadline = after(commandTimeout);
+    if (auto written = channel->writeAll({command.get(), static_cast<size_t>(length)}, deadline);
+        !written) {
+      broken = true;
+      return std::unexpected("no answer: " + written.error());
+    }
+    for (;;) {
+      void* parsed = nullptr;
+      if (redisReaderGetReply(reader.get(), &parsed) != REDIS_OK) {
+        broken = true;
+        return std::unexpected(std::string("protocol error: ") + reader->errstr);
+      }
+      if (parsed != nullptr) {
+        Reply reply(static_cast<redisReply*>(parsed));
+        if (reply->type == REDIS_REPLY_ERROR) return std::unexpected(render(reply.get()));
+        return reply;
+      }
+      char buffer[16384];
+      auto got = channel->readSome(buffer, sizeof buffer, deadline);
+      if (!got) {
+        broken = true;
+        return std::unexpected("no answer: " + got.error());
+      }
+      if (redisReaderFeed(reader.get(), buffer, *got) != REDIS_OK) {
+        broken = true;
+        return std::unexpected(std::string("protocol error: ") + reader->errstr);
+      }
+    }
+  }
+};
+
+Session::Session(std::unique_ptr<Connection> connection) : connection_(std::move(connection)) {}
+
+Session::~Session() = default;
+
 std::expected<std::unique_ptr<Session>, std::string> Session::open(const Endpoint& endpoint) {
-  if (endpoint.tls) {
-    return std::unexpected(
-        "TLS (rediss://) is not supported by this build's Redis client (hiredis 0.14)");
-  }
-  redisContext* c = redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port,
-                                            toTimeval(endpoint.connectTimeout));
-  if (c == nullptr) return std::unexpected("connect: out of memory");
-  std::unique_ptr<Session> session(new Session(c));
-  if (c->err != 0) {
-    return std::unexpected("connect to " + endpoint.host + ":" + std::to_string(endpoint.port) +
-                           ": " + c->errstr);
-  }
-  redisSetTimeout(c, toTimeval(endpoint.commandTimeout));
+  auto channel = Channel::open({.host = endpoint.host,
+                                .port = endpoint.port,
+                                .tls = endpoint.tls,
+                                .serverName = endpoint.verification.serverName,
+                                .caPem = endpoint.verification.caPem,
+                                .insecureSkipVerify = endpoint.verification.insecureSkipVerify},
+                               after(endpoint.connectTimeout));
+  if (!channel) return std::unexpected(channel.error());
+  auto connection = std::make_unique<Connection>();
+  connection->channel = std::move(*channel);
+  connection->reader.reset(redisReaderCreate());
+  if (!connection->reader) return std::unexpected("connect: out of memory");
+  connection->commandTimeout = endpoint.commandTimeout;
+  std::unique_ptr<Session> session(new Session(std::move(connection)));
   if (!endpoint.password.empty()) {
     std::vector<std::string> auth{"AUTH"};
     if (!endpoint.username.empty()) auth.push_back(endpoint.username);
     auth.push_back(endpoint.password);
-    if (auto r = run(c, auth); !r) return std::unexpected("AUTH: " + r.error());
+    if (auto r = session->connection_->run(auth); !r) {
+      return std::unexpected(std::string(kErrorAuth) + r.error());
+    }
+  }
+  if (endpoint.database != 0) {
+    const std::string index = std::to_string(endpoint.database);
+    if (auto r = session->connection_->run({"SELECT", index}); !r) {
+      return std::unexpected(std::string(kErrorSelect) + index + ": " + r.error());
+    }
   }
   return session;
 }
 
-Session::~Session() {
-  if (context_ != nullptr) redisFree(context_);
-}
-
-bool Session::usable() const { return context_ != nullptr && context_->err == 0; }
+bool Session::usable() const { return !connection_->broken; }
 
 std::expected<std::string, std::string> Session::command(const std::vector<std::string>& args) {
-  auto r = run(context_, args);
+  auto r = connection_->run(args);
   if (!r) return std::unexpected(r.error());
   return render(r->get());
 }
 
 std::expected<void, std::string> Session::ping() {
-  auto r = run(context_, {"PING"});
+  auto r = connection_->run({"PING"});
   if (!r) return std::unexpected("PING: " + r.error());
   if (render(r->get()) != "PONG") return std::unexpected("PING: unexpected answer");
   return {};
 }
 
 std::expected<std::map<std::string, std::string>, std::string> Session::info() {
-  auto r = run(context_, {"INFO"});
+  auto r = connection_->run({"INFO"});
   if (!r) return std::unexpected("INFO: " + r.error());
   return parseInfo(render(r->get()));
 }
 
 std::expected<std::optional<int64_t>, std::string> Session::maxClients() {
-  auto r = run(context_, {"CONFIG", "GET", "maxclients"});
+  auto r = connection_->run({"CONFIG", "GET", "maxclients"});
   if (!r) {
     // Denied (NOPERM) or renamed away: the cap is unknown, not an error of the store.
     if (r.error().starts_with("NOPERM") || r.error().starts_with("ERR unknown command")) {
@@ -246,7 +337,7 @@ std::expected<int64_t, std::string> Session::countKeys(std::string_view prefix, 
   std::string cursor = "0";
   int64_t count = 0;
   do {
-    auto r = run(context_, {"SCAN", cursor, "MATCH", pattern, "COUNT", std::to_string(batch)});
+    auto r = connection_->run({"SCAN", cursor, "MATCH", pattern, "COUNT", std::to_string(batch)});
     if (!r) return std::unexpected("SCAN: " + r.error());
     const redisReply* reply = r->get();
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||

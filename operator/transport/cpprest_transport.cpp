@@ -17,6 +17,7 @@
 
 #include "identity/identity.h"
 #include "transport/http_transport.h"
+#include "transport/system_trust.h"
 
 namespace sessionstore::transport {
 
@@ -200,6 +201,11 @@ class CppRestTransport final : public Transport {
     c.set_validate_certificates(!config.tls.insecureSkipVerify);
     const TlsConfig tls = config.tls;
     c.set_ssl_context_callback([tls](boost::asio::ssl::context& ctx) {
+      if (tls.caPem.empty() && !tls.insecureSkipVerify && defaultTrustStopped()) {
+        // No CA of its own: the system's, which the default paths no longer load
+        // (system_trust.h).
+        loadSystemTrust(ctx.native_handle());
+      }
       if (!tls.caPem.empty()) {
         // Trust only this CA. cpprestsdk loads the system's trust store into each connection's
         // context before this callback (about 140 certificates, near 1 MiB parsed, held as long

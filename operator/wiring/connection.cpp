@@ -43,7 +43,11 @@ std::string redisUrl(const StoreEndpoint& endpoint) {
   if (!endpoint.password.empty()) {
     url += encodeUserinfo(endpoint.username) + ":" + encodeUserinfo(endpoint.password) + "@";
   }
-  return url + endpoint.host + ":" + std::to_string(endpoint.port) + "/0";
+  // An IPv6 address is written in brackets (RFC 3986), so its colons are not read as the port's.
+  const bool ipv6 = endpoint.host.find(':') != std::string::npos;
+  return url + (ipv6 ? "[" + endpoint.host + "]" : endpoint.host) + ":" +
+         std::to_string(endpoint.port) + "/" +
+         std::to_string(endpoint.database);
 }
 
 Json connectionSecret(const api::SessionStore& store, const StoreEndpoint& endpoint, int poolSize) {

@@ -19,9 +19,15 @@ struct StoreEndpoint {
   std::string username;  // "" for the default user
   std::string password;  // "" when the store needs none
   bool tls = false;      // rediss://
+  int database = 0;      // the URL's /N: the app's keys live there
+  // How the operator verifies a rediss:// store (spec.store.external.tls); not given to the app.
+  std::string tlsServerName;  // "": host
+  std::string tlsCaPem;       // "": the system's CAs
+  bool tlsInsecureSkipVerify = false;
+  bool operator==(const StoreEndpoint&) const = default;
 };
 
-// redis[s]://[user:password@]host:port/0, user and password percent-encoded.
+// redis[s]://[user:password@]host:port/db, user and password percent-encoded.
 std::string redisUrl(const StoreEndpoint& endpoint);
 
 // The connection Secret, named store.spec.connection's secretName(), owned by the SessionStore,

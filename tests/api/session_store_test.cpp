@@ -271,6 +271,57 @@ TEST(FullSpecTest, ExternalStore) {
                                                               "key": "primary"}}})json"));
 }
 
+TEST(FullSpecTest, ExternalTls) {
+  Json object = fullObject();
+  object["spec"]["store"] = Json::parse(R"json({"type": "External", "external": {
+      "urlSecretRef": {"name": "elasticache"},
+      "tls": {"caSecretRef": {"name": "store-ca"}, "serverName": "cache.example.com"}}})json");
+  auto parsed = parseSessionStore(object);
+  ASSERT_TRUE(parsed.has_value()) << parsed.error();
+  const auto& tls = parsed->spec.store.external->tls;
+  ASSERT_TRUE(tls.has_value());
+  ASSERT_TRUE(tls->caSecretRef.has_value());
+  EXPECT_EQ(tls->caSecretRef->name, "store-ca");
+  EXPECT_EQ(tls->caSecretRef->key, "ca.crt");  // the default key
+  EXPECT_EQ(tls->serverName, "cache.example.com");
+  EXPECT_FALSE(tls->insecureSkipVerify);
+  EXPECT_EQ(toJson(parsed->spec)["store"]["external"]["tls"],
+            Json::parse(R"json({"caSecretRef": {"name": "store-ca", "key": "ca.crt"},
+                                "serverName": "cache.example.com",
+                                "insecureSkipVerify": false})json"));
+  // toJson then parse gives the same spec back.
+  Json again = object;
+  again["spec"] = toJson(parsed->spec);
+  EXPECT_EQ(parseSessionStore(again)->spec, parsed->spec);
+  // No tls block: none (a rediss:// URL is then verified against the system's CAs).
+  object["spec"]["store"]["external"].erase("tls");
+  EXPECT_FALSE(parseSessionStore(object)->spec.store.external->tls.has_value());
+}
+
+TEST(InvalidObjectTest, ExternalTlsFieldsSayWhatIsWrong) {
+  const std::pair<Json, std::string> rows[] = {
+      {{{"caSecretRef", {{"name", "ca"}}}, {"insecureSkipVerify", true}},
+       "spec.store.external.tls.insecureSkipVerify: cannot be true with caSecretRef"},
+      {{{"insecureSkipVerify", "yes"}}, "spec.store.external.tls.insecureSkipVerify: must be a boolean"},
+      {{{"caSecretRef", Json::object()}}, "spec.store.external.tls.caSecretRef.name: required"},
+      {{{"caSecretRef", {{"name", "ca"}, {"key", ""}}}},
+       "spec.store.external.tls.caSecretRef.key: must not be empty"},
+      {{{"serverName", "cache.example.com\nHost: evil"}},
+       "spec.store.external.tls.serverName: must be a DNS name or an IP address"},
+      {{{"serverName", std::string(254, 'a')}},
+       "spec.store.external.tls.serverName: must be a DNS name or an IP address"},
+      {"on", "spec.store.external.tls: must be an object"},
+  };
+  for (const auto& [tls, error] : rows) {
+    Json object = fullObject();
+    object["spec"]["store"] = {{"type", "External"},
+                               {"external", {{"urlSecretRef", {{"name", "u"}}}, {"tls", tls}}}};
+    auto parsed = parseSessionStore(object);
+    ASSERT_FALSE(parsed.has_value()) << tls.dump();
+    EXPECT_TRUE(parsed.error().starts_with(error)) << parsed.error();
+  }
+}
+
 struct InvalidRow {
   std::string pointer;  // JSON pointer into fullObject() of the field to replace
   Json value;

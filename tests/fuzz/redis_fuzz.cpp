@@ -1,6 +1,7 @@
 // What a Redis store and its user give the operator: the INFO answer (redisclient::parseInfo) and
 // the connection URL from the user's Secret (redisclient::parseRedisUrl). An error about a URL
-// never repeats the URL's password.
+// never repeats the URL's password; an accepted URL's database index is one Redis could have, and
+// the URL the app is given (host, port, /db) reads back to the same endpoint.
 #include <optional>
 #include <utility>
 
@@ -34,6 +35,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   const auto endpoint = redisclient::parseRedisUrl(input);
   if (endpoint && endpoint->host.empty()) fuzz::broken("an endpoint without a host");
+  if (endpoint && (endpoint->database < 0 || endpoint->database > redisclient::kMaxDatabase)) {
+    fuzz::broken("an accepted database index Redis cannot have");
+  }
+  if (endpoint) {
+    // As wiring::redisUrl writes it for the app (credentials aside): it must read back the same.
+    const bool v6 = endpoint->host.find(':') != std::string::npos;
+    const std::string wired = std::string(endpoint->tls ? "rediss://" : "redis://") +
+                              (v6 ? "[" + endpoint->host + "]" : endpoint->host) + ":" +
+                              std::to_string(endpoint->port) + "/" +
+                              std::to_string(endpoint->database);
+    const auto again = redisclient::parseRedisUrl(wired);
+    if (!again || again->host != endpoint->host || again->port != endpoint->port ||
+        again->database != endpoint->database || again->tls != endpoint->tls) {
+      fuzz::broken("the wired URL does not read back to the same endpoint");
+    }
+  }
   // The same URL with its password swapped for a marker no message could hold by chance: an
   // error that quotes the marker would quote a real password too.
   if (const auto span = passwordSpan(input)) {

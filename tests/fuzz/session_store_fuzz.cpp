@@ -19,5 +19,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (scaling.minReplicas > scaling.maxReplicas) fuzz::broken("minReplicas > maxReplicas accepted");
   if (scaling.enabled && scaling.metrics.empty()) fuzz::broken("autoscaling without a metric");
   if (store->spec.workers.min > store->spec.workers.max) fuzz::broken("workers min > max accepted");
+  if (const auto& external = store->spec.store.external; external && external->tls) {
+    const auto& tls = *external->tls;
+    if (tls.insecureSkipVerify && tls.caSecretRef) {
+      fuzz::broken("insecureSkipVerify accepted together with a CA");
+    }
+    if (tls.caSecretRef && (tls.caSecretRef->name.empty() || tls.caSecretRef->key.empty())) {
+      fuzz::broken("a CA Secret reference without a name or key accepted");
+    }
+    if (tls.serverName.find_first_of(" \r\n\t/@") != std::string::npos) {
+      fuzz::broken("a serverName no certificate could hold accepted");
+    }
+  }
+  // What toJson writes parses back to the same spec.
+  nlohmann::json again = object;
+  again["spec"] = api::toJson(store->spec);
+  const auto reparsed = api::parseSessionStore(again);
+  if (!reparsed || reparsed->spec != store->spec) fuzz::broken("toJson does not read back");
   return 0;
 }

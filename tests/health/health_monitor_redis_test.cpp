@@ -15,6 +15,7 @@
 #include "redisclient/redis_client.h"
 #include "support/eventually.h"
 #include "support/redis_server.h"
+#include "support/test_ca.h"
 
 namespace sessionstore::health {
 namespace {
@@ -134,6 +135,76 @@ TEST_F(HealthMonitorOnRedis, ANewPasswordConnectsAgainAndAuthenticatesWithIt) {
   // app user, so they are left out, and health is unaffected.
   EXPECT_FALSE(accepted.connectedClients);
   ASSERT_TRUE(eventually([&] { return clients() == 2; }, 5s, 5ms)) << clients();
+}
+
+// A store's link over TLS, as the probe makes it: the name in the endpoint (mapped to the local
+// TLS-only server) is the one verified, and each failure has the reason a user acts on.
+TEST(StoreLinkOverTls, VerifiesTheNameInTheUrlAndSaysWhyItRefuses) {
+  const sessionstore::testing::TestCa ca("health test CA");
+  const sessionstore::testing::TestCa otherCa("another CA");
+  const auto issued = ca.issue("web-redis.shop.svc", {"web-redis.shop.svc"}, {});
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("health-tls-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  sessionstore::testing::writeTextFile(dir / "ca.crt", ca.certPem());
+  sessionstore::testing::writeTextFile(dir / "tls.crt", issued.certPem);
+  sessionstore::testing::writeTextFile(dir / "tls.key", issued.keyPem);
+  const sessionstore::testing::RedisTlsFiles files{
+      .certFile = dir / "tls.crt", .keyFile = dir / "tls.key", .caFile = dir / "ca.crt"};
+  std::unique_ptr<sessionstore::testing::RedisServer> server;
+  ASSERT_NO_THROW(server = std::make_unique<sessionstore::testing::RedisServer>(kAcl, "", 0, &files));
+  std::ofstream(dir / "map") << "web-redis.shop.svc:6379 127.0.0.1:" << server->port() << "\n"
+                             << "other.shop.svc:6379 127.0.0.1:" << server->port() << "\n";
+  auto map = AddressMap::open(dir / "map");
+  ASSERT_TRUE(map) << map.error();
+  const auto links = redisLinks(*map, 1000ms);
+  const auto probe = [&](wiring::StoreEndpoint e) { return links(e, std::nullopt)->ping(); };
+  const wiring::StoreEndpoint base{.host = "web-redis.shop.svc",
+                                   .port = 6379,
+                                   .username = "app",
+                                   .password = "app-password",
+                                   .tls = true,
+                                   .tlsCaPem = ca.certPem()};
+
+  const auto ok = probe(base);
+  EXPECT_TRUE(ok.ok) << ok.message;
+  EXPECT_NE(ok.message.find("over TLS with the certificate verified"), std::string::npos)
+      << ok.message;
+
+  auto untrusted = base;
+  untrusted.tlsCaPem = otherCa.certPem();
+  const auto refusedCa = probe(untrusted);
+  EXPECT_FALSE(refusedCa.ok);
+  EXPECT_EQ(refusedCa.reason, api::kReasonTlsCertificateUntrusted) << refusedCa.message;
+
+  auto otherHost = base;
+  otherHost.host = "other.shop.svc";
+  const auto refusedHost = probe(otherHost);
+  EXPECT_FALSE(refusedHost.ok);
+  EXPECT_EQ(refusedHost.reason, api::kReasonTlsHostMismatch) << refusedHost.message;
+  EXPECT_NE(refusedHost.message.find("does not match host other.shop.svc"), std::string::npos)
+      << refusedHost.message;
+  otherHost.tlsServerName = "web-redis.shop.svc";  // spec.store.external.tls.serverName
+  EXPECT_TRUE(probe(otherHost).ok);
+
+  auto pastDatabases = base;
+  pastDatabases.database = 16;
+  const auto refusedDb = probe(pastDatabases);
+  EXPECT_FALSE(refusedDb.ok);
+  EXPECT_EQ(refusedDb.reason, api::kReasonDatabaseUnavailable) << refusedDb.message;
+
+  auto insecure = base;
+  insecure.tlsCaPem = "";
+  insecure.tlsInsecureSkipVerify = true;
+  const auto unverified = probe(insecure);
+  EXPECT_TRUE(unverified.ok) << unverified.message;
+  EXPECT_NE(unverified.message.find("WITHOUT certificate verification"), std::string::npos)
+      << unverified.message;
+  for (const auto* result : {&ok, &refusedCa, &refusedHost, &refusedDb, &unverified}) {
+    EXPECT_EQ(result->message.find("app-password"), std::string::npos) << result->message;
+  }
+  server.reset();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -685,6 +685,38 @@ std::vector<Case> HostileInput::catalogue() {
   urlCase("URL password badly percent-encoded", "url-percent",
           "redis://app:%zzHOSTILEpw@cache.example:6379/0", "InvalidUrl",
           "the credentials are not percent-encoded properly", {"zzHOSTILEpw"});
+  urlCase("URL with a database index of 20 digits", "url-db-huge",
+          "redis://:hostile-db-SECRET@cache.example:6379/12345678901234567890", "InvalidUrl",
+          "the database index must be from 0 to 2147483646", {"hostile-db-SECRET"});
+  urlCase("URL with a negative database index", "url-db-negative",
+          "redis://cache.example:6379/-1", "InvalidUrl", "the database after the host must be");
+  urlCase("URL with query parameters turning verification off", "url-query",
+          "rediss://:hostile-query-SECRET@cache.example:6379/0?ssl_cert_reqs=none", "InvalidUrl",
+          "query parameters (?...) are not supported", {"hostile-query-SECRET"});
+  const auto tlsSpec = [](const std::string& secret, const std::string& tls) {
+    return "  target: {deployment: " + secret +
+           "-app}\n  store:\n    type: External\n"
+           "    external: {urlSecretRef: {name: " +
+           secret + "}, tls: " + tls + "}\n";
+  };
+  add({.title = "TLS: insecureSkipVerify together with a CA",
+       .store = "tls-contradictory",
+       .manifest = storeYaml("tls-contradictory",
+                             tlsSpec("tls-contradictory-url",
+                                     "{insecureSkipVerify: true, caSecretRef: {name: x}}")),
+       .expect = rejected("insecureSkipVerify cannot be true with tls.caSecretRef")});
+  add({.title = "TLS: serverName holding a newline",
+       .store = "tls-servername",
+       .manifest = storeYaml("tls-servername",
+                             tlsSpec("tls-servername-url", "{serverName: \"a.example\\nb\"}")),
+       .expect = rejected("spec.store.external.tls.serverName in body should match")});
+  add({.title = "TLS: caSecretRef to a bystander Secret without the key",
+       .store = "tls-ca-nokey",
+       .manifest = storeYaml("tls-ca-nokey",
+                             tlsSpec("tls-ca-nokey-url", "{caSecretRef: {name: bystander}}")),
+       .expect = becomes("StoreReady", "False", "TLSCASecretInvalid",
+                         "Secret bystander has no key \"ca.crt\""),
+       .setup = urlSecretYaml("tls-ca-nokey-url", "rediss://cache.example:6379/0")});
   add({.title = "urlSecretRef in another namespace",
        .store = "url-other-ns",
        .manifest = storeYaml("url-other-ns", externalSpec(other() + "/bystander")),

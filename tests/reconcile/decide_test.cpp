@@ -11,6 +11,8 @@
 #include "identity/identity.h"
 #include "mocks/kube/fake_client.h"
 #include "reconcile/fixtures.h"
+#include "support/test_ca.h"
+#include "wiring/connection.h"
 
 namespace sessionstore::reconcile {
 namespace {
@@ -225,6 +227,92 @@ TEST(DecideExternalStore, FromTheUrlSecret) {
   }
 }
 
+Json caSecretObject(const std::optional<std::string>& pem, const std::string& key = "ca.crt") {
+  Json secret = {
+      {"kind", "Secret"}, {"metadata", {{"name", "store-ca"}}}, {"data", Json::object()}};
+  if (pem) secret["data"][key] = crypto::base64Encode(*pem);
+  return secret;
+}
+
+api::SessionStore externalWithTls(const Json& tls) {
+  Json spec = kExternalSpec;
+  spec["store"]["external"]["tls"] = tls;
+  return store(spec);
+}
+
+TEST(DecideExternalStore, TheUrlsDatabaseIndexIsKeptOrRefused) {
+  const auto s = store(kExternalSpec);
+  auto five = decideExternalStore(s, Observed::found(urlSecret("redis://:hunter2@cache:6379/5")));
+  ASSERT_TRUE(five.endpoint.has_value());
+  EXPECT_EQ(five.endpoint->database, 5);
+  EXPECT_EQ(wiring::redisUrl(*five.endpoint), "redis://:hunter2@cache:6379/5");
+  for (const std::string url : {"redis://:hunter2@cache:6379/12345678901234567890",
+                                "redis://:hunter2@cache:6379/five",
+                                "redis://:hunter2@cache:6379/5?ssl=true"}) {
+    auto refused = decideExternalStore(s, Observed::found(urlSecret(url)));
+    ASSERT_TRUE(refused.problem.has_value()) << url;
+    EXPECT_EQ(refused.problem->reason, api::kReasonInvalidUrl) << url;
+    EXPECT_EQ(refused.problem->message.find("hunter2"), std::string::npos);
+  }
+}
+
+TEST(DecideExternalStore, TlsSettingsComeFromTheSpecAndTheCaSecret) {
+  const sessionstore::testing::TestCa ca("unit test CA");
+  const auto url = Observed::found(urlSecret("rediss://:hunter2@cache.example.com:6380/2"));
+  const auto s = externalWithTls(
+      {{"caSecretRef", {{"name", "store-ca"}}}, {"serverName", "redis.internal"}});
+  auto good = decideExternalStore(s, url, Observed::found(caSecretObject(ca.certPem())));
+  ASSERT_TRUE(good.endpoint.has_value()) << good.problem->message;
+  EXPECT_TRUE(good.endpoint->tls);
+  EXPECT_EQ(good.endpoint->tlsCaPem, ca.certPem());
+  EXPECT_EQ(good.endpoint->tlsServerName, "redis.internal");
+  EXPECT_FALSE(good.endpoint->tlsInsecureSkipVerify);
+  EXPECT_EQ(good.endpoint->database, 2);
+
+  const std::vector<ExternalRow> rows = {
+      {"NoCaSecret", Observed::missing(), std::string(api::kReasonTlsCaSecretInvalid),
+       "Secret store-ca does not exist in namespace shop"},
+      {"NotRead", Observed::notRead(), std::string(api::kReasonTlsCaSecretInvalid),
+       "Secret store-ca does not exist"},
+      {"OtherKey", Observed::found(caSecretObject(ca.certPem(), "tls.crt")),
+       std::string(api::kReasonTlsCaSecretInvalid), "has no key \"ca.crt\""},
+      {"NotPem", Observed::found(caSecretObject("hello")),
+       std::string(api::kReasonTlsCaSecretInvalid), "holds no PEM certificate"},
+      {"BrokenPem",
+       Observed::found(caSecretObject("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")),
+       std::string(api::kReasonTlsCaSecretInvalid), "does not parse"},
+  };
+  for (const auto& row : rows) {
+    const auto decision = decideExternalStore(s, url, row.secret);
+    ASSERT_TRUE(decision.problem.has_value()) << row.name;
+    EXPECT_FALSE(decision.endpoint.has_value()) << row.name;
+    EXPECT_EQ(decision.problem->reason, row.reason) << row.name;
+    EXPECT_NE(decision.problem->message.find(row.inMessage), std::string::npos)
+        << row.name << ": " << decision.problem->message;
+    EXPECT_EQ(decision.problem->message.find("hunter2"), std::string::npos) << row.name;
+  }
+
+  // TLS settings with a redis:// URL: refused, never sent in the clear.
+  const auto plain = decideExternalStore(
+      s, Observed::found(urlSecret("redis://:hunter2@cache.example.com:6380")),
+      Observed::found(caSecretObject(ca.certPem())));
+  ASSERT_TRUE(plain.problem.has_value());
+  EXPECT_EQ(plain.problem->reason, api::kReasonInvalidUrl);
+  EXPECT_NE(plain.problem->message.find("use rediss://"), std::string::npos)
+      << plain.problem->message;
+
+  // insecureSkipVerify is carried to the probe; no tls block means verified with system CAs.
+  const auto insecure =
+      decideExternalStore(externalWithTls({{"insecureSkipVerify", true}}), url);
+  ASSERT_TRUE(insecure.endpoint.has_value());
+  EXPECT_TRUE(insecure.endpoint->tlsInsecureSkipVerify);
+  const auto system = decideExternalStore(store(kExternalSpec), url);
+  ASSERT_TRUE(system.endpoint.has_value());
+  EXPECT_TRUE(system.endpoint->tls);
+  EXPECT_FALSE(system.endpoint->tlsInsecureSkipVerify);
+  EXPECT_EQ(system.endpoint->tlsCaPem, "");
+}
+
 // --- StoreReady from the probe -----------------------------------------------------------------
 
 Json statefulSetWithReady(int ready) {
@@ -278,6 +366,19 @@ TEST(DecideStoreReady, AnExternalStoreSaysWhereToLook) {
   refused.reason = std::string(api::kReasonAuthenticationFailed);
   const auto auth = decideStoreReady(s, refused, deploymentObject(), std::nullopt);
   EXPECT_NE(auth.message.find("check the user and password"), std::string::npos);
+  const std::pair<std::string_view, std::string> hints[] = {
+      {api::kReasonTlsCertificateUntrusted, "set spec.store.external.tls.caSecretRef"},
+      {api::kReasonTlsHostMismatch, "spec.store.external.tls.serverName"},
+      {api::kReasonDatabaseUnavailable, "fewer databases than the index in the URL"},
+  };
+  for (const auto& [reason, hint] : hints) {
+    auto probe = silent();
+    probe.reason = std::string(reason);
+    const auto condition = decideStoreReady(s, probe, deploymentObject(), std::nullopt);
+    EXPECT_FALSE(condition.ok);
+    EXPECT_EQ(condition.reason, reason);
+    EXPECT_NE(condition.message.find(hint), std::string::npos) << condition.message;
+  }
 }
 
 // --- The target and the wiring -----------------------------------------------------------------

@@ -45,7 +45,8 @@ int freePort() {
 
 }  // namespace
 
-RedisServer::RedisServer(const std::string& config, const std::string& dataDir, int port) {
+RedisServer::RedisServer(const std::string& config, const std::string& dataDir, int port,
+                         const RedisTlsFiles* tls) {
   char pattern[] = "/tmp/sessionstore-redis.XXXXXX";
   if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
   dir_ = pattern;
@@ -54,7 +55,15 @@ RedisServer::RedisServer(const std::string& config, const std::string& dataDir, 
     port_ = port != 0 ? port : freePort();
     {
       std::ofstream conf(dir_ + "/redis.conf");
-      conf << config << "\nport " << port_ << "\nbind 127.0.0.1\ndir " << (dataDir.empty() ? dir_ : dataDir)
+      conf << config;
+      if (tls != nullptr) {
+        conf << "\nport 0\ntls-port " << port_ << "\ntls-cert-file " << tls->certFile
+             << "\ntls-key-file " << tls->keyFile << "\ntls-ca-cert-file " << tls->caFile
+             << "\ntls-auth-clients no";
+      } else {
+        conf << "\nport " << port_;
+      }
+      conf << "\nbind 127.0.0.1\ndir " << (dataDir.empty() ? dir_ : dataDir)
            << "\nsave \"\"\ndaemonize no\nlogfile \"\"\n";
     }
     process_ = std::make_unique<ChildProcess>(

@@ -11,6 +11,14 @@
 
 namespace sessionstore::testing {
 
+// A TLS-only redis-server's files (PEM): its certificate and key, and the CA it names (Redis
+// wants one even with tls-auth-clients no).
+struct RedisTlsFiles {
+  std::string certFile;
+  std::string keyFile;
+  std::string caFile;
+};
+
 class RedisServer {
  public:
   // Starts redis-server with `config` plus port, bind, dir and no snapshots. Throws
@@ -18,8 +26,9 @@ class RedisServer {
   // dataDir: where Redis keeps its data (AOF, RDB) instead of its own folder; the caller owns it
   // and it is kept when the server goes, as a volume outlives its pod.
   // port: listen on this port (a restart at the same address) instead of one the OS picks.
+  // tls: listen with TLS only (port 0, tls-port on the chosen port, no client certificates).
   explicit RedisServer(const std::string& config = "", const std::string& dataDir = "",
-                       int port = 0);
+                       int port = 0, const RedisTlsFiles* tls = nullptr);
   ~RedisServer();
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;

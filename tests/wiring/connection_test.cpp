@@ -20,6 +20,24 @@ api::SessionStore store(const Json& spec = Json::object()) {
   return *parsed;
 }
 
+TEST(RedisUrl, KeepsTheDatabaseIndex) {
+  StoreEndpoint endpoint{.host = "cache.example.com", .port = 6380, .password = "p w", .tls = true,
+                         .database = 5};
+  EXPECT_EQ(redisUrl(endpoint), "rediss://:p%20w@cache.example.com:6380/5");
+  endpoint.database = 0;
+  EXPECT_EQ(redisUrl(endpoint), "rediss://:p%20w@cache.example.com:6380/0");
+  // How the operator verifies the store is not part of the app's URL.
+  endpoint.tlsServerName = "other.example.com";
+  endpoint.tlsInsecureSkipVerify = true;
+  EXPECT_EQ(redisUrl(endpoint), "rediss://:p%20w@cache.example.com:6380/0");
+}
+
+TEST(RedisUrl, WritesAnIpv6AddressInBrackets) {
+  // Found by redis_fuzz: without brackets the app read "fd00::1:6380" as host fd00:: and more.
+  EXPECT_EQ(redisUrl({.host = "fd00::1", .port = 6380, .database = 2}), "redis://[fd00::1]:6380/2");
+  EXPECT_EQ(redisUrl({.host = "10.0.0.7", .port = 6380}), "redis://10.0.0.7:6380/0");
+}
+
 TEST(RedisUrl, EncodesTheCredentials) {
   EXPECT_EQ(
       redisUrl(

@@ -1,0 +1,44 @@
+#include "app/allocator.h"
+
+#include <malloc.h>
+
+#if defined(SESSIONSTORE_JEMALLOC)
+#include <jemalloc/jemalloc.h>
+
+// Read by jemalloc at its start (jemalloc(3), "TUNING"); MALLOC_CONF in the environment still
+// overrides it. Two arenas, as M_ARENA_MAX 2 did for glibc: the operator's threads mostly wait.
+// No per-thread caches: each of about 35 threads would keep freed memory of its own. Unused
+// pages go back to the system a second after they are freed, at the next allocation or purge.
+extern "C" {
+const char* malloc_conf = "narenas:2,tcache:false,dirty_decay_ms:1000,muzzy_decay_ms:0";
+}
+#endif
+
+namespace sessionstore::app {
+
+std::string allocatorName() {
+#if defined(SESSIONSTORE_JEMALLOC)
+  const char* version = nullptr;
+  std::size_t size = sizeof(version);
+  if (mallctl("version", &version, &size, nullptr, 0) == 0 && version != nullptr) {
+    return std::string("jemalloc ") + version;
+  }
+  return "jemalloc";
+#elif defined(__SANITIZE_ADDRESS__)
+  return "AddressSanitizer's malloc";
+#else
+  return "glibc malloc";
+#endif
+}
+
+void releaseFreeMemory() {
+#if defined(SESSIONSTORE_JEMALLOC)
+  // MALLCTL_ARENAS_ALL: every arena.
+  const std::string purge = "arena." + std::to_string(MALLCTL_ARENAS_ALL) + ".purge";
+  mallctl(purge.c_str(), nullptr, nullptr, nullptr, 0);
+#else
+  ::malloc_trim(0);
+#endif
+}
+
+}  // namespace sessionstore::app
