@@ -79,6 +79,15 @@ inline constexpr std::string_view kReasonDeploymentNotFound = "DeploymentNotFoun
 inline constexpr std::string_view kReasonContainerNotFound = "ContainerNotFound";
 // The server-side apply to the Deployment failed (the message says why).
 inline constexpr std::string_view kReasonApplyFailed = "ApplyFailed";
+// A wired container already has an env entry of a name the operator writes, one the operator did
+// not write (the user's own): it is never replaced. The message names the container, the entry
+// and the spec field that chose the name.
+inline constexpr std::string_view kReasonEnvVarInUse = "EnvVarInUse";
+
+// Any target condition (ConnectionWired, AffinityApplied): another SessionStore already wires the
+// target Deployment or Service (one SessionStore per target; the first keeps it). The message
+// names that SessionStore; nothing of the target is written.
+inline constexpr std::string_view kReasonTargetClaimed = "TargetClaimed";
 
 // Reasons of AffinityApplied.
 // The Service is set to ClientIP affinity with the configured timeout.

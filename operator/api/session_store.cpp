@@ -1,11 +1,13 @@
 #include "api/session_store.h"
 
 #include <charconv>
-
 #include <cstdint>
 #include <limits>
 #include <span>
 #include <utility>
+
+#include "api/env_names.h"
+#include "imageref/image_ref.h"
 
 namespace sessionstore::api {
 
@@ -294,6 +296,11 @@ void checkEnvVar(Reader& r, const std::string& path, const std::string& value) {
            "with a digit), got \"" +
                value + "\"");
   }
+  if (r.ok()) {
+    if (const std::string problem = reservedEnvVarProblem(value); !problem.empty()) {
+      r.fail(path, problem);
+    }
+  }
 }
 
 void parseTarget(Reader& r, const Json& spec, Target& out) {
@@ -310,6 +317,14 @@ void parseTarget(Reader& r, const Json& spec, Target& out) {
 void parseManaged(Reader& r, const Json& managed, ManagedStore& out) {
   const std::string path = "spec.store.managed";
   r.string(managed, path, "image", out.image);
+  // It goes into the StatefulSet as written: only a reference a registry could serve (a newline
+  // or a space would be written there too).
+  if (r.ok()) {
+    if (auto image = imageref::parse(out.image); !image) {
+      r.fail(path + ".image",
+             "must be an image reference ([registry/]name[:tag][@digest]): " + image.error());
+    }
+  }
   if (const Json* resources = r.object(managed, path, "resources")) {
     r.resourceList(*resources, path + ".resources", "limits", out.resources.limits);
     r.resourceList(*resources, path + ".resources", "requests", out.resources.requests);

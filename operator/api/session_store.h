@@ -5,9 +5,10 @@
 // SessionStores from files, without a server, and must see the same spec. A field of the wrong
 // type is an error value naming the field path ("spec.workers.perCPU: must be a number"); so is
 // what the code built from a spec relies on: enum values, the CRD's numeric ranges and
-// cross-field rules, environment variable names, the key prefix's characters (it becomes a Redis
-// ACL pattern) and the latency format. Object-name patterns and string lengths are left to the
-// API server. Parsing never throws; unknown fields are ignored, as the API server prunes them.
+// cross-field rules, environment variable names (and the names reserved by api/env_names.h), the
+// key prefix's characters (it becomes a Redis ACL pattern), the store image (an image reference,
+// imageref/image_ref.h) and the latency format. Object-name patterns and string lengths are left to
+// the API server. Parsing never throws; unknown fields are ignored, as the API server prunes them.
 #pragma once
 
 #include <cstdint>

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -31,13 +32,15 @@
 #include "controller/owners.h"
 #include "controller/predicate.h"
 #include "crypto/crypto.h"
+#include "egress/host_policy.h"
 #include "events/recorder.h"
 #include "health/health_monitor.h"
 #include "health/store_link.h"
 #include "health/store_prober.h"
-#include "limits/open_files.h"
+#include "imageref/image_ref.h"
 #include "kube/config.h"
 #include "kube/rest_client.h"
+#include "limits/open_files.h"
 #include "logging/log.h"
 #include "managedstore/managed_store.h"
 #include "manager/manager.h"
@@ -86,7 +89,23 @@ constexpr std::string_view kUsage =
     "  --store-address-map FILE           outside the cluster only: where each store's in-cluster "
     "address\n"
     "                                     is reached from here, lines \"HOST:PORT LOCAL:PORT\" "
-    "(e.g. a port-forward)\n";
+    "(e.g. a port-forward)\n"
+    "  --allowed-images LIST              managed stores may run only these images: registries\n"
+    "                                     (registry.example.com, registry.example.com:5000) or "
+    "image-name\n"
+    "                                     prefixes (registry.example.com/team, redis), "
+    "comma-separated;"
+    " a prefix\n"
+    "                                     matches at a / boundary (registry.example.com/redis does "
+    "not allow\n"
+    "                                     registry.example.com/redis-evil) (default: any image)\n"
+    "  --allowed-prometheus-hosts LIST    Latency metrics may query only these hosts (names or "
+    "addresses,\n"
+    "                                     each with an optional :port, comma-separated, compared "
+    "exactly)\n"
+    "                                     (default: any host but the API server and link-local "
+    "addresses,\n"
+    "                                     where clouds serve instance metadata)\n";
 
 struct Flags {
   std::map<std::string, std::string> values;
@@ -164,12 +183,12 @@ int run(int argc, char** argv) {
   // server's connections trust its CA alone, the others load the system's CAs themselves.
   // Before any thread starts: it changes the environment (transport/system_trust.h).
   ss::transport::stopDefaultTrustLoading();
-  const auto flags =
-      parseFlags(argc, argv, 2,
-                 {"kubeconfig", "context", "metrics-bind-address", "health-probe-bind-address",
-                  "leader-elect", "leader-election-namespace", "leader-election-id", "identity",
-                  "log-level", "namespaces", "operator-namespace", "max-concurrent-reconciles",
-                  "store-address-map", "store-resync-seconds"});
+  const auto flags = parseFlags(
+      argc, argv, 2,
+      {"kubeconfig", "context", "metrics-bind-address", "health-probe-bind-address", "leader-elect",
+       "leader-election-namespace", "leader-election-id", "identity", "log-level", "namespaces",
+       "operator-namespace", "max-concurrent-reconciles", "store-address-map",
+       "store-resync-seconds", "allowed-images", "allowed-prometheus-hosts"});
   if (!flags.error.empty()) {
     std::fprintf(stderr, "sessionstore-operator run: %s\n\n%s", flags.error.c_str(), kUsage.data());
     return 2;
@@ -204,6 +223,12 @@ int run(int argc, char** argv) {
                  "from 1 to 86400\n");
     return 2;
   }
+  auto allowedImages = ss::imageref::AllowList::parse(flag(flags, "allowed-images", ""));
+  if (!allowedImages) {
+    std::fprintf(stderr, "sessionstore-operator run: --allowed-images: %s\n",
+                 allowedImages.error().c_str());
+    return 2;
+  }
   auto addresses = ss::health::AddressMap::open(flag(flags, "store-address-map", ""));
   if (!addresses) {
     std::fprintf(stderr, "sessionstore-operator run: --store-address-map: %s\n",
@@ -229,6 +254,22 @@ int run(int argc, char** argv) {
   if (!config) {
     log.error("cannot configure the Kubernetes client", {{"error", config.error().describe()}});
     return 1;
+  }
+  // Latency queries never go to the API server: its Service's address, and the host the
+  // kubeconfig names.
+  std::vector<ss::egress::Endpoint> apiServerHosts;
+  if (const char* serviceHost = std::getenv("KUBERNETES_SERVICE_HOST")) {
+    apiServerHosts.push_back({.host = serviceHost, .port = 0});
+  }
+  if (auto server = ss::egress::hostOf(config->server)) {
+    apiServerHosts.push_back({.host = server->first, .port = server->second});
+  }
+  auto prometheusHosts = ss::egress::HostPolicy::make(flag(flags, "allowed-prometheus-hosts", ""),
+                                                      std::move(apiServerHosts));
+  if (!prometheusHosts) {
+    log.error("bad flag",
+              {{"flag", "--allowed-prometheus-hosts"}, {"error", prometheusHosts.error()}});
+    return 2;
   }
   ss::metrics::Registry registry;
   ss::metrics::OperatorMetrics metrics(registry);
@@ -309,7 +350,7 @@ int run(int argc, char** argv) {
         return ss::transport::makeCppRestTransport(
             {.baseUrl = baseUrl, .requestTimeout = timeout, .streamTimeout = timeout});
       },
-      {}, ss::clock::systemClock(), &metrics);
+      {.prometheusHosts = *prometheusHosts}, ss::clock::systemClock(), &metrics);
   // The store's health: each store probed on its own timer over a kept connection; a change of
   // health enqueues the store (set once the controller exists, below).
   std::function<void(const std::string&)> healthChanged;
@@ -319,13 +360,29 @@ int run(int argc, char** argv) {
         if (healthChanged) healthChanged(key);
       },
       ss::clock::systemClock());
+  // Stores kept from a target by another store, woken when that target changes (its wiring
+  // released).
+  ss::controller::TargetWaiters waiters;
+  std::function<void(const std::string&)> wake;  // set once the controller exists, below
   ss::reconcile::Reconciler reconciler(
       cached, **client, storeHealth, ss::crypto::systemRandomBytes(), &recorder,
       {.operatorNamespace =
            flag(flags, "operator-namespace", std::string(ss::identity::kDefaultOperatorNamespace)),
        .resyncInterval = std::chrono::seconds(resyncSeconds),
+       .allowedImages = *allowedImages,
        .observed = [&scaling](const ss::api::SessionStore& store) { scaling.observe(store); },
-       .gone = [&scaling](const std::string& key) { scaling.forget(key); }},
+       .gone = [&scaling](const std::string& key) { scaling.forget(key); },
+       .waitsFor = [&waiters](
+                       const std::string& key,
+                       const std::vector<std::string>& targets) { waiters.waitFor(key, targets); },
+       .released =
+           [&waiters, &wake](const std::vector<std::string>& targets) {
+             for (const auto& target : targets) {
+               for (const auto& key : waiters.waitersOf(target)) {
+                 if (wake) wake(key);
+               }
+             }
+           }},
       ss::clock::systemClock(), &metrics);
   auto controller = std::make_unique<ss::controller::Controller>(
       ss::controller::ControllerOptions{.name = "sessionstore", .workers = *workers},
@@ -371,6 +428,7 @@ int run(int argc, char** argv) {
                       controller->enqueueFor(ss::controller::owningStoreKeys));
   // The user's target Deployment and Service, scoped by the label the wiring and the affinity
   // apply: the wiring removed or the affinity edited by hand enqueues the store that wired it.
+  // A store that another store keeps from the target waits for it: the same events wake it.
   for (const auto* resource :
        {&ss::kube::resources::kDeployments, &ss::kube::resources::kServices}) {
     cached.serveFrom(manager.addInformer(
@@ -378,7 +436,10 @@ int run(int argc, char** argv) {
          .namespaces = watchedNamespaces,
          .labelSelector = std::string(ss::identity::kWiredByLabel),
          .transform = slim},
-        cached.observing(*resource, controller->enqueueFor(ss::controller::wiringStoreKeys))));
+        cached.observing(*resource,
+                         controller->enqueueFor([&waiters, resource](const ss::kube::Json& object) {
+                           return waiters.keysFor(resource->kind, object);
+                         }))));
   }
   // HorizontalPodAutoscalers and KEDA ScaledObjects, all of them in the watched namespaces (few,
   // small, and not the operator's to label): the reconciler lists them from these caches (the
@@ -400,6 +461,7 @@ int run(int argc, char** argv) {
             [c = controller.get()](const std::string& key) { c->enqueue(key); })));
   }
   healthChanged = [c = controller.get()](const std::string& key) { c->enqueue(key); };
+  wake = healthChanged;
   manager.addController(std::move(controller));
 
   std::thread signalThread([&] {

@@ -341,6 +341,16 @@ std::optional<clock::Duration> ScalingController::poll(const std::string& key) {
                 scalepolicy::failed(metric.type, target ? "no prometheus query" : target.error());
             break;
           }
+          // Checked now, right before the query: the addresses the host resolves to today.
+          if (const std::string refused = options_.prometheusHosts.check(metric.prometheus->url);
+              !refused.empty()) {
+            const auto index = &metric - spec.autoscaling.metrics.data();
+            result = scalepolicy::failed(metric.type, "spec.autoscaling.metrics[" +
+                                                          std::to_string(index) +
+                                                          "].prometheus.url refused: " + refused +
+                                                          "; point it at the cluster's Prometheus");
+            break;
+          }
           auto http =
               prometheus_
                   ? prometheus_(metric.prometheus->url, options_.prometheusTimeout)

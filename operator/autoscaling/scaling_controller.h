@@ -25,6 +25,7 @@
 #include "api/session_store.h"
 #include "autoscaling/sources.h"
 #include "clock/clock.h"
+#include "egress/host_policy.h"
 #include "events/recorder.h"
 #include "health/store_prober.h"
 #include "kube/client.h"
@@ -44,6 +45,9 @@ struct ScalingOptions {
   std::chrono::milliseconds storeTimeout{2000};  // Redis connect and command timeouts
   std::chrono::seconds prometheusTimeout{5};
   clock::Duration retryAfterError = std::chrono::seconds(5);  // when a poll cannot even start
+  // Where Latency queries may go (egress/host_policy.h), checked right before each query: a
+  // refused host fails the metric with a message naming the field and why.
+  egress::HostPolicy prometheusHosts;
 };
 
 // Opens an HTTP transport to a Prometheus base URL (tests inject their own).

@@ -93,6 +93,46 @@ std::vector<std::string> scalerTargetStoreKeys(
   return keys;
 }
 
+void TargetWaiters::waitFor(const std::string& store, const std::vector<std::string>& targets) {
+  std::lock_guard lock(mu_);
+  if (auto before = targets_.find(store); before != targets_.end()) {
+    for (const auto& target : before->second) {
+      auto it = waiters_.find(target);
+      if (it == waiters_.end()) continue;
+      it->second.erase(store);
+      if (it->second.empty()) waiters_.erase(it);
+    }
+    targets_.erase(before);
+  }
+  if (targets.empty()) return;
+  for (const auto& target : targets) waiters_[target].insert(store);
+  targets_[store] = targets;
+}
+
+std::vector<std::string> TargetWaiters::waitersOf(const std::string& kind,
+                                                  const Json& object) const {
+  const Json* metadata = metadataOf(object);
+  if (metadata == nullptr) return {};
+  return waitersOf(kind + " " + stringIn(*metadata, "namespace") + "/" +
+                   stringIn(*metadata, "name"));
+}
+
+std::vector<std::string> TargetWaiters::waitersOf(const std::string& target) const {
+  std::lock_guard lock(mu_);
+  const auto it = waiters_.find(target);
+  if (it == waiters_.end()) return {};
+  return {it->second.begin(), it->second.end()};
+}
+
+std::vector<std::string> TargetWaiters::keysFor(const std::string& kind, const Json& object) const {
+  auto keys = wiringStoreKeys(object);
+  for (auto& waiter : waitersOf(kind, object)) {
+    if (std::find(keys.begin(), keys.end(), waiter) == keys.end())
+      keys.push_back(std::move(waiter));
+  }
+  return keys;
+}
+
 bool scalerUpdateMatters(const Json& before, const Json& after) {
   const Json* was = metadataOf(before);
   const Json* is = metadataOf(after);

@@ -3,6 +3,9 @@
 #pragma once
 
 #include <functional>
+#include <map>
+#include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,5 +40,26 @@ bool scalerUpdateMatters(const informer::Json& before, const informer::Json& aft
 informer::Handlers enqueueScalerTargets(
     std::function<std::vector<std::string>(const informer::Json&)> keysFor,
     std::function<void(const std::string& key)> enqueue);
+// SessionStores that wait for a target another SessionStore keeps (one SessionStore per target):
+// the reconciler says after each pass which targets a store waits for, and a change of such a
+// target (above all its wired-by label released, which a label-scoped watch shows as a deletion)
+// enqueues the waiting stores too. Thread-safe.
+class TargetWaiters {
+ public:
+  // `store` ("namespace/name") now waits for exactly `targets` ("Deployment namespace/name",
+  // "Service namespace/name"); empty: for none.
+  void waitFor(const std::string& store, const std::vector<std::string>& targets);
+  // The stores waiting for `target` ("Deployment namespace/name").
+  std::vector<std::string> waitersOf(const std::string& target) const;
+  // The stores waiting for `object` of `kind` ("Deployment", "Service").
+  std::vector<std::string> waitersOf(const std::string& kind, const informer::Json& object) const;
+  // KeysFor a target informer: wiringStoreKeys(object) and the stores waiting for it.
+  std::vector<std::string> keysFor(const std::string& kind, const informer::Json& object) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, std::set<std::string>> waiters_;     // GUARDED_BY(mu_), by target
+  std::map<std::string, std::vector<std::string>> targets_;  // GUARDED_BY(mu_), by store
+};
 
 }  // namespace sessionstore::controller

@@ -71,6 +71,22 @@ ConditionState refusedCondition(const std::string& what, const kube::Error& erro
           .message = "cannot write " + what + ": " + describe(error)};
 }
 
+// --- What a SessionStore may ask
+// ------------------------------------------------------------------
+
+std::optional<std::string> imageNotAllowed(const api::SessionStore& store,
+                                           const imageref::AllowList& allowed) {
+  if (store.spec.store.type != api::StoreType::kManaged || allowed.empty()) return std::nullopt;
+  const std::string& image = store.spec.store.managed.image;
+  const auto parsed = imageref::parse(image);  // parseSessionStore checked it
+  if (parsed && allowed.allows(*parsed)) return std::nullopt;
+  return "spec.store.managed.image: \"" + image +
+         "\" is not allowed: this operator runs store images only from its --allowed-images list "
+         "(" +
+         allowed.describe() +
+         "); use an image from one of them, or ask the cluster admin to allow this one";
+}
+
 // --- The managed store -------------------------------------------------------------------------
 
 PasswordsDecision decidePasswords(const api::SessionStore& store, const Observed& secret) {
@@ -411,6 +427,15 @@ WiringDecision decideWiring(const api::SessionStore& store,
     out.needsUser = true;
     return out;
   }
+  if (auto foreign = foreignEnvEntry(store, wiring->deployment, deployment)) {
+    out.wired.ok = false;
+    out.wired.reason = std::string(api::kReasonEnvVarInUse);
+    out.wired.message = std::move(*foreign);
+    out.workers = out.wired;
+    out.workers.type = std::string(api::kConditionWorkersSized);
+    out.needsUser = true;
+    return out;
+  }
   out.wiring = std::move(*wiring);
   out.wiring->connectionSecret = withDesiredHash(out.wiring->connectionSecret);
   out.applyDeployment = !ownsExactly(deployment, out.wiring->deploymentApply, kManager);
@@ -477,6 +502,58 @@ WiringDecision decideWiring(const api::SessionStore& store,
   return out;
 }
 
+std::optional<std::string> foreignEnvEntry(const api::SessionStore& store,
+                                           const wiring::DeploymentWiring& wiring,
+                                           const Json& deployment) {
+  // Each name the operator writes, with the field that chose it.
+  const std::pair<std::string, std::string> written[] = {
+      {wiring.urlEnvVar, "spec.connection.urlEnvVar"},
+      {std::string(wiring::kKeyPrefixEnvVar), ""},  // fixed by the contract
+      {wiring.poolSizeEnvVar, "spec.connection.poolSizeEnvVar"},
+      {wiring.workersEnvVar, "spec.workers.envVar"}};
+  const Json* containers = at(deployment, {"spec", "template", "spec", "containers"});
+  if (containers == nullptr || !containers->is_array()) return std::nullopt;
+  const auto owned = ownedLeafFields(deployment, kManager);
+  for (const auto& target : wiring.containers) {
+    const Json* env = nullptr;
+    for (const Json& container : *containers) {
+      if (container.is_object() && container.value("name", "") == target.name) {
+        env = at(container, {"env"});
+        break;
+      }
+    }
+    if (env == nullptr || !env->is_array()) continue;
+    for (const Json& entry : *env) {
+      if (!entry.is_object()) continue;
+      const auto name = entry.find("name");
+      if (name == entry.end() || !name->is_string()) continue;
+      for (const auto& [envName, field] : written) {
+        if (*name != envName) continue;
+        // The entry's own path in managedFields; the operator owns it when it owns a leaf under it.
+        const std::string path =
+            "f:spec/f:template/f:spec/f:containers/k:" + Json{{"name", target.name}}.dump() +
+            "/f:env/k:" + Json{{"name", envName}}.dump();
+        const bool ours = std::any_of(owned.begin(), owned.end(), [&](const std::string& leaf) {
+          return leaf == path || (leaf.starts_with(path) && leaf[path.size()] == '/');
+        });
+        if (ours) continue;
+        const std::string fix =
+            field.empty() ? "remove it from the Deployment: the operator gives the key prefix in " +
+                                envName + " and cannot use another name"
+                          : "set " + field +
+                                " to another name, or remove the entry from the "
+                                "Deployment";
+        return "container \"" + target.name + "\" of Deployment " + store.spec.target.deployment +
+               " already sets " + envName +
+               " and the operator did not write it: the operator never replaces an env entry of "
+               "the app's own; " +
+               fix;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 ConditionState connectionSecretTaken(const api::SessionStore& store) {
   return {.type = std::string(api::kConditionConnectionWired),
           .ok = false,
@@ -501,6 +578,67 @@ std::pair<ConditionState, Event> deploymentRefused(const api::SessionStore& stor
               .action = "Wire",
               .note = condition.message};
   return {std::move(condition), std::move(event)};
+}
+
+// --- One SessionStore per target ---------------------------------------------------------------
+
+std::optional<std::string> targetHolder(const api::SessionStore& store, std::string_view field,
+                                        const Json& target, const std::vector<Json>& claimants) {
+  const std::string name = targetName(target);
+  const std::string wiredBy = wiredByLabel(target);
+  if (wiredBy == store.metadata.name) return std::nullopt;
+  const auto stringAt = [](const Json& object, std::initializer_list<const char*> path) {
+    const Json* value = at(object, path);
+    return value != nullptr && value->is_string() ? value->get<std::string>() : std::string();
+  };
+  const auto valid = [&](const Json& claimant) {
+    return namesTarget(claimant, field, name) && api::parseSessionStore(claimant).has_value();
+  };
+  if (!wiredBy.empty()) {
+    for (const Json& claimant : claimants) {
+      // Its wiring is there: it keeps the target while it names it, even while its spec is
+      // invalid or it is being deleted (its finalizer releases the target, then the label goes).
+      if (stringAt(claimant, {"metadata", "name"}) == wiredBy &&
+          namesTarget(claimant, field, name)) {
+        return wiredBy;
+      }
+    }
+  }
+  // No store's wiring is there: the oldest claimant keeps it. `store` itself counts even when the
+  // list was read before it existed.
+  std::pair<std::string, std::string> oldest;  // creationTimestamp, name
+  bool found = false;
+  for (const Json& claimant : claimants) {
+    if (at(claimant, {"metadata", "deletionTimestamp"}) != nullptr || !valid(claimant)) continue;
+    // RFC 3339 times in UTC with whole seconds, as the API server writes them, order as strings.
+    std::pair<std::string, std::string> key{stringAt(claimant, {"metadata", "creationTimestamp"}),
+                                            stringAt(claimant, {"metadata", "name"})};
+    if (!found || key < oldest) oldest = std::move(key);
+    found = true;
+  }
+  if (!found || oldest.second == store.metadata.name) return std::nullopt;
+  return oldest.second;
+}
+
+ConditionState targetClaimed(const api::SessionStore& store, std::string_view field,
+                             const std::string& holder) {
+  const bool deployment = field == "deployment";
+  const std::string what = deployment ? "Deployment " + store.spec.target.deployment
+                                      : "Service " + store.spec.target.service;
+  return {.type = std::string(deployment ? api::kConditionConnectionWired
+                                         : api::kConditionAffinityApplied),
+          .ok = false,
+          .reason = std::string(api::kReasonTargetClaimed),
+          .message = what + " is already wired by SessionStore " + holder +
+                     " (one SessionStore per " + (deployment ? "Deployment" : "Service") +
+                     "; the first keeps it): nothing of it is changed; point spec.target." +
+                     std::string(field) + " elsewhere, or delete SessionStore " + holder +
+                     " and this one takes over"};
+}
+
+bool wiredByAnother(const Json& target, const std::string& store) {
+  const std::string wiredBy = wiredByLabel(target);
+  return !wiredBy.empty() && wiredBy != store;
 }
 
 // --- Affinity ----------------------------------------------------------------------------------

@@ -16,6 +16,7 @@
 #include "clock/clock.h"
 #include "events/event.h"
 #include "health/store_prober.h"
+#include "imageref/image_ref.h"
 #include "kube/client.h"
 #include "managedstore/managed_store.h"
 #include "reconcile/desired.h"
@@ -64,6 +65,14 @@ WriteNeed decideWrite(const Json& desired, const std::optional<Json>& observed,
 ConditionState notOursCondition(const std::string& what);
 // StoreReady for a write the API server refused (Invalid, Forbidden): ProvisioningFailed.
 ConditionState refusedCondition(const std::string& what, const kube::Error& error);
+
+// --- What a SessionStore may ask
+// ------------------------------------------------------------------
+
+// Why a managed store's image is refused by the cluster admin's allow-list (the field, the image
+// and the list); nullopt when it is allowed, the list is empty, or the store is External.
+std::optional<std::string> imageNotAllowed(const api::SessionStore& store,
+                                           const imageref::AllowList& allowed);
 
 // --- The managed store -------------------------------------------------------------------------
 
@@ -165,12 +174,36 @@ WiringDecision decideWiring(const api::SessionStore& store,
                             const std::optional<wiring::StoreEndpoint>& endpoint,
                             const Json& deployment, const std::optional<health::ProbeResult>& probe,
                             const std::string& storeReason, const wiring::ReplicasBound& bound);
+// The first env entry the wiring would replace that the operator did not write: a container of
+// `deployment` that the wiring targets already has an entry of a name the operator writes, and the
+// operator's field manager owns nothing of that entry (metadata.managedFields). The message says
+// which container, which name and which spec field chose it; nullopt when there is none.
+std::optional<std::string> foreignEnvEntry(const api::SessionStore& store,
+                                           const wiring::DeploymentWiring& wiring,
+                                           const Json& deployment);
 // The connection Secret's name belongs to someone else.
 ConditionState connectionSecretTaken(const api::SessionStore& store);
 // The API server refused the Deployment's apply (not transient): ConnectionWired ApplyFailed,
 // told as a Warning too.
 std::pair<ConditionState, Event> deploymentRefused(const api::SessionStore& store,
                                                    const kube::Error& error);
+
+// --- One SessionStore per target ---------------------------------------------------------------
+
+// The SessionStore that keeps `target` (the Deployment or Service as read; `field` is
+// "deployment" or "service", the spec.target field that names it) when it is not `store`: the one
+// its identity::kWiredByLabel names, when that one still targets it (its wiring is there); else
+// the oldest by metadata.creationTimestamp, then by name, of the `claimants` that name it, are
+// valid SessionStores and are not being deleted. nullopt: `store` keeps it (or may take it).
+std::optional<std::string> targetHolder(const api::SessionStore& store, std::string_view field,
+                                        const Json& target, const std::vector<Json>& claimants);
+// ConnectionWired (field "deployment") or AffinityApplied ("service") of a store whose target is
+// kept by `holder`: TargetClaimed, naming it.
+ConditionState targetClaimed(const api::SessionStore& store, std::string_view field,
+                             const std::string& holder);
+// Whether the target's identity::kWiredByLabel names another SessionStore than `store`: its
+// finalizer then leaves the target alone (the operator's fields on it are that store's wiring).
+bool wiredByAnother(const Json& target, const std::string& store);
 
 // --- Affinity ----------------------------------------------------------------------------------
 

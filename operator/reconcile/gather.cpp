@@ -4,6 +4,8 @@
 #include <utility>
 #include <vector>
 
+#include "identity/identity.h"
+#include "kube/json_path.h"
 #include "managedstore/managed_store.h"
 
 namespace sessionstore::reconcile {
@@ -119,7 +121,51 @@ kube::Result<Gathered> gather(kube::Client& client, const api::SessionStore& sto
   if (failed) return std::unexpected(*failed);
   out.deployment = std::move(deployment.object);
   out.service = std::move(service.object);
+  // Who keeps the targets. Most passes read nothing here: a wired target names this store.
+  std::optional<std::vector<Json>> namespaceStores;  // listed once, when needed
+  const auto claimants = [&](const std::optional<Json>& target, std::string_view field,
+                             std::vector<Json>& into) -> std::optional<kube::Error> {
+    if (!target) return std::nullopt;
+    const std::string wiredBy = wiredByLabel(*target);
+    if (wiredBy == store.metadata.name) return std::nullopt;
+    if (!wiredBy.empty()) {
+      auto holder = client.get(kube::resources::kSessionStores, ns, wiredBy);
+      if (holder && namesTarget(*holder, field, targetName(*target))) {
+        into.push_back(std::move(*holder));
+        return std::nullopt;
+      }
+      if (!holder && holder.error().kind != kube::ErrorKind::kNotFound) return holder.error();
+    }
+    if (!namespaceStores) {
+      auto listed = client.listAll(kube::resources::kSessionStores, ns);
+      if (!listed) return listed.error();
+      namespaceStores = std::move(listed->items);
+    }
+    into = *namespaceStores;
+    return std::nullopt;
+  };
+  if (auto error = claimants(out.deployment, "deployment", out.deploymentClaimants)) {
+    return std::unexpected(*error);
+  }
+  if (auto error = claimants(out.service, "service", out.serviceClaimants)) {
+    return std::unexpected(*error);
+  }
   return out;
+}
+
+std::string wiredByLabel(const Json& object) {
+  const Json* label = kube::at(object, {"metadata", "labels", identity::kWiredByLabel.data()});
+  return label != nullptr && label->is_string() ? label->get<std::string>() : std::string();
+}
+
+std::string targetName(const Json& object) {
+  const Json* name = kube::at(object, {"metadata", "name"});
+  return name != nullptr && name->is_string() ? name->get<std::string>() : std::string();
+}
+
+bool namesTarget(const Json& sessionStore, std::string_view field, const std::string& name) {
+  const Json* named = kube::at(sessionStore, {"spec", "target", std::string(field).c_str()});
+  return named != nullptr && named->is_string() && !name.empty() && *named == name;
 }
 
 health::ProbeResult gatherHealth(health::StoreHealth& health, const std::string& key,

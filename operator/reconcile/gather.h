@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "api/session_store.h"
@@ -45,6 +46,12 @@ struct Gathered {
   // installed), as listed: which of them targets the Deployment is decided (decideReplicasBound).
   std::vector<Json> horizontalPodAutoscalers;
   std::vector<Json> scaledObjects;
+  // The SessionStores read to tell which one keeps the target Deployment and Service (one
+  // SessionStore per target, decide.h's targetHolder): none when the target carries this store's
+  // wired-by label (or does not exist); the store its label names when that one still targets
+  // it; else every SessionStore of the namespace.
+  std::vector<Json> deploymentClaimants;
+  std::vector<Json> serviceClaimants;
 
   // The owned object `what` ("Kind name") as gathered; notRead when it was not.
   const Observed& ownedObject(const std::string& what) const;
@@ -58,6 +65,12 @@ std::string describeObject(const Json& object);
 // autoscalers are listed with resourceVersion "0" (any recent version will do): in production
 // the client answers those lists from the informers' caches, with no request.
 kube::Result<Gathered> gather(kube::Client& client, const api::SessionStore& store, bool fresh);
+
+// The identity::kWiredByLabel label of a target ("" without it), its metadata.name, and whether a
+// SessionStore object (as read) names `name` in spec.target.<field> ("deployment", "service").
+std::string wiredByLabel(const Json& object);
+std::string targetName(const Json& object);
+bool namesTarget(const Json& sessionStore, std::string_view field, const std::string& name);
 
 // The store's health as `health` knows it (the one read that is not of the cluster).
 health::ProbeResult gatherHealth(health::StoreHealth& health, const std::string& key,

@@ -50,6 +50,9 @@ struct Reconciler::Pass {
   ConditionState wiredCondition{.type = std::string(api::kConditionConnectionWired)};
   ConditionState affinityCondition{.type = std::string(api::kConditionAffinityApplied)};
   ConditionState workersCondition{.type = std::string(api::kConditionWorkersSized)};
+  // Another SessionStore keeps the target Deployment / Service: nothing of it is written.
+  std::optional<std::string> deploymentHolder;
+  std::optional<std::string> serviceHolder;
   bool wired = false;
   std::optional<std::int64_t> workers;
   std::optional<std::int64_t> poolSize;
@@ -77,6 +80,7 @@ Outcome Reconciler::reconcile(const std::string& key) {
     if (raw.error().kind == ErrorKind::kNotFound) {
       if (metrics_ != nullptr) metrics_->forgetSessionStore(ns, name);
       if (options_.gone) options_.gone(key);
+      if (options_.waitsFor) options_.waitsFor(key, {});
       health_.forget(key);
       std::lock_guard lock(waitMu_);
       waitStreak_.erase(key);
@@ -98,7 +102,12 @@ Outcome Reconciler::reconcile(const std::string& key) {
   if (!parsed) return invalidSpec(pass, parsed.error());
   pass.store = std::move(*parsed);
   pass.fresh = at(pass.raw, {"status", "observedGeneration"}) == nullptr;
-  return pass.store.metadata.deletionTimestamp ? finalize(pass) : reconcileLive(pass);
+  if (pass.store.metadata.deletionTimestamp) return finalize(pass);
+  // What the cluster admin does not allow is refused before anything is written.
+  if (auto refused = imageNotAllowed(pass.store, options_.allowedImages)) {
+    return invalidSpec(pass, *refused);
+  }
+  return reconcileLive(pass);
 }
 
 Outcome Reconciler::reconcileLive(Pass& pass) {
@@ -191,7 +200,21 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
     return Outcome::retry();  // most often a write lost to a newer
                               // version
   publishMetrics(pass);
-  if (options_.observed) options_.observed(pass.store);
+  std::vector<std::string> claimed;
+  if (pass.deploymentHolder) {
+    claimed.push_back("Deployment " + pass.store.metadata.ns + "/" +
+                      pass.store.spec.target.deployment);
+  }
+  if (pass.serviceHolder) {
+    claimed.push_back("Service " + pass.store.metadata.ns + "/" + pass.store.spec.target.service);
+  }
+  if (options_.waitsFor) options_.waitsFor(pass.key, claimed);
+  // The autoscaler scales the target Deployment: not one another SessionStore keeps.
+  if (pass.deploymentHolder) {
+    if (options_.gone) options_.gone(pass.key);
+  } else if (options_.observed) {
+    options_.observed(pass.store);
+  }
   return stepRequeue(pass);
 }
 
@@ -234,7 +257,22 @@ bool Reconciler::stepPasswords(Pass& pass, const Applier& applier) {
 }
 
 void Reconciler::stepTarget(Pass& pass) {
-  if (pass.gathered.deployment) return;
+  // One SessionStore per target: the first keeps it, a second touches nothing of it.
+  if (pass.gathered.service) {
+    pass.serviceHolder =
+        targetHolder(pass.store, "service", *pass.gathered.service, pass.gathered.serviceClaimants);
+  }
+  if (pass.gathered.deployment) {
+    pass.deploymentHolder = targetHolder(pass.store, "deployment", *pass.gathered.deployment,
+                                         pass.gathered.deploymentClaimants);
+    if (pass.deploymentHolder) {
+      pass.wiredCondition = targetClaimed(pass.store, "deployment", *pass.deploymentHolder);
+      pass.workersCondition = pass.wiredCondition;
+      pass.workersCondition.type = std::string(api::kConditionWorkersSized);
+      pass.needsUser = true;
+    }
+    return;
+  }
   // The store is provisioned anyway, so it is ready when the app comes.
   auto conditions = targetMissing(pass.store);
   pass.wiredCondition = std::move(conditions.wired);
@@ -289,13 +327,15 @@ void Reconciler::stepProbe(Pass& pass) {
     return;
   }
   pass.probe = gatherHealth(health_, pass.key, pass.endpoints->app, pass.endpoints->monitor);
-  pass.storeCondition =
-      decideStoreReady(pass.store, *pass.probe, pass.gathered.deployment, pass.statefulSet);
+  // The wiring of a Deployment another store keeps is not this store's.
+  pass.storeCondition = decideStoreReady(
+      pass.store, *pass.probe, pass.deploymentHolder ? std::nullopt : pass.gathered.deployment,
+      pass.statefulSet);
   if (!pass.probe->ok) pass.waiting = true;
 }
 
 bool Reconciler::stepWire(Pass& pass, const Applier& applier) {
-  if (!pass.gathered.deployment) return true;  // stepTarget said why
+  if (!pass.gathered.deployment || pass.deploymentHolder) return true;  // stepTarget said why
   std::optional<wiring::StoreEndpoint> endpoint;
   if (pass.endpoints) endpoint = pass.endpoints->app;
   const wiring::ReplicasBound bound = decideReplicasBound(
@@ -344,6 +384,10 @@ bool Reconciler::stepWire(Pass& pass, const Applier& applier) {
 }
 
 bool Reconciler::stepAffinity(Pass& pass, const Applier& applier) {
+  if (pass.serviceHolder) {
+    pass.affinityCondition = targetClaimed(pass.store, "service", *pass.serviceHolder);
+    return true;
+  }
   auto decision = decideAffinity(pass.store, pass.gathered.service, pass.probe && pass.probe->ok);
   if (decision.waiting) pass.waiting = true;
   if (decision.apply) {
@@ -448,6 +492,9 @@ Outcome Reconciler::finalize(Pass& pass) {
     auto observed = readObserved(client_, *release.resource, ns, release.name);
     if (!observed) return Outcome::retry();
     if (!observed->object || ownedLeafFields(*observed->object, kManager).empty()) continue;
+    // The operator's fields there are another SessionStore's wiring (one field manager writes
+    // for every store; the wired-by label says whose): never this store's to release.
+    if (wiredByAnother(*observed->object, store.metadata.name)) continue;
     if (auto applied = applier.applyTo(*release.resource, release.body); !applied) {
       pass.log.info("cannot release the operator's fields, will retry",
                     {{"object", release.name}, {"error", describe(applied.error())}});
@@ -519,6 +566,14 @@ Outcome Reconciler::finalize(Pass& pass) {
   auto patched = applier.patchStore(finalizerPatch(pass.raw, /*add=*/false));
   if (!patched && patched.error().kind != ErrorKind::kNotFound) return Outcome::retry();
   pass.log.info("finalized", {});
+  if (options_.waitsFor) options_.waitsFor(pass.key, {});
+  if (options_.released) {
+    std::vector<std::string> targets;
+    for (const auto& release : releases(store)) {
+      targets.push_back(release.resource->kind + " " + ns + "/" + release.name);
+    }
+    options_.released(targets);
+  }
   health_.forget(pass.key);
   if (metrics_ != nullptr) metrics_->forgetSessionStore(ns, store.metadata.name);
   if (options_.gone) options_.gone(pass.key);

@@ -44,6 +44,7 @@
 #include "clock/clock.h"
 #include "events/recorder.h"
 #include "health/store_health.h"
+#include "imageref/image_ref.h"
 #include "kube/client.h"
 #include "logging/log.h"
 #include "managedstore/managed_store.h"
@@ -64,10 +65,19 @@ struct ReconcilerOptions {
   // While waiting for the store or the target, look again after this, doubled for each look in
   // a row that still waits, up to resyncInterval.
   clock::Duration waitInterval = std::chrono::seconds(3);
+  // The images a managed store may run (the --allowed-images flag); empty: any valid image.
+  imageref::AllowList allowedImages;
   // Told after each reconcile of a live SessionStore (the autoscaler starts or stops polling it),
   // and when one is gone or finalized ("namespace/name").
   std::function<void(const api::SessionStore&)> observed;
   std::function<void(const std::string& key)> gone;
+  // Told after each pass with the targets another SessionStore keeps from this one ("Deployment
+  // namespace/name", "Service namespace/name"; empty when none, and when the store is finalized or
+  // gone), so that a release of one (its wired-by label removed) enqueues the store again.
+  std::function<void(const std::string& key, const std::vector<std::string>& targets)> waitsFor;
+  // Told when a finalized store lets go of its targets (in the same spelling), whether it had
+  // wired them or not: a store waiting for one may take it now.
+  std::function<void(const std::vector<std::string>& targets)> released;
 };
 
 class Reconciler {

@@ -61,11 +61,30 @@ TransportFactory prometheusAnswering(const std::string& seconds) {
   };
 }
 
+// Where queries may go, with "prometheus" resolving to a pod address and the rest not at all (no
+// lookup leaves the test).
+ScalingOptions hermetic() {
+  auto hosts = egress::HostPolicy::make(
+      "", {{"10.96.0.1", 0}},
+      [](const std::string& host) -> std::expected<std::vector<egress::Address>, std::string> {
+        if (auto literal = egress::parseAddress(host))
+          return std::vector<egress::Address>{*literal};
+        if (host == "prometheus")
+          return std::vector<egress::Address>{*egress::parseAddress("10.0.0.7")};
+        if (host == "metadata.example") {
+          return std::vector<egress::Address>{*egress::parseAddress("169.254.169.254")};
+        }
+        return std::unexpected(std::string("Name or service not known"));
+      });
+  EXPECT_TRUE(hosts.has_value());
+  return {.prometheusHosts = hosts.value_or(egress::HostPolicy())};
+}
+
 TEST(ScalingControllerStatus, AWriteThatConflictsIsMadeAgainOverTheFreshObject) {
   RacedClient api;
   api.put(kube::resources::kSessionStores, latencyStore());
   api.put(kube::resources::kDeployments, deploymentObject());
-  ScalingController controller(api, nullptr, nullptr, prometheusAnswering("0.4"));
+  ScalingController controller(api, nullptr, nullptr, prometheusAnswering("0.4"), hermetic());
 
   controller.poll("shop/web");
 
@@ -92,11 +111,54 @@ TEST(ScalingControllerStatus, AnUnchangedStatusIsNotWritten) {
   FakeClient api;
   api.put(kube::resources::kSessionStores, latencyStore());
   api.put(kube::resources::kDeployments, deploymentObject());
-  ScalingController controller(api, nullptr, nullptr, prometheusAnswering("0.05"));
+  ScalingController controller(api, nullptr, nullptr, prometheusAnswering("0.05"), hermetic());
   controller.poll("shop/web");  // 50 ms: stays at 2, the condition and metrics are written
   api.clearRequests();
   controller.poll("shop/web");
   EXPECT_EQ(api.count(FakeClient::Verb::kUpdate, "sessionstores"), 0u);
+}
+
+// A Latency metric pointed at the cloud's metadata service (by a name that resolves there) or at
+// the API server fails without a request: AutoscalingActive names the field and why, nothing is
+// scaled.
+TEST(ScalingControllerPrometheusHosts, MetadataAndTheApiServerAreNeverQueried) {
+  for (const std::string url :
+       {"http://metadata.example/latest/meta-data", "http://169.254.169.254",
+        "https://kubernetes.default.svc", "https://10.96.0.1:443"}) {
+    FakeClient api;
+    Json store = latencyStore();
+    store["spec"]["autoscaling"]["metrics"][0]["prometheus"]["url"] = url;
+    api.put(kube::resources::kSessionStores, store);
+    api.put(kube::resources::kDeployments, deploymentObject());
+    int queries = 0;
+    ScalingController controller(
+        api, nullptr, nullptr,
+        [&queries](const std::string& base, std::chrono::seconds timeout) {
+          ++queries;
+          return prometheusAnswering("5")(base, timeout);
+        },
+        hermetic());
+    controller.poll("shop/web");
+    EXPECT_EQ(queries, 0) << url;
+    EXPECT_EQ(api.stored(kube::resources::kDeployments, "shop", "web")
+                  .value()["spec"]
+                  .value("replicas", 0),
+              2)
+        << url << ": scaled on a refused metric";
+    const Json status =
+        api.stored(kube::resources::kSessionStores, "shop", "web").value()["status"];
+    std::string message;
+    for (const auto& condition : status.value("conditions", Json::array())) {
+      if (condition.value("type", "") == "AutoscalingActive")
+        message = condition.value("message", "");
+    }
+    EXPECT_NE(message.find("spec.autoscaling.metrics[0].prometheus.url refused: host "),
+              std::string::npos)
+        << url << ": " << status.dump(1);
+    EXPECT_TRUE(message.find("link-local") != std::string::npos ||
+                message.find("Kubernetes API server") != std::string::npos)
+        << message;
+  }
 }
 
 }  // namespace

@@ -110,5 +110,29 @@ TEST(EnqueueScalerTargets, AMovedTargetEnqueuesBothStores) {
   EXPECT_EQ(enqueued, std::vector<std::string>{"shop/api"});
 }
 
+TEST(TargetWaiters, AReleasedTargetWakesTheStoresWaitingForIt) {
+  TargetWaiters waiters;
+  waiters.waitFor("shop/second", {"Deployment shop/app", "Service shop/app"});
+  waiters.waitFor("shop/third", {"Deployment shop/app"});
+  // The label-scoped watch shows the release as a deletion of the object as the cache held it:
+  // labelled with the first store.
+  const auto released = Json::parse(R"({"metadata": {"name": "app", "namespace": "shop",
+    "labels": {"sessionstore.io/wired-by": "first"}}})");
+  EXPECT_EQ(waiters.keysFor("Deployment", released),
+            (std::vector<std::string>{"shop/first", "shop/second", "shop/third"}));
+  EXPECT_EQ(waiters.keysFor("Service", released),
+            (std::vector<std::string>{"shop/first", "shop/second"}));
+  EXPECT_EQ(waiters.waitersOf("Service shop/app"), std::vector<std::string>{"shop/second"});
+  const auto elsewhere = Json::parse(R"({"metadata": {"name": "app", "namespace": "other"}})");
+  EXPECT_TRUE(waiters.keysFor("Deployment", elsewhere).empty());
+
+  // A store that no longer waits (it took the target, or it is gone) is not woken again.
+  waiters.waitFor("shop/second", {});
+  waiters.waitFor("shop/third", {"Service shop/app"});
+  EXPECT_EQ(waiters.keysFor("Deployment", released), std::vector<std::string>{"shop/first"});
+  EXPECT_EQ(waiters.waitersOf("Service shop/app"), std::vector<std::string>{"shop/third"});
+  EXPECT_TRUE(waiters.keysFor("Deployment", Json::array()).empty());
+}
+
 }  // namespace
 }  // namespace sessionstore::controller

@@ -104,9 +104,40 @@ std::string oneLine(std::string text, std::size_t limit) {
   return text;
 }
 
+// The admin's image allow-list the suite's operator runs with: Docker Hub's redis (the default
+// image) and one private repository.
+const char* const kAllowedImages = "redis, registry.example.com/redis";
+
 class HostileInput : public OperatorFixture {
  public:
+  static void SetUpTestSuite() {
+    extraFlags() = {"--allowed-images", kAllowedImages};
+    OperatorFixture::SetUpTestSuite();
+  }
+
   std::string other() const { return ns_ + "-other"; }
+
+  // The env entries of the Deployment's first container, as the API server has them.
+  Json firstContainerEnv(const std::string& deployment) {
+    return mustGet("deployment", deployment)["spec"]["template"]["spec"]["containers"][0].value(
+        "env", Json::array());
+  }
+  // Whether the operator's field manager owns anything of `kind` `name`.
+  bool operatorWrote(const std::string& kind, const std::string& name) {
+    const auto object = getWithManagers(kind, name);
+    if (!object) return false;
+    for (const auto& entry : (*object)["metadata"].value("managedFields", Json::array())) {
+      if (entry.value("manager", "") == "sessionstore-operator") return true;
+    }
+    return false;
+  }
+  std::string wiredBy(const std::string& kind, const std::string& name) {
+    const auto object = get(kind, name);
+    if (!object) return "";
+    return (*object)["metadata"]
+        .value("labels", Json::object())
+        .value("sessionstore.io/wired-by", "");
+  }
 
   // Bystanders: objects that no case may change, in the test's namespace and in another one.
   std::map<std::string, std::string> bystanders() {
@@ -813,20 +844,257 @@ std::vector<Case> HostileInput::catalogue() {
          EXPECT_TRUE(t.envNames(t.mustGet("deployment", c.store)).empty()) << "wired anyway";
        }});
 
-  // --- What only the operator can tell: environment variable names that collide.
+  // --- Environment variable names that collide (a CEL rule of the whole spec).
+  const std::string envCollide =
+      "connection.urlEnvVar, connection.poolSizeEnvVar and workers.envVar must differ";
   add({.title = "urlEnvVar equal to workers.envVar",
        .store = "env-collide",
        .manifest =
            storeYaml("env-collide", managedSpec("ghost") + "  connection: {urlEnvVar: WORKERS}\n"),
-       .expect = becomes("Ready", "False", "InvalidSpec",
-                         "spec.workers.envVar: \"WORKERS\" is already used by "
-                         "spec.connection.urlEnvVar: correct the SessionStore")});
+       .expect = rejected(envCollide)});
+  add({.title = "poolSizeEnvVar equal to urlEnvVar",
+       .store = "env-collide-pool",
+       .manifest = storeYaml(
+           "env-collide-pool",
+           managedSpec("ghost") + "  connection: {urlEnvVar: APP_DB, poolSizeEnvVar: APP_DB}\n"),
+       .expect = rejected(envCollide)});
   add({.title = "urlEnvVar SESSION_KEY_PREFIX (reserved)",
        .store = "env-reserved",
        .manifest = storeYaml("env-reserved", managedSpec("ghost") +
                                                  "  connection: {urlEnvVar: SESSION_KEY_PREFIX}\n"),
-       .expect = becomes("Ready", "False", "InvalidSpec",
-                         "SESSION_KEY_PREFIX is reserved for the key prefix")});
+       .expect = rejected("and from SESSION_KEY_PREFIX (the key prefix's variable)")});
+
+  // --- Env names the loader, a shell or a runtime reads (issue 19): the CRD refuses them.
+  const auto envNameCase = [&](const std::string& store, const std::string& field,
+                               const std::string& name) {
+    const std::string yaml = field == "workers.envVar"
+                                 ? "  workers: {envVar: " + name + "}\n"
+                                 : "  connection: {" + field.substr(11) + ": " + name + "}\n";
+    add({.title = field + " " + name,
+         .store = store,
+         .manifest = storeYaml(store, managedSpec(store) + yaml),
+         .expect = rejected(field + " may not be a name that the dynamic loader, a shell")});
+  };
+  envNameCase("env-ld-preload", "connection.urlEnvVar", "LD_PRELOAD");
+  envNameCase("env-ld-lower", "connection.urlEnvVar", "ld_preload");
+  envNameCase("env-ld-audit", "connection.urlEnvVar", "LD_AUDIT");
+  envNameCase("env-path", "connection.poolSizeEnvVar", "PATH");
+  envNameCase("env-home", "connection.poolSizeEnvVar", "HOME");
+  envNameCase("env-node", "workers.envVar", "NODE_OPTIONS");
+  envNameCase("env-bash", "connection.urlEnvVar", "BASH_ENV");
+  envNameCase("env-ifs", "workers.envVar", "IFS");
+  envNameCase("env-python", "connection.urlEnvVar", "PYTHONSTARTUP");
+  envNameCase("env-java", "connection.urlEnvVar", "JAVA_TOOL_OPTIONS");
+  envNameCase("env-java-underscore", "connection.urlEnvVar", "_JAVA_OPTIONS");
+  envNameCase("env-perl", "connection.urlEnvVar", "PERL5OPT");
+  envNameCase("env-tunables", "workers.envVar", "GLIBC_TUNABLES");
+  envNameCase("env-proxy", "connection.urlEnvVar", "HTTPS_PROXY");
+  envNameCase("env-kubernetes", "connection.urlEnvVar", "KUBERNETES_SERVICE_HOST");
+
+  // --- Env entries the app set itself: never replaced, the Deployment untouched.
+  const auto userEnvCase = [&](const std::string& store, const std::string& name,
+                               const std::string& field) {
+    add({.title = "target already sets " + name + " itself",
+         .store = store,
+         .manifest = storeYaml(store, managedSpec(store)),
+         .expect = becomes("ConnectionWired", "False", "EnvVarInUse",
+                           "container \"app\" of Deployment " + store + " already sets " + name +
+                               " and the operator did not write it"),
+         .setup = deploymentYaml(store,
+                                 "        env: [{name: " + name + ", value: \"the-app-s-own\"}]\n"),
+         .node = true,
+         .check = [name, field](HostileInput& t, const Case& c) {
+           EXPECT_NE(t.condition(c.store, "ConnectionWired")->value("message", "").find(field),
+                     std::string::npos);
+           EXPECT_EQ(t.firstContainerEnv(c.store),
+                     Json::parse(R"([{"name": ")" + name + R"(", "value": "the-app-s-own"}])"));
+           EXPECT_FALSE(t.operatorWrote("deployment", c.store)) << "the Deployment was written";
+           EXPECT_EQ(t.wiredBy("deployment", c.store), "");
+         }});
+  };
+  userEnvCase("env-user-url", "REDIS_URL", "set spec.connection.urlEnvVar to another name");
+  userEnvCase("env-user-workers", "WORKERS", "set spec.workers.envVar to another name");
+  userEnvCase("env-user-prefix", "SESSION_KEY_PREFIX", "remove it from the Deployment");
+
+  // --- One SessionStore per target Deployment and Service. claim-a is older (or, created in
+  // the same second, first by name): it keeps the target; claim-b names claim-a and writes
+  // nothing of it, and deleting claim-b leaves claim-a's wiring as it was.
+  add({.title = "first SessionStore on a Deployment",
+       .store = "claim-a",
+       .manifest = storeYaml("claim-a",
+                             "  target: {deployment: claim-a, service: claim-a}\n"
+                             "  store: {type: Managed, managed: {persistence: "
+                             "{enabled: false}}}\n"),
+       .expect = becomes("Ready", "True", "Ready", "the store answers"),
+       .setup = deploymentYaml("claim-a") + "---\n" + serviceYaml("claim-a"),
+       .node = true});
+  add({.title = "second SessionStore on the same Deployment",
+       .store = "claim-b",
+       .manifest = storeYaml("claim-b",
+                             "  target: {deployment: claim-a, service: claim-a}\n"
+                             "  store: {type: Managed, managed: {persistence: "
+                             "{enabled: false}}}\n"),
+       .expect = becomes("ConnectionWired", "False", "TargetClaimed",
+                         "Deployment claim-a is already wired by SessionStore claim-a"),
+       .check = [](HostileInput& t, const Case& c) {
+         const auto affinity = t.condition(c.store, "AffinityApplied");
+         ASSERT_TRUE(affinity.has_value());
+         EXPECT_EQ(affinity->value("reason", ""), "TargetClaimed");
+         ASSERT_TRUE(eventually([&] { return t.conditionIs("claim-a", "Ready", "True"); }));
+         EXPECT_EQ(t.wiredBy("deployment", "claim-a"), "claim-a");
+         EXPECT_EQ(t.wiredBy("service", "claim-a"), "claim-a");
+         const Json before = t.mustGet("deployment", "claim-a");
+         const auto deleted = t.inNs({"delete", "sessionstore", c.store, "--wait=true"});
+         ASSERT_TRUE(deleted.ok()) << deleted.describe();
+         const Json after = t.mustGet("deployment", "claim-a");
+         EXPECT_EQ(after["spec"], before["spec"])
+             << "deleting the second changed the first's wiring";
+         EXPECT_EQ(after["metadata"]["labels"], before["metadata"]["labels"]);
+         EXPECT_EQ(t.wiredBy("service", "claim-a"), "claim-a");
+         EXPECT_NE(t.envValue("claim-a", "WORKERS"), "") << "the first store's wiring is gone";
+       }});
+  // claim-e wires a Deployment of its own, but names claim-a's Service: the affinity stays
+  // claim-a's, claim-e's own Deployment is wired.
+  add({.title = "second SessionStore on the same Service only",
+       .store = "claim-e",
+       .manifest = storeYaml("claim-e",
+                             "  target: {deployment: claim-e, service: claim-a}\n"
+                             "  store: {type: Managed, managed: {persistence: "
+                             "{enabled: false}}}\n"),
+       .expect = becomes("AffinityApplied", "False", "TargetClaimed",
+                         "Service claim-a is already wired by SessionStore claim-a"),
+       .setup = deploymentYaml("claim-e"),
+       .node = true,
+       .check = [](HostileInput& t, const Case& c) {
+         EXPECT_TRUE(eventually([&] { return t.conditionIs(c.store, "ConnectionWired", "True"); }))
+             << oneLine(t.describeStore(c.store), 4000);
+         EXPECT_EQ(t.wiredBy("deployment", c.store), c.store);
+         EXPECT_EQ(t.wiredBy("service", "claim-a"), "claim-a");
+       }});
+  // claim-d waits for claim-c's Deployment and takes it over once claim-c is deleted.
+  add({.title = "first SessionStore, deleted while a second waits",
+       .store = "claim-c",
+       .manifest = storeYaml("claim-c", managedSpec("claim-c")),
+       .expect = becomes("Ready", "True", "Ready", "the store answers"),
+       .setup = deploymentYaml("claim-c"),
+       .node = true});
+  add({.title = "second SessionStore takes over when the first goes",
+       .store = "claim-d",
+       .manifest = storeYaml("claim-d", managedSpec("claim-c")),
+       .expect = becomes("ConnectionWired", "False", "TargetClaimed",
+                         "Deployment claim-c is already wired by SessionStore claim-c"),
+       .node = true,
+       .check = [](HostileInput& t, const Case& c) {
+         ASSERT_TRUE(eventually([&] { return t.conditionIs("claim-c", "Ready", "True"); }));
+         const auto deleted = t.inNs({"delete", "sessionstore", "claim-c", "--wait=true"});
+         ASSERT_TRUE(deleted.ok()) << deleted.describe();
+         EXPECT_TRUE(eventually([&] {
+           return t.conditionIs(c.store, "ConnectionWired", "True") &&
+                  t.wiredBy("deployment", "claim-c") == c.store;
+         })) << oneLine(t.describeStore(c.store), 4000);
+       }});
+
+  // --- Store images: a newline or a space never reaches the StatefulSet; the admin's list holds.
+  const auto imageCase = [&](const std::string& title, const std::string& store,
+                             const std::string& image, Expect expect) {
+    add({.title = title,
+         .store = store,
+         .manifest =
+             storeYaml(store, managedSpec("ghost", "      image: " + Json(image).dump() + "\n")),
+         .expect = std::move(expect),
+         .check = [](HostileInput& t, const Case& c) {
+           EXPECT_FALSE(t.get("statefulset", c.store + "-redis").has_value());
+           EXPECT_FALSE(t.get("secret", c.store + "-redis-auth").has_value());
+         }});
+  };
+  const std::string badImage = "spec.store.managed.image in body should match";
+  imageCase("image with a newline", "image-newline", "redis:7\nFLUSHALL", rejected(badImage));
+  imageCase("image with a space", "image-space", "redis:7 --loadmodule /tmp/x.so",
+            rejected(badImage));
+  imageCase("image with a carriage return", "image-cr", "redis:7\r", rejected(badImage));
+  imageCase("image in upper case", "image-upper", "Redis:7", rejected(badImage));
+  imageCase("image with a bad digest", "image-digest", "redis@sha256:abc", rejected(badImage));
+  imageCase("image of 600 characters", "image-long", "r" + std::string(599, 'x'),
+            rejected("spec.store.managed.image: Too long"));
+  const std::string notAllowed = std::string(
+                                     "is not allowed: this operator runs store images only "
+                                     "from its --allowed-images list (") +
+                                 kAllowedImages + ")";
+  imageCase("image from a registry not allowed", "image-registry", "evil.example.com/redis:7",
+            becomes("Ready", "False", "InvalidSpec", notAllowed));
+  imageCase("image beside an allowed prefix", "image-prefix", "registry.example.com/redis-evil:7",
+            becomes("Ready", "False", "InvalidSpec", notAllowed));
+  imageCase("image under another Docker Hub user", "image-hub", "evil/redis:7",
+            becomes("Ready", "False", "InvalidSpec", notAllowed));
+  // The control: under an allowed prefix, by digest, the store is provisioned with that image.
+  const std::string pinned = "registry.example.com/redis/server:7.2@sha256:" + std::string(64, 'e');
+  add({.title = "image under an allowed prefix, by digest",
+       .store = "image-allowed",
+       .manifest = storeYaml("image-allowed",
+                             managedSpec("image-allowed", "      image: \"" + pinned + "\"\n")),
+       .expect = becomes("Ready", "True", "Ready", "the store answers"),
+       .setup = deploymentYaml("image-allowed"),
+       .node = true,
+       .check = [pinned](HostileInput& t, const Case& c) {
+         const Json sts = t.mustGet("statefulset", c.store + "-redis");
+         EXPECT_EQ(sts["spec"]["template"]["spec"]["containers"][0].value("image", ""), pinned);
+       }});
+
+  // --- Latency queries to cloud metadata or the API server: refused before any request.
+  const auto latencyCase = [&](const std::string& title, const std::string& store,
+                               const std::string& url, const std::string& why) {
+    add({.title = title,
+         .store = store,
+         .manifest = storeYaml(store, managedSpec(store) +
+                                          "  autoscaling:\n    enabled: true\n    metrics:\n"
+                                          "    - {type: Latency, targetValue: 2s, prometheus: "
+                                          "{url: " +
+                                          Json(url).dump() + ", query: up}}\n"),
+         .expect = becomes("AutoscalingActive", "False", "MetricsUnavailable",
+                           "spec.autoscaling.metrics[0].prometheus.url refused: host "),
+         .setup = deploymentYaml(store),
+         .node = true,
+         .check = [why](HostileInput& t, const Case& c) {
+           const auto active = t.condition(c.store, "AutoscalingActive");
+           ASSERT_TRUE(active.has_value());
+           EXPECT_NE(active->value("message", "").find(why), std::string::npos)
+               << active->value("message", "");
+         }});
+  };
+  latencyCase("Latency URL at cloud metadata", "prom-metadata",
+              "http://169.254.169.254/latest/meta-data/iam", "link-local");
+  latencyCase("Latency URL at metadata in decimal", "prom-decimal", "http://2852039166/",
+              "resolves to 169.254.169.254, link-local");
+  latencyCase("Latency URL at metadata in octal", "prom-octal", "http://0251.0376.0251.0376/",
+              "resolves to 169.254.169.254, link-local");
+  latencyCase("Latency URL at metadata, IPv4-mapped IPv6", "prom-mapped",
+              "http://[::ffff:169.254.169.254]/", "resolves to 169.254.169.254, link-local");
+  latencyCase("Latency URL at IPv6 link-local", "prom-fe80", "http://[fe80::a9fe:a9fe]:80/",
+              "link-local");
+  latencyCase("Latency URL at the kubernetes Service", "prom-kubernetes",
+              "https://kubernetes.default.svc/api/v1/secrets", "is the Kubernetes API server");
+  latencyCase("Latency URL at metadata in hex", "prom-hex", "http://0xa9fea9fe/",
+              "resolves to 169.254.169.254, link-local");
+  latencyCase("Latency URL at the API server the operator uses", "prom-apiserver",
+              plane_->env("APISERVER_URL") + "/api/v1/namespaces/kube-system/secrets",
+              "is the Kubernetes API server");
+  {
+    // Credentials in the URL: refused, and never repeated.
+    const std::string url = "http://scraper:hostile-prom-SECRET@169.254.169.254/";
+    add({.title = "Latency URL with credentials at metadata",
+         .store = "prom-credentials",
+         .manifest = storeYaml("prom-credentials",
+                               managedSpec("prom-credentials") +
+                                   "  autoscaling:\n    enabled: true\n    metrics:\n"
+                                   "    - {type: Latency, targetValue: 2s, prometheus: {url: " +
+                                   Json(url).dump() + ", query: up}}\n"),
+         .expect = becomes("AutoscalingActive", "False", "MetricsUnavailable",
+                           "prometheus.url refused: host 169.254.169.254 resolves to "
+                           "169.254.169.254, link-local"),
+         .setup = deploymentYaml("prom-credentials"),
+         .node = true,
+         .secrets = {"hostile-prom-SECRET"}});
+  }
   return cases;
 }
 

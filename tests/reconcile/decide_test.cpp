@@ -661,6 +661,84 @@ TEST(DecideWiring, RefusalsAndTakenNames) {
             std::string::npos);
 }
 
+// The app's Deployment with env entries of its own (written by someone else than the operator).
+Json deploymentWithEnv(const Json& env, const std::string& container = "app") {
+  Json deployment = deploymentObject();
+  auto& containers = deployment["spec"]["template"]["spec"]["containers"];
+  if (container != "app") containers.push_back({{"name", container}, {"image", "side:1"}});
+  for (auto& c : containers) {
+    if (c["name"] == container) c["env"] = env;
+  }
+  return deployment;
+}
+
+TEST(ForeignEnvEntry, AnEntryTheUserSetIsNeverReplaced) {
+  const auto s = store();
+  const Json userUrl = {{{"name", "REDIS_URL"}, {"value", "redis://mine:6379/0"}}};
+  const auto decision = decideWiring(s, kEndpoint, deploymentWithEnv(userUrl), answers(), "", kBound);
+  EXPECT_FALSE(decision.wiring.has_value()) << "the user's REDIS_URL would be replaced";
+  EXPECT_FALSE(decision.applyDeployment);
+  EXPECT_TRUE(decision.needsUser);
+  EXPECT_FALSE(decision.wired.ok);
+  EXPECT_EQ(decision.wired.reason, api::kReasonEnvVarInUse);
+  EXPECT_EQ(decision.workers.type, api::kConditionWorkersSized);
+  EXPECT_EQ(decision.wired.message,
+            "container \"app\" of Deployment web already sets REDIS_URL and the operator did not "
+            "write it: the operator never replaces an env entry of the app's own; set "
+            "spec.connection.urlEnvVar to another name, or remove the entry from the Deployment");
+}
+
+TEST(ForeignEnvEntry, EachNameNamesTheFieldThatChoseIt) {
+  struct Row {
+    std::string env;
+    std::string wanted;
+  };
+  const std::vector<Row> rows = {
+      {"WORKERS", "set spec.workers.envVar to another name"},
+      {"REDIS_MAX_CONNECTIONS", "set spec.connection.poolSizeEnvVar to another name"},
+      {"SESSION_KEY_PREFIX", "remove it from the Deployment: the operator gives the key prefix"},
+  };
+  const auto s = store();
+  for (const auto& row : rows) {
+    const Json env = {{{"name", "LOG_LEVEL"}, {"value", "debug"}},
+                      {{"name", row.env}, {"value", "3"}}};
+    auto wiring = desiredWiring(s, kEndpoint, deploymentWithEnv(env), kBound.replicas);
+    ASSERT_TRUE(wiring.has_value()) << wiring.error();
+    const auto problem = foreignEnvEntry(s, wiring->deployment, deploymentWithEnv(env));
+    ASSERT_TRUE(problem.has_value()) << row.env;
+    EXPECT_NE(problem->find("already sets " + row.env), std::string::npos) << *problem;
+    EXPECT_NE(problem->find(row.wanted), std::string::npos) << *problem;
+  }
+}
+
+TEST(ForeignEnvEntry, TheOperatorsOwnEntriesAndOtherNamesAreFine) {
+  const auto s = store();
+  // Entries of other names, and the operator's names in a container it does not wire.
+  Json spec = kManagedSpec;
+  spec["target"]["containers"] = {"app"};
+  const Json other = {{{"name", "LOG_LEVEL"}, {"value", "debug"}}};
+  const auto otherNames = decideWiring(s, kEndpoint, deploymentWithEnv(other), answers(), "", kBound);
+  EXPECT_TRUE(otherNames.wiring.has_value()) << otherNames.wired.message;
+  const Json sidecarUrl = {{{"name", "REDIS_URL"}, {"value", "redis://sidecar:6379/0"}}};
+  const auto onlyApp =
+      decideWiring(store(spec), kEndpoint, deploymentWithEnv(sidecarUrl, "sidecar"), answers(), "", kBound);
+  EXPECT_TRUE(onlyApp.wiring.has_value()) << onlyApp.wired.message;
+
+  // What the operator applied itself (its field manager owns the entries) is its own to change.
+  const auto first = decideWiring(s, kEndpoint, deploymentObject(), answers(), "", kBound);
+  ASSERT_TRUE(first.wiring.has_value());
+  kube::FakeClient api;
+  api.put(kube::resources::kDeployments, deploymentObject());
+  auto applied =
+      api.apply(kube::resources::kDeployments, "shop", first.wiring->deploymentApply, kManager);
+  ASSERT_TRUE(applied.has_value());
+  EXPECT_EQ(foreignEnvEntry(s, first.wiring->deployment, *applied), std::nullopt);
+  // The same entry owned by another manager only (the user took it over with kubectl edit).
+  Json takenOver = *applied;
+  for (auto& entry : takenOver["metadata"]["managedFields"]) entry["manager"] = "kubectl-edit";
+  EXPECT_NE(foreignEnvEntry(s, first.wiring->deployment, takenOver), std::nullopt);
+}
+
 // --- Affinity ----------------------------------------------------------------------------------
 
 TEST(DecideAffinity, ClientIPWhileTheStoreIsNotReady) {

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -409,6 +410,169 @@ TEST_F(ReconcilerTest, TheFinalizerUnwiresAndDeletesTheDataByPolicy) {
   EXPECT_FALSE(hasFinalizer(stored(kube::resources::kSessionStores, "web")));
   EXPECT_EQ(gone_, std::vector<std::string>{"shop/web"});
   EXPECT_EQ(health_.forgotten, std::vector<std::string>{"shop/web"});
+}
+
+// --- One SessionStore per target
+// ------------------------------------------------------------------
+
+// Another SessionStore "shop/<name>" naming the same Deployment and Service as storeObject().
+Json rivalObject(const std::string& name, const std::string& created) {
+  Json object = storeObject();
+  object["metadata"]["name"] = name;
+  object["metadata"]["uid"] = name + "-uid";
+  object["metadata"]["creationTimestamp"] = created;
+  return object;
+}
+
+class OneStorePerTarget : public ReconcilerTest {
+ protected:
+  void SetUp() override {
+    ReconcilerTest::SetUp();
+    Json first = storeObject();
+    first["metadata"]["creationTimestamp"] = "2026-12-05T08:00:00Z";
+    api_.put(kube::resources::kSessionStores, first);
+    api_.put(kube::resources::kSessionStores, rivalObject("second", "2026-12-05T09:00:00Z"));
+    health_.answer = answers();
+  }
+  Reconciler makeWaiting() {
+    return Reconciler(
+        api_, api_, health_, fixedBytes, nullptr,
+        {.observed = [this](const api::SessionStore&) { ++observed_; },
+         .gone = [this](const std::string& key) { gone_.push_back(key); },
+         .waitsFor = [this](const std::string& key,
+                            const std::vector<std::string>& targets) { waits_[key] = targets; },
+         .released = [this](const std::vector<std::string>& targets) { released_ = targets; }},
+        clock_);
+  }
+  Json conditionOf(const std::string& store, const std::string& type) {
+    const Json object = stored(kube::resources::kSessionStores, store);
+    for (const Json& item :
+         object.value("status", Json::object()).value("conditions", Json::array())) {
+      if (item.value("type", "") == type) return item;
+    }
+    return Json();
+  }
+  std::string wiredBy(const std::string& kindPlural) {
+    const Json object = stored(
+        kindPlural == "deployments" ? kube::resources::kDeployments : kube::resources::kServices,
+        "web");
+    return object.value("metadata", Json::object())
+        .value("labels", Json::object())
+        .value(std::string(identity::kWiredByLabel), "");
+  }
+  std::map<std::string, std::vector<std::string>> waits_;
+  std::vector<std::string> released_;
+};
+
+TEST_F(OneStorePerTarget, TheSecondGetsAConditionNamingTheFirstAndTouchesNothing) {
+  Reconciler reconciler = makeWaiting();
+  reconciler.reconcile("shop/web");
+  ASSERT_EQ(wiredBy("deployments"), "web");
+  ASSERT_EQ(wiredBy("services"), "web");
+  const Json deploymentBefore = stored(kube::resources::kDeployments, "web");
+  const Json serviceBefore = stored(kube::resources::kServices, "web");
+  api_.clearRequests();
+
+  reconciler.reconcile("shop/second");
+  EXPECT_EQ(stored(kube::resources::kDeployments, "web"), deploymentBefore);
+  EXPECT_EQ(stored(kube::resources::kServices, "web"), serviceBefore);
+  for (const char* resource : {"deployments", "services"}) {
+    EXPECT_EQ(api_.count(Verb::kPatch, resource), 0u) << resource;
+  }
+  const Json wired = conditionOf("second", "ConnectionWired");
+  EXPECT_EQ(wired.value("status", ""), "False");
+  EXPECT_EQ(wired.value("reason", ""), api::kReasonTargetClaimed);
+  EXPECT_EQ(wired.value("message", ""),
+            "Deployment web is already wired by SessionStore web (one SessionStore per "
+            "Deployment; the first keeps it): nothing of it is changed; point "
+            "spec.target.deployment elsewhere, or delete SessionStore web and this one takes over");
+  EXPECT_EQ(conditionOf("second", "WorkersSized").value("reason", ""), api::kReasonTargetClaimed);
+  const Json affinity = conditionOf("second", "AffinityApplied");
+  EXPECT_EQ(affinity.value("reason", ""), api::kReasonTargetClaimed);
+  EXPECT_NE(affinity.value("message", "").find("Service web is already wired by SessionStore web"),
+            std::string::npos);
+  EXPECT_EQ(waits_["shop/second"],
+            (std::vector<std::string>{"Deployment shop/web", "Service shop/web"}));
+  EXPECT_EQ(waits_["shop/web"], std::vector<std::string>{});
+  EXPECT_EQ(gone_, std::vector<std::string>{"shop/second"}) << "the autoscaler leaves it alone";
+
+  // The first keeps it pass after pass: no fight over the Deployment.
+  api_.clearRequests();
+  reconciler.reconcile("shop/web");
+  reconciler.reconcile("shop/second");
+  EXPECT_EQ(api_.writes(), 0u) << ::testing::PrintToString(api_.count(std::nullopt));
+  EXPECT_EQ(stored(kube::resources::kDeployments, "web"), deploymentBefore);
+}
+
+TEST_F(OneStorePerTarget, DeletingTheSecondNeverTouchesTheFirstsWiring) {
+  Reconciler reconciler = makeWaiting();
+  reconciler.reconcile("shop/web");
+  reconciler.reconcile("shop/second");
+  const Json deploymentBefore = stored(kube::resources::kDeployments, "web");
+  const Json serviceBefore = stored(kube::resources::kServices, "web");
+  Json deleting = stored(kube::resources::kSessionStores, "second");
+  deleting["metadata"]["deletionTimestamp"] = "2026-12-05T10:00:00Z";
+  api_.put(kube::resources::kSessionStores, deleting);
+  api_.clearRequests();
+  EXPECT_EQ(reconciler.reconcile("shop/second").kind, Outcome::Kind::kSuccess);
+  EXPECT_FALSE(hasFinalizer(stored(kube::resources::kSessionStores, "second")));
+  EXPECT_EQ(stored(kube::resources::kDeployments, "web"), deploymentBefore);
+  EXPECT_EQ(stored(kube::resources::kServices, "web"), serviceBefore);
+  EXPECT_EQ(api_.count(Verb::kPatch, "deployments"), 0u);
+  EXPECT_EQ(api_.count(Verb::kPatch, "services"), 0u);
+  EXPECT_EQ(waits_["shop/second"], std::vector<std::string>{});
+}
+
+TEST_F(OneStorePerTarget, WhenTheFirstIsDeletedTheSecondTakesOver) {
+  Reconciler reconciler = makeWaiting();
+  reconciler.reconcile("shop/web");
+  reconciler.reconcile("shop/second");
+  Json deleting = stored(kube::resources::kSessionStores, "web");
+  deleting["metadata"]["deletionTimestamp"] = "2026-12-05T10:00:00Z";
+  api_.put(kube::resources::kSessionStores, deleting);
+  // While the first is being deleted its wiring is there: the second still waits.
+  reconciler.reconcile("shop/second");
+  EXPECT_EQ(conditionOf("second", "ConnectionWired").value("reason", ""),
+            api::kReasonTargetClaimed);
+
+  bool finalized = false;
+  for (int pass = 0; pass < 5 && !finalized; ++pass) {
+    finalized = reconciler.reconcile("shop/web").kind == Outcome::Kind::kSuccess;
+  }
+  ASSERT_TRUE(finalized);
+  EXPECT_GE(api_.count(Verb::kPatch, "deployments"), 1u) << "the first's wiring released";
+  EXPECT_EQ(released_, (std::vector<std::string>{"Deployment shop/web", "Service shop/web"}))
+      << "the stores waiting for them are woken";
+  // The in-memory client merges applies but does not drop the fields a manager stops applying;
+  // the API server does: the Deployment and Service as it leaves them, without the wiring.
+  api_.put(kube::resources::kDeployments, deploymentObject());
+  api_.put(kube::resources::kServices, serviceObject());
+  api_.remove(kube::resources::kSessionStores, "shop", "web");
+
+  reconciler.reconcile("shop/second");
+  EXPECT_EQ(conditionOf("second", "ConnectionWired").value("reason", ""), api::kReasonWired);
+  EXPECT_EQ(wiredBy("deployments"), "second");
+  EXPECT_EQ(wiredBy("services"), "second");
+  EXPECT_EQ(waits_["shop/second"], std::vector<std::string>{});
+}
+
+TEST_F(OneStorePerTarget, WithNoWiringYetTheOldestKeepsIt) {
+  // "second" is older than "web" here; neither has wired anything.
+  api_.put(kube::resources::kSessionStores, rivalObject("second", "2026-12-05T07:00:00Z"));
+  Reconciler reconciler = makeWaiting();
+  reconciler.reconcile("shop/web");
+  EXPECT_EQ(conditionOf("web", "ConnectionWired").value("reason", ""), api::kReasonTargetClaimed);
+  EXPECT_NE(conditionOf("web", "ConnectionWired").value("message", "").find("SessionStore second"),
+            std::string::npos);
+  EXPECT_EQ(wiredBy("deployments"), "");
+  reconciler.reconcile("shop/second");
+  EXPECT_EQ(wiredBy("deployments"), "second");
+  // Same creationTimestamp: the name decides.
+  EXPECT_EQ(
+      targetHolder(
+          parsed(rivalObject("b", "2026-12-05T07:00:00Z")), "deployment", deploymentObject(),
+          {rivalObject("b", "2026-12-05T07:00:00Z"), rivalObject("a", "2026-12-05T07:00:00Z")}),
+      "a");
 }
 
 TEST_F(ReconcilerTest, AnExternalStoreIsProbedAtItsUrlAndWired) {
