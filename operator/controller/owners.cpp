@@ -146,23 +146,24 @@ bool scalerUpdateMatters(const Json& before, const Json& after) {
   return false;
 }
 
-informer::Handlers enqueueScalerTargets(std::function<std::vector<std::string>(const Json&)> keysFor,
-                                        std::function<void(const std::string& key)> enqueue) {
+informer::Handlers enqueueScalerTargets(
+    std::function<std::vector<std::string>(const Json&)> keysFor,
+    std::function<void(const std::string& key)> enqueue) {
   auto all = [keysFor, enqueue](const Json& object) {
     for (const auto& key : keysFor(object)) enqueue(key);
   };
-  return informer::Handlers{
-      .onAdd = all,
-      .onUpdate =
-          [keysFor, enqueue](const Json& before, const Json& after) {
-            if (!scalerUpdateMatters(before, after)) return;
-            auto keys = keysFor(before);
-            for (auto& key : keysFor(after)) {
-              if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
-            }
-            for (const auto& key : keys) enqueue(key);
-          },
-      .onDelete = all};
+  return informer::Handlers{.onAdd = all,
+                            .onUpdate =
+                                [keysFor, enqueue](const Json& before, const Json& after) {
+                                  if (!scalerUpdateMatters(before, after)) return;
+                                  auto keys = keysFor(before);
+                                  for (auto& key : keysFor(after)) {
+                                    if (std::find(keys.begin(), keys.end(), key) == keys.end())
+                                      keys.push_back(key);
+                                  }
+                                  for (const auto& key : keys) enqueue(key);
+                                },
+                            .onDelete = all};
 }
 
 }  // namespace sessionstore::controller

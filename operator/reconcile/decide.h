@@ -116,8 +116,7 @@ struct ExternalStoreDecision {
 // read when tls.caSecretRef is set); spec.store.external.tls with a redis:// URL is InvalidUrl,
 // a CA Secret that is missing or holds no certificate is TLSCASecretInvalid.
 // REQUIRES: store.spec.store.type is kExternal. The messages never repeat the URL's password.
-ExternalStoreDecision decideExternalStore(const api::SessionStore& store,
-                                          const Observed& urlSecret,
+ExternalStoreDecision decideExternalStore(const api::SessionStore& store, const Observed& urlSecret,
                                           const Observed& caSecret = Observed::notRead());
 
 // --- Health ------------------------------------------------------------------------------------

@@ -89,9 +89,8 @@ TEST(ScalingControllerStatus, AWriteThatConflictsIsMadeAgainOverTheFreshObject) 
   controller.poll("shop/web");
 
   // 400 ms against 100 ms: the Deployment scaled up from 2.
-  const int scaled = api.stored(kube::resources::kDeployments, "shop", "web")
-                         .value()["spec"]
-                         .value("replicas", 0);
+  const int scaled =
+      api.stored(kube::resources::kDeployments, "shop", "web").value()["spec"].value("replicas", 0);
   EXPECT_GT(scaled, 2);
   const Json status = api.stored(kube::resources::kSessionStores, "shop", "web").value()["status"];
   // The autoscaler's fields landed on the second attempt, over the reconciler's field.

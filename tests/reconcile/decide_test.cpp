@@ -246,9 +246,9 @@ TEST(DecideExternalStore, TheUrlsDatabaseIndexIsKeptOrRefused) {
   ASSERT_TRUE(five.endpoint.has_value());
   EXPECT_EQ(five.endpoint->database, 5);
   EXPECT_EQ(wiring::redisUrl(*five.endpoint), "redis://:hunter2@cache:6379/5");
-  for (const std::string url : {"redis://:hunter2@cache:6379/12345678901234567890",
-                                "redis://:hunter2@cache:6379/five",
-                                "redis://:hunter2@cache:6379/5?ssl=true"}) {
+  for (const std::string url :
+       {"redis://:hunter2@cache:6379/12345678901234567890", "redis://:hunter2@cache:6379/five",
+        "redis://:hunter2@cache:6379/5?ssl=true"}) {
     auto refused = decideExternalStore(s, Observed::found(urlSecret(url)));
     ASSERT_TRUE(refused.problem.has_value()) << url;
     EXPECT_EQ(refused.problem->reason, api::kReasonInvalidUrl) << url;
@@ -259,8 +259,8 @@ TEST(DecideExternalStore, TheUrlsDatabaseIndexIsKeptOrRefused) {
 TEST(DecideExternalStore, TlsSettingsComeFromTheSpecAndTheCaSecret) {
   const sessionstore::testing::TestCa ca("unit test CA");
   const auto url = Observed::found(urlSecret("rediss://:hunter2@cache.example.com:6380/2"));
-  const auto s = externalWithTls(
-      {{"caSecretRef", {{"name", "store-ca"}}}, {"serverName", "redis.internal"}});
+  const auto s =
+      externalWithTls({{"caSecretRef", {{"name", "store-ca"}}}, {"serverName", "redis.internal"}});
   auto good = decideExternalStore(s, url, Observed::found(caSecretObject(ca.certPem())));
   ASSERT_TRUE(good.endpoint.has_value()) << good.problem->message;
   EXPECT_TRUE(good.endpoint->tls);
@@ -279,7 +279,8 @@ TEST(DecideExternalStore, TlsSettingsComeFromTheSpecAndTheCaSecret) {
       {"NotPem", Observed::found(caSecretObject("hello")),
        std::string(api::kReasonTlsCaSecretInvalid), "holds no PEM certificate"},
       {"BrokenPem",
-       Observed::found(caSecretObject("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")),
+       Observed::found(
+           caSecretObject("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")),
        std::string(api::kReasonTlsCaSecretInvalid), "does not parse"},
   };
   for (const auto& row : rows) {
@@ -293,17 +294,16 @@ TEST(DecideExternalStore, TlsSettingsComeFromTheSpecAndTheCaSecret) {
   }
 
   // TLS settings with a redis:// URL: refused, never sent in the clear.
-  const auto plain = decideExternalStore(
-      s, Observed::found(urlSecret("redis://:hunter2@cache.example.com:6380")),
-      Observed::found(caSecretObject(ca.certPem())));
+  const auto plain =
+      decideExternalStore(s, Observed::found(urlSecret("redis://:hunter2@cache.example.com:6380")),
+                          Observed::found(caSecretObject(ca.certPem())));
   ASSERT_TRUE(plain.problem.has_value());
   EXPECT_EQ(plain.problem->reason, api::kReasonInvalidUrl);
   EXPECT_NE(plain.problem->message.find("use rediss://"), std::string::npos)
       << plain.problem->message;
 
   // insecureSkipVerify is carried to the probe; no tls block means verified with system CAs.
-  const auto insecure =
-      decideExternalStore(externalWithTls({{"insecureSkipVerify", true}}), url);
+  const auto insecure = decideExternalStore(externalWithTls({{"insecureSkipVerify", true}}), url);
   ASSERT_TRUE(insecure.endpoint.has_value());
   EXPECT_TRUE(insecure.endpoint->tlsInsecureSkipVerify);
   const auto system = decideExternalStore(store(kExternalSpec), url);
@@ -403,7 +403,8 @@ const wiring::ReplicasBound kBound{};
 
 TEST(DecideWiring, WaitsForTheStoreAndKeepsWiringThatIsThere) {
   const auto s = store();
-  const auto waiting = decideWiring(s, kEndpoint, deploymentObject(), silent(), "Provisioning", kBound);
+  const auto waiting =
+      decideWiring(s, kEndpoint, deploymentObject(), silent(), "Provisioning", kBound);
   EXPECT_FALSE(waiting.wiring.has_value()) << "never wired before the store answers";
   EXPECT_FALSE(waiting.isWired);
   EXPECT_EQ(waiting.wired.reason, api::kReasonWaitingForStore);
@@ -411,11 +412,13 @@ TEST(DecideWiring, WaitsForTheStoreAndKeepsWiringThatIsThere) {
             "the Deployment is wired once the store answers (StoreReady is Provisioning)");
   EXPECT_EQ(waiting.workers.reason, api::kReasonWaitingForStore);
 
-  const auto noEndpoint = decideWiring(s, std::nullopt, deploymentObject(), std::nullopt, "", kBound);
+  const auto noEndpoint =
+      decideWiring(s, std::nullopt, deploymentObject(), std::nullopt, "", kBound);
   EXPECT_EQ(noEndpoint.wired.message,
             "the Deployment is wired once the store answers (StoreReady is not known)");
 
-  const auto kept = decideWiring(s, kEndpoint, wiredDeployment(), silent(), "StoreUnreachable", kBound);
+  const auto kept =
+      decideWiring(s, kEndpoint, wiredDeployment(), silent(), "StoreUnreachable", kBound);
   EXPECT_FALSE(kept.wiring.has_value());
   EXPECT_TRUE(kept.isWired) << "an outage does not take the app's connection away";
   EXPECT_TRUE(kept.wired.ok);
@@ -460,7 +463,8 @@ TEST(DecideWiring, NoApplyWhenTheDeploymentCarriesExactlyTheWiring) {
 TEST(DecideWiring, AMissingContainerNeedsTheUser) {
   Json spec = kManagedSpec;
   spec["target"]["containers"] = {"worker"};
-  const auto decision = decideWiring(store(spec), kEndpoint, deploymentObject(), answers(), "", kBound);
+  const auto decision =
+      decideWiring(store(spec), kEndpoint, deploymentObject(), answers(), "", kBound);
   EXPECT_FALSE(decision.wiring.has_value());
   EXPECT_TRUE(decision.needsUser);
   EXPECT_EQ(decision.wired.reason, api::kReasonContainerNotFound);
@@ -474,9 +478,10 @@ Json hpa(const std::string& name, Json scaleTargetRef, Json maxReplicas) {
   return {{"apiVersion", "autoscaling/v2"},
           {"kind", "HorizontalPodAutoscaler"},
           {"metadata", {{"name", name}, {"namespace", "shop"}}},
-          {"spec", {{"scaleTargetRef", std::move(scaleTargetRef)},
-                    {"minReplicas", 1},
-                    {"maxReplicas", std::move(maxReplicas)}}}};
+          {"spec",
+           {{"scaleTargetRef", std::move(scaleTargetRef)},
+            {"minReplicas", 1},
+            {"maxReplicas", std::move(maxReplicas)}}}};
 }
 const Json kWebRef = {{"apiVersion", "apps/v1"}, {"kind", "Deployment"}, {"name", "web"}};
 
@@ -513,29 +518,52 @@ TEST(DecideReplicasBound, FromTheStableSourcesInOrder) {
   const std::vector<BoundRow> rows = {
       {"DefaultWithNothingElse", kManagedSpec, {}, {}, {.replicas = 10}},
       {"TargetMaxReplicas", withField, {}, {}, {.replicas = 4}},
-      {"Autoscaling", autoscaledSpec(12), {hpa("web-hpa", kWebRef, 7)}, {},
+      {"Autoscaling",
+       autoscaledSpec(12),
+       {hpa("web-hpa", kWebRef, 7)},
+       {},
        {.replicas = 12, .source = BoundSource::kAutoscaling}},
-      {"HorizontalPodAutoscaler", withField, {hpa("web-hpa", kWebRef, 7)}, {},
+      {"HorizontalPodAutoscaler",
+       withField,
+       {hpa("web-hpa", kWebRef, 7)},
+       {},
        {.replicas = 7, .source = BoundSource::kHorizontalPodAutoscaler, .scaler = "web-hpa"}},
-      {"AnotherDeploymentsHpa", kManagedSpec,
-       {hpa("api-hpa", {{"kind", "Deployment"}, {"name", "api"}}, 30)}, {}, {.replicas = 10}},
-      {"AStatefulSetOfTheSameName", kManagedSpec, {hpa("sts", statefulSetRef, 30)}, {},
+      {"AnotherDeploymentsHpa",
+       kManagedSpec,
+       {hpa("api-hpa", {{"kind", "Deployment"}, {"name", "api"}}, 30)},
+       {},
        {.replicas = 10}},
-      {"TheLargestOfTwoHpas", kManagedSpec,
-       {hpa("a", kWebRef, 6), hpa("b", kWebRef, 9), hpa("c", kWebRef, 8)}, {},
+      {"AStatefulSetOfTheSameName",
+       kManagedSpec,
+       {hpa("sts", statefulSetRef, 30)},
+       {},
+       {.replicas = 10}},
+      {"TheLargestOfTwoHpas",
+       kManagedSpec,
+       {hpa("a", kWebRef, 6), hpa("b", kWebRef, 9), hpa("c", kWebRef, 8)},
+       {},
        {.replicas = 9, .source = BoundSource::kHorizontalPodAutoscaler, .scaler = "b"}},
-      {"ScaledObject", kManagedSpec, {}, {scaledObject("web-keda", kWebRef, 20)},
+      {"ScaledObject",
+       kManagedSpec,
+       {},
+       {scaledObject("web-keda", kWebRef, 20)},
        {.replicas = 20, .source = BoundSource::kScaledObject, .scaler = "web-keda"}},
-      {"ScaledObjectKedaDefaults", kManagedSpec, {},
+      {"ScaledObjectKedaDefaults",
+       kManagedSpec,
+       {},
        {scaledObject("web-keda", {{"name", "web"}}, std::nullopt)},
        {.replicas = 100, .source = BoundSource::kScaledObject, .scaler = "web-keda"}},
-      {"HpaBeforeScaledObject", kManagedSpec, {hpa("web-hpa", kWebRef, 5)},
+      {"HpaBeforeScaledObject",
+       kManagedSpec,
+       {hpa("web-hpa", kWebRef, 5)},
        {scaledObject("web-keda", kWebRef, 20)},
        {.replicas = 5, .source = BoundSource::kHorizontalPodAutoscaler, .scaler = "web-hpa"}},
-      {"MalformedHpaIsPassedOver", kManagedSpec,
-       {hpa("x", kWebRef, "7"), hpa("y", kWebRef, -1), hpa("z", kWebRef, nullptr),
-        hpa("w", 3, 7), Json::array(), Json("text")},
-       {}, {.replicas = 10}},
+      {"MalformedHpaIsPassedOver",
+       kManagedSpec,
+       {hpa("x", kWebRef, "7"), hpa("y", kWebRef, -1), hpa("z", kWebRef, nullptr), hpa("w", 3, 7),
+        Json::array(), Json("text")},
+       {},
+       {.replicas = 10}},
   };
   for (const auto& row : rows) {
     EXPECT_EQ(decideReplicasBound(store(row.spec), row.hpas, row.scaledObjects), row.want)
@@ -547,8 +575,8 @@ TEST(DecideReplicasBound, FromTheStableSourcesInOrder) {
 // throw (the caches hold whatever the API server served).
 TEST(DecideReplicasBound, AnyScalerShapeIsABound) {
   const auto s = store();
-  const Json replacements[] = {nullptr, true, -1, 0, 2.5, "x", Json::array(), Json::object(),
-                               Json::array({1}), 1e300};
+  const Json replacements[] = {
+      nullptr, true, -1, 0, 2.5, "x", Json::array(), Json::object(), Json::array({1}), 1e300};
   for (const Json& full : {hpa("web-hpa", kWebRef, 7), scaledObject("web-keda", kWebRef, 20)}) {
     std::vector<std::string> pointers;
     const Json flat = full.flatten();
@@ -565,7 +593,8 @@ TEST(DecideReplicasBound, AnyScalerShapeIsABound) {
         ASSERT_NO_THROW({
           const auto bound = decideReplicasBound(s, {scaler}, {scaler});
           EXPECT_GE(bound.replicas, 1) << pointer << " = " << replacement;
-        }) << pointer << " = " << replacement;
+        }) << pointer
+           << " = " << replacement;
       }
     }
   }
@@ -578,12 +607,12 @@ Json withReplicas(Json deployment, Json replicas) {
 
 TEST(DecideWiring, AScaleWithinTheBoundChangesNothing) {
   const auto s = store();
-  const auto two = decideWiring(s, kEndpoint, withReplicas(deploymentObject(), 2), answers(), "",
-                                kBound);
-  const auto four = decideWiring(s, kEndpoint, withReplicas(deploymentObject(), 4), answers(), "",
-                                 kBound);
-  const auto ten = decideWiring(s, kEndpoint, withReplicas(deploymentObject(), 10), answers(), "",
-                                kBound);
+  const auto two =
+      decideWiring(s, kEndpoint, withReplicas(deploymentObject(), 2), answers(), "", kBound);
+  const auto four =
+      decideWiring(s, kEndpoint, withReplicas(deploymentObject(), 4), answers(), "", kBound);
+  const auto ten =
+      decideWiring(s, kEndpoint, withReplicas(deploymentObject(), 10), answers(), "", kBound);
   ASSERT_TRUE(two.wiring && four.wiring && ten.wiring);
   // app: 5 workers; floor(900 / (10 * 5)) = 18, whatever the replicas.
   EXPECT_EQ(two.poolSize, 18);
@@ -608,8 +637,8 @@ TEST(DecideWiring, AScaleWithinTheBoundChangesNothing) {
 TEST(DecideWiring, AScalePastTheBoundIsAConditionNotARoll) {
   const auto s = store();
   const auto within = decideWiring(s, kEndpoint, deploymentObject(), answers(), "", kBound);
-  const auto above = decideWiring(s, kEndpoint, withReplicas(deploymentObject(), 12), answers(),
-                                  "", kBound);
+  const auto above =
+      decideWiring(s, kEndpoint, withReplicas(deploymentObject(), 12), answers(), "", kBound);
   ASSERT_TRUE(within.wiring && above.wiring);
   EXPECT_EQ(above.wiring->deploymentApply, within.wiring->deploymentApply) << "no roll";
   EXPECT_EQ(above.wiring->connectionHash, within.wiring->connectionHash);
@@ -624,9 +653,11 @@ TEST(DecideWiring, AScalePastTheBoundIsAConditionNotARoll) {
             "once, with smaller pools), or scale back to at most 10 (app: 5 workers, pool 18 "
             "(pools sized for 10 replicas, spec.target.maxReplicas))");
 
-  const auto pastHpa = decideWiring(
-      s, kEndpoint, withReplicas(deploymentObject(), 6), answers(), "",
-      {.replicas = 5, .source = wiring::BoundSource::kHorizontalPodAutoscaler, .scaler = "web-hpa"});
+  const auto pastHpa =
+      decideWiring(s, kEndpoint, withReplicas(deploymentObject(), 6), answers(), "",
+                   {.replicas = 5,
+                    .source = wiring::BoundSource::kHorizontalPodAutoscaler,
+                    .scaler = "web-hpa"});
   EXPECT_EQ(pastHpa.workers.reason, api::kReasonReplicasAboveBound);
   EXPECT_NE(pastHpa.workers.message.find(
                 "raise spec.maxReplicas of HorizontalPodAutoscaler web-hpa to at least 6"),
@@ -635,16 +666,15 @@ TEST(DecideWiring, AScalePastTheBoundIsAConditionNotARoll) {
 
   // The Deployment's default is one replica; a replicas field that is not a number is no scale.
   for (const Json& replicas : {Json(nullptr), Json("12"), Json::array()}) {
-    const auto decision =
-        decideWiring(s, kEndpoint, withReplicas(deploymentObject(), replicas), answers(), "",
-                     {.replicas = 1});
+    const auto decision = decideWiring(s, kEndpoint, withReplicas(deploymentObject(), replicas),
+                                       answers(), "", {.replicas = 1});
     EXPECT_TRUE(decision.workers.ok) << replicas;
   }
   // A fixed pool size does not depend on the bound: nothing to say.
   Json fixedPool = kManagedSpec;
   fixedPool["connection"] = {{"poolSize", 5}};
-  const auto fixed = decideWiring(store(fixedPool), kEndpoint,
-                                  withReplicas(deploymentObject(), 50), answers(), "", kBound);
+  const auto fixed = decideWiring(store(fixedPool), kEndpoint, withReplicas(deploymentObject(), 50),
+                                  answers(), "", kBound);
   EXPECT_TRUE(fixed.workers.ok) << fixed.workers.message;
 }
 
@@ -675,7 +705,8 @@ Json deploymentWithEnv(const Json& env, const std::string& container = "app") {
 TEST(ForeignEnvEntry, AnEntryTheUserSetIsNeverReplaced) {
   const auto s = store();
   const Json userUrl = {{{"name", "REDIS_URL"}, {"value", "redis://mine:6379/0"}}};
-  const auto decision = decideWiring(s, kEndpoint, deploymentWithEnv(userUrl), answers(), "", kBound);
+  const auto decision =
+      decideWiring(s, kEndpoint, deploymentWithEnv(userUrl), answers(), "", kBound);
   EXPECT_FALSE(decision.wiring.has_value()) << "the user's REDIS_URL would be replaced";
   EXPECT_FALSE(decision.applyDeployment);
   EXPECT_TRUE(decision.needsUser);
@@ -717,11 +748,12 @@ TEST(ForeignEnvEntry, TheOperatorsOwnEntriesAndOtherNamesAreFine) {
   Json spec = kManagedSpec;
   spec["target"]["containers"] = {"app"};
   const Json other = {{{"name", "LOG_LEVEL"}, {"value", "debug"}}};
-  const auto otherNames = decideWiring(s, kEndpoint, deploymentWithEnv(other), answers(), "", kBound);
+  const auto otherNames =
+      decideWiring(s, kEndpoint, deploymentWithEnv(other), answers(), "", kBound);
   EXPECT_TRUE(otherNames.wiring.has_value()) << otherNames.wired.message;
   const Json sidecarUrl = {{{"name", "REDIS_URL"}, {"value", "redis://sidecar:6379/0"}}};
-  const auto onlyApp =
-      decideWiring(store(spec), kEndpoint, deploymentWithEnv(sidecarUrl, "sidecar"), answers(), "", kBound);
+  const auto onlyApp = decideWiring(
+      store(spec), kEndpoint, deploymentWithEnv(sidecarUrl, "sidecar"), answers(), "", kBound);
   EXPECT_TRUE(onlyApp.wiring.has_value()) << onlyApp.wired.message;
 
   // What the operator applied itself (its field manager owns the entries) is its own to change.
