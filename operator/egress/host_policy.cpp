@@ -171,6 +171,12 @@ std::expected<std::pair<std::string, int>, std::string> hostOf(std::string_view 
     }
     port = parsed;
   }
+  // Brackets only around the whole host (an IPv6 address): "d0::7]" or "[[::1]" is no host.
+  const std::string_view inner =
+      host.starts_with("[") ? host.substr(1, host.size() >= 2 ? host.size() - 2 : 0) : host;
+  if (inner.find_first_of("[]") != std::string_view::npos) {
+    return std::unexpected(std::string("has a [ or ] outside brackets around an IPv6 address"));
+  }
   const std::string normalized = normalHost(host);
   if (normalized.empty()) return std::unexpected(std::string("has no host"));
   return std::pair{normalized, port};

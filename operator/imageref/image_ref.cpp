@@ -154,6 +154,13 @@ std::expected<void, std::string> splitName(std::string_view name, ImageRef& out)
     start = slash + 1;
   }
   out.path = std::string(path);
+  // The limit holds for the name as a runtime pulls it: "redis" is docker.io/library/redis.
+  if (const auto canonical = out.canonicalName(); canonical.size() > kMaxName) {
+    return std::unexpected("the image name is longer than " + std::to_string(kMaxName) +
+                           " characters as it is pulled (" +
+                           canonical.substr(0, canonical.find('/')) +
+                           "/..., with the registry and library/ filled in)");
+  }
   return {};
 }
 

@@ -79,6 +79,10 @@ TEST(ImageRef, InvalidReferencesSayWhatIsWrong) {
       {"a-/b", "the repository"},
       {"redis.", "the repository"},
       {std::string(256, 'a'), "the image name is longer than 255 characters"},
+      // 250 characters as written, 266 as pulled (docker.io/library/...): found by image_ref_fuzz.
+      {"team/" + std::string(245, 'a'),
+       "longer than 255 characters as it is pulled (docker.io/..., with the registry"},
+      {std::string(250, 'a'), "as it is pulled"},
       {std::string(600, 'a'), "longer than 512"},
   };
   for (const auto& row : rows) {
