@@ -114,9 +114,12 @@ std::expected<void, std::string> checkDigest(std::string_view digest) {
 }
 
 bool looksLikeDomain(std::string_view component) {
-  return component.find_first_of(".:") != std::string_view::npos || component == "localhost" ||
-         std::any_of(component.begin(), component.end(),
-                     [](char c) { return c >= 'A' && c <= 'Z'; });
+  // "[fd00::1]": an IPv6 address, in any case ("[D1]" is one, and "[d1]" as the canonical name
+  // writes it must be one too).
+  return component.starts_with("[") || component.find_first_of(".:") != std::string_view::npos ||
+         component == "localhost" || std::any_of(component.begin(), component.end(), [](char c) {
+           return c >= 'A' && c <= 'Z';
+         });
 }
 
 std::string lower(std::string_view text) {

@@ -39,6 +39,10 @@ TEST(ImageRef, ValidReferencesSplitIntoTheirParts) {
       {"redis:7@" + digest,
        {.path = "redis", .tag = "7", .digest = digest},
        "docker.io/library/redis"},
+      // An IPv6 registry in upper case: its canonical name, in lower case, is still a registry
+      // (found by image_ref_fuzz).
+      {"[D1]/a", {.domain = "[D1]", .path = "a"}, "[d1]/a"},
+      {"[d1]/a", {.domain = "[d1]", .path = "a"}, "[d1]/a"},
   };
   for (const auto& row : rows) {
     const auto parsed = parse(row.text);
@@ -46,6 +50,7 @@ TEST(ImageRef, ValidReferencesSplitIntoTheirParts) {
     EXPECT_EQ(*parsed, row.want) << row.text;
     EXPECT_EQ(parsed->canonicalName(), row.canonical) << row.text;
     EXPECT_EQ(parsed->toString(), row.text);
+    EXPECT_TRUE(parse(parsed->canonicalName()).has_value()) << row.canonical;
   }
 }
 
