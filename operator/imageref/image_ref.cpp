@@ -128,6 +128,14 @@ std::string lower(std::string_view text) {
   return out;
 }
 
+// A canonical name with its registry in lower case: registries are host names, which compare in
+// any case; repositories are lower case already.
+std::string comparable(const std::string& canonical) {
+  const auto slash = canonical.find('/');
+  return lower(std::string_view(canonical).substr(0, slash)) +
+         (slash == std::string::npos ? std::string() : canonical.substr(slash));
+}
+
 // Splits a name into domain and path and checks both.
 std::expected<void, std::string> splitName(std::string_view name, ImageRef& out) {
   if (name.empty()) return std::unexpected(std::string("the image name is empty"));
@@ -173,7 +181,9 @@ std::string ImageRef::canonicalName() const {
   if (domain.empty()) {
     return "docker.io/" + (path.find('/') == std::string::npos ? "library/" + path : path);
   }
-  return lower(domain) + "/" + path;
+  // The registry as written: lowering it could make it read as a path ("Redis/x" is a registry,
+  // "redis/x" is not). Allow-lists compare registries in any case (comparable() below).
+  return domain + "/" + path;
 }
 
 std::string ImageRef::toString() const {
@@ -249,15 +259,16 @@ std::expected<AllowList, std::string> AllowList::parse(std::string_view text) {
                              ": give a registry or an image name, without a tag or digest");
     }
     // As an image: "redis" is docker.io/library/redis, "bitnami/redis" docker.io/bitnami/redis.
-    out.entries_.push_back(
-        {.text = std::string(item), .registry = false, .name = parsed->canonicalName()});
+    out.entries_.push_back({.text = std::string(item),
+                            .registry = false,
+                            .name = comparable(parsed->canonicalName())});
   }
   return out;
 }
 
 bool AllowList::allows(const ImageRef& image) const {
   if (entries_.empty()) return true;
-  const std::string name = image.canonicalName();
+  const std::string name = comparable(image.canonicalName());
   const std::string registry = name.substr(0, name.find('/'));
   return std::any_of(entries_.begin(), entries_.end(), [&](const Entry& entry) {
     if (entry.registry) return registry == entry.name;

@@ -35,7 +35,7 @@ struct ImageRef {
 
   // The name with Docker Hub's defaults spelled out: "docker.io/library/redis" for "redis",
   // "docker.io/bitnami/redis" for "bitnami/redis", "registry.example.com/redis" as it is. The
-  // domain in lower case (host names are case-insensitive).
+  // domain as written (in lower case "Redis/x" would read as a path, not a registry).
   std::string canonicalName() const;
   // The reference as written back: [domain/]path[:tag][@digest].
   std::string toString() const;
@@ -56,7 +56,8 @@ std::expected<ImageRef, std::string> parse(std::string_view text);
 //   - an image-name entry matches that image and the images under it at a "/" boundary:
 //     registry.example.com/redis allows registry.example.com/redis:7 and
 //     registry.example.com/redis/sentinel, never registry.example.com/redis-evil.
-// Tags and digests do not matter; both sides are compared by canonicalName().
+// Tags and digests do not matter; both sides are compared by canonicalName(), the registry in
+// any case.
 class AllowList {
  public:
   // From the flag's text: entries separated by commas, spaces around them ignored. An entry that

@@ -32,16 +32,17 @@ TEST(ImageRef, ValidReferencesSplitIntoTheirParts) {
        "localhost/redis"},
       {"Registry.Example.com/a__b.c---d/e",
        {.domain = "Registry.Example.com", .path = "a__b.c---d/e"},
-       "registry.example.com/a__b.c---d/e"},
+       "Registry.Example.com/a__b.c---d/e"},
       {"[::1]:5000/redis:7",
        {.domain = "[::1]:5000", .path = "redis", .tag = "7"},
        "[::1]:5000/redis"},
       {"redis:7@" + digest,
        {.path = "redis", .tag = "7", .digest = digest},
        "docker.io/library/redis"},
-      // An IPv6 registry in upper case: its canonical name, in lower case, is still a registry
-      // (found by image_ref_fuzz).
-      {"[D1]/a", {.domain = "[D1]", .path = "a"}, "[d1]/a"},
+      // A registry in upper case stays as written: in lower case "rediA/x" would read as a path
+      // and "[D1]" not at all (both found by image_ref_fuzz).
+      {"[D1]/a", {.domain = "[D1]", .path = "a"}, "[D1]/a"},
+      {"rediA/x", {.domain = "rediA", .path = "x"}, "rediA/x"},
       {"[d1]/a", {.domain = "[d1]", .path = "a"}, "[d1]/a"},
   };
   for (const auto& row : rows) {
