@@ -395,7 +395,8 @@ int run(int argc, char** argv) {
   auto& storesCache = manager.addInformer(
       {.resource = ss::kube::resources::kSessionStores,
        .namespaces = watchedNamespaces,
-       .resync = std::chrono::hours(10)},
+       .resync = std::chrono::hours(10),
+       .indexedFields = {"spec.target.deployment", "spec.target.service"}},
       cached.observing(
           ss::kube::resources::kSessionStores,
           ss::controller::filterUpdates(controller->enqueueFor(ss::controller::Controller::ownKey),

@@ -184,7 +184,44 @@ kube::Result<kube::ObjectList> CachedClient::list(const kube::Resource& r, const
       return kube::ObjectList{.items = cache.list(ns)};
     }
   }
+  if (auto indexed = listByIndexedField(r, ns, options)) return std::move(*indexed);
   return server_.list(r, ns, options);
+}
+
+std::optional<kube::ObjectList> CachedClient::listByIndexedField(
+    const kube::Resource& r, const std::string& ns, const kube::ListOptions& options) {
+  if (options.fieldSelector.empty() || !options.labelSelector.empty() ||
+      !options.continueToken.empty() || options.metadataOnly) {
+    return std::nullopt;
+  }
+  // One requirement "field=value" (or "=="); the value as written, with no escapes (names never
+  // hold the characters a selector escapes).
+  const std::string& selector = options.fieldSelector;
+  const auto eq = selector.find('=');
+  if (eq == std::string::npos || eq == 0) return std::nullopt;
+  const std::size_t valueAt = selector.compare(eq, 2, "==") == 0 ? eq + 2 : eq + 1;
+  const std::string field = selector.substr(0, eq);
+  const std::string value = selector.substr(valueAt);
+  if (field.back() == '!' || value.find_first_of(",=!\\") != std::string::npos) {
+    return std::nullopt;
+  }
+  for (const informer::Informer* cache : cachesFor(r)) {
+    const auto& watched = cache->namespaces();
+    const bool covered =
+        watched.empty() || (!ns.empty() && std::find(watched.begin(), watched.end(), ns) !=
+                                               watched.end());
+    if (!covered || !cache->complete() || !cache->indexes(field) || !cache->hasSynced()) {
+      continue;
+    }
+    auto items = cache->listWhere(ns, field, value);
+    if (!items) continue;
+    {
+      std::lock_guard lock(mu_);
+      ++stats_.listCacheHits;
+    }
+    return kube::ObjectList{.items = std::move(*items)};
+  }
+  return std::nullopt;
 }
 
 kube::Result<Json> CachedClient::create(const kube::Resource& r, const std::string& ns,

@@ -3,8 +3,11 @@
 // there, and asks the server otherwise (the caches are label-scoped: a miss proves nothing, a
 // same-named object of the user's may exist). A list asking resourceVersion "0" (any recent
 // version, which the API server too answers from its cache) with no selector is answered from a
-// complete cache registered with serveListsFrom(); every other list, the watches and every write
-// go to the server.
+// complete cache registered with serveListsFrom(). A list by one field of a cache's
+// indexedFields ("spec.target.deployment=shop", the form of the API server's field selectors on
+// a CRD's selectableFields) is answered from a complete, synced cache registered with serveFrom(),
+// as fresh as the cache (as controller-runtime's cached lists). Every other list, the watches and
+// every write go to the server.
 //
 // Read-your-writes lives here: the client remembers the object (or deletion) each of its own
 // writes returned, for resources it serves from a cache, so that a get() right after a write
@@ -99,6 +102,10 @@ class CachedClient final : public kube::Client {
   void remember(const kube::Resource& r, const std::string& ns, const std::string& name,
                 const Json& answer, bool removed);
   void cacheApplied(const kube::Resource& r, const Json& object, bool deleted);
+  // A list by one indexed field answered from a cache of r; nullopt: the server must answer.
+  std::optional<kube::ObjectList> listByIndexedField(const kube::Resource& r,
+                                                     const std::string& ns,
+                                                     const kube::ListOptions& options);
 
   kube::Client& server_;
   const clock::Clock& clock_;

@@ -24,9 +24,33 @@ void stripManagedFields(Json& object) {
   }
 }
 
-Informer::Entry Informer::encode(const Json& object) {
-  Entry entry{metaString(object, "resourceVersion"), Json::to_cbor(object)};
+namespace {
+
+// The string at a dotted path ("spec.target.deployment"); nullopt when absent or not a string.
+std::optional<std::string> stringAtPath(const Json& object, std::string_view path) {
+  const Json* at = &object;
+  while (true) {
+    if (!at->is_object()) return std::nullopt;
+    const auto dot = path.find('.');
+    const auto it = at->find(std::string(path.substr(0, dot)));
+    if (it == at->end()) return std::nullopt;
+    at = &*it;
+    if (dot == std::string_view::npos) break;
+    path.remove_prefix(dot + 1);
+  }
+  if (!at->is_string()) return std::nullopt;
+  return at->get<std::string>();
+}
+
+}  // namespace
+
+Informer::Entry Informer::encode(const Json& object) const {
+  Entry entry{.resourceVersion = metaString(object, "resourceVersion"),
+              .cbor = Json::to_cbor(object)};
   entry.cbor.shrink_to_fit();
+  for (const auto& field : options_.indexedFields) {
+    entry.indexed.push_back(stringAtPath(object, field));
+  }
   return entry;
 }
 
@@ -127,6 +151,29 @@ std::vector<Json> Informer::list(const std::string& ns) const {
   for (auto it = store_.lower_bound(prefix); it != store_.end(); ++it) {
     if (!prefix.empty() && it->first.compare(0, prefix.size(), prefix) != 0) break;
     out.push_back(decode(it->second));
+  }
+  return out;
+}
+
+bool Informer::indexes(std::string_view field) const {
+  return std::ranges::find(options_.indexedFields, field) != options_.indexedFields.end();
+}
+
+std::optional<std::vector<Json>> Informer::listWhere(const std::string& ns,
+                                                     std::string_view field,
+                                                     std::string_view value) const {
+  const auto found = std::ranges::find(options_.indexedFields, field);
+  if (found == options_.indexedFields.end()) return std::nullopt;
+  const auto index = static_cast<std::size_t>(found - options_.indexedFields.begin());
+  std::lock_guard lock(mu_);
+  std::vector<Json> out;
+  const std::string prefix = ns.empty() ? "" : ns + "/";
+  for (auto it = store_.lower_bound(prefix); it != store_.end(); ++it) {
+    if (!prefix.empty() && it->first.compare(0, prefix.size(), prefix) != 0) break;
+    const auto& indexed = it->second.indexed;
+    if (index < indexed.size() && indexed[index] && *indexed[index] == value) {
+      out.push_back(decode(it->second));
+    }
   }
   return out;
 }

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -60,6 +61,10 @@ struct InformerOptions {
   // no backoff).
   bool optional = false;
   clock::Duration absentRecheck = std::chrono::minutes(10);
+  // Fields (dotted paths to a string, such as "spec.target.deployment") each cached object is
+  // indexed by: listWhere() answers "the objects whose field equals V" without decoding the
+  // others, as the API server answers a field selector on a CRD's selectableFields.
+  std::vector<std::string> indexedFields;
   clock::Duration initialBackoff = std::chrono::milliseconds(800);
   clock::Duration maxBackoff = std::chrono::seconds(30);
 };
@@ -96,6 +101,11 @@ class Informer {
   std::optional<std::string> resourceVersionOf(const std::string& ns,
                                                const std::string& name) const;
   std::vector<Json> list(const std::string& ns = "") const;
+  // The cached objects of `ns` ("": all) whose `field` is the string `value`; nullopt when
+  // `field` is not one of the options' indexedFields. Only the matches are decoded.
+  std::optional<std::vector<Json>> listWhere(const std::string& ns, std::string_view field,
+                                             std::string_view value) const;
+  bool indexes(std::string_view field) const;
   size_t size() const;
   InformerStats stats() const;
   const kube::Resource& resource() const { return options_.resource; }
@@ -117,12 +127,14 @@ class Informer {
   // The optional resource is not served: `ns`'s part of the cache is emptied and synced.
   void markAbsent(const std::string& ns);
   void apply(const kube::WatchEvent& event);
-  // A cached object: its resourceVersion, and the object itself as CBOR.
+  // A cached object: its resourceVersion, the values of the indexed fields (in the order of
+  // options_.indexedFields; nullopt where absent or not a string), and the object as CBOR.
   struct Entry {
     std::string resourceVersion;
+    std::vector<std::optional<std::string>> indexed;
     std::vector<std::uint8_t> cbor;
   };
-  static Entry encode(const Json& object);
+  Entry encode(const Json& object) const;
   static Json decode(const Entry& entry);
   void resyncLoop();
   // Waits `d` on the clock unless stopped first; false when stopped.

@@ -122,7 +122,10 @@ kube::Result<Gathered> gather(kube::Client& client, const api::SessionStore& sto
   out.deployment = std::move(deployment.object);
   out.service = std::move(service.object);
   // Who keeps the targets. Most passes read nothing here: a wired target names this store.
-  std::optional<std::vector<Json>> namespaceStores;  // listed once, when needed
+  // Otherwise the stores that name the same target, by a field selector (the CRD's
+  // selectableFields; answered from the SessionStores' cache, indexed by these fields): never a
+  // list of every store of the namespace, which made each new store's pass cost as much as
+  // the namespace holds.
   const auto claimants = [&](const std::optional<Json>& target, std::string_view field,
                              std::vector<Json>& into) -> std::optional<kube::Error> {
     if (!target) return std::nullopt;
@@ -136,12 +139,10 @@ kube::Result<Gathered> gather(kube::Client& client, const api::SessionStore& sto
       }
       if (!holder && holder.error().kind != kube::ErrorKind::kNotFound) return holder.error();
     }
-    if (!namespaceStores) {
-      auto listed = client.listAll(kube::resources::kSessionStores, ns);
-      if (!listed) return listed.error();
-      namespaceStores = std::move(listed->items);
-    }
-    into = *namespaceStores;
+    auto listed = client.listAll(kube::resources::kSessionStores, ns,
+                                 {.fieldSelector = targetFieldSelector(field, targetName(*target))});
+    if (!listed) return listed.error();
+    into = std::move(listed->items);
     return std::nullopt;
   };
   if (auto error = claimants(out.deployment, "deployment", out.deploymentClaimants)) {
@@ -161,6 +162,10 @@ std::string wiredByLabel(const Json& object) {
 std::string targetName(const Json& object) {
   const Json* name = kube::at(object, {"metadata", "name"});
   return name != nullptr && name->is_string() ? name->get<std::string>() : std::string();
+}
+
+std::string targetFieldSelector(std::string_view field, const std::string& name) {
+  return "spec.target." + std::string(field) + "=" + name;
 }
 
 bool namesTarget(const Json& sessionStore, std::string_view field, const std::string& name) {

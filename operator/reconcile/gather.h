@@ -71,6 +71,10 @@ kube::Result<Gathered> gather(kube::Client& client, const api::SessionStore& sto
 std::string wiredByLabel(const Json& object);
 std::string targetName(const Json& object);
 bool namesTarget(const Json& sessionStore, std::string_view field, const std::string& name);
+// The field selector of the SessionStores naming `name` in spec.target.<field>: the CRD makes
+// spec.target.deployment and spec.target.service selectable, and the operator's cache of
+// SessionStores is indexed by both (app/main.cpp).
+std::string targetFieldSelector(std::string_view field, const std::string& name);
 
 // The store's health as `health` knows it (the one read that is not of the cluster).
 health::ProbeResult gatherHealth(health::StoreHealth& health, const std::string& key,

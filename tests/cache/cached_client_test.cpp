@@ -59,7 +59,7 @@ class FedStream final : public kube::WatchStream {
 
 class CachedClientTest : public ::testing::Test {
  protected:
-  void startCache(std::vector<Json> listed) {
+  void startCache(std::vector<Json> listed, std::vector<std::string> indexedFields = {}) {
     const uint64_t adds = listed.size();
     stream_ = new FedStream();  // owned by the informer once watch() returns it
     EXPECT_CALL(server_, list(kCm, "ns", _))
@@ -70,7 +70,9 @@ class CachedClientTest : public ::testing::Test {
           return std::unique_ptr<kube::WatchStream>(new FedStream());
         });
     informer_ = std::make_unique<informer::Informer>(
-        server_, informer::InformerOptions{.resource = kCm, .namespaces = {"ns"}},
+        server_,
+        informer::InformerOptions{
+            .resource = kCm, .namespaces = {"ns"}, .indexedFields = std::move(indexedFields)},
         client_.observing(
             kCm, informer::Handlers{.onAdd = [this](const Json&) { seen(); },
                                     .onUpdate = [this](const Json&, const Json&) { seen(); },
@@ -243,6 +245,38 @@ TEST_F(CachedClientTest, AnyVersionListsAreAnsweredFromACompleteCache) {
   EXPECT_CALL(server_, list(kCm, "ns", _)).WillOnce(Return(kube::ObjectList{}));  // a selector
   EXPECT_TRUE(client_.list(kCm, "ns", {.labelSelector = "app=web", .resourceVersion = "0"}));
   EXPECT_EQ(client_.stats().listCacheHits, 1u);
+}
+
+// A new store looks for the other stores naming its target by a field selector: a cache indexed
+// by that field answers, decoding only the matches, and follows changes of the field. Any other
+// selector (another field, a negation, two terms, a label selector beside it) goes to the server.
+TEST_F(CachedClientTest, AListByAnIndexedFieldIsAnsweredFromTheCache) {
+  startCache({configMap("a", "5", "one"), configMap("b", "6", "two"), configMap("c", "7", "two")},
+             {"data.k"});
+  auto listed = client_.list(kCm, "ns", {.fieldSelector = "data.k=two"});
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->items.size(), 2u);
+  EXPECT_EQ(listed->items[0]["metadata"]["name"], "b");
+  EXPECT_EQ(listed->items[1]["metadata"]["name"], "c");
+  EXPECT_TRUE(client_.list(kCm, "ns", {.fieldSelector = "data.k=none"})->items.empty());
+
+  feed(WatchEventType::kModified, configMap("b", "8", "three"));
+  listed = client_.listAll(kCm, "ns", {.fieldSelector = "data.k==three"});
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->items.size(), 1u);
+  EXPECT_EQ(listed->items[0]["metadata"]["name"], "b");
+  EXPECT_EQ(client_.list(kCm, "ns", {.fieldSelector = "data.k=two"})->items.size(), 1u);
+  EXPECT_EQ(client_.stats().listCacheHits, 4u);
+
+  for (const std::string selector : {"data.k!=two", "metadata.name=a", "data.k=two,data.k=one"}) {
+    EXPECT_CALL(server_, list(kCm, "ns", _)).WillOnce(Return(kube::ObjectList{}));
+    EXPECT_TRUE(client_.list(kCm, "ns", {.fieldSelector = selector})) << selector;
+  }
+  EXPECT_CALL(server_, list(kCm, "ns", _)).WillOnce(Return(kube::ObjectList{}));
+  EXPECT_TRUE(client_.list(kCm, "ns", {.labelSelector = "app=web", .fieldSelector = "data.k=two"}));
+  EXPECT_CALL(server_, list(kCm, "other", _)).WillOnce(Return(kube::ObjectList{}));
+  EXPECT_TRUE(client_.list(kCm, "other", {.fieldSelector = "data.k=two"}));  // not watched
+  EXPECT_EQ(client_.stats().listCacheHits, 4u);
 }
 
 TEST(CaughtUp, ComparesDecimalVersionsAndOtherwiseOnlyEquality) {

@@ -380,6 +380,45 @@ TEST(Informer, ResyncReplaysEveryObjectAsAnUpdate) {
   informer.stop();
 }
 
+// An index by a field: only the objects whose field is that string, in the namespace asked;
+// an object without the field, or with a non-string there, matches no value; a field not
+// indexed is nullopt (the caller must ask the server).
+TEST(Informer, ListWhereAnswersByAnIndexedFieldOnly) {
+  auto named = [](const std::string& name, const std::string& ns, const Json& target) {
+    Json o = object(name, "1", ns);
+    o["spec"]["target"] = target;
+    return o;
+  };
+  ScriptedClient client;
+  client.lists.push_back(listOf({named("a", "ns", {{"deployment", "shop"}}),
+                                 named("b", "ns", {{"deployment", "cart"}}),
+                                 named("c", "ns", {{"deployment", "shop"}}),
+                                 named("d", "ns", {{"deployment", 7}}), named("e", "ns", Json())},
+                                "3"));
+  Journal journal;
+  auto opts = options();
+  opts.indexedFields = {"spec.target.deployment"};
+  Informer informer(client, opts, journal.handlers());
+  informer.start();
+  ASSERT_TRUE(journal.waitForCount(5));
+  auto names = [](const std::vector<Json>& items) {
+    std::vector<std::string> out;
+    for (const auto& item : items) out.push_back(item["metadata"]["name"]);
+    return out;
+  };
+  EXPECT_EQ(names(*informer.listWhere("ns", "spec.target.deployment", "shop")),
+            (std::vector<std::string>{"a", "c"}));
+  EXPECT_EQ(names(*informer.listWhere("", "spec.target.deployment", "cart")),
+            (std::vector<std::string>{"b"}));
+  EXPECT_TRUE(informer.listWhere("other", "spec.target.deployment", "shop")->empty());
+  EXPECT_TRUE(informer.listWhere("ns", "spec.target.deployment", "7")->empty());
+  EXPECT_TRUE(informer.listWhere("ns", "spec.target.deployment", "")->empty());
+  EXPECT_FALSE(informer.listWhere("ns", "spec.target.service", "shop"));
+  EXPECT_TRUE(informer.indexes("spec.target.deployment"));
+  EXPECT_FALSE(informer.indexes("spec.target"));
+  informer.stop();
+}
+
 TEST(Informer, KeysAreNamespaceSlashNameOrJustTheName) {
   EXPECT_EQ(Informer::keyOf(object("a", "1", "shop")), "shop/a");
   EXPECT_EQ(Informer::keyOf(Json{{"metadata", {{"name", "node-1"}}}}), "node-1");

@@ -155,6 +155,45 @@ TEST_F(ApiServerProfile, ExplainDocumentsFieldsAndGetShowsThePrinterColumns) {
   }
 }
 
+// The operator finds the other stores naming a target with a field selector; before its cache
+// has synced (or in a namespace it does not cache) the real server answers it, which it does
+// only for the CRD's selectableFields.
+TEST_F(ApiServerProfile, SelectsStoresByTheirTargetDeploymentOrService) {
+  const std::string stores = R"(
+apiVersion: sessionstore.io/v1alpha1
+kind: SessionStore
+metadata: {name: by-target-a, namespace: default}
+spec:
+  target: {deployment: shop, service: shop-front}
+  store: {type: Managed}
+---
+apiVersion: sessionstore.io/v1alpha1
+kind: SessionStore
+metadata: {name: by-target-b, namespace: default}
+spec:
+  target: {deployment: cart}
+  store: {type: Managed}
+)";
+  const auto applied = plane_->kubectl({"apply", "-f", "-"}, stores);
+  ASSERT_TRUE(applied.ok()) << applied.describe();
+  const auto byDeployment = plane_->kubectl({"get", "sessionstores", "-n", "default", "-o", "name",
+                                             "--field-selector", "spec.target.deployment=shop"});
+  ASSERT_TRUE(byDeployment.ok()) << byDeployment.describe();
+  EXPECT_EQ(byDeployment.out, "sessionstore.sessionstore.io/by-target-a\n");
+  const auto byService =
+      plane_->kubectl({"get", "sessionstores", "-n", "default", "-o", "name", "--field-selector",
+                       "spec.target.service=shop-front"});
+  ASSERT_TRUE(byService.ok()) << byService.describe();
+  EXPECT_EQ(byService.out, "sessionstore.sessionstore.io/by-target-a\n");
+  const auto none = plane_->kubectl({"get", "sessionstores", "-n", "default", "-o", "name",
+                                     "--field-selector", "spec.target.deployment=nothing"});
+  ASSERT_TRUE(none.ok()) << none.describe();
+  EXPECT_EQ(none.out, "");
+  ASSERT_TRUE(plane_->kubectl({"delete", "sessionstore", "-n", "default", "by-target-a",
+                               "by-target-b"})
+                  .ok());
+}
+
 TEST_F(ApiServerProfile, RejectsAWrongTypeWithTheSchemaMessage) {
   const auto created = plane_->kubectl({"create", "-f", "-"}, R"(
 apiVersion: sessionstore.io/v1alpha1

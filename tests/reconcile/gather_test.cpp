@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "mocks/kube/fake_client.h"
 #include "reconcile/fixtures.h"
 
@@ -25,6 +27,43 @@ TEST(Gather, AFreshStoreReadsOnlyItsTarget) {
   EXPECT_TRUE(gathered->owned.empty());
   EXPECT_EQ(api.count(Verb::kGet), 2u) << "the Deployment and the Service";
   EXPECT_EQ(api.writes(), 0u);
+}
+
+// A target that no store has wired yet: the other stores naming it are found by a field
+// selector on spec.target.<field> (never a list of the whole namespace, whose cost grew with
+// every store in it); a store naming another target is not among them.
+TEST(Gather, AnUnwiredTargetsClaimantsAreListedByAFieldSelector) {
+  FakeClient api;
+  api.put(kube::resources::kDeployments, deploymentObject());
+  api.put(kube::resources::kServices, serviceObject());
+  auto other = [](const std::string& name, const std::string& deployment) {
+    Json object = storeObject({{"target", {{"deployment", deployment}}},
+                               {"store", {{"type", "Managed"}}}});
+    object["metadata"]["name"] = name;
+    object["metadata"]["uid"] = name + "-uid";
+    return object;
+  };
+  api.put(kube::resources::kSessionStores, storeObject());
+  api.put(kube::resources::kSessionStores, other("rival", "web"));
+  api.put(kube::resources::kSessionStores, other("elsewhere", "cart"));
+  auto gathered = gather(api, store(), /*fresh=*/true);
+  ASSERT_TRUE(gathered.has_value()) << gathered.error().message;
+  std::vector<std::string> names;
+  for (const auto& claimant : gathered->deploymentClaimants) {
+    names.push_back(claimant["metadata"]["name"]);
+  }
+  std::ranges::sort(names);
+  EXPECT_EQ(names, (std::vector<std::string>{"rival", "web"}));
+  ASSERT_EQ(gathered->serviceClaimants.size(), 1u) << "only web names the Service";
+  EXPECT_EQ(gathered->serviceClaimants[0]["metadata"]["name"], "web");
+  std::vector<std::string> selectors;
+  for (const auto& request : api.requests()) {
+    if (request.verb == Verb::kList && request.resource == "sessionstores") {
+      selectors.push_back(request.detail);
+    }
+  }
+  EXPECT_EQ(selectors, (std::vector<std::string>{"|spec.target.deployment=web",
+                                                 "|spec.target.service=web"}));
 }
 
 TEST(Gather, AKnownStoreReadsItsSecretsAndEveryObjectItControls) {

@@ -103,14 +103,19 @@ class FakeClient : public Client {
   Result<ObjectList> list(const Resource& r, const std::string& ns,
                           const ListOptions& options = {}) override {
     std::lock_guard lock(mu_);
-    log(Verb::kList, r, ns, "", options.labelSelector);
+    log(Verb::kList, r, ns, "",
+        options.fieldSelector.empty() ? options.labelSelector
+                                      : options.labelSelector + "|" + options.fieldSelector);
     if (auto failure = injected(Verb::kList, r)) return std::unexpected(*failure);
     ObjectList out;
     const std::string prefix = r.resource + "|" + (r.namespaced ? ns : std::string()) + "|";
     for (const auto& [key, object] : objects_) {
       if (!key.starts_with(r.resource + "|")) continue;
       if (!ns.empty() && !key.starts_with(prefix)) continue;
-      if (matchesSelector(object, options.labelSelector)) out.items.push_back(object);
+      if (matchesSelector(object, options.labelSelector) &&
+          matchesFields(object, options.fieldSelector)) {
+        out.items.push_back(object);
+      }
     }
     out.resourceVersion = std::to_string(version_);
     return out;
@@ -310,6 +315,28 @@ class FakeClient : public Client {
         }
         const std::string label = term.substr(0, eq);
         if (labels == nullptr || labels->value(label, "") != term.substr(eq + 1)) return false;
+      }
+      start = end + 1;
+    }
+    return true;
+  }
+
+  // A field selector of "path=value" terms, as the API server answers one on a CRD's
+  // selectableFields: the string at the dotted path equals the value.
+  static bool matchesFields(const Json& object, const std::string& selector) {
+    std::size_t start = 0;
+    while (start < selector.size()) {
+      const std::size_t end = std::min(selector.find(',', start), selector.size());
+      const std::string term = selector.substr(start, end - start);
+      const std::size_t eq = term.find('=');
+      if (eq != std::string::npos) {
+        std::string pointer = "/" + term.substr(0, eq);
+        std::replace(pointer.begin(), pointer.end(), '.', '/');
+        const Json::json_pointer at(pointer);
+        if (!object.contains(at) || !object.at(at).is_string() ||
+            object.at(at).get<std::string>() != term.substr(eq + 1)) {
+          return false;
+        }
       }
       start = end + 1;
     }
