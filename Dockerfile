@@ -17,7 +17,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build pkg-config \
       libcpprest-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev \
-      libhiredis-dev libssl-dev libboost-dev libjemalloc-dev ccache \
+      libhiredis-dev libssl-dev libboost-dev libjemalloc-dev zlib1g-dev ccache \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR $SRC
 COPY CMakeLists.txt ./

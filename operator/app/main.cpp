@@ -407,7 +407,10 @@ int run(int argc, char** argv) {
   const std::string managedBy =
       std::string(ss::identity::kManagedByLabel) + "=" + std::string(ss::identity::kName);
   const auto slim = [](ss::kube::Json& object) {
-    ss::cache::slimObject(object, ss::identity::kFieldManager);
+    ss::cache::slimObject(object, ss::identity::kFieldManager, ss::cache::OwnFields::kDrop);
+  };
+  const auto slimTarget = [](ss::kube::Json& object) {
+    ss::cache::slimObject(object, ss::identity::kFieldManager, ss::cache::OwnFields::kKeep);
   };
   for (const auto* resource :
        {&ss::kube::resources::kConfigMaps, &ss::kube::resources::kServices,
@@ -436,7 +439,7 @@ int run(int argc, char** argv) {
         {.resource = *resource,
          .namespaces = watchedNamespaces,
          .labelSelector = std::string(ss::identity::kWiredByLabel),
-         .transform = slim},
+         .transform = slimTarget},
         cached.observing(*resource,
                          controller->enqueueFor([&waiters, resource](const ss::kube::Json& object) {
                            return waiters.keysFor(resource->kind, object);

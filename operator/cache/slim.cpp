@@ -15,7 +15,7 @@ constexpr std::string_view kKeptStatus[] = {"replicas",          "readyReplicas"
                                             "availableReplicas", "updatedReplicas",
                                             "currentReplicas",   "observedGeneration"};
 
-void slimManagedFields(Json& metadata, std::string_view manager) {
+void slimManagedFields(Json& metadata, std::string_view manager, OwnFields ownFields) {
   const auto it = metadata.find("managedFields");
   if (it == metadata.end()) return;
   if (!it->is_array()) {
@@ -32,8 +32,10 @@ void slimManagedFields(Json& metadata, std::string_view manager) {
   if (ownUpdate) return;  // the take-over rewrites the whole list: keep it whole
   Json kept = Json::array();
   for (auto& entry : *it) {
-    if (entry.is_object() && entry.value("manager", "") == manager)
+    if (entry.is_object() && entry.value("manager", "") == manager) {
+      if (ownFields == OwnFields::kDrop) entry.erase("fieldsV1");
       kept.push_back(std::move(entry));
+    }
   }
   if (kept.empty()) {
     metadata.erase(it);
@@ -44,10 +46,10 @@ void slimManagedFields(Json& metadata, std::string_view manager) {
 
 }  // namespace
 
-void slimObject(Json& object, std::string_view manager) {
+void slimObject(Json& object, std::string_view manager, OwnFields ownFields) {
   if (!object.is_object()) return;
   if (const auto meta = object.find("metadata"); meta != object.end() && meta->is_object()) {
-    slimManagedFields(*meta, manager);
+    slimManagedFields(*meta, manager, ownFields);
     if (const auto annotations = meta->find("annotations");
         annotations != meta->end() && annotations->is_object()) {
       annotations->erase(std::string(kLastApplied));

@@ -44,17 +44,18 @@ std::optional<std::string> stringAtPath(const Json& object, std::string_view pat
 
 }  // namespace
 
-Informer::Entry Informer::encode(const Json& object) const {
+Informer::Entry Informer::encode(const Json& object) {
   Entry entry{.resourceVersion = metaString(object, "resourceVersion"),
-              .cbor = Json::to_cbor(object)};
-  entry.cbor.shrink_to_fit();
+              .packed = packer_.pack(Json::to_cbor(object))};
   for (const auto& field : options_.indexedFields) {
     entry.indexed.push_back(stringAtPath(object, field));
   }
   return entry;
 }
 
-Json Informer::decode(const Entry& entry) { return Json::from_cbor(entry.cbor); }
+Json Informer::decode(const Entry& entry) const {
+  return Json::from_cbor(packer_.unpack(entry.packed));
+}
 
 std::string Informer::keyOf(const Json& object) {
   const auto name = metaString(object, "name");

@@ -34,6 +34,25 @@ TEST(SlimObject, KeepsOnlyTheOperatorsApplyEntriesAndTheStatusCountersItReads) {
     "status": {"replicas": 1, "readyReplicas": 1, "observedGeneration": 2}})"));
 }
 
+// The objects the operator makes: whether its entries are Apply or Update is all it reads.
+TEST(SlimObject, DropsTheOperatorsOwnFieldsWhenAskedAndKeepsTheEntry) {
+  Json sts = Json::parse(R"({"metadata": {"name": "web-redis", "managedFields": [
+      {"manager": "sessionstore-operator", "operation": "Apply", "fieldsV1": {"f:spec": {}}},
+      {"manager": "sessionstore-operator", "operation": "Update", "subresource": "status",
+       "fieldsV1": {"f:status": {}}},
+      {"manager": "kubectl", "operation": "Apply", "fieldsV1": {"f:spec": {}}}]}})");
+  slimObject(sts, "sessionstore-operator", OwnFields::kDrop);
+  EXPECT_EQ(sts, Json::parse(R"({"metadata": {"name": "web-redis", "managedFields": [
+      {"manager": "sessionstore-operator", "operation": "Apply"},
+      {"manager": "sessionstore-operator", "operation": "Update", "subresource": "status"}]}})"));
+
+  const Json created = Json::parse(R"({"metadata": {"name": "c", "managedFields": [
+      {"manager": "sessionstore-operator", "operation": "Update", "fieldsV1": {"f:data": {}}}]}})");
+  Json slim = created;
+  slimObject(slim, "sessionstore-operator", OwnFields::kDrop);
+  EXPECT_EQ(slim, created) << "the create entry is taken over whole";
+}
+
 TEST(SlimObject, KeepsEveryEntryWhileTheOperatorStillHasItsCreateEntry) {
   // Taking the created fields over to Apply writes the whole list back: nothing may be missing.
   const Json cm = Json::parse(R"({
