@@ -302,21 +302,25 @@ class FakeClient : public Client {
         .error();
   }
 
-  static bool matchesSelector(const Json& object, const std::string& selector) {
+  // The "key=value" terms of a selector (terms without "=" are not checked here).
+  static std::vector<std::pair<std::string, std::string>> equalityTerms(
+      const std::string& selector) {
+    std::vector<std::pair<std::string, std::string>> terms;
     std::size_t start = 0;
     while (start < selector.size()) {
       const std::size_t end = std::min(selector.find(',', start), selector.size());
       const std::string term = selector.substr(start, end - start);
       const std::size_t eq = term.find('=');
-      if (eq != std::string::npos) {
-        const Json* labels = nullptr;
-        if (object.contains("metadata") && object["metadata"].contains("labels")) {
-          labels = &object["metadata"]["labels"];
-        }
-        const std::string label = term.substr(0, eq);
-        if (labels == nullptr || labels->value(label, "") != term.substr(eq + 1)) return false;
-      }
+      if (eq != std::string::npos) terms.emplace_back(term.substr(0, eq), term.substr(eq + 1));
       start = end + 1;
+    }
+    return terms;
+  }
+
+  static bool matchesSelector(const Json& object, const std::string& selector) {
+    const Json labels = object.value("/metadata/labels"_json_pointer, Json::object());
+    for (const auto& [label, value] : equalityTerms(selector)) {
+      if (!labels.is_object() || labels.value(label, "") != value) return false;
     }
     return true;
   }
@@ -324,21 +328,14 @@ class FakeClient : public Client {
   // A field selector of "path=value" terms, as the API server answers one on a CRD's
   // selectableFields: the string at the dotted path equals the value.
   static bool matchesFields(const Json& object, const std::string& selector) {
-    std::size_t start = 0;
-    while (start < selector.size()) {
-      const std::size_t end = std::min(selector.find(',', start), selector.size());
-      const std::string term = selector.substr(start, end - start);
-      const std::size_t eq = term.find('=');
-      if (eq != std::string::npos) {
-        std::string pointer = "/" + term.substr(0, eq);
-        std::replace(pointer.begin(), pointer.end(), '.', '/');
-        const Json::json_pointer at(pointer);
-        if (!object.contains(at) || !object.at(at).is_string() ||
-            object.at(at).get<std::string>() != term.substr(eq + 1)) {
-          return false;
-        }
+    for (const auto& [field, value] : equalityTerms(selector)) {
+      std::string pointer = "/" + field;
+      std::replace(pointer.begin(), pointer.end(), '.', '/');
+      const Json::json_pointer at(pointer);
+      if (!object.contains(at) || !object.at(at).is_string() ||
+          object.at(at).get<std::string>() != value) {
+        return false;
       }
-      start = end + 1;
     }
     return true;
   }
