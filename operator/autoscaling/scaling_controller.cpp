@@ -162,7 +162,11 @@ std::optional<clock::Duration> ScalingController::poll(const std::string& key) {
              ref->value("name", "") == spec.target.deployment &&
              ref->value("kind", "Deployment") == "Deployment";
     };
-    auto hpas = client_.list(kube::resources::kHorizontalPodAutoscalers, ns);
+    // Any recent version will do (resourceVersion "0"): the operator's client answers these
+    // lists from its caches of HPAs and ScaledObjects, so a poll asks the server only for the
+    // pods and their metrics.
+    auto hpas = client_.list(kube::resources::kHorizontalPodAutoscalers, ns,
+                             {.resourceVersion = "0"});
     if (!hpas && hpas.error().kind != ErrorKind::kNotFound) return options_.retryAfterError;
     if (hpas) {
       for (const Json& hpa : hpas->items) {
@@ -174,7 +178,8 @@ std::optional<clock::Duration> ScalingController::poll(const std::string& key) {
                   "spec.autoscaling.enabled to false";
       }
     }
-    auto scaledObjects = client_.list(kScaledObjects, ns);  // NotFound: KEDA is not installed
+    // NotFound: KEDA is not installed.
+    auto scaledObjects = client_.list(kScaledObjects, ns, {.resourceVersion = "0"});
     if (reason.empty() && scaledObjects) {
       for (const Json& scaled : scaledObjects->items) {
         if (!targets(scaled)) continue;
