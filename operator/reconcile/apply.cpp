@@ -55,6 +55,7 @@ const kube::Resource* resourceFor(const Json& object) {
   if (kind == "StatefulSet") return &kube::resources::kStatefulSets;
   if (kind == "NetworkPolicy") return &kube::resources::kNetworkPolicies;
   if (kind == "Deployment") return &kube::resources::kDeployments;
+  if (kind == "Certificate") return &kube::resources::kCertificates;
   return nullptr;
 }
 
