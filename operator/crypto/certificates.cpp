@@ -111,7 +111,16 @@ std::expected<TimePoint, std::string> timeOf(const ASN1_TIME* time) {
   if (seconds == static_cast<time_t>(-1) && tm.tm_year != 69) {
     return std::unexpected(std::string("a validity time out of range"));
   }
-  return std::chrono::system_clock::from_time_t(seconds);
+  // A certificate may say any time from year 0 to 9999 (RFC 5280 even gives 9999-12-31 a
+  // meaning); system_clock counts nanoseconds and ends in 2262. Times are clamped to
+  // [1970, the clock's last whole second]: what matters here is only whether a time has come,
+  // and neither end is reached by a renewal decision. It also keeps notAfter - notBefore
+  // representable.
+  using std::chrono::duration_cast;
+  const auto last = duration_cast<std::chrono::seconds>(TimePoint::max().time_since_epoch());
+  if (seconds < 0) return TimePoint{};
+  if (seconds >= last.count()) return TimePoint(duration_cast<TimePoint::duration>(last));
+  return TimePoint(duration_cast<TimePoint::duration>(std::chrono::seconds(seconds)));
 }
 
 // OpenSSL's error queue is per thread and read by whoever looks next (the TLS channel names the

@@ -36,7 +36,8 @@ std::expected<KeyAndCertificate, std::string> issueServerCertificate(
     const KeyAndCertificate& ca, const std::vector<std::string>& dnsNames, TimePoint notBefore,
     TimePoint notAfter);
 
-// What the operator reads of a certificate.
+// What the operator reads of a certificate. The validity is clamped to what TimePoint holds
+// (1970 to 2262): a notAfter of 9999 reads as the clock's last second.
 struct CertificateInfo {
   TimePoint notBefore;
   TimePoint notAfter;

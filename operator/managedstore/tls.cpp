@@ -114,7 +114,10 @@ Json certificate(const api::SessionStore& store) {
 }
 
 crypto::TimePoint renewalTime(const crypto::CertificateInfo& certificate) {
-  return certificate.notBefore + (certificate.notAfter - certificate.notBefore) * 2 / 3;
+  if (certificate.notAfter <= certificate.notBefore) return certificate.notBefore;
+  // d - d/3 rather than d * 2 / 3: twice a validity of more than 146 years overflows.
+  const auto lifetime = certificate.notAfter - certificate.notBefore;
+  return certificate.notBefore + (lifetime - lifetime / 3);
 }
 
 std::optional<std::string> reissueReason(const std::optional<ServerTls>& current,

@@ -150,6 +150,17 @@ TEST_F(ReissueTest, AtTwoThirdsOfTheLifetime) {
             "the server certificate reached two thirds of its lifetime");
 }
 
+TEST(RenewalTimeTest, ALifetimeOfCenturiesDoesNotOverflow) {
+  // What readCertificate gives for a certificate valid from 1970 to 9999 (clamped to the clock).
+  crypto::CertificateInfo info{.notBefore = crypto::TimePoint{},
+                               .notAfter = crypto::TimePoint::max()};
+  const auto renewal = renewalTime(info);
+  EXPECT_GT(renewal, info.notBefore);
+  EXPECT_LT(renewal, info.notAfter);
+  info.notAfter = info.notBefore;  // no lifetime: due at once
+  EXPECT_EQ(renewalTime(info), info.notBefore);
+}
+
 TEST_F(ReissueTest, WhenItCannotServe) {
   EXPECT_EQ(reissueReason(std::nullopt, ca_.certificatePem, names_, kNow),
             "there is no server certificate yet");
