@@ -25,7 +25,8 @@ using Key = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
 using Cert = std::unique_ptr<X509, Deleter<X509, X509_free>>;
 using Extension = std::unique_ptr<X509_EXTENSION, Deleter<X509_EXTENSION, X509_EXTENSION_free>>;
 using Names = std::unique_ptr<GENERAL_NAMES, Deleter<GENERAL_NAMES, GENERAL_NAMES_free>>;
-using Constraints = std::unique_ptr<BASIC_CONSTRAINTS, Deleter<BASIC_CONSTRAINTS, BASIC_CONSTRAINTS_free>>;
+using Constraints =
+    std::unique_ptr<BASIC_CONSTRAINTS, Deleter<BASIC_CONSTRAINTS, BASIC_CONSTRAINTS_free>>;
 
 Cert readCert(std::string_view pem) {
   if (pem.size() > INT_MAX) return nullptr;
@@ -55,7 +56,8 @@ std::string certPem(X509* cert) {
 
 std::string keyPem(EVP_PKEY* key) {
   Bio bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+  if (!bio ||
+      PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     return {};
   }
   return bioText(bio.get());
@@ -132,10 +134,11 @@ struct ClearErrors {
 }  // namespace
 
 std::expected<KeyAndCertificate, std::string> makeCertificateAuthority(std::string_view commonName,
-                                                                      TimePoint notBefore,
-                                                                      TimePoint notAfter) {
+                                                                       TimePoint notBefore,
+                                                                       TimePoint notAfter) {
   const ClearErrors clear;
-  if (!(notBefore < notAfter)) return std::unexpected(std::string("notBefore is not before notAfter"));
+  if (!(notBefore < notAfter))
+    return std::unexpected(std::string("notBefore is not before notAfter"));
   Key key = newKey();
   if (!key) return std::unexpected(std::string("cannot generate the CA's key"));
   Cert cert = newCert(key.get(), commonName, notBefore, notAfter);
@@ -159,7 +162,8 @@ std::expected<KeyAndCertificate, std::string> issueServerCertificate(
     TimePoint notAfter) {
   const ClearErrors clear;
   if (dnsNames.empty()) return std::unexpected(std::string("no DNS name to certify"));
-  if (!(notBefore < notAfter)) return std::unexpected(std::string("notBefore is not before notAfter"));
+  if (!(notBefore < notAfter))
+    return std::unexpected(std::string("notBefore is not before notAfter"));
   Cert caCert = readCert(ca.certificatePem);
   if (!caCert) return std::unexpected(std::string("the CA certificate does not parse"));
   Key caKey = readKey(ca.privateKeyPem);

@@ -25,8 +25,8 @@ struct KeyAndCertificate {
 // A self-signed CA certificate (basicConstraints CA:TRUE, keyCertSign and cRLSign) named
 // `commonName`, valid from notBefore to notAfter. REQUIRES: notBefore < notAfter.
 std::expected<KeyAndCertificate, std::string> makeCertificateAuthority(std::string_view commonName,
-                                                                      TimePoint notBefore,
-                                                                      TimePoint notAfter);
+                                                                       TimePoint notBefore,
+                                                                       TimePoint notAfter);
 
 // A server certificate signed by `ca` (CA:FALSE, digitalSignature and keyEncipherment,
 // extendedKeyUsage serverAuth), its subjectAltName the `dnsNames` (the first also the common

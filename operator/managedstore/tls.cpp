@@ -105,10 +105,8 @@ Json certificate(const api::SessionStore& store) {
            {{"secretName", tlsSecretName(store)},
             {"commonName", serverDnsNames(store).front()},
             {"dnsNames", serverDnsNames(store)},
-            {"issuerRef",
-             {{"name", issuer.name}, {"kind", issuer.kind}, {"group", issuer.group}}},
-            {"privateKey",
-             {{"algorithm", "ECDSA"}, {"size", 256}, {"rotationPolicy", "Always"}}},
+            {"issuerRef", {{"name", issuer.name}, {"kind", issuer.kind}, {"group", issuer.group}}},
+            {"privateKey", {{"algorithm", "ECDSA"}, {"size", 256}, {"rotationPolicy", "Always"}}},
             {"usages", {"server auth", "digital signature", "key encipherment"}},
             {"secretTemplate", {{"labels", objectMetadata(store, "")["labels"]}}}}}};
 }

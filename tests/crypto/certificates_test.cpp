@@ -79,9 +79,9 @@ TEST(ServerCertificateTest, RefusesWhatCannotBeCertified) {
 
 TEST(ReadCertificateTest, ErrorsSayWhatIsWrong) {
   EXPECT_EQ(readCertificate("").error(), "holds no PEM certificate");
-  EXPECT_EQ(readCertificate("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
-                .error(),
-            "holds a certificate that does not parse");
+  EXPECT_EQ(
+      readCertificate("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").error(),
+      "holds a certificate that does not parse");
   EXPECT_FALSE(signedBy("garbage", "garbage"));
   EXPECT_FALSE(keyMatches("garbage", "garbage"));
 }

@@ -4,8 +4,8 @@
 // certificate is issued again, its fingerprint which certificate Redis must serve. Besides no
 // crash: the answer is the same when asked twice; an accepted certificate has a PEM certificate
 // block, a 64-hex-digit fingerprint and a renewal time within its validity; an error says
-// is one of a few fixed texts (never the input); and no error is left in the thread's OpenSSL error queue
-// (a later TLS handshake on the same thread would read it as its own).
+// is one of a few fixed texts (never the input); and no error is left in the thread's OpenSSL error
+// queue (a later TLS handshake on the same thread would read it as its own).
 #include <openssl/err.h>
 
 #include <set>
@@ -30,7 +30,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         "holds no PEM certificate", "holds a certificate that does not parse",
         "a validity time that does not parse", "a validity time out of range",
         "cannot digest the certificate"};
-    if (!kErrors.contains(first.error())) fuzz::broken("an error that is not one of the fixed texts");
+    if (!kErrors.contains(first.error()))
+      fuzz::broken("an error that is not one of the fixed texts");
     return 0;
   }
   if (input.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {

@@ -60,9 +60,8 @@ class ManagedTlsIntegration : public OperatorFixture {
     conf = std::regex_replace(conf, std::regex("aclfile [^\n]*"), "aclfile " + acl);
     conf = std::regex_replace(conf, std::regex("(^|\n)(dir|bind|port|tls-port) [^\n]*"), "$1");
     conf = std::regex_replace(conf, std::regex("/etc/redis-tls/"), dir + "/");
-    const RedisTlsFiles files{.certFile = dir + "/tls.crt",
-                              .keyFile = dir + "/tls.key",
-                              .caFile = dir + "/ca.crt"};
+    const RedisTlsFiles files{
+        .certFile = dir + "/tls.crt", .keyFile = dir + "/tls.key", .caFile = dir + "/ca.crt"};
     auto server = std::make_unique<RedisServer>(conf, "", 0, &files);
     std::ofstream(addressMap_, std::ios::app)
         << store << "-redis." << ns_ << ".svc:6379 127.0.0.1:" << server->port() << "\n";
@@ -193,6 +192,38 @@ TEST_F(ManagedTlsIntegration, ReadyWithRedissAndRenewedWithoutAFailedCommand) {
   EXPECT_EQ(decode(mustGet("secret", name + "-redis-tls-ca"), "ca.crt"),
             decode(caSecret, "ca.crt"));
   EXPECT_EQ(phase(name), "Ready") << describeStore(name);
+}
+
+}  // namespace
+}  // namespace sessionstore::testing
+
+namespace sessionstore::testing {
+namespace {
+
+// What the API server refuses (the CRD's CEL rule), and cert-manager missing from the cluster:
+// a condition that says so, not a crash, and nothing of the store's certificate written.
+TEST_F(ManagedTlsIntegration, AnIssuerWithoutTlsIsRefusedAndMissingCertManagerIsACondition) {
+  const std::string name = "cm";
+  apply(deploymentYaml(name));
+  const auto refused =
+      inNs({"apply", "-f", "-"},
+           managedStoreYaml(name, name, "      tls: {issuerRef: {name: corp-ca}}\n"));
+  EXPECT_FALSE(refused.ok());
+  EXPECT_NE(refused.err.find("tls.issuerRef is only used with tls.enabled true"), std::string::npos)
+      << refused.describe();
+
+  apply(managedStoreYaml(name, name,
+                         "      tls: {enabled: true, issuerRef: {name: corp-ca, kind: "
+                         "ClusterIssuer}}\n"));
+  ASSERT_TRUE(eventually([&] {
+    return conditionIs(name, "StoreReady", "False", "CertManagerMissing");
+  })) << describeStore(name);
+  const auto message = condition(name, "StoreReady")->value("message", "");
+  EXPECT_NE(message.find("install cert-manager"), std::string::npos) << message;
+  EXPECT_FALSE(get("secret", name + "-redis-tls-ca")) << "no CA of the operator's with an issuer";
+  EXPECT_FALSE(get("secret", name + "-session-store")) << "the app is not wired";
+  // The operator is still up and answering.
+  EXPECT_NO_THROW(operatorMetrics());
 }
 
 }  // namespace

@@ -50,8 +50,7 @@ TEST(ManagedTlsRenderTest, RedisConfListensWithTlsOnly) {
 
 TEST(ManagedTlsRenderTest, TheMonitorMayReloadTheCertificateOnlyWithTls) {
   const Passwords passwords{.app = "a", .monitor = "m"};
-  const std::string withTls =
-      configMap(store({{"enabled", true}}), passwords)["data"]["users.acl"];
+  const std::string withTls = configMap(store({{"enabled", true}}), passwords)["data"]["users.acl"];
   const std::string without =
       configMap(store({{"enabled", false}}), passwords)["data"]["users.acl"];
   EXPECT_NE(withTls.find("+config|get +config|set\n"), std::string::npos) << withTls;
@@ -76,11 +75,10 @@ TEST(ManagedTlsRenderTest, StatefulSetMountsTheSecretAndProbesOverTls) {
 
 TEST(ManagedTlsObjectsTest, NamesOfTheServices) {
   EXPECT_EQ(serverDnsNames(store({{"enabled", true}})),
-            (std::vector<std::string>{"web-redis.shop.svc", "web-redis", "web-redis.shop",
-                                      "web-redis.shop.svc.cluster.local",
-                                      "web-redis-headless.shop.svc",
-                                      "*.web-redis-headless.shop.svc",
-                                      "*.web-redis-headless.shop.svc.cluster.local"}));
+            (std::vector<std::string>{
+                "web-redis.shop.svc", "web-redis", "web-redis.shop",
+                "web-redis.shop.svc.cluster.local", "web-redis-headless.shop.svc",
+                "*.web-redis-headless.shop.svc", "*.web-redis-headless.shop.svc.cluster.local"}));
 }
 
 TEST(ManagedTlsObjectsTest, SecretsRoundTrip) {
@@ -111,7 +109,8 @@ TEST(ManagedTlsObjectsTest, SecretsRoundTrip) {
 }
 
 TEST(ManagedTlsObjectsTest, CertManagerCertificate) {
-  const auto s = store({{"enabled", true}, {"issuerRef", {{"name", "corp-ca"}, {"kind", "ClusterIssuer"}}}});
+  const auto s =
+      store({{"enabled", true}, {"issuerRef", {{"name", "corp-ca"}, {"kind", "ClusterIssuer"}}}});
   const Json certificate = managedstore::certificate(s);
   EXPECT_EQ(certificate["apiVersion"], "cert-manager.io/v1");
   EXPECT_EQ(certificate["kind"], "Certificate");

@@ -100,9 +100,9 @@ TEST_F(DecideManagedTls, CertManagerIssuesThroughACertificate) {
   EXPECT_FALSE(decision.newCa);
 
   // cert-manager's Secret: not owned by the store, with ca.crt.
-  decision = decideManagedTls(
-      s, Observed::found(managedstore::tlsSecret(s, server_, ca_.certificatePem)),
-      Observed::notRead(), kNow, kLifetime);
+  decision =
+      decideManagedTls(s, Observed::found(managedstore::tlsSecret(s, server_, ca_.certificatePem)),
+                       Observed::notRead(), kNow, kLifetime);
   EXPECT_FALSE(decision.problem);
   EXPECT_EQ(decision.caPem, ca_.certificatePem);
   EXPECT_FALSE(decision.issue) << "cert-manager renews, not the operator";
