@@ -115,9 +115,11 @@ class RedisLink final : public StoreLink {
   // A managed TLS store whose certificate was renewed: until a fresh handshake shows the
   // certificate the Secret holds, Redis is told to load its certificate files again. Redis 7
   // reloads them on CONFIG SET tls-cert-file/tls-key-file, for new connections only (open ones
-  // go on), and only when the value changes: the path is given in its other spelling each time
-  // (".../tls.crt" and "..././tls.crt", the same file), so the files the kubelet updated in the
-  // mounted Secret are read. Before the kubelet has updated them, this reloads the old ones,
+  // go on). Debian's 7.0 reloads on a CONFIG SET of the same value too (checked by hand); the
+  // path is given in its other spelling each time (".../tls.crt" and "..././tls.crt", the same
+  // file) so that a Redis that applies only a changed value reloads as well, and the files the
+  // kubelet updated in the mounted Secret are read. Before the kubelet has updated them, this
+  // reloads the old ones,
   // which are still valid: no client sees a failure either way. Failures are left for the next
   // probe: they do not make the store unhealthy.
   void reloadTlsIfStale() {
