@@ -222,6 +222,18 @@ TEST_F(ManagedTlsIntegration, AnIssuerWithoutTlsIsRefusedAndMissingCertManagerIs
   EXPECT_NE(message.find("install cert-manager"), std::string::npos) << message;
   EXPECT_FALSE(get("secret", name + "-redis-tls-ca")) << "no CA of the operator's with an issuer";
   EXPECT_FALSE(get("secret", name + "-session-store")) << "the app is not wired";
+  // kubectl explain documents the field.
+  std::string explained;
+  EXPECT_TRUE(eventually(
+      [&] {
+        const auto r = kubectl({"explain", "sessionstore.spec.store.managed.tls"});
+        explained = r.out + r.err;
+        return r.ok();
+      },
+      std::chrono::seconds(20)))
+      << explained;
+  EXPECT_NE(explained.find("issuerRef"), std::string::npos) << explained;
+  EXPECT_NE(explained.find("two thirds"), std::string::npos) << explained;
   // The operator is still up and answering.
   EXPECT_NO_THROW(operatorMetrics());
 }
