@@ -120,6 +120,21 @@ kube::Result<Json> Applier::createPasswordSecret(const managedstore::Passwords& 
                         managedstore::authSecret(store_, passwords), {.fieldManager = kManager});
 }
 
+kube::Result<Json> Applier::writeSecret(const Json& desired, const Observed& observed) const {
+  if (!observed.object) {
+    return client_.create(kube::resources::kSecrets, store_.metadata.ns, desired,
+                          {.fieldManager = kManager});
+  }
+  const Json patch = {{"metadata",
+                       {{"resourceVersion", resourceVersionOf(*observed.object)},
+                        {"labels", desired["metadata"]["labels"]},
+                        {"ownerReferences", desired["metadata"]["ownerReferences"]}}},
+                      {"type", desired["type"]},
+                      {"data", desired["data"]}};
+  return client_.patch(kube::resources::kSecrets, store_.metadata.ns, nameOf(desired),
+                       kube::PatchType::kMerge, patch, {.fieldManager = kManager});
+}
+
 kube::Result<Json> Applier::applyTo(const kube::Resource& resource, const Json& body) const {
   return client_.apply(resource, store_.metadata.ns, body, kManager, /*force=*/true);
 }

@@ -318,28 +318,11 @@ bool Reconciler::stepManagedTls(Pass& pass, const Applier& applier) {
       return true;
     }
   }
-  // A Secret the operator writes whole, made from new keys: created, or its data replaced on the
-  // version read (a merge patch with the resourceVersion: a newer version is a conflict, retried;
-  // the grant on Secrets stays get, create, patch).
+  // The CA and certificate Secrets are made whole from new keys (Applier::writeSecret).
   const auto put = [&](const Json& desired, const Observed& observed,
                        const std::string& why) -> std::optional<Json> {
     const std::string what = describeObject(desired) + " (" + why + ")";
-    kube::Result<Json> written;
-    if (observed.object) {
-      Json patch = {{"metadata",
-                     {{"resourceVersion", observed.object->value(
-                                              "/metadata/resourceVersion"_json_pointer,
-                                              std::string())},
-                      {"labels", desired["metadata"]["labels"]},
-                      {"ownerReferences", desired["metadata"]["ownerReferences"]}}},
-                    {"type", desired["type"]},
-                    {"data", desired["data"]}};
-      written = client_.patch(kube::resources::kSecrets, pass.store.metadata.ns,
-                              desired["metadata"].value("name", ""), kube::PatchType::kMerge,
-                              patch);
-    } else {
-      written = client_.create(kube::resources::kSecrets, pass.store.metadata.ns, desired);
-    }
+    kube::Result<Json> written = applier.writeSecret(desired, observed);
     if (!written) {
       pass.apiError = written.error();
       return std::nullopt;
