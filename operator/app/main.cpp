@@ -24,9 +24,9 @@
 // After <utility>: Boost.Asio 1.81, which it includes, uses std::exchange without including it.
 #include <pplx/threadpool.h>
 
+#include "app/allocator.h"
 #include "autoscaling/scaling_controller.h"
 #include "cache/cached_client.h"
-#include "app/allocator.h"
 #include "cache/slim.h"
 #include "controller/controller.h"
 #include "controller/owners.h"
@@ -43,11 +43,11 @@
 #include "limits/open_files.h"
 #include "logging/log.h"
 #include "managedstore/managed_store.h"
+#include "managedstore/tls.h"
 #include "manager/manager.h"
 #include "metrics/operator_metrics.h"
 #include "metrics/registry.h"
 #include "plan_command.h"
-#include "managedstore/tls.h"
 #include "reconcile/reconciler.h"
 #include "transport/http_transport.h"
 #include "transport/system_trust.h"
@@ -188,13 +188,13 @@ int run(int argc, char** argv) {
   // server's connections trust its CA alone, the others load the system's CAs themselves.
   // Before any thread starts: it changes the environment (transport/system_trust.h).
   ss::transport::stopDefaultTrustLoading();
-  const auto flags = parseFlags(
-      argc, argv, 2,
-      {"kubeconfig", "context", "metrics-bind-address", "health-probe-bind-address", "leader-elect",
-       "leader-election-namespace", "leader-election-id", "identity", "log-level", "namespaces",
-       "operator-namespace", "max-concurrent-reconciles", "store-address-map",
-       "store-resync-seconds", "allowed-images", "allowed-prometheus-hosts",
-       "managed-tls-certificate-seconds"});
+  const auto flags =
+      parseFlags(argc, argv, 2,
+                 {"kubeconfig", "context", "metrics-bind-address", "health-probe-bind-address",
+                  "leader-elect", "leader-election-namespace", "leader-election-id", "identity",
+                  "log-level", "namespaces", "operator-namespace", "max-concurrent-reconciles",
+                  "store-address-map", "store-resync-seconds", "allowed-images",
+                  "allowed-prometheus-hosts", "managed-tls-certificate-seconds"});
   if (!flags.error.empty()) {
     std::fprintf(stderr, "sessionstore-operator run: %s\n\n%s", flags.error.c_str(), kUsage.data());
     return 2;
@@ -229,9 +229,9 @@ int run(int argc, char** argv) {
                  "from 1 to 86400\n");
     return 2;
   }
-  const std::string lifetimeText = flag(flags, "managed-tls-certificate-seconds",
-                                        std::to_string(std::chrono::seconds(
-                                            ss::managedstore::kDefaultCertificateLifetime).count()));
+  const std::string lifetimeText = flag(
+      flags, "managed-tls-certificate-seconds",
+      std::to_string(std::chrono::seconds(ss::managedstore::kDefaultCertificateLifetime).count()));
   long long lifetimeSeconds = 0;
   if (const auto [end, ec] = std::from_chars(
           lifetimeText.data(), lifetimeText.data() + lifetimeText.size(), lifetimeSeconds);
@@ -303,11 +303,10 @@ int run(int argc, char** argv) {
     log.error("cannot configure the Kubernetes client", {{"error", client.error().describe()}});
     return 1;
   }
-  log.info(
-      "starting",
-      {{"version", SESSIONSTORE_VERSION},
-       {"allocator", ss::app::allocatorName()},
-       {"cluster", config->source}, {"server", config->server}});
+  log.info("starting", {{"version", SESSIONSTORE_VERSION},
+                        {"allocator", ss::app::allocatorName()},
+                        {"cluster", config->source},
+                        {"server", config->server}});
 
   ss::manager::ManagerOptions options{
       .metricsAddress = flag(flags, "metrics-bind-address", ":8080"),

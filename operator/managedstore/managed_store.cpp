@@ -255,9 +255,8 @@ Json statefulSet(const api::SessionStore& store, std::string_view configHash) {
     // when it is renewed, and the operator has Redis reload them (no restart).
     container["volumeMounts"].push_back(
         {{"name", kTlsVolume}, {"mountPath", kTlsDir}, {"readOnly", true}});
-    volumes.push_back(
-        {{"name", kTlsVolume},
-         {"secret", {{"secretName", tlsSecretName(store)}, {"defaultMode", 0440}}}});
+    volumes.push_back({{"name", kTlsVolume},
+                       {"secret", {{"secretName", tlsSecretName(store)}, {"defaultMode", 0440}}}});
   }
   Json podSpec = {
       {"automountServiceAccountToken", false},

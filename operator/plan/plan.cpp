@@ -7,9 +7,9 @@
 
 #include "managedstore/managed_store.h"
 #include "managedstore/tls.h"
-#include "reconcile/decide.h"
 #include "plan/yaml_json.h"
 #include "quantity/quantity.h"
+#include "reconcile/decide.h"
 #include "wiring/connection.h"
 #include "wiring/wiring.h"
 

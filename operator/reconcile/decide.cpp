@@ -213,8 +213,8 @@ ManagedTlsDecision decideManagedTls(const api::SessionStore& store, const Observ
   if (tlsSecret.object) {
     if (auto read = managedstore::serverTlsFromSecret(*tlsSecret.object)) server = std::move(*read);
   }
-  out.issue = managedstore::reissueReason(server, out.caPem, managedstore::serverDnsNames(store),
-                                          now);
+  out.issue =
+      managedstore::reissueReason(server, out.caPem, managedstore::serverDnsNames(store), now);
   if (out.issue) return out;
   const auto info = crypto::readCertificate(server->certificatePem);  // reissueReason read it
   out.certificateSha256 = info->sha256;
@@ -291,8 +291,8 @@ std::expected<void, ConditionState> applyExternalTls(const api::SessionStore& st
 
 }  // namespace
 
-ExternalStoreDecision decideExternalStore(const api::SessionStore& store,
-                                          const Observed& urlSecret, const Observed& caSecret) {
+ExternalStoreDecision decideExternalStore(const api::SessionStore& store, const Observed& urlSecret,
+                                          const Observed& caSecret) {
   const auto& ref = store.spec.store.external->urlSecretRef;
   const std::string& ns = store.metadata.ns;
   const auto missing = [&](const std::string& message) {
@@ -368,9 +368,8 @@ ConditionState decideStoreReady(const api::SessionStore& store, const health::Pr
                probe.reason == api::kReasonTlsHandshakeFailed) {
       condition.message += "; check the store's TLS port and certificate" + where;
     } else {
-      condition.message +=
-          "; check the host and port" + where +
-          ", and that the store accepts connections from the operator and the app";
+      condition.message += "; check the host and port" + where +
+                           ", and that the store accepts connections from the operator and the app";
     }
   }
   // A store that stops answering once the app is wired to it is unreachable, not provisioning,
@@ -456,7 +455,8 @@ wiring::ReplicasBound decideReplicasBound(const api::SessionStore& store,
       if (!maximum) continue;
       // Several at once is a mistake the user is told of elsewhere; size for the largest.
       if (!out || *maximum > out->replicas) {
-        out = wiring::ReplicasBound{.replicas = *maximum, .source = source, .scaler = nameOf(scaler)};
+        out =
+            wiring::ReplicasBound{.replicas = *maximum, .source = source, .scaler = nameOf(scaler)};
       }
     }
     return out;
@@ -548,8 +548,8 @@ WiringDecision decideWiring(const api::SessionStore& store,
         std::min<std::int64_t>(out.poolSize.value_or(container.poolSize), container.poolSize);
     perPod += std::int64_t{container.workers} * container.poolSize;
   }
-  workers << " (pools sized for " << bound.replicas << " replicas, "
-          << wiring::describeBound(bound) << ")";
+  workers << " (pools sized for " << bound.replicas << " replicas, " << wiring::describeBound(bound)
+          << ")";
   out.workerCount = out.wiring->deployment.containers.front().workers;
   out.wired = {.type = out.wired.type,
                .ok = true,
@@ -578,7 +578,8 @@ WiringDecision decideWiring(const api::SessionStore& store,
             << " its connection pools are sized for (" << wiring::describeBound(bound)
             << "): up to " << *replicas << " x " << perPod << " = " << *replicas * perPod
             << " connections against the store's maxclients "
-            << serverMaxClients.value_or(store.spec.store.managed.maxClients) << "; the pods are not rolled for a scale: " << wiring::howToRaiseBound(bound)
+            << serverMaxClients.value_or(store.spec.store.managed.maxClients)
+            << "; the pods are not rolled for a scale: " << wiring::howToRaiseBound(bound)
             << " to at least " << *replicas
             << " (the pods then roll once, with smaller pools), or scale back to at most "
             << bound.replicas << " (" << workers.str() << ")";

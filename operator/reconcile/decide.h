@@ -123,8 +123,8 @@ struct ManagedTlsDecision {
   // once known ("" while not).
   std::string caPem;
   std::string certificateSha256;
-  std::optional<crypto::TimePoint> renewAt;     // look again then
-  std::optional<ConditionState> problem;         // StoreReady
+  std::optional<crypto::TimePoint> renewAt;  // look again then
+  std::optional<ConditionState> problem;     // StoreReady
 };
 // REQUIRES: store.spec.store.managed.tls.enabled.
 ManagedTlsDecision decideManagedTls(const api::SessionStore& store, const Observed& tlsSecret,

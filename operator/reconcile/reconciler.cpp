@@ -301,10 +301,11 @@ bool Reconciler::stepManagedTls(Pass& pass, const Applier& applier) {
           .type = std::string(api::kConditionStoreReady),
           .ok = false,
           .reason = std::string(api::kReasonCertManagerMissing),
-          .message = "spec.store.managed.tls.issuerRef names a cert-manager issuer, but this "
-                     "cluster does not serve certificates.cert-manager.io/v1: install "
-                     "cert-manager, or remove issuerRef to have the operator's own CA issue the "
-                     "certificate"};
+          .message =
+              "spec.store.managed.tls.issuerRef names a cert-manager issuer, but this "
+              "cluster does not serve certificates.cert-manager.io/v1: install "
+              "cert-manager, or remove issuerRef to have the operator's own CA issue the "
+              "certificate"};
       pass.needsUser = true;
       pass.waiting = true;
       return true;
@@ -347,17 +348,17 @@ bool Reconciler::stepManagedTls(Pass& pass, const Applier& applier) {
     decision.caPem = decision.ca->certificatePem;
   }
   if (decision.issue && decision.ca) {
-    auto server = crypto::issueServerCertificate(
-        *decision.ca, managedstore::serverDnsNames(pass.store), now,
-        now + options_.certificateLifetime);
+    auto server =
+        crypto::issueServerCertificate(*decision.ca, managedstore::serverDnsNames(pass.store), now,
+                                       now + options_.certificateLifetime);
     if (!server) {
-      pass.apiError = kube::Error{.kind = ErrorKind::kInternal,
-                                  .message = "cannot issue the store's certificate: " +
-                                             server.error()};
+      pass.apiError =
+          kube::Error{.kind = ErrorKind::kInternal,
+                      .message = "cannot issue the store's certificate: " + server.error()};
       return false;
     }
-    if (!put(managedstore::tlsSecret(pass.store, *server, decision.caPem),
-             pass.gathered.tlsSecret, "new certificate: " + *decision.issue)) {
+    if (!put(managedstore::tlsSecret(pass.store, *server, decision.caPem), pass.gathered.tlsSecret,
+             "new certificate: " + *decision.issue)) {
       return false;
     }
     const auto info = crypto::readCertificate(server->certificatePem);
@@ -555,7 +556,8 @@ Outcome Reconciler::stepRequeue(Pass& pass) {
   waitStreak_.erase(pass.key);
   if (pass.renewAt) {
     // The server certificate is renewed on time, not at the next resync after it.
-    const auto until = std::chrono::duration_cast<clock::Duration>(*pass.renewAt - clock_.wallNow());
+    const auto until =
+        std::chrono::duration_cast<clock::Duration>(*pass.renewAt - clock_.wallNow());
     if (until < options_.resyncInterval) {
       return Outcome::requeueAfter(std::max<clock::Duration>(until, std::chrono::seconds(1)));
     }
