@@ -61,6 +61,13 @@ inline constexpr std::string_view kReasonTlsCaSecretInvalid = "TLSCASecretInvali
 
 // The password Secret exists but does not hold two passwords; the message names the key.
 inline constexpr std::string_view kReasonPasswordSecretInvalid = "PasswordSecretInvalid";
+// StoreReady: spec.store.managed.tls.issuerRef names a cert-manager issuer, but the cluster does
+// not serve cert-manager's Certificate resource (cert-manager is not installed).
+inline constexpr std::string_view kReasonCertManagerMissing = "CertManagerMissing";
+// StoreReady: waiting for cert-manager to issue the managed store's certificate.
+inline constexpr std::string_view kReasonCertificatePending = "CertificatePending";
+// StoreReady: the managed store's certificate or CA Secret cannot be used (named in the message).
+inline constexpr std::string_view kReasonTlsSecretInvalid = "TLSSecretInvalid";
 // Writing one of the store's objects failed (the message has the API server's answer).
 inline constexpr std::string_view kReasonProvisioningFailed = "ProvisioningFailed";
 

@@ -209,6 +209,8 @@ class Reader {
 
 constexpr std::pair<std::string_view, StoreType> kStoreTypes[] = {
     {"Managed", StoreType::kManaged}, {"External", StoreType::kExternal}};
+constexpr std::pair<std::string_view, std::string_view> kIssuerKinds[] = {
+    {"Issuer", "Issuer"}, {"ClusterIssuer", "ClusterIssuer"}};
 constexpr std::pair<std::string_view, DeletionPolicy> kDeletionPolicies[] = {
     {"Retain", DeletionPolicy::kRetain}, {"Delete", DeletionPolicy::kDelete}};
 constexpr std::pair<std::string_view, AffinityMode> kAffinityModes[] = {
@@ -349,6 +351,36 @@ void parseManaged(Reader& r, const Json& managed, ManagedStore& out) {
   }
   r.enumeration<DeletionPolicy>(managed, path, "deletionPolicy", kDeletionPolicies,
                                 out.deletionPolicy);
+  if (const Json* tls = r.object(managed, path, "tls")) {
+    const std::string t = path + ".tls";
+    r.boolean(*tls, t, "enabled", out.tls.enabled);
+    if (const Json* issuer = r.object(*tls, t, "issuerRef")) {
+      const std::string i = t + ".issuerRef";
+      IssuerRef ref;
+      r.requiredString(*issuer, i, "name", ref.name);
+      std::string_view kind = ref.kind;
+      r.enumeration<std::string_view>(*issuer, i, "kind", kIssuerKinds, kind);
+      ref.kind = std::string(kind);
+      r.string(*issuer, i, "group", ref.group);
+      if (!r.ok()) return;
+      // The name and group go into a Certificate as written: what an object name can be.
+      const auto dnsLike = [](const std::string& text) {
+        return !text.empty() && text.size() <= 253 &&
+               text.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-.") ==
+                   std::string::npos;
+      };
+      if (!dnsLike(ref.name)) {
+        return r.fail(i + ".name", "must be an object name (lower-case letters, digits, '-', '.')");
+      }
+      if (!dnsLike(ref.group)) {
+        return r.fail(i + ".group", "must be an API group (lower-case letters, digits, '-', '.')");
+      }
+      if (!out.tls.enabled) {
+        return r.fail(i, "is only used with tls.enabled true: set enabled, or remove issuerRef");
+      }
+      out.tls.issuerRef = std::move(ref);
+    }
+  }
 }
 
 void parseStore(Reader& r, const Json& spec, Store& out) {
@@ -660,6 +692,15 @@ Json toJson(const SessionStoreSpec& spec) {
                         {"maxClients", managed.maxClients},
                         {"persistence", std::move(persistence)},
                         {"deletionPolicy", toString(managed.deletionPolicy)}};
+    // Left out while off, so the effective spec of a store without TLS reads as before.
+    if (managed.tls.enabled) {
+      Json tls = {{"enabled", true}};
+      if (const auto& issuer = managed.tls.issuerRef) {
+        tls["issuerRef"] = {
+            {"name", issuer->name}, {"kind", issuer->kind}, {"group", issuer->group}};
+      }
+      store["managed"]["tls"] = std::move(tls);
+    }
   }
   if (spec.store.external) {
     store["external"] = {{"urlSecretRef",

@@ -76,6 +76,23 @@ struct Persistence {
   bool operator==(const Persistence&) const = default;
 };
 
+// spec.store.managed.tls.issuerRef: a cert-manager issuer.
+struct IssuerRef {
+  std::string name;                   // required, non-empty
+  std::string kind = "Issuer";        // Issuer | ClusterIssuer
+  std::string group = "cert-manager.io";
+  bool operator==(const IssuerRef&) const = default;
+};
+
+// spec.store.managed.tls: Redis serves TLS only. The certificate comes from cert-manager when
+// issuerRef is set, else from a CA the operator keeps. The parser guarantees that issuerRef is
+// set only when enabled.
+struct ManagedTls {
+  bool enabled = false;
+  std::optional<IssuerRef> issuerRef;
+  bool operator==(const ManagedTls&) const = default;
+};
+
 // spec.store.managed: the Redis the operator runs. Meaningful only with StoreType::kManaged.
 struct ManagedStore {
   std::string image = "redis:7.2-alpine";
@@ -86,6 +103,7 @@ struct ManagedStore {
   int maxClients = 1000;
   Persistence persistence;
   DeletionPolicy deletionPolicy = DeletionPolicy::kRetain;
+  ManagedTls tls;
   bool operator==(const ManagedStore&) const = default;
 };
 

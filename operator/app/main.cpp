@@ -24,9 +24,9 @@
 // After <utility>: Boost.Asio 1.81, which it includes, uses std::exchange without including it.
 #include <pplx/threadpool.h>
 
+#include "app/allocator.h"
 #include "autoscaling/scaling_controller.h"
 #include "cache/cached_client.h"
-#include "app/allocator.h"
 #include "cache/slim.h"
 #include "controller/controller.h"
 #include "controller/owners.h"
@@ -43,6 +43,7 @@
 #include "limits/open_files.h"
 #include "logging/log.h"
 #include "managedstore/managed_store.h"
+#include "managedstore/tls.h"
 #include "manager/manager.h"
 #include "metrics/operator_metrics.h"
 #include "metrics/registry.h"
@@ -90,6 +91,10 @@ constexpr std::string_view kUsage =
     "address\n"
     "                                     is reached from here, lines \"HOST:PORT LOCAL:PORT\" "
     "(e.g. a port-forward)\n"
+    "  --managed-tls-certificate-seconds N  lifetime of the server certificates the operator's "
+    "own CA\n"
+    "                                     issues for managed TLS stores, renewed at 2/3 of it "
+    "(default 7776000, 90 days)\n"
     "  --allowed-images LIST              managed stores may run only these images: registries\n"
     "                                     (registry.example.com, registry.example.com:5000) or "
     "image-name\n"
@@ -183,12 +188,13 @@ int run(int argc, char** argv) {
   // server's connections trust its CA alone, the others load the system's CAs themselves.
   // Before any thread starts: it changes the environment (transport/system_trust.h).
   ss::transport::stopDefaultTrustLoading();
-  const auto flags = parseFlags(
-      argc, argv, 2,
-      {"kubeconfig", "context", "metrics-bind-address", "health-probe-bind-address", "leader-elect",
-       "leader-election-namespace", "leader-election-id", "identity", "log-level", "namespaces",
-       "operator-namespace", "max-concurrent-reconciles", "store-address-map",
-       "store-resync-seconds", "allowed-images", "allowed-prometheus-hosts"});
+  const auto flags =
+      parseFlags(argc, argv, 2,
+                 {"kubeconfig", "context", "metrics-bind-address", "health-probe-bind-address",
+                  "leader-elect", "leader-election-namespace", "leader-election-id", "identity",
+                  "log-level", "namespaces", "operator-namespace", "max-concurrent-reconciles",
+                  "store-address-map", "store-resync-seconds", "allowed-images",
+                  "allowed-prometheus-hosts", "managed-tls-certificate-seconds"});
   if (!flags.error.empty()) {
     std::fprintf(stderr, "sessionstore-operator run: %s\n\n%s", flags.error.c_str(), kUsage.data());
     return 2;
@@ -221,6 +227,19 @@ int run(int argc, char** argv) {
     std::fprintf(stderr,
                  "sessionstore-operator run: --store-resync-seconds takes a number of seconds "
                  "from 1 to 86400\n");
+    return 2;
+  }
+  const std::string lifetimeText = flag(
+      flags, "managed-tls-certificate-seconds",
+      std::to_string(std::chrono::seconds(ss::managedstore::kDefaultCertificateLifetime).count()));
+  long long lifetimeSeconds = 0;
+  if (const auto [end, ec] = std::from_chars(
+          lifetimeText.data(), lifetimeText.data() + lifetimeText.size(), lifetimeSeconds);
+      ec != std::errc() || end != lifetimeText.data() + lifetimeText.size() ||
+      lifetimeSeconds < 30 || lifetimeSeconds > 5LL * 365 * 86400) {
+    std::fprintf(stderr,
+                 "sessionstore-operator run: --managed-tls-certificate-seconds takes a number of "
+                 "seconds from 30 to 157680000 (5 years)\n");
     return 2;
   }
   auto allowedImages = ss::imageref::AllowList::parse(flag(flags, "allowed-images", ""));
@@ -284,11 +303,10 @@ int run(int argc, char** argv) {
     log.error("cannot configure the Kubernetes client", {{"error", client.error().describe()}});
     return 1;
   }
-  log.info(
-      "starting",
-      {{"version", SESSIONSTORE_VERSION},
-       {"allocator", ss::app::allocatorName()},
-       {"cluster", config->source}, {"server", config->server}});
+  log.info("starting", {{"version", SESSIONSTORE_VERSION},
+                        {"allocator", ss::app::allocatorName()},
+                        {"cluster", config->source},
+                        {"server", config->server}});
 
   ss::manager::ManagerOptions options{
       .metricsAddress = flag(flags, "metrics-bind-address", ":8080"),
@@ -369,6 +387,7 @@ int run(int argc, char** argv) {
       {.operatorNamespace =
            flag(flags, "operator-namespace", std::string(ss::identity::kDefaultOperatorNamespace)),
        .resyncInterval = std::chrono::seconds(resyncSeconds),
+       .certificateLifetime = std::chrono::seconds(lifetimeSeconds),
        .allowedImages = *allowedImages,
        .observed = [&scaling](const ss::api::SessionStore& store) { scaling.observe(store); },
        .gone = [&scaling](const std::string& key) { scaling.forget(key); },

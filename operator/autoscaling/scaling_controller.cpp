@@ -10,6 +10,7 @@
 #include "kube/config.h"
 #include "kube/json_path.h"
 #include "managedstore/managed_store.h"
+#include "managedstore/tls.h"
 #include "reconcile/desired.h"
 #include "wiring/wiring.h"
 
@@ -240,6 +241,22 @@ std::optional<clock::Duration> ScalingController::poll(const std::string& key) {
         endpoint.port = app.port;
         endpoint.username = std::string(managedstore::kMonitorUser);
         endpoint.password = passwords->monitor;
+        if (spec.store.managed.tls.enabled) {
+          // TLS only: verified against the store's CA (ca.crt of its certificate Secret, the
+          // operator's or cert-manager's) by the Service's name, as the reconciler's probe does.
+          auto tlsSecret =
+              client_.get(kube::resources::kSecrets, ns, managedstore::tlsSecretName(store));
+          auto served = tlsSecret ? managedstore::serverTlsFromSecret(*tlsSecret)
+                                  : std::expected<managedstore::ServerTls, std::string>(
+                                        std::unexpected(describe(tlsSecret.error())));
+          if (!served || served->caPem.empty()) {
+            storeProblem = "the store's certificate Secret " + managedstore::tlsSecretName(store) +
+                           ": " + (served ? std::string("data.ca.crt: missing") : served.error());
+            return nullptr;
+          }
+          endpoint.tls = true;
+          endpoint.verification = {.serverName = app.host, .caPem = served->caPem};
+        }
       } else {
         const auto& ref = spec.store.external->urlSecretRef;
         auto secret = client_.get(kube::resources::kSecrets, ns, ref.name);

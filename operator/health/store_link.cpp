@@ -62,7 +62,10 @@ class RedisLink final : public StoreLink {
 
   ProbeResult ping() override {
     if (session_) {
-      if (session_->ping()) return answered(where_, app_);
+      if (session_->ping()) {
+        reloadTlsIfStale();
+        return answered(where_, app_);
+      }
       // Unusable after an error (hiredis): a fresh connection tells a lost connection from a
       // store that stopped answering.
       session_.reset();
@@ -76,6 +79,7 @@ class RedisLink final : public StoreLink {
       return failed(api::kReasonStoreUnreachable, where_, pong.error());
     }
     session_ = std::move(*opened);
+    reloadTlsIfStale();
     return answered(where_, app_);
   }
 
@@ -108,6 +112,51 @@ class RedisLink final : public StoreLink {
   bool connected() const override { return session_ != nullptr; }
 
  private:
+  // A managed TLS store whose certificate was renewed: until a fresh handshake shows the
+  // certificate the Secret holds, Redis is told to load its certificate files again. Redis 7
+  // reloads them on CONFIG SET tls-cert-file/tls-key-file, for new connections only (open ones
+  // go on). Debian's 7.0 reloads on a CONFIG SET of the same value too (checked by hand); the
+  // path is given in its other spelling each time (".../tls.crt" and "..././tls.crt", the same
+  // file) so that a Redis that applies only a changed value reloads as well, and the files the
+  // kubelet updated in the mounted Secret are read. Before the kubelet has updated them, this
+  // reloads the old ones,
+  // which are still valid: no client sees a failure either way. Failures are left for the next
+  // probe: they do not make the store unhealthy.
+  void reloadTlsIfStale() {
+    if (tlsCurrent_ || !monitor_ || monitor_->tlsExpectedCertificateSha256.empty()) return;
+    auto opened = redisclient::Session::open(endpoint(*monitor_));
+    if (!opened) return;
+    redisclient::Session& session = **opened;
+    if (session.peerCertificateSha256() == monitor_->tlsExpectedCertificateSha256) {
+      tlsCurrent_ = true;
+      return;
+    }
+    auto cert = session.command({"CONFIG", "GET", "tls-cert-file"});
+    auto key = session.command({"CONFIG", "GET", "tls-key-file"});
+    if (!cert || !key) return;
+    // CONFIG GET answers the name then the value, one per line as rendered.
+    const auto value = [](const std::string& reply) {
+      const auto newline = reply.find('\n');
+      return newline == std::string::npos ? std::string() : reply.substr(newline + 1);
+    };
+    const std::string certPath = value(*cert);
+    const std::string keyPath = value(*key);
+    if (certPath.empty() || keyPath.empty()) return;
+    (void)session.command({"CONFIG", "SET", "tls-cert-file", otherSpelling(certPath),
+                           "tls-key-file", otherSpelling(keyPath)});
+  }
+
+  // "/d/f" and "/d/./f" name the same file.
+  static std::string otherSpelling(const std::string& path) {
+    const auto slash = path.rfind('/');
+    if (slash == std::string::npos) return "./" + path;
+    if (slash >= 2 && path.compare(slash - 2, 3, "/./") == 0) {
+      return path.substr(0, slash - 1) + path.substr(slash + 1);
+    }
+    return path.substr(0, slash + 1) + "./" + path.substr(slash + 1);
+  }
+
+
   redisclient::Endpoint endpoint(const wiring::StoreEndpoint& e) const {
     auto [host, port] = addresses_ ? addresses_->resolve(e.host, e.port)
                                    : std::pair<std::string, int>{e.host, e.port};
@@ -132,6 +181,7 @@ class RedisLink final : public StoreLink {
   const std::chrono::milliseconds timeout_;
   const std::string where_;
   std::unique_ptr<redisclient::Session> session_;  // the kept connection, as the app user
+  bool tlsCurrent_ = false;  // a handshake showed the certificate the store should serve
 };
 
 }  // namespace

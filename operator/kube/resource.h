@@ -42,6 +42,7 @@ inline const Resource kEvents{"events.k8s.io", "v1", "events", "Event"};
 inline const Resource kHorizontalPodAutoscalers{"autoscaling", "v2", "horizontalpodautoscalers",
                                                 "HorizontalPodAutoscaler"};
 // KEDA's ScaledObject: a custom resource, not served when KEDA is not installed.
+inline const Resource kCertificates{"cert-manager.io", "v1", "certificates", "Certificate"};
 inline const Resource kScaledObjects{"keda.sh", "v1alpha1", "scaledobjects", "ScaledObject"};
 inline const Resource kPodMetrics{"metrics.k8s.io", "v1beta1", "pods", "PodMetrics"};
 inline const Resource kSessionStores{"sessionstore.io", "v1alpha1", "sessionstores",

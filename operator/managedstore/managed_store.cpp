@@ -7,12 +7,14 @@
 #include <span>
 
 #include "crypto/crypto.h"
+#include "managedstore/tls.h"
 
 namespace sessionstore::managedstore {
 namespace {
 
 constexpr std::string_view kConfigVolume = "config";
 constexpr std::string_view kDataVolume = "data";
+constexpr std::string_view kTlsVolume = "tls";
 constexpr std::string_view kContainerName = "redis";
 
 Json labelsJson(const Labels& labels) {
@@ -30,13 +32,17 @@ Json metadata(const api::SessionStore& store, const std::string& name) {
 
 std::string yesNo(bool value) { return value ? "yes" : "no"; }
 
-std::string probeCommand() {
-  return "redis-cli --user " + std::string(kMonitorUser) + " --pass \"$" +
+std::string probeCommand(bool tls) {
+  // With TLS only, redis-cli connects over TLS and verifies the certificate against the CA.
+  const std::string tlsFlags =
+      tls ? "--tls --cacert " + std::string(kTlsDir) + "/" + std::string(kCaCertKey) + " " : "";
+  return "redis-cli " + tlsFlags + "--user " + std::string(kMonitorUser) + " --pass \"$" +
          std::string(kMonitorPasswordEnvVar) + "\" --no-auth-warning ping | grep -q PONG";
 }
 
-Json probe(int initialDelaySeconds, int periodSeconds, int timeoutSeconds, int failureThreshold) {
-  return {{"exec", {{"command", {"sh", "-c", probeCommand()}}}},
+Json probe(bool tls, int initialDelaySeconds, int periodSeconds, int timeoutSeconds,
+           int failureThreshold) {
+  return {{"exec", {{"command", {"sh", "-c", probeCommand(tls)}}}},
           {"initialDelaySeconds", initialDelaySeconds},
           {"periodSeconds", periodSeconds},
           {"timeoutSeconds", timeoutSeconds},
@@ -148,7 +154,20 @@ quantity::Quantity derivedMemoryLimit(const quantity::Quantity& maxMemory) {
 std::string renderRedisConf(const api::ManagedStore& managed) {
   std::string out;
   out += "# Rendered by sessionstore-operator; edits are overwritten.\n";
-  out += "port " + std::to_string(kPort) + "\n";
+  if (managed.tls.enabled) {
+    // TLS only: no plain port. Clients are not asked for certificates (they authenticate with
+    // AUTH); the CA file is there for Redis's own checks of its configuration.
+    const std::string dir = std::string(kTlsDir) + "/";
+    out += "port 0\n";
+    out += "tls-port " + std::to_string(kPort) + "\n";
+    out += "tls-cert-file " + dir + std::string(kTlsCertKey) + "\n";
+    out += "tls-key-file " + dir + std::string(kTlsKeyKey) + "\n";
+    out += "tls-ca-cert-file " + dir + std::string(kCaCertKey) + "\n";
+    out += "tls-auth-clients no\n";
+    out += "tls-protocols \"TLSv1.2 TLSv1.3\"\n";
+  } else {
+    out += "port " + std::to_string(kPort) + "\n";
+  }
   out += "bind 0.0.0.0\n";
   out += "protected-mode yes\n";
   out += "maxmemory " + std::to_string(managed.maxMemory.value()) + "\n";
@@ -161,7 +180,7 @@ std::string renderRedisConf(const api::ManagedStore& managed) {
 }
 
 std::string renderUsersAcl(std::string_view keyPrefix, std::string_view appPasswordSha256Hex,
-                           std::string_view monitorPasswordSha256Hex) {
+                           std::string_view monitorPasswordSha256Hex, bool reloadsTls) {
   const std::string prefix(keyPrefix);
   std::string out;
   out += "user default off resetpass resetkeys resetchannels -@all\n";
@@ -169,7 +188,7 @@ std::string renderUsersAcl(std::string_view keyPrefix, std::string_view appPassw
          prefix + "* &" + prefix + "* +@all -@admin -@dangerous\n";
   out += "user " + std::string(kMonitorUser) + " on #" + std::string(monitorPasswordSha256Hex) +
          " %R~" + prefix + "* resetchannels -@all +ping +info +client|list +dbsize +scan" +
-         " +config|get\n";
+         " +config|get" + (reloadsTls ? " +config|set" : "") + "\n";
   return out;
 }
 
@@ -190,7 +209,8 @@ Json configMap(const api::SessionStore& store, const Passwords& passwords) {
           {"data",
            {{kRedisConfKey, renderRedisConf(store.spec.store.managed)},
             {kUsersAclKey, renderUsersAcl(api::keyPrefix(store), crypto::sha256Hex(passwords.app),
-                                          crypto::sha256Hex(passwords.monitor))}}}};
+                                          crypto::sha256Hex(passwords.monitor),
+                                          store.spec.store.managed.tls.enabled)}}}};
 }
 
 std::string configHash(const Json& configMap) {
@@ -219,8 +239,8 @@ Json statefulSet(const api::SessionStore& store, std::string_view configHash) {
         {"runAsUser", kRedisUid},
         {"runAsGroup", kRedisUid},
         {"capabilities", {{"drop", {"ALL"}}}}}},
-      {"readinessProbe", probe(5, 5, 2, 3)},
-      {"livenessProbe", probe(15, 10, 5, 6)},
+      {"readinessProbe", probe(managed.tls.enabled, 5, 5, 2, 3)},
+      {"livenessProbe", probe(managed.tls.enabled, 15, 10, 5, 6)},
       {"volumeMounts",
        Json::array({{{"name", kConfigVolume}, {"mountPath", kConfigDir}, {"readOnly", true}},
                     {{"name", kDataVolume}, {"mountPath", kDataDir}}})},
@@ -229,6 +249,14 @@ Json statefulSet(const api::SessionStore& store, std::string_view configHash) {
       Json::array({{{"name", kConfigVolume}, {"configMap", {{"name", configMapName(store)}}}}});
   if (!managed.persistence.enabled) {
     volumes.push_back({{"name", kDataVolume}, {"emptyDir", Json::object()}});
+  }
+  if (managed.tls.enabled) {
+    // The certificate Secret (the operator's or cert-manager's): the kubelet updates the files
+    // when it is renewed, and the operator has Redis reload them (no restart).
+    container["volumeMounts"].push_back(
+        {{"name", kTlsVolume}, {"mountPath", kTlsDir}, {"readOnly", true}});
+    volumes.push_back({{"name", kTlsVolume},
+                       {"secret", {{"secretName", tlsSecretName(store)}, {"defaultMode", 0440}}}});
   }
   Json podSpec = {
       {"automountServiceAccountToken", false},

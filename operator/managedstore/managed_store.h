@@ -85,7 +85,8 @@ Json ownerReference(const api::SessionStore& store);
 // The memory limit of the Redis container: maxMemory * 1.25, rounded up to a byte (64Mi: 80Mi).
 quantity::Quantity derivedMemoryLimit(const quantity::Quantity& maxMemory);
 
-// redis.conf for `managed`: port, bind, protected mode, maxmemory in bytes, maxmemory-policy,
+// redis.conf for `managed`: port (with tls.enabled: port 0 and tls-port with the files of
+// managedstore/tls.h's kTlsDir), bind, protected mode, maxmemory in bytes, maxmemory-policy,
 // maxclients, appendonly by persistence, dir and the ACL file. (The key prefix is in the ACL
 // file only.)
 std::string renderRedisConf(const api::ManagedStore& managed);
@@ -94,8 +95,10 @@ std::string renderRedisConf(const api::ManagedStore& managed);
 // `keyPrefix` without @admin and @dangerous commands, and the read-only monitor user with only
 // what the operator's probe and metrics need. Passwords as SHA-256 hex only.
 // REQUIRES: keyPrefix has no glob character or space (api::parseSessionStore checks it).
+// With `reloadsTls` (spec.store.managed.tls.enabled) the monitor user may also CONFIG SET: the
+// operator has Redis reload a renewed certificate with it (tls-cert-file, tls-key-file).
 std::string renderUsersAcl(std::string_view keyPrefix, std::string_view appPasswordSha256Hex,
-                           std::string_view monitorPasswordSha256Hex);
+                           std::string_view monitorPasswordSha256Hex, bool reloadsTls = false);
 
 // The Secret <name>-redis-auth: type Opaque, app-password and monitor-password as base64 data
 // (as the API server returns them, so desired and observed compare).

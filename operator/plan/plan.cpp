@@ -6,8 +6,10 @@
 #include <vector>
 
 #include "managedstore/managed_store.h"
+#include "managedstore/tls.h"
 #include "plan/yaml_json.h"
 #include "quantity/quantity.h"
+#include "reconcile/decide.h"
 #include "wiring/connection.h"
 #include "wiring/wiring.h"
 
@@ -365,6 +367,45 @@ std::expected<std::string, std::string> renderPlan(const PlanInput& input) {
            .comment = storeObjectComment(store, item, targetLabels, input.operatorNamespace),
            .object = std::move(item)});
     }
+    if (spec.store.managed.tls.enabled) {
+      if (spec.store.managed.tls.issuerRef) {
+        const auto& issuer = *spec.store.managed.tls.issuerRef;
+        documents.push_back(
+            {.summary = "Certificate " + managedstore::certificateName(store) + " (store TLS)",
+             .comment = {"Certificate " + managedstore::certificateName(store) +
+                             ": cert-manager issues the store's server certificate from " +
+                             issuer.kind + " " + issuer.name + " into Secret " +
+                             managedstore::tlsSecretName(store) +
+                             " (tls.crt, tls.key, ca.crt), which the StatefulSet mounts, and "
+                             "renews it; the operator has Redis reload it.",
+                         std::string(kSsa) +
+                             " Without cert-manager's CRD StoreReady is CertManagerMissing."},
+             .object = managedstore::certificate(store)});
+      } else {
+        const crypto::KeyAndCertificate placeholderPem{
+            .certificatePem = std::string(kPlaceholderPem),
+            .privateKeyPem = std::string(kPlaceholderPem)};
+        documents.push_back(
+            {.summary = "Secret " + managedstore::tlsCaSecretName(store) + " (store CA)",
+             .comment = {"Secret " + managedstore::tlsCaSecretName(store) +
+                             ": the operator's CA for this store (ca.crt, ca.key), made once and "
+                             "kept; the app is given its ca.crt.",
+                         "PLACEHOLDERS: the operator makes the key and certificate at apply and "
+                         "never prints them; the data below is " +
+                             inQuotes(kPlaceholderPem) + "."},
+             .object = managedstore::caSecret(store, placeholderPem)});
+        documents.push_back(
+            {.summary = "Secret " + managedstore::tlsSecretName(store) + " (store certificate)",
+             .comment = {"Secret " + managedstore::tlsSecretName(store) +
+                             ": the server certificate for " +
+                             managedstore::serverDnsNames(store).front() +
+                             " and the Services' other names, issued from the CA and issued "
+                             "again at two thirds of its lifetime; mounted at " +
+                             std::string(managedstore::kTlsDir) + ".",
+                         "PLACEHOLDERS: the data below is " + inQuotes(kPlaceholderPem) + "."},
+             .object = managedstore::tlsSecret(store, placeholderPem, kPlaceholderPem)});
+      }
+    }
     if (!deployment) {
       notes.push_back("NetworkPolicy " + managedstore::networkPolicyName(store) +
                       ": it admits only the target's pods, so it is written once the "
@@ -378,13 +419,19 @@ std::expected<std::string, std::string> renderPlan(const PlanInput& input) {
   }
 
   // 4. The connection Secret and the Deployment's patch.
-  const wiring::StoreEndpoint endpoint =
+  wiring::StoreEndpoint endpoint =
       managed ? reconcile::managedEndpoint(store, placeholders)
               : wiring::StoreEndpoint{.host = std::string(kExternalPlaceholderHost),
                                       .port = managedstore::kPort,
                                       .username = "",
                                       .password = std::string(kExternalPlaceholderPassword),
                                       .tls = false};
+  if (managed && spec.store.managed.tls.enabled) {
+    // rediss://, and the CA (a placeholder here) beside it as ca.crt.
+    reconcile::StoreEndpoints endpoints{.app = endpoint};
+    reconcile::useManagedTls(endpoints, std::string(kPlaceholderPem), "");
+    endpoint = endpoints.app;
+  }
   if (!managed) {
     const auto& ref = spec.store.external->urlSecretRef;
     notes.push_back("The store's URL is in Secret " + ref.name + ", key " + ref.key +

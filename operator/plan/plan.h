@@ -25,6 +25,8 @@ namespace sessionstore::plan {
 
 // Stands for each password the operator generates (32 CSPRNG bytes) once, at apply.
 inline constexpr std::string_view kPlaceholderPassword = "generated-by-the-operator-at-apply";
+// What plan shows in place of a managed TLS store's CA and certificate (PEM, keys).
+inline constexpr std::string_view kPlaceholderPem = "made-by-the-operator-at-apply";
 // Stands for the password in an external store's URL, read from its Secret at apply.
 inline constexpr std::string_view kExternalPlaceholderPassword = "read-from-the-url-at-apply";
 // Stands for an external store's host (.invalid never resolves, RFC 6761).

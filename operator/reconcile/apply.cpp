@@ -55,6 +55,7 @@ const kube::Resource* resourceFor(const Json& object) {
   if (kind == "StatefulSet") return &kube::resources::kStatefulSets;
   if (kind == "NetworkPolicy") return &kube::resources::kNetworkPolicies;
   if (kind == "Deployment") return &kube::resources::kDeployments;
+  if (kind == "Certificate") return &kube::resources::kCertificates;
   return nullptr;
 }
 
@@ -117,6 +118,21 @@ std::vector<Written> Applier::ensureOwnedAll(const std::vector<Json>& desired,
 kube::Result<Json> Applier::createPasswordSecret(const managedstore::Passwords& passwords) const {
   return client_.create(kube::resources::kSecrets, store_.metadata.ns,
                         managedstore::authSecret(store_, passwords), {.fieldManager = kManager});
+}
+
+kube::Result<Json> Applier::writeSecret(const Json& desired, const Observed& observed) const {
+  if (!observed.object) {
+    return client_.create(kube::resources::kSecrets, store_.metadata.ns, desired,
+                          {.fieldManager = kManager});
+  }
+  const Json patch = {{"metadata",
+                       {{"resourceVersion", resourceVersionOf(*observed.object)},
+                        {"labels", desired["metadata"]["labels"]},
+                        {"ownerReferences", desired["metadata"]["ownerReferences"]}}},
+                      {"type", desired["type"]},
+                      {"data", desired["data"]}};
+  return client_.patch(kube::resources::kSecrets, store_.metadata.ns, nameOf(desired),
+                       kube::PatchType::kMerge, patch, {.fieldManager = kManager});
 }
 
 kube::Result<Json> Applier::applyTo(const kube::Resource& resource, const Json& body) const {

@@ -49,6 +49,10 @@ class Applier {
 
   // Creates the password Secret with `passwords` (AlreadyExists when it exists: nothing written).
   kube::Result<Json> createPasswordSecret(const managedstore::Passwords& passwords) const;
+  // A Secret the operator makes whole from new keys (a managed TLS store's CA and certificate):
+  // created when `observed` has none, else its data replaced by a merge patch on the version
+  // observed (a newer version is a conflict, retried; no update verb needed).
+  kube::Result<Json> writeSecret(const Json& desired, const Observed& observed) const;
   // Server-side apply to a user's object (the Deployment's wiring, the Service's affinity).
   kube::Result<Json> applyTo(const kube::Resource& resource, const Json& body) const;
   // The SessionStore itself: a merge patch of its metadata (the finalizer), its status.

@@ -147,6 +147,94 @@ StoreEndpoints managedEndpoints(const api::SessionStore& store,
   return out;
 }
 
+// --- TLS of the managed store ------------------------------------------------------------------
+
+ManagedTlsDecision decideManagedTls(const api::SessionStore& store, const Observed& tlsSecret,
+                                    const Observed& caSecret, crypto::TimePoint now,
+                                    std::chrono::seconds certificateLifetime) {
+  ManagedTlsDecision out;
+  const auto condition = [](std::string_view reason, std::string message) {
+    return ConditionState{.type = std::string(api::kConditionStoreReady),
+                          .ok = false,
+                          .reason = std::string(reason),
+                          .message = std::move(message)};
+  };
+  const std::string secretName = managedstore::tlsSecretName(store);
+  if (store.spec.store.managed.tls.issuerRef) {
+    out.certificate = withDesiredHash(managedstore::certificate(store));
+    if (!tlsSecret.object) {
+      out.problem = condition(api::kReasonCertificatePending,
+                              "waiting for cert-manager to issue Certificate " +
+                                  managedstore::certificateName(store) + " into Secret " +
+                                  secretName + " (kubectl describe certificate " +
+                                  managedstore::certificateName(store) + ")");
+      return out;
+    }
+    auto server = managedstore::serverTlsFromSecret(*tlsSecret.object);
+    if (!server || server->caPem.empty()) {
+      out.problem = condition(
+          api::kReasonTlsSecretInvalid,
+          "Secret " + secretName + ": " + (server ? "data.ca.crt: missing" : server.error()) +
+              "; the issuer must give the CA that signed the certificate (ca.crt), which the "
+              "app and the operator verify the store with");
+      return out;
+    }
+    auto info = crypto::readCertificate(server->certificatePem);
+    if (!info) {
+      out.problem = condition(api::kReasonTlsSecretInvalid,
+                              "Secret " + secretName + " data.tls.crt " + info.error());
+      return out;
+    }
+    out.caPem = server->caPem;
+    out.certificateSha256 = info->sha256;
+    out.server = std::move(*server);
+    return out;  // cert-manager renews it
+  }
+  // The operator's own CA.
+  const std::string caName = managedstore::tlsCaSecretName(store);
+  for (const auto& [observed, name] : {std::pair{&caSecret, caName}, {&tlsSecret, secretName}}) {
+    if (observed->object && !controlledBy(*observed->object, store.metadata.uid)) {
+      out.problem = notOursCondition("Secret " + name);
+      return out;
+    }
+  }
+  std::optional<crypto::KeyAndCertificate> ca;
+  if (caSecret.object) {
+    if (auto read = managedstore::caFromSecret(*caSecret.object)) ca = std::move(*read);
+  }
+  out.newCa = managedstore::caReplaceReason(ca, now, certificateLifetime);
+  if (out.newCa) {
+    out.issue = "the CA is new";
+    return out;
+  }
+  out.ca = ca;
+  out.caPem = ca->certificatePem;
+  std::optional<managedstore::ServerTls> server;
+  if (tlsSecret.object) {
+    if (auto read = managedstore::serverTlsFromSecret(*tlsSecret.object)) server = std::move(*read);
+  }
+  out.issue =
+      managedstore::reissueReason(server, out.caPem, managedstore::serverDnsNames(store), now);
+  if (out.issue) return out;
+  const auto info = crypto::readCertificate(server->certificatePem);  // reissueReason read it
+  out.certificateSha256 = info->sha256;
+  out.renewAt = managedstore::renewalTime(*info);
+  out.server = std::move(server);
+  return out;
+}
+
+void useManagedTls(StoreEndpoints& endpoints, const std::string& caPem,
+                   const std::string& certificateSha256) {
+  endpoints.app.tls = true;
+  endpoints.app.tlsCaPem = caPem;
+  endpoints.app.caPemForApp = caPem;
+  if (endpoints.monitor) {
+    endpoints.monitor->tls = true;
+    endpoints.monitor->tlsCaPem = caPem;
+    endpoints.monitor->tlsExpectedCertificateSha256 = certificateSha256;
+  }
+}
+
 // --- The external store ------------------------------------------------------------------------
 
 namespace {
@@ -203,8 +291,8 @@ std::expected<void, ConditionState> applyExternalTls(const api::SessionStore& st
 
 }  // namespace
 
-ExternalStoreDecision decideExternalStore(const api::SessionStore& store,
-                                          const Observed& urlSecret, const Observed& caSecret) {
+ExternalStoreDecision decideExternalStore(const api::SessionStore& store, const Observed& urlSecret,
+                                          const Observed& caSecret) {
   const auto& ref = store.spec.store.external->urlSecretRef;
   const std::string& ns = store.metadata.ns;
   const auto missing = [&](const std::string& message) {
@@ -280,9 +368,8 @@ ConditionState decideStoreReady(const api::SessionStore& store, const health::Pr
                probe.reason == api::kReasonTlsHandshakeFailed) {
       condition.message += "; check the store's TLS port and certificate" + where;
     } else {
-      condition.message +=
-          "; check the host and port" + where +
-          ", and that the store accepts connections from the operator and the app";
+      condition.message += "; check the host and port" + where +
+                           ", and that the store accepts connections from the operator and the app";
     }
   }
   // A store that stops answering once the app is wired to it is unreachable, not provisioning,
@@ -368,7 +455,8 @@ wiring::ReplicasBound decideReplicasBound(const api::SessionStore& store,
       if (!maximum) continue;
       // Several at once is a mistake the user is told of elsewhere; size for the largest.
       if (!out || *maximum > out->replicas) {
-        out = wiring::ReplicasBound{.replicas = *maximum, .source = source, .scaler = nameOf(scaler)};
+        out =
+            wiring::ReplicasBound{.replicas = *maximum, .source = source, .scaler = nameOf(scaler)};
       }
     }
     return out;
@@ -460,8 +548,8 @@ WiringDecision decideWiring(const api::SessionStore& store,
         std::min<std::int64_t>(out.poolSize.value_or(container.poolSize), container.poolSize);
     perPod += std::int64_t{container.workers} * container.poolSize;
   }
-  workers << " (pools sized for " << bound.replicas << " replicas, "
-          << wiring::describeBound(bound) << ")";
+  workers << " (pools sized for " << bound.replicas << " replicas, " << wiring::describeBound(bound)
+          << ")";
   out.workerCount = out.wiring->deployment.containers.front().workers;
   out.wired = {.type = out.wired.type,
                .ok = true,
@@ -490,7 +578,8 @@ WiringDecision decideWiring(const api::SessionStore& store,
             << " its connection pools are sized for (" << wiring::describeBound(bound)
             << "): up to " << *replicas << " x " << perPod << " = " << *replicas * perPod
             << " connections against the store's maxclients "
-            << serverMaxClients.value_or(store.spec.store.managed.maxClients) << "; the pods are not rolled for a scale: " << wiring::howToRaiseBound(bound)
+            << serverMaxClients.value_or(store.spec.store.managed.maxClients)
+            << "; the pods are not rolled for a scale: " << wiring::howToRaiseBound(bound)
             << " to at least " << *replicas
             << " (the pods then roll once, with smaller pools), or scale back to at most "
             << bound.replicas << " (" << workers.str() << ")";

@@ -19,6 +19,7 @@
 #include "imageref/image_ref.h"
 #include "kube/client.h"
 #include "managedstore/managed_store.h"
+#include "managedstore/tls.h"
 #include "reconcile/desired.h"
 #include "reconcile/gather.h"
 #include "reconcile/status.h"
@@ -104,6 +105,36 @@ struct StoreEndpoints {
 };
 StoreEndpoints managedEndpoints(const api::SessionStore& store,
                                 const managedstore::Passwords& passwords);
+
+// --- TLS of the managed store (spec.store.managed.tls) -----------------------------------------
+
+// What the pass does about the managed store's certificate. Keys are made by the reconciler
+// (crypto/certificates.h) when newCa or issue says so; this only decides.
+struct ManagedTlsDecision {
+  // Operator's CA: make a new CA (the reason: none yet, unusable), and the server certificate
+  // (none yet, renewal due, names changed, not from the CA).
+  std::optional<std::string> newCa;
+  std::optional<std::string> issue;
+  std::optional<managedstore::ServerTls> server;  // the Secret's, when it is used as is
+  std::optional<crypto::KeyAndCertificate> ca;    // the operator's CA as read
+  // cert-manager: the Certificate to ensure (with its hash).
+  std::optional<Json> certificate;
+  // The CA the app and the operator verify with, and the certificate the store should serve,
+  // once known ("" while not).
+  std::string caPem;
+  std::string certificateSha256;
+  std::optional<crypto::TimePoint> renewAt;  // look again then
+  std::optional<ConditionState> problem;     // StoreReady
+};
+// REQUIRES: store.spec.store.managed.tls.enabled.
+ManagedTlsDecision decideManagedTls(const api::SessionStore& store, const Observed& tlsSecret,
+                                    const Observed& caSecret, crypto::TimePoint now,
+                                    std::chrono::seconds certificateLifetime);
+
+// The endpoints of a managed TLS store: rediss:// verified against `caPem` with the Service's DNS
+// name, the CA given to the app, and the certificate the store should serve on the monitor's.
+void useManagedTls(StoreEndpoints& endpoints, const std::string& caPem,
+                   const std::string& certificateSha256);
 
 // --- The external store ------------------------------------------------------------------------
 

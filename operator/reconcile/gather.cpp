@@ -7,6 +7,7 @@
 #include "identity/identity.h"
 #include "kube/json_path.h"
 #include "managedstore/managed_store.h"
+#include "managedstore/tls.h"
 
 namespace sessionstore::reconcile {
 namespace {
@@ -65,6 +66,18 @@ kube::Result<Gathered> gather(kube::Client& client, const api::SessionStore& sto
         {&kube::resources::kSecrets, store.spec.store.external->urlSecretRef.name, &out.urlSecret});
     if (const auto& tls = store.spec.store.external->tls; tls && tls->caSecretRef) {
       reads.push_back({&kube::resources::kSecrets, tls->caSecretRef->name, &out.caSecret});
+    }
+  }
+  if (store.spec.store.type == api::StoreType::kManaged && store.spec.store.managed.tls.enabled) {
+    // Read even on a fresh store: certificates are made only where none is.
+    reads.push_back(
+        {&kube::resources::kSecrets, managedstore::tlsSecretName(store), &out.tlsSecret});
+    if (store.spec.store.managed.tls.issuerRef) {
+      const std::string name = managedstore::certificateName(store);
+      reads.push_back({&kube::resources::kCertificates, name, &out.owned["Certificate " + name]});
+    } else {
+      reads.push_back(
+          {&kube::resources::kSecrets, managedstore::tlsCaSecretName(store), &out.tlsCaSecret});
     }
   }
   if (!fresh) {

@@ -39,6 +39,10 @@ struct Gathered {
   Observed urlSecret;
   // External with spec.store.external.tls.caSecretRef: the Secret holding the CA.
   Observed caSecret;
+  // Managed with spec.store.managed.tls.enabled: the server certificate Secret (the operator's or
+  // cert-manager's) and, without an issuer, the operator's CA Secret.
+  Observed tlsSecret;
+  Observed tlsCaSecret;
   // The objects the SessionStore controls, by "Kind name" ("ConfigMap shop-redis-config"),
   // including the connection Secret.
   std::map<std::string, Observed> owned;

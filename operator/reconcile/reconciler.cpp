@@ -5,6 +5,7 @@
 
 #include "api/conditions.h"
 #include "api/session_store.h"
+#include "crypto/certificates.h"
 #include "kube/config.h"
 #include "kube/json_path.h"
 #include "reconcile/matches.h"
@@ -56,6 +57,11 @@ struct Reconciler::Pass {
   bool wired = false;
   std::optional<std::int64_t> workers;
   std::optional<std::int64_t> poolSize;
+  // A managed TLS store: the CA and the certificate the store should serve, once known; when
+  // the server certificate is due for renewal.
+  std::string tlsCaPem;
+  std::string tlsCertificateSha256;
+  std::optional<crypto::TimePoint> renewAt;
 };
 
 Reconciler::Reconciler(kube::Client& client, kube::Client& live, health::StoreHealth& health,
@@ -177,7 +183,8 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
   if (ok) stepTarget(pass);
   if (ok) {
     if (managed) {
-      ok = stepManagedStore(pass, applier);
+      ok = stepManagedTls(pass, applier);
+      if (ok) ok = stepManagedStore(pass, applier);
     } else {
       stepExternalStore(pass);
     }
@@ -280,6 +287,97 @@ void Reconciler::stepTarget(Pass& pass) {
   pass.waiting = true;
 }
 
+bool Reconciler::stepManagedTls(Pass& pass, const Applier& applier) {
+  if (!pass.passwords || !pass.store.spec.store.managed.tls.enabled) return true;
+  const auto now = clock_.wallNow();
+  auto decision = decideManagedTls(pass.store, pass.gathered.tlsSecret, pass.gathered.tlsCaSecret,
+                                   now, options_.certificateLifetime);
+  if (decision.certificate) {
+    const Written written = applier.ensureOwned(
+        *decision.certificate, pass.gathered.ownedObject(describeObject(*decision.certificate)));
+    if (written.error && written.error->kind == ErrorKind::kNotFound) {
+      // The Certificate resource is not served: cert-manager is not installed.
+      pass.storeCondition = {
+          .type = std::string(api::kConditionStoreReady),
+          .ok = false,
+          .reason = std::string(api::kReasonCertManagerMissing),
+          .message =
+              "spec.store.managed.tls.issuerRef names a cert-manager issuer, but this "
+              "cluster does not serve certificates.cert-manager.io/v1: install "
+              "cert-manager, or remove issuerRef to have the operator's own CA issue the "
+              "certificate"};
+      pass.needsUser = true;
+      pass.waiting = true;
+      return true;
+    }
+    if (!record(pass, written)) {
+      if (written.kind == Written::Kind::kFailed) return false;
+      if (written.kind == Written::Kind::kNotOurs) {
+        pass.storeCondition = notOursCondition(written.what);
+        pass.needsUser = true;
+      }
+      return true;
+    }
+  }
+  // The CA and certificate Secrets are made whole from new keys (Applier::writeSecret).
+  const auto put = [&](const Json& desired, const Observed& observed,
+                       const std::string& why) -> std::optional<Json> {
+    const std::string what = describeObject(desired) + " (" + why + ")";
+    kube::Result<Json> written = applier.writeSecret(desired, observed);
+    if (!written) {
+      pass.apiError = written.error();
+      return std::nullopt;
+    }
+    record(pass, {.kind = observed.object ? Written::Kind::kUpdated : Written::Kind::kCreated,
+                  .what = what});
+    return std::move(*written);
+  };
+  if (decision.newCa) {
+    auto ca = crypto::makeCertificateAuthority(
+        managedstore::serviceName(pass.store) + "." + pass.store.metadata.ns + " CA", now,
+        now + managedstore::kCaLifetime);
+    if (!ca) {
+      pass.apiError = kube::Error{.kind = ErrorKind::kInternal,
+                                  .message = "cannot make the store's CA: " + ca.error()};
+      return false;
+    }
+    if (!put(managedstore::caSecret(pass.store, *ca), pass.gathered.tlsCaSecret, *decision.newCa)) {
+      return false;
+    }
+    decision.ca = std::move(*ca);
+    decision.caPem = decision.ca->certificatePem;
+  }
+  if (decision.issue && decision.ca) {
+    auto server =
+        crypto::issueServerCertificate(*decision.ca, managedstore::serverDnsNames(pass.store), now,
+                                       now + options_.certificateLifetime);
+    if (!server) {
+      pass.apiError =
+          kube::Error{.kind = ErrorKind::kInternal,
+                      .message = "cannot issue the store's certificate: " + server.error()};
+      return false;
+    }
+    if (!put(managedstore::tlsSecret(pass.store, *server, decision.caPem), pass.gathered.tlsSecret,
+             "new certificate: " + *decision.issue)) {
+      return false;
+    }
+    const auto info = crypto::readCertificate(server->certificatePem);
+    if (info) {
+      decision.certificateSha256 = info->sha256;
+      decision.renewAt = managedstore::renewalTime(*info);
+    }
+  }
+  if (decision.problem) {
+    pass.storeCondition = std::move(*decision.problem);
+    pass.waiting = true;  // cert-manager writes the Secret on its own
+    return true;
+  }
+  pass.tlsCaPem = decision.caPem;
+  pass.tlsCertificateSha256 = decision.certificateSha256;
+  pass.renewAt = decision.renewAt;
+  return true;
+}
+
 bool Reconciler::stepManagedStore(Pass& pass, const Applier& applier) {
   if (!pass.passwords) return true;  // stepPasswords said why
   auto decision = decideStoreObjects(pass.store, *pass.passwords, pass.gathered.deployment,
@@ -306,6 +404,12 @@ bool Reconciler::stepManagedStore(Pass& pass, const Applier& applier) {
     }
     if (pass.apiError) return false;
     if (blocked) return true;
+  }
+  if (pass.store.spec.store.managed.tls.enabled) {
+    if (pass.tlsCaPem.empty()) return true;  // stepManagedTls said why
+    pass.endpoints = managedEndpoints(pass.store, *pass.passwords);
+    useManagedTls(*pass.endpoints, pass.tlsCaPem, pass.tlsCertificateSha256);
+    return true;
   }
   pass.endpoints = managedEndpoints(pass.store, *pass.passwords);
   return true;
@@ -450,6 +554,14 @@ Outcome Reconciler::stepRequeue(Pass& pass) {
         waitInterval(options_.waitInterval, options_.resyncInterval, streak));
   }
   waitStreak_.erase(pass.key);
+  if (pass.renewAt) {
+    // The server certificate is renewed on time, not at the next resync after it.
+    const auto until =
+        std::chrono::duration_cast<clock::Duration>(*pass.renewAt - clock_.wallNow());
+    if (until < options_.resyncInterval) {
+      return Outcome::requeueAfter(std::max<clock::Duration>(until, std::chrono::seconds(1)));
+    }
+  }
   return Outcome::requeueAfter(options_.resyncInterval);
 }
 

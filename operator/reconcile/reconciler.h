@@ -10,7 +10,9 @@
 //                 HorizontalPodAutoscalers and ScaledObjects (from caches), while the finalizer
 //                 is added
 //   1. target     read the Deployment (its labels scope the NetworkPolicy, its CPU the workers)
-//   2. store      Managed: the password Secret (generated once, never again), the ConfigMap,
+//   2. store      Managed: the password Secret (generated once, never again), with TLS the
+//                 certificate (the operator's CA and server certificate, issued again at two
+//                 thirds of its lifetime, or a cert-manager Certificate), the ConfigMap,
 //                 the Services, the StatefulSet and the NetworkPolicy; External: the URL from
 //                 the referenced Secret, checked
 //   3. probe      the store's health from health::StoreHealth (AUTH + PING with the app's
@@ -48,6 +50,7 @@
 #include "kube/client.h"
 #include "logging/log.h"
 #include "managedstore/managed_store.h"
+#include "managedstore/tls.h"
 #include "metrics/operator_metrics.h"
 #include "reconcile/apply.h"
 #include "reconcile/decide.h"
@@ -65,6 +68,9 @@ struct ReconcilerOptions {
   // While waiting for the store or the target, look again after this, doubled for each look in
   // a row that still waits, up to resyncInterval.
   clock::Duration waitInterval = std::chrono::seconds(3);
+  // How long the server certificates the operator issues for a managed TLS store are valid
+  // (renewed at two thirds of it); the --managed-tls-certificate-lifetime flag.
+  std::chrono::seconds certificateLifetime = managedstore::kDefaultCertificateLifetime;
   // The images a managed store may run (the --allowed-images flag); empty: any valid image.
   imageref::AllowList allowedImages;
   // Told after each reconcile of a live SessionStore (the autoscaler starts or stops polling it),
@@ -105,6 +111,7 @@ class Reconciler {
   workqueue::Outcome reconcileLive(Pass& pass);
   bool stepPasswords(Pass& pass, const Applier& applier);
   void stepTarget(Pass& pass);
+  bool stepManagedTls(Pass& pass, const Applier& applier);
   bool stepManagedStore(Pass& pass, const Applier& applier);
   void stepExternalStore(Pass& pass);
   void stepProbe(Pass& pass);

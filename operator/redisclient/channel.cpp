@@ -236,6 +236,24 @@ struct Channel::State {
   std::unique_ptr<SSL, SslDeleter> ssl;         // null for plain TCP
 };
 
+std::string Channel::peerCertificateSha256() const {
+  if (!state_->ssl) return {};
+  X509* peer = SSL_get1_peer_certificate(state_->ssl.get());
+  if (peer == nullptr) return {};
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  const bool ok = X509_digest(peer, EVP_sha256(), digest, &size) == 1;
+  X509_free(peer);
+  if (!ok) return {};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < size; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 0xF];
+  }
+  return out;
+}
+
 bool isIpLiteral(std::string_view host) {
   const std::string text(host);
   in6_addr v6{};

@@ -50,6 +50,10 @@ class Channel {
   std::expected<std::size_t, std::string> readSome(char* buffer, std::size_t size,
                                                    Deadline deadline);
 
+  // Lower-case hex SHA-256 of the DER of the certificate the server showed in the handshake;
+  // "" for plain TCP. (What the operator compares with the certificate a store should serve.)
+  std::string peerCertificateSha256() const;
+
   struct State;  // the socket and SSL objects (channel.cpp)
 
  private:

@@ -295,6 +295,10 @@ std::expected<std::unique_ptr<Session>, std::string> Session::open(const Endpoin
 
 bool Session::usable() const { return !connection_->broken; }
 
+std::string Session::peerCertificateSha256() const {
+  return connection_->channel->peerCertificateSha256();
+}
+
 std::expected<std::string, std::string> Session::command(const std::vector<std::string>& args) {
   auto r = connection_->run(args);
   if (!r) return std::unexpected(r.error());

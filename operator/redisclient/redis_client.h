@@ -90,6 +90,9 @@ class Session {
   // Whether the connection can still be used: an error reply (NOPERM) leaves it usable, an I/O
   // or protocol error (a timeout, the server gone) does not.
   bool usable() const;
+  // The SHA-256 (hex) of the certificate the server showed when this connection was opened; ""
+  // without TLS.
+  std::string peerCertificateSha256() const;
   // Any command, for tests and tools; returns the reply rendered as text.
   std::expected<std::string, std::string> command(const std::vector<std::string>& args);
 

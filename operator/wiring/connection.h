@@ -24,6 +24,12 @@ struct StoreEndpoint {
   std::string tlsServerName;  // "": host
   std::string tlsCaPem;       // "": the system's CAs
   bool tlsInsecureSkipVerify = false;
+  // A managed TLS store: the CA given to the app in the connection Secret (key ca.crt).
+  std::string caPemForApp;
+  // A managed TLS store, on the monitor's endpoint: the SHA-256 (hex) of the certificate the store
+  // should serve. While a fresh handshake shows another, the operator has Redis reload its
+  // certificate files (health/store_link.h).
+  std::string tlsExpectedCertificateSha256;
   bool operator==(const StoreEndpoint&) const = default;
 };
 
@@ -31,6 +37,7 @@ struct StoreEndpoint {
 std::string redisUrl(const StoreEndpoint& endpoint);
 
 // The connection Secret, named store.spec.connection's secretName(), owned by the SessionStore,
+// with the CA under ca.crt when the endpoint gives one to the app (a managed TLS store),
 // its values base64 in `data` (as the API server returns them, so desired and observed compare).
 Json connectionSecret(const api::SessionStore& store, const StoreEndpoint& endpoint, int poolSize);
 

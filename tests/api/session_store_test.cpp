@@ -271,6 +271,52 @@ TEST(FullSpecTest, ExternalStore) {
                                                               "key": "primary"}}})json"));
 }
 
+TEST(FullSpecTest, ManagedTls) {
+  Json object = fullObject();
+  object["spec"]["store"] = Json::parse(R"json({"type": "Managed", "managed": {
+      "tls": {"enabled": true, "issuerRef": {"name": "corp-ca", "kind": "ClusterIssuer"}}}})json");
+  auto parsed = parseSessionStore(object);
+  ASSERT_TRUE(parsed.has_value()) << parsed.error();
+  const auto& tls = parsed->spec.store.managed.tls;
+  EXPECT_TRUE(tls.enabled);
+  ASSERT_TRUE(tls.issuerRef.has_value());
+  EXPECT_EQ(tls.issuerRef->name, "corp-ca");
+  EXPECT_EQ(tls.issuerRef->kind, "ClusterIssuer");
+  EXPECT_EQ(tls.issuerRef->group, "cert-manager.io");  // the default group
+  EXPECT_EQ(toJson(parsed->spec)["store"]["managed"]["tls"],
+            Json::parse(R"json({"enabled": true, "issuerRef": {"name": "corp-ca",
+                                "kind": "ClusterIssuer", "group": "cert-manager.io"}})json"));
+  Json again = object;
+  again["spec"] = toJson(parsed->spec);
+  EXPECT_EQ(parseSessionStore(again)->spec, parsed->spec);
+  // Off (the default): not in the effective spec, so a store without TLS reads as before.
+  object["spec"]["store"]["managed"].erase("tls");
+  parsed = parseSessionStore(object);
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_FALSE(parsed->spec.store.managed.tls.enabled);
+  EXPECT_FALSE(toJson(parsed->spec)["store"]["managed"].contains("tls"));
+}
+
+TEST(FullSpecTest, ManagedTlsRefusals) {
+  const auto refusal = [](const char* tls) {
+    Json object = fullObject();
+    object["spec"]["store"] = {{"type", "Managed"}, {"managed", {{"tls", Json::parse(tls)}}}};
+    auto parsed = parseSessionStore(object);
+    return parsed ? std::string("accepted") : parsed.error();
+  };
+  EXPECT_EQ(refusal(R"({"issuerRef": {"name": "corp-ca"}})"),
+            "spec.store.managed.tls.issuerRef: is only used with tls.enabled true: set enabled, "
+            "or remove issuerRef");
+  EXPECT_TRUE(refusal(R"({"enabled": true, "issuerRef": {"name": "x", "kind": "Vault"}})")
+                  .starts_with("spec.store.managed.tls.issuerRef.kind:"));
+  EXPECT_TRUE(refusal(R"({"enabled": true, "issuerRef": {}})")
+                  .starts_with("spec.store.managed.tls.issuerRef.name:"));
+  EXPECT_TRUE(refusal(R"({"enabled": true, "issuerRef": {"name": "a\nb"}})")
+                  .starts_with("spec.store.managed.tls.issuerRef.name:"));
+  EXPECT_TRUE(refusal(R"({"enabled": "yes"})").starts_with("spec.store.managed.tls.enabled:"));
+  EXPECT_EQ(refusal(R"({"enabled": true})"), "accepted");
+}
+
 TEST(FullSpecTest, ExternalTls) {
   Json object = fullObject();
   object["spec"]["store"] = Json::parse(R"json({"type": "External", "external": {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -591,6 +592,54 @@ spec:
                                 ": bad.yaml does not name a Service (spec.target.service is not "
                                 "set), so the operator leaves every Service alone; set "
                                 "spec.target.service or leave out --service");
+}
+
+}  // namespace
+}  // namespace sessionstore::plan
+
+namespace sessionstore::plan {
+namespace {
+
+// Issue 19: a managed TLS store's plan shows where its certificate comes from (the operator's CA
+// and certificate Secrets, with placeholders, or the cert-manager Certificate), a StatefulSet that
+// mounts it, and a rediss:// connection with the CA beside it; no key material.
+TEST(RenderPlan, AManagedTlsStoreShowsItsCertificateObjects) {
+  for (const bool certManager : {false, true}) {
+    PlanInput input = exampleInput("download-tokens");
+    std::string text = input.sessionStore.text;
+    const std::string at = "      maxMemory: 128Mi\n";
+    ASSERT_NE(text.find(at), std::string::npos);
+    text.replace(text.find(at), at.size(),
+                 at + (certManager ? "      tls: {enabled: true, issuerRef: {name: corp-ca}}\n"
+                                   : "      tls: {enabled: true}\n"));
+    input.sessionStore.text = text;
+    const std::string plan = mustRender(input);
+    std::map<std::string, Json> byName;
+    for (const Json& document : documentsOf(plan)) {
+      byName[document.value("kind", "") + " " + document["metadata"].value("name", "")] = document;
+    }
+    if (certManager) {
+      ASSERT_TRUE(byName.contains("Certificate web-redis-tls")) << plan;
+      EXPECT_EQ(byName["Certificate web-redis-tls"]["spec"]["issuerRef"]["name"], "corp-ca");
+      EXPECT_FALSE(byName.contains("Secret web-redis-tls-ca"));
+    } else {
+      ASSERT_TRUE(byName.contains("Secret web-redis-tls-ca")) << plan;
+      ASSERT_TRUE(byName.contains("Secret web-redis-tls")) << plan;
+      EXPECT_EQ(*crypto::base64Decode(
+                    byName["Secret web-redis-tls"]["data"]["tls.key"].get<std::string>()),
+                kPlaceholderPem);
+    }
+    EXPECT_EQ(plan.find("PRIVATE KEY"), std::string::npos);
+    const Json& config = byName["ConfigMap web-redis-config"];
+    EXPECT_NE(config["data"]["redis.conf"].get<std::string>().find("tls-port 6379"),
+              std::string::npos);
+    EXPECT_NE(byName["StatefulSet web-redis"].dump().find("web-redis-tls"), std::string::npos);
+    const Json& connection = byName["Secret web-session-store"];
+    EXPECT_TRUE(crypto::base64Decode(connection["data"]["REDIS_URL"].get<std::string>())
+                    ->starts_with("rediss://"));
+    EXPECT_EQ(*crypto::base64Decode(connection["data"]["ca.crt"].get<std::string>()),
+              kPlaceholderPem);
+  }
 }
 
 }  // namespace

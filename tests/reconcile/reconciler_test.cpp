@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "crypto/crypto.h"
 #include "events/recorder.h"
 #include "identity/identity.h"
 #include "mocks/clock/fake_clock.h"
@@ -23,6 +24,15 @@ using namespace testing;  // NOLINT: the fixtures
 using kube::FakeClient;
 using Verb = FakeClient::Verb;
 using workqueue::Outcome;
+
+std::string hashOfConnection(const Json& deployment) {
+  const Json* annotations = &deployment;
+  for (const char* key : {"spec", "template", "metadata", "annotations"}) {
+    if (!annotations->is_object() || !annotations->contains(key)) return "";
+    annotations = &(*annotations)[key];
+  }
+  return annotations->value(std::string(identity::kConnectionHashAnnotation), "");
+}
 
 class ReconcilerTest : public ::testing::Test {
  protected:
@@ -129,6 +139,60 @@ TEST_F(ReconcilerTest, OnceTheStoreAnswersTheAppIsWiredAndTheStoreIsReady) {
   api_.clearRequests();
   reconciler.reconcile("shop/web");
   EXPECT_EQ(api_.writes(), 0u) << "converged";
+}
+
+// Issue 19: a managed TLS store gets the operator's CA and a certificate for its Services; the
+// app's URL is rediss:// with the CA beside it; at two thirds of the certificate's lifetime it is
+// issued again from the same CA, and the app's connection (its pods) does not change.
+TEST_F(ReconcilerTest, AManagedTlsStoreGetsACertificateRenewedFromTheSameCa) {
+  Json spec = kManagedSpec;
+  spec["store"]["managed"] = {{"tls", {{"enabled", true}}}};
+  api_.put(kube::resources::kSessionStores, storeObject(spec));
+  Reconciler reconciler(api_, api_, health_, fixedBytes, nullptr,
+                        {.resyncInterval = std::chrono::hours(10),
+                         .certificateLifetime = std::chrono::seconds(30000)},
+                        clock_);
+  reconciler.reconcile("shop/web");
+  const Json ca = stored(kube::resources::kSecrets, "web-redis-tls-ca");
+  const Json tls = stored(kube::resources::kSecrets, "web-redis-tls");
+  ASSERT_TRUE(ca.is_object());
+  ASSERT_TRUE(tls.is_object());
+  EXPECT_EQ(tls["type"], "kubernetes.io/tls");
+  EXPECT_EQ(tls["data"]["ca.crt"], ca["data"]["ca.crt"]);
+  ASSERT_TRUE(health_.lastApp.has_value());
+  EXPECT_TRUE(health_.lastApp->tls);
+  EXPECT_EQ(health_.lastApp->tlsCaPem, *crypto::base64Decode(ca["data"]["ca.crt"].get<std::string>()));
+  const std::string firstServed = health_.lastMonitor->tlsExpectedCertificateSha256;
+  EXPECT_EQ(firstServed.size(), 64u);
+
+  health_.answer = answers();
+  reconciler.reconcile("shop/web");
+  const Json connection = stored(kube::resources::kSecrets, "web-session-store");
+  EXPECT_TRUE(crypto::base64Decode(connection["data"]["REDIS_URL"].get<std::string>())
+                  ->starts_with("rediss://"));
+  EXPECT_EQ(connection["data"]["ca.crt"], ca["data"]["ca.crt"]);
+  EXPECT_EQ(status()["phase"], "Ready");
+  const std::string hash = hashOfConnection(stored(kube::resources::kDeployments, "web"));
+
+  // Converged: nothing written; the pass comes back by the renewal time (20000 s), not later.
+  api_.clearRequests();
+  const Outcome outcome = reconciler.reconcile("shop/web");
+  EXPECT_EQ(api_.writes(), 0u);
+  EXPECT_EQ(outcome.kind, Outcome::Kind::kRequeueAfter);
+  EXPECT_EQ(outcome.after, std::chrono::seconds(20000)) << "the renewal time, before the resync";
+
+  clock_.advance(std::chrono::seconds(20000));
+  api_.clearRequests();
+  reconciler.reconcile("shop/web");
+  const Json renewed = stored(kube::resources::kSecrets, "web-redis-tls");
+  EXPECT_NE(renewed["data"]["tls.crt"], tls["data"]["tls.crt"]);
+  EXPECT_NE(renewed["data"]["tls.key"], tls["data"]["tls.key"]);
+  EXPECT_EQ(stored(kube::resources::kSecrets, "web-redis-tls-ca")["data"], ca["data"])
+      << "the CA is kept";
+  EXPECT_NE(health_.lastMonitor->tlsExpectedCertificateSha256, firstServed)
+      << "the health link is told which certificate to have Redis load";
+  EXPECT_EQ(hashOfConnection(stored(kube::resources::kDeployments, "web")), hash)
+      << "a renewal does not roll the app";
 }
 
 // Issue 18: a scale (spec.replicas 2 -> 4, as kubectl scale writes it) finds nothing to apply;

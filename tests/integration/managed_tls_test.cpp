@@ -1,0 +1,242 @@
+// The managed store over TLS, end to end (issue 19): the operator binary on the cluster profile,
+// and the test playing the node with a real TLS-only redis-server (Debian's Redis 7, built with
+// TLS) started from the operator's rendered redis.conf and users.acl and the certificate
+// Secret's files, as a pod would mount them. The operator's CA issues the certificate with a
+// short lifetime (--managed-tls-certificate-seconds), so it is renewed during the test: while a
+// client loop runs commands (on a kept connection and on fresh ones, each TLS-verified against
+// the CA the app is given), the test updates the files as the kubelet updates a mounted Secret,
+// and the operator has Redis reload them. Not one command may fail, the new certificate must be
+// served afterwards, and the CA must not change.
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "crypto/certificates.h"
+#include "operator_fixture.h"
+#include "test_ca.h"
+
+namespace sessionstore::testing {
+namespace {
+
+class ManagedTlsIntegration : public OperatorFixture {
+ protected:
+  static void SetUpTestSuite() {
+    // Renewed at two thirds: about every 20 s.
+    extraFlags() = {"--managed-tls-certificate-seconds", "30"};
+    OperatorFixture::SetUpTestSuite();
+  }
+
+  // Writes the certificate Secret's keys into `dir` as the kubelet updates a mounted Secret:
+  // each file replaced whole (written aside, then renamed over). Returns the tls.crt written.
+  static std::string syncFiles(const Json& secret, const std::string& dir) {
+    for (const char* key : {"tls.crt", "tls.key", "ca.crt"}) {
+      const std::string path = dir + "/" + key;
+      writeTextFile(path + ".new", decode(secret, key));
+      std::filesystem::rename(path + ".new", path);
+    }
+    return decode(secret, "tls.crt");
+  }
+
+  // Plays the node for a TLS store: the rendered config with the mounted Secret's folder
+  // replaced by `dir`, the port the test's.
+  RedisServer& playTlsNode(const std::string& store, const std::string& dir) {
+    Json config;
+    Json secret;
+    if (!eventually([&] {
+          if (!get("statefulset", store + "-redis")) return false;
+          auto map = get("configmap", store + "-redis-config");
+          auto tls = get("secret", store + "-redis-tls");
+          if (map) config = *map;
+          if (tls) secret = *tls;
+          return map.has_value() && tls.has_value();
+        })) {
+      throw std::runtime_error("no StatefulSet, ConfigMap and certificate Secret for " + store +
+                               ":\n" + describeStore(store));
+    }
+    syncFiles(secret, dir);
+    std::string conf = config["data"]["redis.conf"].get<std::string>();
+    const std::string acl = plane_->dir() + "/" + ns_ + "-" + store + "-users.acl";
+    writeTextFile(acl, config["data"]["users.acl"].get<std::string>());
+    conf = std::regex_replace(conf, std::regex("aclfile [^\n]*"), "aclfile " + acl);
+    conf = std::regex_replace(conf, std::regex("(^|\n)(dir|bind|port|tls-port) [^\n]*"), "$1");
+    conf = std::regex_replace(conf, std::regex("/etc/redis-tls/"), dir + "/");
+    const RedisTlsFiles files{
+        .certFile = dir + "/tls.crt", .keyFile = dir + "/tls.key", .caFile = dir + "/ca.crt"};
+    auto server = std::make_unique<RedisServer>(conf, "", 0, &files);
+    std::ofstream(addressMap_, std::ios::app)
+        << store << "-redis." << ns_ << ".svc:6379 127.0.0.1:" << server->port() << "\n";
+    auto& ref = *server;
+    stores_[ns_ + "/" + store] = std::move(server);
+    return ref;
+  }
+
+  static std::string fingerprint(const std::string& pem) {
+    auto info = crypto::readCertificate(pem);
+    if (!info) throw std::runtime_error("certificate: " + info.error());
+    return info->sha256;
+  }
+};
+
+TEST_F(ManagedTlsIntegration, ReadyWithRedissAndRenewedWithoutAFailedCommand) {
+  const std::string name = "tls";
+  apply(deploymentYaml(name));
+  apply(serviceYaml(name));
+  apply(managedStoreYaml(name, name, "      tls: {enabled: true}\n"));
+
+  // What the pod would run: TLS only, the files of the mounted Secret.
+  char pattern[] = "/tmp/sessionstore-mounted-tls.XXXXXX";
+  ASSERT_NE(::mkdtemp(pattern), nullptr);
+  const std::string dir = pattern;
+  RedisServer& server = playTlsNode(name, dir);
+  const Json config = mustGet("configmap", name + "-redis-config");
+  const std::string conf = config["data"]["redis.conf"];
+  EXPECT_NE(conf.find("\nport 0\n"), std::string::npos) << conf;
+  EXPECT_NE(conf.find("tls-port 6379\n"), std::string::npos) << conf;
+  EXPECT_NE(conf.find("tls-auth-clients no\n"), std::string::npos) << conf;
+  const Json sts = mustGet("statefulset", name + "-redis");
+  EXPECT_NE(sts["spec"]["template"]["spec"]["volumes"].dump().find(name + "-redis-tls"),
+            std::string::npos);
+
+  ASSERT_TRUE(eventually([&] { return phase(name) == "Ready"; })) << describeStore(name);
+  const Json connection = mustGet("secret", name + "-session-store");
+  const std::string url = decode(connection, "REDIS_URL");
+  EXPECT_TRUE(url.starts_with("rediss://")) << "the app's URL is not rediss://";
+  const std::string ca = decode(connection, "ca.crt");
+  ASSERT_NE(ca.find("-----BEGIN CERTIFICATE-----"), std::string::npos);
+  const Json caSecret = mustGet("secret", name + "-redis-tls-ca");
+
+  // The app's view: its URL, verified against the CA it was given, by the Service's name.
+  auto endpoint = redisclient::parseRedisUrl(url);
+  ASSERT_TRUE(endpoint);
+  const std::string host = endpoint->host;
+  EXPECT_EQ(host, name + "-redis." + ns_ + ".svc");
+  endpoint->host = "127.0.0.1";
+  endpoint->port = server.port();
+  endpoint->verification = {.serverName = host, .caPem = ca};
+  // Plain TCP is refused: the store listens with TLS only.
+  {
+    auto plain = *endpoint;
+    plain.tls = false;
+    plain.connectTimeout = plain.commandTimeout = std::chrono::milliseconds(1000);
+    EXPECT_FALSE(redisclient::Session::open(plain)) << "a plain connection was served";
+  }
+  const std::string prefix = decode(connection, "SESSION_KEY_PREFIX");
+  const std::string first = fingerprint(decode(mustGet("secret", name + "-redis-tls"), "tls.crt"));
+  {
+    auto session = redisclient::Session::open(*endpoint);
+    ASSERT_TRUE(session) << session.error();
+    EXPECT_EQ((*session)->peerCertificateSha256(), first);
+  }
+
+  // The client loop: a kept connection, and a fresh one (a new handshake) every few commands.
+  std::atomic<bool> stop{false};
+  std::atomic<long> commands{0};
+  std::atomic<long> failures{0};
+  std::string firstFailure;
+  std::thread loop([&] {
+    std::unique_ptr<redisclient::Session> kept;
+    long i = 0;
+    while (!stop) {
+      ++i;
+      std::unique_ptr<redisclient::Session> fresh;
+      redisclient::Session* use = nullptr;
+      if (i % 5 == 0 || !kept) {
+        auto opened = redisclient::Session::open(*endpoint);
+        if (!opened) {
+          if (failures++ == 0) firstFailure = "open: " + opened.error();
+          continue;
+        }
+        (kept ? fresh : kept) = std::move(*opened);
+        use = fresh ? fresh.get() : kept.get();
+      } else {
+        use = kept.get();
+      }
+      const std::string key = prefix + "session:" + std::to_string(i % 50);
+      auto set = use->command({"SET", key, std::to_string(i)});
+      auto got = use->command({"GET", key});
+      ++commands;
+      if (!set || !got || *got != std::to_string(i)) {
+        if (failures++ == 0) firstFailure = !set ? set.error() : !got ? got.error() : *got;
+        if (!use->usable() && use == kept.get()) kept.reset();
+      }
+    }
+  });
+
+  // The renewal: the operator writes a new certificate; the test updates the mounted files as
+  // the kubelet would; the operator has Redis load it. Then a fresh handshake shows it.
+  std::string written = first;
+  const bool renewed = eventually(
+      [&] {
+        auto secret = get("secret", name + "-redis-tls");
+        if (!secret) return false;
+        const std::string current = fingerprint(decode(*secret, "tls.crt"));
+        if (current != written) written = fingerprint(syncFiles(*secret, dir));
+        if (written == first) return false;
+        auto session = redisclient::Session::open(*endpoint);
+        return session && (*session)->peerCertificateSha256() == written;
+      },
+      std::chrono::seconds(120), std::chrono::milliseconds(500));
+  // Commands go on past the switch.
+  const long seen = commands;
+  eventually([&] { return commands > seen + 20; }, std::chrono::seconds(30));
+  stop = true;
+  loop.join();
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
+
+  ASSERT_TRUE(renewed) << "the renewed certificate was never served\n" << describeStore(name);
+  EXPECT_GT(commands.load(), 20);
+  EXPECT_EQ(failures.load(), 0) << "first failure: " << firstFailure;
+  // The CA did not change: the app keeps verifying with what it was given.
+  EXPECT_EQ(decode(mustGet("secret", name + "-session-store"), "ca.crt"), ca);
+  EXPECT_EQ(decode(mustGet("secret", name + "-redis-tls-ca"), "ca.crt"),
+            decode(caSecret, "ca.crt"));
+  EXPECT_EQ(phase(name), "Ready") << describeStore(name);
+}
+
+}  // namespace
+}  // namespace sessionstore::testing
+
+namespace sessionstore::testing {
+namespace {
+
+// What the API server refuses (the CRD's CEL rule), and cert-manager missing from the cluster:
+// a condition that says so, not a crash, and nothing of the store's certificate written.
+TEST_F(ManagedTlsIntegration, AnIssuerWithoutTlsIsRefusedAndMissingCertManagerIsACondition) {
+  const std::string name = "cm";
+  apply(deploymentYaml(name));
+  const auto refused =
+      inNs({"apply", "-f", "-"},
+           managedStoreYaml(name, name, "      tls: {issuerRef: {name: corp-ca}}\n"));
+  EXPECT_FALSE(refused.ok());
+  EXPECT_NE(refused.err.find("tls.issuerRef is only used with tls.enabled true"), std::string::npos)
+      << refused.describe();
+
+  apply(managedStoreYaml(name, name,
+                         "      tls: {enabled: true, issuerRef: {name: corp-ca, kind: "
+                         "ClusterIssuer}}\n"));
+  ASSERT_TRUE(eventually([&] {
+    return conditionIs(name, "StoreReady", "False", "CertManagerMissing");
+  })) << describeStore(name);
+  const auto message = condition(name, "StoreReady")->value("message", "");
+  EXPECT_NE(message.find("install cert-manager"), std::string::npos) << message;
+  EXPECT_FALSE(get("secret", name + "-redis-tls-ca")) << "no CA of the operator's with an issuer";
+  EXPECT_FALSE(get("secret", name + "-session-store")) << "the app is not wired";
+  // kubectl explain documents the field.
+  std::string explained;
+  EXPECT_TRUE(eventually(
+      [&] {
+        const auto r = kubectl({"explain", "sessionstore.spec.store.managed.tls"});
+        explained = r.out + r.err;
+        return r.ok();
+      },
+      std::chrono::seconds(20)))
+      << explained;
+  EXPECT_NE(explained.find("issuerRef"), std::string::npos) << explained;
+  EXPECT_NE(explained.find("two thirds"), std::string::npos) << explained;
+  // The operator is still up and answering.
+  EXPECT_NO_THROW(operatorMetrics());
+}
+
+}  // namespace
+}  // namespace sessionstore::testing
