@@ -29,15 +29,24 @@ managedstore::OperatorPeer operatorPeer(const std::string& operatorNamespace) {
 std::expected<std::vector<Json>, std::string> managedStoreObjects(
     const api::SessionStore& store, const managedstore::Passwords& passwords,
     const std::optional<managedstore::Labels>& targetPodLabels,
-    const managedstore::OperatorPeer& operatorPeer) {
+    const managedstore::OperatorPeer& operatorPeer,
+    std::optional<std::int64_t> maxMemoryBytes) {
   std::vector<Json> objects;
   objects.push_back(managedstore::authSecret(store, passwords));
-  Json config = managedstore::configMap(store, passwords);
-  const std::string hash = managedstore::configHash(config);
+  api::SessionStore atLevel = store;
+  if (maxMemoryBytes) {
+    atLevel.spec.store.managed.maxMemory =
+        quantity::Quantity::fromInt64(*maxMemoryBytes, quantity::Format::kBinarySI);
+  }
+  Json config = managedstore::configMap(atLevel, passwords);
+  // The pods' config hash is the spec's (the floor's maxmemory): a raise, live already, changes
+  // redis.conf for the next start of Redis but is no reason to restart it.
+  const std::string hash = managedstore::configHash(
+      maxMemoryBytes ? managedstore::configMap(store, passwords) : config);
   objects.push_back(std::move(config));
   objects.push_back(managedstore::headlessService(store));
   objects.push_back(managedstore::clientService(store));
-  objects.push_back(managedstore::statefulSet(store, hash));
+  objects.push_back(managedstore::statefulSet(atLevel, hash));
   if (targetPodLabels && !targetPodLabels->empty()) {
     auto policy = managedstore::networkPolicy(store, *targetPodLabels, operatorPeer);
     if (!policy) return std::unexpected(policy.error());

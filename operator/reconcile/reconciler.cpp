@@ -39,6 +39,7 @@ struct Reconciler::Pass {
   std::vector<std::string> updated;
 
   std::optional<managedstore::Passwords> passwords;
+  std::optional<MemoryDecision> memory;  // spec.store.managed.memory, once the passwords are known
   std::optional<Json> statefulSet;
   std::optional<StoreEndpoints> endpoints;  // the store's objects or URL are in place
   std::optional<health::ProbeResult> probe;
@@ -177,7 +178,9 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
   if (ok) stepTarget(pass);
   if (ok) {
     if (managed) {
+      stepMemory(pass);
       ok = stepManagedStore(pass, applier);
+      if (ok) stepResize(pass, applier);
     } else {
       stepExternalStore(pass);
     }
@@ -280,10 +283,77 @@ void Reconciler::stepTarget(Pass& pass) {
   pass.waiting = true;
 }
 
+void Reconciler::stepMemory(Pass& pass) {
+  if (!pass.store.spec.store.managed.memory || !pass.passwords) return;
+  const Json previous = pass.raw.contains("status") ? pass.raw["status"] : Json::object();
+  const auto monitor = managedEndpoints(pass.store, *pass.passwords).monitor;
+  const auto configMap = pass.gathered.ownedObject("ConfigMap " + managedstore::configMapName(pass.store));
+  std::optional<health::MemoryReading> reading;
+  // A fresh store's Redis is not there yet.
+  if (options_.memory != nullptr && !pass.fresh && monitor) {
+    auto read = options_.memory->read(*monitor);
+    if (read) {
+      reading = *read;
+    } else {
+      pass.log.debug("cannot read the store's memory", {{"error", read.error()}});
+    }
+  }
+  auto decision = decideMemory(pass.store, reading, previous, configMap, clock_.wallNow());
+  if (decision.setLive && options_.memory != nullptr && monitor) {
+    if (auto set = options_.memory->setMaxMemory(*monitor, *decision.setLive); !set) {
+      // Nothing is raised (not even redis.conf): the level stays, and the window starts again.
+      pass.log.warn("cannot set maxmemory, will try again",
+                    {{"maxmemory", std::to_string(*decision.setLive)}, {"error", set.error()}});
+      event(pass, {.type = events::EventType::kWarning,
+                   .reason = "MemoryRaiseFailed",
+                   .action = "Resize",
+                   .note = "CONFIG SET maxmemory " + std::to_string(*decision.setLive) +
+                           " failed: " + set.error()});
+      decision = decideMemory(pass.store, std::nullopt, previous, configMap, clock_.wallNow());
+      decision.lookAgainIn = std::min<clock::Duration>(decision.lookAgainIn, std::chrono::seconds(5));
+    }
+  }
+  if (decision.raised) {
+    pass.log.info("maxmemory raised", {{"from", std::to_string(decision.from)},
+                                        {"to", std::to_string(decision.level)}});
+  }
+  pass.memory = std::move(decision);
+}
+
+void Reconciler::stepResize(Pass& pass, const Applier& applier) {
+  if (!pass.memory) return;
+  // The running pod's limit follows at once, in place; the StatefulSet (OnDelete) already has it
+  // for the next pod. A cluster without in-place resize (or no pod yet) leaves it to that pod.
+  std::string how;
+  if (pass.memory->raised) {
+    const std::string limit =
+        managedstore::derivedMemoryLimit(quantity::Quantity::fromInt64(pass.memory->level))
+            .toString();
+    const std::string pod = managedstore::statefulSetName(pass.store) + "-0";
+    auto resized =
+        applier.resizeMemoryLimit(pod, std::string(managedstore::kContainerName), limit);
+    if (resized) {
+      how = "; pod " + pod + " resized in place to a memory limit of " + limit;
+    } else {
+      how = "; pod " + pod + " not resized in place (" + describe(resized.error()) +
+            "): its next start has the limit " + limit + " from the StatefulSet";
+      pass.log.info("cannot resize the Redis pod in place",
+                    {{"pod", pod}, {"error", describe(resized.error())}});
+    }
+  }
+  for (Event& told : pass.memory->events) {
+    if (told.reason == "MemoryRaised") told.note += how;
+    event(pass, told);
+  }
+  pass.memory->events.clear();
+}
+
 bool Reconciler::stepManagedStore(Pass& pass, const Applier& applier) {
   if (!pass.passwords) return true;  // stepPasswords said why
+  std::optional<std::int64_t> level;
+  if (pass.memory) level = pass.memory->level;
   auto decision = decideStoreObjects(pass.store, *pass.passwords, pass.gathered.deployment,
-                                     options_.operatorNamespace);
+                                     options_.operatorNamespace, level);
   if (decision.problem) {
     pass.storeCondition = std::move(*decision.problem);
     pass.needsUser = true;
@@ -424,6 +494,10 @@ bool Reconciler::stepStatus(Pass& pass, const Applier& applier) {
   }
   observation.workers = pass.workers;
   observation.poolSize = pass.poolSize;
+  if (pass.memory) {
+    observation.memory = pass.memory->status;
+    observation.informational.push_back(pass.memory->atCeiling);
+  }
 
   const Json previous = pass.raw.contains("status") ? pass.raw["status"] : Json::object();
   auto decision = decideStatus(pass.store, std::move(observation), previous, clock_.wallNow());
@@ -450,6 +524,9 @@ Outcome Reconciler::stepRequeue(Pass& pass) {
         waitInterval(options_.waitInterval, options_.resyncInterval, streak));
   }
   waitStreak_.erase(pass.key);
+  if (pass.memory) {
+    return Outcome::requeueAfter(std::min(options_.resyncInterval, pass.memory->lookAgainIn));
+  }
   return Outcome::requeueAfter(options_.resyncInterval);
 }
 

@@ -13,6 +13,9 @@
 //   2. store      Managed: the password Secret (generated once, never again), the ConfigMap,
 //                 the Services, the StatefulSet and the NetworkPolicy; External: the URL from
 //                 the referenced Secret, checked
+//   2b. memory    spec.store.managed.memory: used_memory and maxmemory read, maxmemory raised
+//                 live one step (decideMemory) before the store's objects are built at the
+//                 reached level; after them the running pod's memory limit is resized in place
 //   3. probe      the store's health from health::StoreHealth (AUTH + PING with the app's
 //                 credentials, INFO with the monitoring ones); forgotten when it has no store
 //   4. wire       only once the store answers: the connection Secret and the Deployment's env,
@@ -67,6 +70,10 @@ struct ReconcilerOptions {
   clock::Duration waitInterval = std::chrono::seconds(3);
   // The images a managed store may run (the --allowed-images flag); empty: any valid image.
   imageref::AllowList allowedImages;
+  // Reads and raises the maxmemory of a managed store whose memory follows load
+  // (spec.store.managed.memory); null: such a store keeps the level it has reached and is not
+  // raised.
+  health::MemoryControl* memory = nullptr;
   // Told after each reconcile of a live SessionStore (the autoscaler starts or stops polling it),
   // and when one is gone or finalized ("namespace/name").
   std::function<void(const api::SessionStore&)> observed;
@@ -105,7 +112,9 @@ class Reconciler {
   workqueue::Outcome reconcileLive(Pass& pass);
   bool stepPasswords(Pass& pass, const Applier& applier);
   void stepTarget(Pass& pass);
+  void stepMemory(Pass& pass);
   bool stepManagedStore(Pass& pass, const Applier& applier);
+  void stepResize(Pass& pass, const Applier& applier);
   void stepExternalStore(Pass& pass);
   void stepProbe(Pass& pass);
   bool stepWire(Pass& pass, const Applier& applier);

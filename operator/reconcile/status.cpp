@@ -89,6 +89,12 @@ Json buildStatus(const Observation& observation, const Json& previousStatus,
     ready.message = firstFailing->type + " is False (" + firstFailing->reason +
                     "): " + firstFailing->message;
   }
+  if (!observation.invalidSpec) {
+    for (const auto& condition : observation.informational) {
+      conditions.push_back(
+          conditionJson(condition, observation.generation, previousStatus, nowText));
+    }
+  }
   conditions.push_back(conditionJson(ready, observation.generation, previousStatus, nowText));
 
   Json status = {{"observedGeneration", observation.generation},
@@ -99,6 +105,7 @@ Json buildStatus(const Observation& observation, const Json& previousStatus,
   if (!observation.invalidSpec) store["ready"] = observation.storeReady;
   if (observation.connectedClients) store["connectedClients"] = *observation.connectedClients;
   if (observation.usedMemoryBytes) store["usedMemoryBytes"] = *observation.usedMemoryBytes;
+  if (observation.memory) store["memory"] = *observation.memory;
   if (!store.empty()) status["store"] = std::move(store);
   Json target = Json::object();
   if (observation.replicas) target["replicas"] = *observation.replicas;

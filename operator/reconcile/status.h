@@ -32,10 +32,13 @@ struct Observation {
   bool storeReady = false;
   bool wired = false;  // the Deployment carries the current wiring
   std::vector<ConditionState> conditions;  // in the order they are shown; Ready is added
+  // Shown after them but not part of Ready (MemoryAtCeiling: a store at its ceiling serves).
+  std::vector<ConditionState> informational;
   // status.store
   std::string endpoint;  // host:port, never credentials
   std::optional<std::int64_t> connectedClients;
   std::optional<std::int64_t> usedMemoryBytes;
+  std::optional<Json> memory;  // status.store.memory (spec.store.managed.memory)
   // status.target
   std::optional<std::int64_t> replicas;
   std::optional<std::int64_t> workers;

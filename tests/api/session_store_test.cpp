@@ -609,3 +609,61 @@ TEST(EnumNamesTest, SpellTheApiValues) {
 
 }  // namespace
 }  // namespace sessionstore::api
+
+namespace sessionstore::api {
+namespace {
+
+Json withMemory(Json managed) {
+  return {{"metadata", {{"name", "web"}}},
+          {"spec", {{"target", {{"deployment", "web"}}}, {"store", {{"managed", managed}}}}}};
+}
+
+TEST(MemoryScalingTest, AbsentMeansAFixedMaxMemory) {
+  auto parsed = parseSessionStore(withMemory(Json::object()));
+  ASSERT_TRUE(parsed) << parsed.error();
+  EXPECT_FALSE(parsed->spec.store.managed.memory);
+  EXPECT_FALSE(toJson(parsed->spec)["store"]["managed"].contains("memory"));
+}
+
+TEST(MemoryScalingTest, AnEmptyObjectGetsTheCrdDefaultsAndRoundTrips) {
+  auto parsed = parseSessionStore(withMemory({{"memory", Json::object()}}));
+  ASSERT_TRUE(parsed) << parsed.error();
+  ASSERT_TRUE(parsed->spec.store.managed.memory);
+  const MemoryScaling& memory = *parsed->spec.store.managed.memory;
+  EXPECT_EQ(memory.ceiling.toString(), "1Gi");
+  EXPECT_EQ(memory.targetUtilization, 90);
+  EXPECT_EQ(memory.windowSeconds, 60);
+  const Json out = toJson(parsed->spec);
+  EXPECT_EQ(out["store"]["managed"]["memory"],
+            Json::parse(R"({"ceiling": "1Gi", "targetUtilization": 90, "windowSeconds": 60})"));
+  auto again = parseSessionStore({{"metadata", {{"name", "web"}}}, {"spec", out}});
+  ASSERT_TRUE(again) << again.error();
+  EXPECT_EQ(again->spec, parsed->spec);
+}
+
+TEST(MemoryScalingTest, ImpossibleCombinationsNameTheField) {
+  const std::vector<std::pair<Json, std::string>> rows = {
+      {{{"memory", {{"ceiling", "768Mi"}}}}, "spec.store.managed.memory.ceiling: must be on the ladder"},
+      {{{"maxMemory", "100Mi"}, {"memory", Json::object()}},
+       "spec.store.managed.maxMemory: with memory, maxMemory is the floor"},
+      {{{"maxMemory", "512Mi"}, {"memory", {{"ceiling", "256Mi"}}}},
+       "spec.store.managed.memory.ceiling: must not be below maxMemory"},
+      {{{"resources", {{"limits", {{"memory", "1Gi"}}}}}, {"memory", Json::object()}},
+       "spec.store.managed.resources.limits.memory: not allowed with memory"},
+      {{{"memory", {{"targetUtilization", 100}}}}, "spec.store.managed.memory.targetUtilization"},
+      {{{"memory", {{"windowSeconds", -1}}}}, "spec.store.managed.memory.windowSeconds"},
+  };
+  for (const auto& [managed, want] : rows) {
+    auto parsed = parseSessionStore(withMemory(managed));
+    ASSERT_FALSE(parsed) << managed.dump();
+    EXPECT_TRUE(parsed.error().starts_with(want)) << parsed.error();
+  }
+  // The floor at the ceiling is a store that never moves, but not an impossible one.
+  EXPECT_TRUE(parseSessionStore(withMemory({{"maxMemory", "1Gi"}, {"memory", Json::object()}})));
+  // The ladder in bytes is the ladder.
+  EXPECT_TRUE(parseSessionStore(
+      withMemory({{"maxMemory", 134217728}, {"memory", {{"ceiling", "1024Mi"}}}})));
+}
+
+}  // namespace
+}  // namespace sessionstore::api
