@@ -317,6 +317,9 @@ void Reconciler::stepMemory(Pass& pass) {
     pass.log.info("maxmemory raised", {{"from", std::to_string(decision.from)},
                                         {"to", std::to_string(decision.level)}});
   }
+  // Told now: the change is live in Redis whatever happens to the rest of the pass.
+  for (const Event& told : decision.events) event(pass, told);
+  decision.events.clear();
   pass.memory = std::move(decision);
 }
 
@@ -324,7 +327,6 @@ void Reconciler::stepResize(Pass& pass, const Applier& applier) {
   if (!pass.memory) return;
   // The running pod's limit follows at once, in place; the StatefulSet (OnDelete) already has it
   // for the next pod. A cluster without in-place resize (or no pod yet) leaves it to that pod.
-  std::string how;
   if (pass.memory->raised) {
     const std::string limit =
         managedstore::derivedMemoryLimit(quantity::Quantity::fromInt64(pass.memory->level))
@@ -333,19 +335,22 @@ void Reconciler::stepResize(Pass& pass, const Applier& applier) {
     auto resized =
         applier.resizeMemoryLimit(pod, std::string(managedstore::kContainerName), limit);
     if (resized) {
-      how = "; pod " + pod + " resized in place to a memory limit of " + limit;
+      event(pass, {.type = events::EventType::kNormal,
+                   .reason = "MemoryLimitResized",
+                   .action = "Resize",
+                   .note = "pod " + pod + " resized in place to a memory limit of " + limit +
+                           " (no restart); the StatefulSet has it for the next pod"});
     } else {
-      how = "; pod " + pod + " not resized in place (" + describe(resized.error()) +
-            "): its next start has the limit " + limit + " from the StatefulSet";
+      event(pass, {.type = events::EventType::kNormal,
+                   .reason = "MemoryLimitOnNextPod",
+                   .action = "Resize",
+                   .note = "pod " + pod + " not resized in place (" + describe(resized.error()) +
+                           "): its next start has the memory limit " + limit +
+                           " from the StatefulSet"});
       pass.log.info("cannot resize the Redis pod in place",
                     {{"pod", pod}, {"error", describe(resized.error())}});
     }
   }
-  for (Event& told : pass.memory->events) {
-    if (told.reason == "MemoryRaised") told.note += how;
-    event(pass, told);
-  }
-  pass.memory->events.clear();
 }
 
 bool Reconciler::stepManagedStore(Pass& pass, const Applier& applier) {
