@@ -916,7 +916,10 @@ StatusDecision decideStatus(const api::SessionStore& store, Observation observat
     return s;
   };
   const bool hadFigures = previous.contains("store") && previous["store"].is_object() &&
-                          previous["store"].contains("connectedClients");
+                          (previous["store"].contains("connectedClients") ||
+                           (previous["store"].contains("memory") &&
+                            previous["store"]["memory"].is_object() &&
+                            previous["store"]["memory"].contains("usedMemoryBytes")));
   if (status == previous || (hadFigures && withoutFigures(status) == withoutFigures(previous))) {
     return {};
   }
