@@ -332,8 +332,10 @@ void parseManaged(Reader& r, const Json& managed, ManagedStore& out) {
   r.quantity(managed, path, "maxMemory", out.maxMemory);
   // The CRD's rule: Redis needs some memory, maxmemory 0 means no limit, and the container limit
   // derived from it must stay a sane quantity.
-  const auto mebi = quantity::Quantity::fromInt64(std::int64_t{1} << 20, quantity::Format::kBinarySI);
-  const auto tebi = quantity::Quantity::fromInt64(std::int64_t{1} << 40, quantity::Format::kBinarySI);
+  const auto mebi =
+      quantity::Quantity::fromInt64(std::int64_t{1} << 20, quantity::Format::kBinarySI);
+  const auto tebi =
+      quantity::Quantity::fromInt64(std::int64_t{1} << 40, quantity::Format::kBinarySI);
   if (r.ok() && (out.maxMemory < mebi || out.maxMemory > tebi)) {
     r.fail(path + ".maxMemory", "must be between 1Mi and 1Ti, got " + out.maxMemory.toString());
   }

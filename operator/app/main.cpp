@@ -24,9 +24,9 @@
 // After <utility>: Boost.Asio 1.81, which it includes, uses std::exchange without including it.
 #include <pplx/threadpool.h>
 
+#include "app/allocator.h"
 #include "autoscaling/scaling_controller.h"
 #include "cache/cached_client.h"
-#include "app/allocator.h"
 #include "cache/slim.h"
 #include "controller/controller.h"
 #include "controller/owners.h"
@@ -285,11 +285,10 @@ int run(int argc, char** argv) {
     log.error("cannot configure the Kubernetes client", {{"error", client.error().describe()}});
     return 1;
   }
-  log.info(
-      "starting",
-      {{"version", SESSIONSTORE_VERSION},
-       {"allocator", ss::app::allocatorName()},
-       {"cluster", config->source}, {"server", config->server}});
+  log.info("starting", {{"version", SESSIONSTORE_VERSION},
+                        {"allocator", ss::app::allocatorName()},
+                        {"cluster", config->source},
+                        {"server", config->server}});
 
   ss::manager::ManagerOptions options{
       .metricsAddress = flag(flags, "metrics-bind-address", ":8080"),

@@ -99,8 +99,7 @@ std::string renderRedisConf(const api::ManagedStore& managed);
 // maxmemory live; its password is the operator's alone, never the app's.
 // REQUIRES: keyPrefix has no glob character or space (api::parseSessionStore checks it).
 std::string renderUsersAcl(std::string_view keyPrefix, std::string_view appPasswordSha256Hex,
-                           std::string_view monitorPasswordSha256Hex,
-                           bool maySetMaxMemory = false);
+                           std::string_view monitorPasswordSha256Hex, bool maySetMaxMemory = false);
 
 // The Secret <name>-redis-auth: type Opaque, app-password and monitor-password as base64 data
 // (as the API server returns them, so desired and observed compare).

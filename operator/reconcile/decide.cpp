@@ -158,7 +158,8 @@ std::string mebibytes(std::int64_t bytes) {
 }  // namespace
 
 std::optional<std::int64_t> configMapMaxMemory(const Json& configMap) {
-  const Json* conf = kube::at(configMap, {"data", std::string(managedstore::kRedisConfKey).c_str()});
+  const Json* conf =
+      kube::at(configMap, {"data", std::string(managedstore::kRedisConfKey).c_str()});
   if (conf == nullptr || !conf->is_string()) return std::nullopt;
   std::istringstream lines(conf->get<std::string>());
   for (std::string line; std::getline(lines, line);) {
@@ -276,8 +277,10 @@ MemoryDecision decideMemory(const api::SessionStore& store,
                      .ok = false,
                      .reason = std::string(api::kReasonBelowCeiling),
                      .message = "maxmemory " + ladderText(out.level) + "; raised to " +
-                                ladderText(*next) + " when used_memory stays "
-                                "above " + target + " for " + std::to_string(spec.windowSeconds) +
+                                ladderText(*next) +
+                                " when used_memory stays "
+                                "above " +
+                                target + " for " + std::to_string(spec.windowSeconds) +
                                 "s; ceiling " + ladderText(ceiling)};
   }
   bool wasAtCeiling = false;
@@ -384,8 +387,8 @@ std::expected<void, ConditionState> applyExternalTls(const api::SessionStore& st
 
 }  // namespace
 
-ExternalStoreDecision decideExternalStore(const api::SessionStore& store,
-                                          const Observed& urlSecret, const Observed& caSecret) {
+ExternalStoreDecision decideExternalStore(const api::SessionStore& store, const Observed& urlSecret,
+                                          const Observed& caSecret) {
   const auto& ref = store.spec.store.external->urlSecretRef;
   const std::string& ns = store.metadata.ns;
   const auto missing = [&](const std::string& message) {
@@ -461,9 +464,8 @@ ConditionState decideStoreReady(const api::SessionStore& store, const health::Pr
                probe.reason == api::kReasonTlsHandshakeFailed) {
       condition.message += "; check the store's TLS port and certificate" + where;
     } else {
-      condition.message +=
-          "; check the host and port" + where +
-          ", and that the store accepts connections from the operator and the app";
+      condition.message += "; check the host and port" + where +
+                           ", and that the store accepts connections from the operator and the app";
     }
   }
   // A store that stops answering once the app is wired to it is unreachable, not provisioning,
@@ -549,7 +551,8 @@ wiring::ReplicasBound decideReplicasBound(const api::SessionStore& store,
       if (!maximum) continue;
       // Several at once is a mistake the user is told of elsewhere; size for the largest.
       if (!out || *maximum > out->replicas) {
-        out = wiring::ReplicasBound{.replicas = *maximum, .source = source, .scaler = nameOf(scaler)};
+        out =
+            wiring::ReplicasBound{.replicas = *maximum, .source = source, .scaler = nameOf(scaler)};
       }
     }
     return out;
@@ -641,8 +644,8 @@ WiringDecision decideWiring(const api::SessionStore& store,
         std::min<std::int64_t>(out.poolSize.value_or(container.poolSize), container.poolSize);
     perPod += std::int64_t{container.workers} * container.poolSize;
   }
-  workers << " (pools sized for " << bound.replicas << " replicas, "
-          << wiring::describeBound(bound) << ")";
+  workers << " (pools sized for " << bound.replicas << " replicas, " << wiring::describeBound(bound)
+          << ")";
   out.workerCount = out.wiring->deployment.containers.front().workers;
   out.wired = {.type = out.wired.type,
                .ok = true,
@@ -671,7 +674,8 @@ WiringDecision decideWiring(const api::SessionStore& store,
             << " its connection pools are sized for (" << wiring::describeBound(bound)
             << "): up to " << *replicas << " x " << perPod << " = " << *replicas * perPod
             << " connections against the store's maxclients "
-            << serverMaxClients.value_or(store.spec.store.managed.maxClients) << "; the pods are not rolled for a scale: " << wiring::howToRaiseBound(bound)
+            << serverMaxClients.value_or(store.spec.store.managed.maxClients)
+            << "; the pods are not rolled for a scale: " << wiring::howToRaiseBound(bound)
             << " to at least " << *replicas
             << " (the pods then roll once, with smaller pools), or scale back to at most "
             << bound.replicas << " (" << workers.str() << ")";
@@ -915,11 +919,11 @@ StatusDecision decideStatus(const api::SessionStore& store, Observation observat
     }
     return s;
   };
-  const bool hadFigures = previous.contains("store") && previous["store"].is_object() &&
-                          (previous["store"].contains("connectedClients") ||
-                           (previous["store"].contains("memory") &&
-                            previous["store"]["memory"].is_object() &&
-                            previous["store"]["memory"].contains("usedMemoryBytes")));
+  const bool hadFigures =
+      previous.contains("store") && previous["store"].is_object() &&
+      (previous["store"].contains("connectedClients") ||
+       (previous["store"].contains("memory") && previous["store"]["memory"].is_object() &&
+        previous["store"]["memory"].contains("usedMemoryBytes")));
   if (status == previous || (hadFigures && withoutFigures(status) == withoutFigures(previous))) {
     return {};
   }

@@ -287,7 +287,8 @@ void Reconciler::stepMemory(Pass& pass) {
   if (!pass.store.spec.store.managed.memory || !pass.passwords) return;
   const Json previous = pass.raw.contains("status") ? pass.raw["status"] : Json::object();
   const auto monitor = managedEndpoints(pass.store, *pass.passwords).monitor;
-  const auto configMap = pass.gathered.ownedObject("ConfigMap " + managedstore::configMapName(pass.store));
+  const auto configMap =
+      pass.gathered.ownedObject("ConfigMap " + managedstore::configMapName(pass.store));
   std::optional<health::MemoryReading> reading;
   // A fresh store's Redis is not there yet.
   if (options_.memory != nullptr && !pass.fresh && monitor) {
@@ -310,12 +311,13 @@ void Reconciler::stepMemory(Pass& pass) {
                    .note = "CONFIG SET maxmemory " + std::to_string(*decision.setLive) +
                            " failed: " + set.error()});
       decision = decideMemory(pass.store, std::nullopt, previous, configMap, clock_.wallNow());
-      decision.lookAgainIn = std::min<clock::Duration>(decision.lookAgainIn, std::chrono::seconds(5));
+      decision.lookAgainIn =
+          std::min<clock::Duration>(decision.lookAgainIn, std::chrono::seconds(5));
     }
   }
   if (decision.raised) {
     pass.log.info("maxmemory raised", {{"from", std::to_string(decision.from)},
-                                        {"to", std::to_string(decision.level)}});
+                                       {"to", std::to_string(decision.level)}});
   }
   // Told now: the change is live in Redis whatever happens to the rest of the pass.
   for (const Event& told : decision.events) event(pass, told);
@@ -332,8 +334,7 @@ void Reconciler::stepResize(Pass& pass, const Applier& applier) {
         managedstore::derivedMemoryLimit(quantity::Quantity::fromInt64(pass.memory->level))
             .toString();
     const std::string pod = managedstore::statefulSetName(pass.store) + "-0";
-    auto resized =
-        applier.resizeMemoryLimit(pod, std::string(managedstore::kContainerName), limit);
+    auto resized = applier.resizeMemoryLimit(pod, std::string(managedstore::kContainerName), limit);
     if (resized) {
       event(pass, {.type = events::EventType::kNormal,
                    .reason = "MemoryLimitResized",
@@ -341,12 +342,12 @@ void Reconciler::stepResize(Pass& pass, const Applier& applier) {
                    .note = "pod " + pod + " resized in place to a memory limit of " + limit +
                            " (no restart); the StatefulSet has it for the next pod"});
     } else {
-      event(pass, {.type = events::EventType::kNormal,
-                   .reason = "MemoryLimitOnNextPod",
-                   .action = "Resize",
-                   .note = "pod " + pod + " not resized in place (" + describe(resized.error()) +
-                           "): its next start has the memory limit " + limit +
-                           " from the StatefulSet"});
+      event(pass,
+            {.type = events::EventType::kNormal,
+             .reason = "MemoryLimitOnNextPod",
+             .action = "Resize",
+             .note = "pod " + pod + " not resized in place (" + describe(resized.error()) +
+                     "): its next start has the memory limit " + limit + " from the StatefulSet"});
       pass.log.info("cannot resize the Redis pod in place",
                     {{"pod", pod}, {"error", describe(resized.error())}});
     }

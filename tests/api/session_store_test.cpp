@@ -302,7 +302,8 @@ TEST(InvalidObjectTest, ExternalTlsFieldsSayWhatIsWrong) {
   const std::pair<Json, std::string> rows[] = {
       {{{"caSecretRef", {{"name", "ca"}}}, {"insecureSkipVerify", true}},
        "spec.store.external.tls.insecureSkipVerify: cannot be true with caSecretRef"},
-      {{{"insecureSkipVerify", "yes"}}, "spec.store.external.tls.insecureSkipVerify: must be a boolean"},
+      {{{"insecureSkipVerify", "yes"}},
+       "spec.store.external.tls.insecureSkipVerify: must be a boolean"},
       {{{"caSecretRef", Json::object()}}, "spec.store.external.tls.caSecretRef.name: required"},
       {{{"caSecretRef", {{"name", "ca"}, {"key", ""}}}},
        "spec.store.external.tls.caSecretRef.key: must not be empty"},
@@ -351,8 +352,7 @@ const std::vector<InvalidRow>& invalidRows() {
        "spec.store.type: must be one of Managed, External, got \"Local\""},
       {"/spec/store/type", 1, "spec.store.type: must be a string"},
       {"/spec/target/maxReplicas", "5", "spec.target.maxReplicas: must be an integer"},
-      {"/spec/target/maxReplicas", 0,
-       "spec.target.maxReplicas: must be between 1 and 1000, got 0"},
+      {"/spec/target/maxReplicas", 0, "spec.target.maxReplicas: must be between 1 and 1000, got 0"},
       // The full object autoscales: the bound is autoscaling.maxReplicas.
       {"/spec/target/maxReplicas", 5,
        "spec.target.maxReplicas: not allowed with spec.autoscaling.enabled, where the connection "
@@ -490,7 +490,8 @@ TEST_P(InvalidFieldTest, NamesTheFieldPath) {
 INSTANTIATE_TEST_SUITE_P(Rows, InvalidFieldTest, testing::ValuesIn(invalidRows()));
 
 TEST(TargetMaxReplicasTest, OptionalAndKeptThroughToJson) {
-  const Json plain = {{"metadata", {{"name", "web"}}}, {"spec", {{"target", {{"deployment", "web"}}}}}};
+  const Json plain = {{"metadata", {{"name", "web"}}},
+                      {"spec", {{"target", {{"deployment", "web"}}}}}};
   auto unset = parseSessionStore(plain);
   ASSERT_TRUE(unset.has_value()) << unset.error();
   EXPECT_FALSE(unset->spec.target.maxReplicas.has_value()) << "the operator's default applies";
@@ -590,7 +591,8 @@ TEST(InvalidObjectTest, MaxMemoryOutsideTheCrdRangeIsAnError) {
     object["spec"]["store"]["managed"]["maxMemory"] = value;
     auto parsed = parseSessionStore(object);
     ASSERT_FALSE(parsed.has_value()) << value;
-    EXPECT_TRUE(parsed.error().starts_with("spec.store.managed.maxMemory: must be between 1Mi and 1Ti"))
+    EXPECT_TRUE(
+        parsed.error().starts_with("spec.store.managed.maxMemory: must be between 1Mi and 1Ti"))
         << parsed.error();
   }
   for (const char* value : {"1Mi", "1Ti", "64Mi"}) {
@@ -643,7 +645,8 @@ TEST(MemoryScalingTest, AnEmptyObjectGetsTheCrdDefaultsAndRoundTrips) {
 
 TEST(MemoryScalingTest, ImpossibleCombinationsNameTheField) {
   const std::vector<std::pair<Json, std::string>> rows = {
-      {{{"memory", {{"ceiling", "768Mi"}}}}, "spec.store.managed.memory.ceiling: must be on the ladder"},
+      {{{"memory", {{"ceiling", "768Mi"}}}},
+       "spec.store.managed.memory.ceiling: must be on the ladder"},
       {{{"maxMemory", "100Mi"}, {"memory", Json::object()}},
        "spec.store.managed.maxMemory: with memory, maxMemory is the floor"},
       {{{"maxMemory", "512Mi"}, {"memory", {{"ceiling", "256Mi"}}}},

@@ -73,8 +73,8 @@ class MemoryIntegration : public OperatorFixture {
 TEST_F(MemoryIntegration, AFullStoreIsRaisedOneStepLiveAndStopsAtTheCeiling) {
   apply(deploymentYaml("mem"));
   apply(serviceYaml("mem"));
-  apply(managedStoreYaml("mem", "mem",
-                         "      memory: {ceiling: 128Mi, targetUtilization: 90, windowSeconds: 2}\n"));
+  apply(managedStoreYaml(
+      "mem", "mem", "      memory: {ceiling: 128Mi, targetUtilization: 90, windowSeconds: 2}\n"));
   RedisServer& redis = playNode("mem", kTesterAcl);
   ASSERT_TRUE(eventually([&] { return phase("mem") == "Ready"; }, 120s)) << describeStore("mem");
   ASSERT_TRUE(eventually([&] { return memoryStatus().value("maxMemory", "") == "64Mi"; }))
@@ -112,7 +112,8 @@ TEST_F(MemoryIntegration, AFullStoreIsRaisedOneStepLiveAndStopsAtTheCeiling) {
   EXPECT_TRUE(eventually([&] {
     raised = eventNotes("MemoryRaised");
     return raised.find("64Mi -> 128Mi") != std::string::npos;
-  })) << raised << "\n"
+  })) << raised
+      << "\n"
       << inNs({"get", "events.events.k8s.io"}).out;
   EXPECT_EQ(configMaxMemory(*probe), 128 * kMi) << "exactly one step";
   const auto after = info(*probe);
@@ -133,23 +134,28 @@ TEST_F(MemoryIntegration, AFullStoreIsRaisedOneStepLiveAndStopsAtTheCeiling) {
   EXPECT_EQ(stsAfter["spec"]["template"]["metadata"]["annotations"], templateBefore["annotations"]);
   if (podBefore) {
     const Json pod = mustGet("pod", "mem-redis-0");
-    EXPECT_EQ(pod["metadata"]["uid"], (*podBefore)["metadata"]["uid"]) << "the pod was not replaced";
+    EXPECT_EQ(pod["metadata"]["uid"], (*podBefore)["metadata"]["uid"])
+        << "the pod was not replaced";
     if (raised.find("resized in place") != std::string::npos) {
       EXPECT_EQ(pod["spec"]["containers"][0]["resources"]["limits"]["memory"], "160Mi")
           << pod["spec"].dump(1);
     }
   }
   // 128Mi is the ceiling: it says so.
-  ASSERT_TRUE(eventually([&] { return conditionIs("mem", "MemoryAtCeiling", "True", "CeilingReached"); }))
-      << describeStore("mem");
+  ASSERT_TRUE(eventually([&] {
+    return conditionIs("mem", "MemoryAtCeiling", "True", "CeilingReached");
+  })) << describeStore("mem");
 
   // Past 90 % of 128Mi now: the operator looks after the window and raises nothing.
   ASSERT_NO_FATAL_FAILURE(fillPast(**app, *probe, 128 * kMi, 91));
   std::string since;
-  ASSERT_TRUE(eventually([&] {
-    since = memoryStatus().value("aboveTargetSince", "");
-    return !since.empty();
-  }, 120s)) << describeStore("mem");
+  ASSERT_TRUE(eventually(
+      [&] {
+        since = memoryStatus().value("aboveTargetSince", "");
+        return !since.empty();
+      },
+      120s))
+      << describeStore("mem");
   const auto sinceTime = clock::parseTime(since);
   ASSERT_TRUE(sinceTime) << since;
   // The marker: a pass that began once the window (2 s) had run out has ended.
@@ -185,11 +191,13 @@ TEST_F(MemoryIntegration, TheCrdRefusesImpossibleCombinations) {
     EXPECT_FALSE(applied.ok()) << extra;
     EXPECT_NE(applied.err.find(want), std::string::npos) << extra << applied.describe();
   }
-  const auto fine = inNs({"apply", "-f", "-"},
-                         managedStoreYaml("bad", "bad", "      maxMemory: 128Mi\n      memory: {}\n"));
+  const auto fine =
+      inNs({"apply", "-f", "-"},
+           managedStoreYaml("bad", "bad", "      maxMemory: 128Mi\n      memory: {}\n"));
   EXPECT_TRUE(fine.ok()) << fine.describe();
   const Json memory = mustGet("sessionstore", "bad")["spec"]["store"]["managed"]["memory"];
-  EXPECT_EQ(memory, Json::parse(R"({"ceiling": "1Gi", "targetUtilization": 90, "windowSeconds": 60})"));
+  EXPECT_EQ(memory,
+            Json::parse(R"({"ceiling": "1Gi", "targetUtilization": 90, "windowSeconds": 60})"));
   const auto explained = kubectl({"explain", "sessionstore.spec.store.managed.memory"});
   ASSERT_TRUE(explained.ok()) << explained.describe();
   for (const char* field : {"ceiling", "targetUtilization", "windowSeconds"}) {

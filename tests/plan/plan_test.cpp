@@ -620,9 +620,9 @@ TEST(RenderPlan, MemoryThatFollowsLoadIsShownOnTheStoreObjects) {
   const auto documents = documentsOf(plan);
   ASSERT_EQ(documents.size(), 10u);
   EXPECT_EQ(documents[4]["spec"]["updateStrategy"]["type"], "OnDelete");
-  EXPECT_EQ(documents[4]["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
-                     ["memory"],
-            "160Mi");  // the example's maxMemory 128Mi plus 25%
+  EXPECT_EQ(
+      documents[4]["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"],
+      "160Mi");  // the example's maxMemory 128Mi plus 25%
   EXPECT_NE(documents[1]["data"]["users.acl"].get<std::string>().find("+config|set"),
             std::string::npos);
   // Without memory: none of it.

@@ -40,8 +40,8 @@ health::MemoryReading reading(std::int64_t usedMi, std::int64_t maxMi) {
 }
 
 TEST(DecideMemory, BelowTheTargetNothingMoves) {
-  const auto d = decideMemory(memoryStore(), reading(40, 64), statusAt(64 * kMi),
-                              Observed::notRead(), kNow);
+  const auto d =
+      decideMemory(memoryStore(), reading(40, 64), statusAt(64 * kMi), Observed::notRead(), kNow);
   EXPECT_EQ(d.level, 64 * kMi);
   EXPECT_FALSE(d.setLive);
   EXPECT_FALSE(d.raised);
@@ -57,8 +57,8 @@ TEST(DecideMemory, BelowTheTargetNothingMoves) {
 
 TEST(DecideMemory, AboveTheTargetStartsTheWindowWithoutARaise) {
   // 58Mi is above 90% of 64Mi (57.6Mi).
-  const auto d = decideMemory(memoryStore(), reading(58, 64), statusAt(64 * kMi),
-                              Observed::notRead(), kNow);
+  const auto d =
+      decideMemory(memoryStore(), reading(58, 64), statusAt(64 * kMi), Observed::notRead(), kNow);
   EXPECT_FALSE(d.raised);
   EXPECT_FALSE(d.setLive);
   EXPECT_EQ(d.status["aboveTargetSince"], clock::formatTime(kNow));
@@ -96,8 +96,9 @@ TEST(DecideMemory, ADipBelowTheTargetStartsTheWindowAgain) {
                                 Observed::notRead(), kNow);
   EXPECT_FALSE(dip.raised);
   EXPECT_FALSE(dip.status.contains("aboveTargetSince"));
-  const auto again = decideMemory(memoryStore(), reading(60, 64), Json{{"store", {{"memory", dip.status}}}},
-                                  Observed::notRead(), kNow + 1s);
+  const auto again =
+      decideMemory(memoryStore(), reading(60, 64), Json{{"store", {{"memory", dip.status}}}},
+                   Observed::notRead(), kNow + 1s);
   EXPECT_FALSE(again.raised);
   EXPECT_EQ(again.status["aboveTargetSince"], clock::formatTime(kNow + 1s));
 }
@@ -136,21 +137,21 @@ TEST(DecideMemory, TheLevelIsNeverLoweredWhateverIsForgotten) {
   EXPECT_EQ(fromConfig.level, 256 * kMi);
   EXPECT_FALSE(fromConfig.setLive);
   // Redis restarted before its mounted redis.conf had the raise: it gets the level back.
-  const auto restarted = decideMemory(memoryStore(), reading(10, 64), statusAt(128 * kMi),
-                                      Observed::notRead(), kNow);
+  const auto restarted =
+      decideMemory(memoryStore(), reading(10, 64), statusAt(128 * kMi), Observed::notRead(), kNow);
   EXPECT_EQ(restarted.level, 128 * kMi);
   EXPECT_EQ(restarted.setLive, 128 * kMi);
   EXPECT_FALSE(restarted.raised);
   ASSERT_EQ(restarted.events.size(), 1u);
   EXPECT_EQ(restarted.events[0].reason, "MemoryRestored");
   // Unreadable: the level the status holds.
-  const auto unread = decideMemory(memoryStore(), std::nullopt, statusAt(512 * kMi),
-                                   Observed::notRead(), kNow);
+  const auto unread =
+      decideMemory(memoryStore(), std::nullopt, statusAt(512 * kMi), Observed::notRead(), kNow);
   EXPECT_EQ(unread.level, 512 * kMi);
   EXPECT_FALSE(unread.setLive);
   // Set higher by hand, off the ladder: followed down to its step, and Redis is not lowered.
-  const auto byHand = decideMemory(memoryStore(), reading(10, 300), statusAt(128 * kMi),
-                                   Observed::notRead(), kNow);
+  const auto byHand =
+      decideMemory(memoryStore(), reading(10, 300), statusAt(128 * kMi), Observed::notRead(), kNow);
   EXPECT_EQ(byHand.level, 256 * kMi);
   EXPECT_FALSE(byHand.setLive);
 }

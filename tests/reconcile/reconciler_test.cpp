@@ -164,12 +164,13 @@ TEST_F(ReconcilerTest, AScaleWritesNothingToTheDeploymentAndPastTheBoundIsACondi
 
   // An HPA with maxReplicas 12 targets the Deployment: the bound is 12, above the 11 replicas;
   // its pool is floor(900 / (12 * 5)) = 15 (one apply: the bound changed).
-  api_.put(kube::resources::kHorizontalPodAutoscalers,
-           {{"kind", "HorizontalPodAutoscaler"},
-            {"metadata", {{"namespace", "shop"}, {"name", "web-hpa"}}},
-            {"spec",
-             {{"scaleTargetRef", {{"apiVersion", "apps/v1"}, {"kind", "Deployment"}, {"name", "web"}}},
-              {"maxReplicas", 12}}}});
+  api_.put(
+      kube::resources::kHorizontalPodAutoscalers,
+      {{"kind", "HorizontalPodAutoscaler"},
+       {"metadata", {{"namespace", "shop"}, {"name", "web-hpa"}}},
+       {"spec",
+        {{"scaleTargetRef", {{"apiVersion", "apps/v1"}, {"kind", "Deployment"}, {"name", "web"}}},
+         {"maxReplicas", 12}}}});
   api_.clearRequests();
   reconciler.reconcile("shop/web");
   EXPECT_EQ(condition("WorkersSized")["reason"], "Sized");
@@ -177,8 +178,8 @@ TEST_F(ReconcilerTest, AScaleWritesNothingToTheDeploymentAndPastTheBoundIsACondi
                 "HorizontalPodAutoscaler web-hpa"),
             std::string::npos);
   EXPECT_EQ(api_.count(Verb::kPatch, "deployments"), 1u);
-  const Json env =
-      stored(kube::resources::kDeployments, "web")["spec"]["template"]["spec"]["containers"][0]["env"];
+  const Json env = stored(kube::resources::kDeployments,
+                          "web")["spec"]["template"]["spec"]["containers"][0]["env"];
   EXPECT_NE(env.dump().find(R"({"name":"REDIS_MAX_CONNECTIONS","value":"15"})"), std::string::npos)
       << env.dump();
 }
@@ -618,9 +619,9 @@ class MemoryReconcilerTest : public ReconcilerTest {
   }
   Json memoryStatus() { return status()["store"].value("memory", Json()); }
   std::string configHash() {
-    return stored(kube::resources::kStatefulSets, "web-redis")["spec"]["template"]["metadata"]
-                 ["annotations"]
-                     .value(std::string(identity::kConfigHashAnnotation), "");
+    return stored(kube::resources::kStatefulSets,
+                  "web-redis")["spec"]["template"]["metadata"]["annotations"]
+        .value(std::string(identity::kConfigHashAnnotation), "");
   }
 
   static constexpr std::int64_t kMi = std::int64_t{1} << 20;
@@ -687,8 +688,7 @@ TEST_F(MemoryReconcilerTest, ARefusedConfigSetRaisesNothingAnywhere) {
   reconciler.reconcile("shop/web");
   EXPECT_TRUE(memory_.sets.empty());
   EXPECT_EQ(memoryStatus()["maxMemory"], "64Mi");
-  EXPECT_EQ(configMapMaxMemory(stored(kube::resources::kConfigMaps, "web-redis-config")),
-            64 * kMi)
+  EXPECT_EQ(configMapMaxMemory(stored(kube::resources::kConfigMaps, "web-redis-config")), 64 * kMi)
       << "redis.conf says what Redis has";
 }
 
