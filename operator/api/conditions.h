@@ -16,6 +16,10 @@ inline constexpr std::string_view kConditionAffinityApplied = "AffinityApplied";
 inline constexpr std::string_view kConditionWorkersSized = "WorkersSized";
 inline constexpr std::string_view kConditionAutoscalingActive = "AutoscalingActive";
 inline constexpr std::string_view kConditionReady = "Ready";
+// spec.store.managed.memory only: whether maxmemory has reached memory.ceiling (True: the
+// operator raises it no further). Shown, but not one of the conditions Ready is made of: a store
+// at its ceiling still serves.
+inline constexpr std::string_view kConditionMemoryAtCeiling = "MemoryAtCeiling";
 
 // Condition statuses.
 inline constexpr std::string_view kStatusTrue = "True";
@@ -129,6 +133,10 @@ inline constexpr std::string_view kReasonScaledToZero = "ScaledToZero";
 inline constexpr std::string_view kReasonMetricsUnavailable = "MetricsUnavailable";
 // The recommendation was capped by what the store can serve (maxClients).
 inline constexpr std::string_view kReasonStoreCapacityLimited = "StoreCapacityLimited";
+
+// Reasons of MemoryAtCeiling.
+inline constexpr std::string_view kReasonCeilingReached = "CeilingReached";
+inline constexpr std::string_view kReasonBelowCeiling = "BelowCeiling";
 
 // Reasons of Ready.
 // Every other condition is as wanted.

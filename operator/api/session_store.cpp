@@ -334,8 +334,10 @@ void parseManaged(Reader& r, const Json& managed, ManagedStore& out) {
   r.quantity(managed, path, "maxMemory", out.maxMemory);
   // The CRD's rule: Redis needs some memory, maxmemory 0 means no limit, and the container limit
   // derived from it must stay a sane quantity.
-  const auto mebi = quantity::Quantity::fromInt64(std::int64_t{1} << 20, quantity::Format::kBinarySI);
-  const auto tebi = quantity::Quantity::fromInt64(std::int64_t{1} << 40, quantity::Format::kBinarySI);
+  const auto mebi =
+      quantity::Quantity::fromInt64(std::int64_t{1} << 20, quantity::Format::kBinarySI);
+  const auto tebi =
+      quantity::Quantity::fromInt64(std::int64_t{1} << 40, quantity::Format::kBinarySI);
   if (r.ok() && (out.maxMemory < mebi || out.maxMemory > tebi)) {
     r.fail(path + ".maxMemory", "must be between 1Mi and 1Ti, got " + out.maxMemory.toString());
   }
@@ -380,6 +382,37 @@ void parseManaged(Reader& r, const Json& managed, ManagedStore& out) {
       }
       out.tls.issuerRef = std::move(ref);
     }
+  }
+  if (const Json* memory = r.object(managed, path, "memory")) {
+    const std::string m = path + ".memory";
+    MemoryScaling scaling;
+    r.quantity(*memory, m, "ceiling", scaling.ceiling);
+    r.integer(*memory, m, "targetUtilization", 1, 99, scaling.targetUtilization);
+    r.integer(*memory, m, "windowSeconds", 0, 3600, scaling.windowSeconds);
+    // The CRD's rules: both ends on the ladder, the floor (maxMemory) not above the ceiling, and
+    // no fixed memory limit (it would not follow maxmemory, and Redis would be killed under it).
+    const auto onLadder = [](const quantity::Quantity& q) {
+      for (const std::int64_t step : kMemoryLadder) {
+        if (q.value() == step) return true;
+      }
+      return false;
+    };
+    if (r.ok() && !onLadder(scaling.ceiling)) {
+      r.fail(m + ".ceiling", "must be on the ladder 64Mi, 128Mi, 256Mi, 512Mi, 1Gi, got " +
+                                 scaling.ceiling.toString());
+    } else if (r.ok() && !onLadder(out.maxMemory)) {
+      r.fail(path + ".maxMemory",
+             "with memory, maxMemory is the floor and must be on the ladder 64Mi, 128Mi, 256Mi, "
+             "512Mi, 1Gi, got " +
+                 out.maxMemory.toString());
+    } else if (r.ok() && out.maxMemory > scaling.ceiling) {
+      r.fail(m + ".ceiling", "must not be below maxMemory (the floor), got " +
+                                 scaling.ceiling.toString() + " < " + out.maxMemory.toString());
+    } else if (r.ok() && out.resources.limits.contains("memory")) {
+      r.fail(path + ".resources.limits.memory",
+             "not allowed with memory: the container's memory limit follows maxmemory");
+    }
+    out.memory = scaling;
   }
 }
 
@@ -700,6 +733,11 @@ Json toJson(const SessionStoreSpec& spec) {
             {"name", issuer->name}, {"kind", issuer->kind}, {"group", issuer->group}};
       }
       store["managed"]["tls"] = std::move(tls);
+  }
+    if (managed.memory) {
+      store["managed"]["memory"] = {{"ceiling", managed.memory->ceiling.toString()},
+                                    {"targetUtilization", managed.memory->targetUtilization},
+                                    {"windowSeconds", managed.memory->windowSeconds}};
     }
   }
   if (spec.store.external) {

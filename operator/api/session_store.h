@@ -93,6 +93,25 @@ struct ManagedTls {
   bool operator==(const ManagedTls&) const = default;
 };
 
+// The ladder that maxmemory climbs when it follows load (the seed's table: 64Mi, 128Mi, 256Mi,
+// 512Mi, 1Gi), in bytes, lowest first.
+inline constexpr std::int64_t kMemoryLadder[] = {std::int64_t{64} << 20, std::int64_t{128} << 20,
+                                                 std::int64_t{256} << 20, std::int64_t{512} << 20,
+                                                 std::int64_t{1} << 30};
+
+// spec.store.managed.memory: maxmemory follows load, one ladder step at a time, from
+// spec.store.managed.maxMemory (the floor: where it starts, and below which it never goes) up to
+// `ceiling`, whenever used_memory stays above targetUtilization percent of it for windowSeconds.
+// The parser guarantees maxMemory and ceiling are on kMemoryLadder, maxMemory <= ceiling, and no
+// resources.limits.memory (the container's limit follows maxmemory).
+struct MemoryScaling {
+  quantity::Quantity ceiling =
+      quantity::Quantity::fromInt64(std::int64_t{1} << 30, quantity::Format::kBinarySI);  // 1Gi
+  int targetUtilization = 90;  // percent of maxmemory, 1 to 99
+  int windowSeconds = 60;      // 0 to 3600
+  bool operator==(const MemoryScaling&) const = default;
+};
+
 // spec.store.managed: the Redis the operator runs. Meaningful only with StoreType::kManaged.
 struct ManagedStore {
   std::string image = "redis:7.2-alpine";
@@ -104,6 +123,7 @@ struct ManagedStore {
   Persistence persistence;
   DeletionPolicy deletionPolicy = DeletionPolicy::kRetain;
   ManagedTls tls;
+  std::optional<MemoryScaling> memory;  // nullopt: maxmemory stays maxMemory
   bool operator==(const ManagedStore&) const = default;
 };
 

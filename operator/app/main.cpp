@@ -35,6 +35,7 @@
 #include "egress/host_policy.h"
 #include "events/recorder.h"
 #include "health/health_monitor.h"
+#include "health/memory_control.h"
 #include "health/store_link.h"
 #include "health/store_prober.h"
 #include "imageref/image_ref.h"
@@ -382,6 +383,8 @@ int run(int argc, char** argv) {
   // released).
   ss::controller::TargetWaiters waiters;
   std::function<void(const std::string&)> wake;  // set once the controller exists, below
+  // Memory that follows load: read and raised on connections of its own (monitor user).
+  auto memoryControl = ss::health::redisMemoryControl(*addresses, std::chrono::seconds(1));
   ss::reconcile::Reconciler reconciler(
       cached, **client, storeHealth, ss::crypto::systemRandomBytes(), &recorder,
       {.operatorNamespace =
@@ -389,6 +392,7 @@ int run(int argc, char** argv) {
        .resyncInterval = std::chrono::seconds(resyncSeconds),
        .certificateLifetime = std::chrono::seconds(lifetimeSeconds),
        .allowedImages = *allowedImages,
+       .memory = memoryControl.get(),
        .observed = [&scaling](const ss::api::SessionStore& store) { scaling.observe(store); },
        .gone = [&scaling](const std::string& key) { scaling.forget(key); },
        .waitsFor = [&waiters](

@@ -36,3 +36,25 @@ std::string formatMilliTime(SystemTime t) { return format(t, 3); }
 std::string formatTime(SystemTime t) { return format(t, 0); }
 
 }  // namespace sessionstore::clock
+
+namespace sessionstore::clock {
+
+std::optional<SystemTime> parseTime(std::string_view text) {
+  using namespace std::chrono;
+  int y = 0;
+  unsigned mo = 0, d = 0;
+  int h = 0, mi = 0, s = 0;
+  char z = 0;
+  int consumed = 0;
+  const std::string copy(text);
+  if (std::sscanf(copy.c_str(), "%4d-%2u-%2uT%2d:%2d:%2d%c%n", &y, &mo, &d, &h, &mi, &s, &z,
+                  &consumed) != 7 ||
+      z != 'Z' || static_cast<std::size_t>(consumed) != copy.size()) {
+    return std::nullopt;
+  }
+  const year_month_day date{year{y}, month{mo}, day{d}};
+  if (!date.ok() || h > 23 || mi > 59 || s > 60) return std::nullopt;
+  return SystemTime{sys_days{date} + hours{h} + minutes{mi} + seconds{s}};
+}
+
+}  // namespace sessionstore::clock

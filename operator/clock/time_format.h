@@ -1,7 +1,9 @@
 // Wall-clock times as the Kubernetes API and the logs write them: RFC 3339 in UTC.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "clock/clock.h"
 
@@ -13,5 +15,7 @@ std::string formatMicroTime(SystemTime t);
 std::string formatMilliTime(SystemTime t);
 // "2026-11-22T00:00:00Z" (metav1.Time: conditions' lastTransitionTime).
 std::string formatTime(SystemTime t);
+// The time formatTime wrote ("2026-11-22T00:00:00Z"); nullopt for any other text.
+std::optional<SystemTime> parseTime(std::string_view text);
 
 }  // namespace sessionstore::clock

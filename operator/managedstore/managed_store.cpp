@@ -15,7 +15,6 @@ namespace {
 constexpr std::string_view kConfigVolume = "config";
 constexpr std::string_view kDataVolume = "data";
 constexpr std::string_view kTlsVolume = "tls";
-constexpr std::string_view kContainerName = "redis";
 
 Json labelsJson(const Labels& labels) {
   Json out = Json::object();
@@ -180,7 +179,7 @@ std::string renderRedisConf(const api::ManagedStore& managed) {
 }
 
 std::string renderUsersAcl(std::string_view keyPrefix, std::string_view appPasswordSha256Hex,
-                           std::string_view monitorPasswordSha256Hex, bool reloadsTls) {
+                           std::string_view monitorPasswordSha256Hex, bool maySetConfig) {
   const std::string prefix(keyPrefix);
   std::string out;
   out += "user default off resetpass resetkeys resetchannels -@all\n";
@@ -188,7 +187,7 @@ std::string renderUsersAcl(std::string_view keyPrefix, std::string_view appPassw
          prefix + "* &" + prefix + "* +@all -@admin -@dangerous\n";
   out += "user " + std::string(kMonitorUser) + " on #" + std::string(monitorPasswordSha256Hex) +
          " %R~" + prefix + "* resetchannels -@all +ping +info +client|list +dbsize +scan" +
-         " +config|get" + (reloadsTls ? " +config|set" : "") + "\n";
+         " +config|get" + (maySetConfig ? " +config|set" : "") + "\n";
   return out;
 }
 
@@ -210,7 +209,8 @@ Json configMap(const api::SessionStore& store, const Passwords& passwords) {
            {{kRedisConfKey, renderRedisConf(store.spec.store.managed)},
             {kUsersAclKey, renderUsersAcl(api::keyPrefix(store), crypto::sha256Hex(passwords.app),
                                           crypto::sha256Hex(passwords.monitor),
-                                          store.spec.store.managed.tls.enabled)}}}};
+                                          store.spec.store.managed.tls.enabled ||
+                                              store.spec.store.managed.memory.has_value())}}}};
 }
 
 std::string configHash(const Json& configMap) {
@@ -279,6 +279,11 @@ Json statefulSet(const api::SessionStore& store, std::string_view configHash) {
           {"annotations", {{identity::kConfigHashAnnotation, configHash}}}}},
         {"spec", podSpec}}},
   };
+  if (managed.memory) {
+    // maxmemory follows load: a raise changes the template's memory limit, and must not roll
+    // Redis (it is resized in place); the next pod made from the template has the raised limit.
+    spec["updateStrategy"] = {{"type", "OnDelete"}};
+  }
   if (managed.persistence.enabled) {
     Json claimSpec = {
         {"accessModes", {"ReadWriteOnce"}},

@@ -32,6 +32,8 @@ using RandomBytes = crypto::RandomBytes;
 
 inline constexpr int kPort = 6379;
 inline constexpr std::string_view kPortName = "redis";
+// The Redis container of the StatefulSet's pod.
+inline constexpr std::string_view kContainerName = "redis";
 inline constexpr std::size_t kPasswordBytes = 32;
 inline constexpr std::string_view kAppUser = "app";
 inline constexpr std::string_view kMonitorUser = "monitor";
@@ -93,12 +95,13 @@ std::string renderRedisConf(const api::ManagedStore& managed);
 
 // The ACL file: the default user off, the app user limited to keys and channels under
 // `keyPrefix` without @admin and @dangerous commands, and the read-only monitor user with only
-// what the operator's probe and metrics need. Passwords as SHA-256 hex only.
+// what the operator's probe and metrics need. Passwords as SHA-256 hex only. With `maySetConfig`
+// the monitor user may also CONFIG SET: the operator has Redis reload a renewed certificate
+// (spec.store.managed.tls.enabled: tls-cert-file, tls-key-file) and raises maxmemory live
+// (spec.store.managed.memory); its password is the operator's alone, never the app's.
 // REQUIRES: keyPrefix has no glob character or space (api::parseSessionStore checks it).
-// With `reloadsTls` (spec.store.managed.tls.enabled) the monitor user may also CONFIG SET: the
-// operator has Redis reload a renewed certificate with it (tls-cert-file, tls-key-file).
 std::string renderUsersAcl(std::string_view keyPrefix, std::string_view appPasswordSha256Hex,
-                           std::string_view monitorPasswordSha256Hex, bool reloadsTls = false);
+                           std::string_view monitorPasswordSha256Hex, bool maySetConfig = false);
 
 // The Secret <name>-redis-auth: type Opaque, app-password and monitor-password as base64 data
 // (as the API server returns them, so desired and observed compare).
@@ -111,7 +114,8 @@ Json configMap(const api::SessionStore& store, const Passwords& passwords);
 std::string configHash(const Json& configMap);
 
 // The StatefulSet <name>-redis (see the .cpp for every field); `configHash` goes to the
-// pod-template annotation.
+// pod-template annotation. With spec.store.managed.memory its updateStrategy is OnDelete: a raise
+// of maxmemory changes the template's memory limit without rolling Redis.
 Json statefulSet(const api::SessionStore& store, std::string_view configHash);
 
 // The headless Service <name>-redis-headless (clusterIP None, publishNotReadyAddresses).

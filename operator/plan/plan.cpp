@@ -26,6 +26,19 @@ struct Document {
   Json object;
 };
 
+// What spec.store.managed.memory does to the store, for the ConfigMap's note.
+std::string memoryNote(const api::ManagedStore& managed) {
+  if (!managed.memory) return "";
+  return " maxmemory follows load: from " + managed.maxMemory.toString() + " (the floor) up to " +
+         managed.memory->ceiling.toString() +
+         " one step of the ladder 64Mi, 128Mi, 256Mi, 512Mi, 1Gi at a time, whenever used_memory "
+         "stays above " +
+         std::to_string(managed.memory->targetUtilization) + "% for " +
+         std::to_string(managed.memory->windowSeconds) +
+         "s; raised live (CONFIG SET, no restart) and written here so a restart keeps it; never "
+         "lowered. The pods' config hash is of the floor's redis.conf: a raise restarts nothing.";
+}
+
 std::string inQuotes(std::string_view text) { return "\"" + std::string(text) + "\""; }
 
 // A number as a person writes it: 2, not 2.0.
@@ -182,7 +195,9 @@ std::vector<std::string> storeObjectComment(const api::SessionStore& store, cons
                 managed.evictionPolicy + ", maxclients " + std::to_string(managed.maxClients) +
                 ", appendonly " + (managed.persistence.enabled ? "yes" : "no") +
                 ") and the ACL (the default user off; app limited to keys under " +
-                api::keyPrefix(store) + " without dangerous commands; monitor read-only).",
+                api::keyPrefix(store) + " without dangerous commands; monitor read-only" +
+                (managed.memory ? ", but for CONFIG SET (maxmemory is raised live)" : "") + ")." +
+                memoryNote(managed),
             std::string(kSsa),
             "PLACEHOLDERS: the operator generates the passwords (32 bytes from a CSPRNG each) "
             "once, at apply; the ACL's SHA-256 hashes below are of the placeholder " +
@@ -208,7 +223,14 @@ std::vector<std::string> storeObjectComment(const api::SessionStore& store, cons
             : "no volume (persistence disabled: the data lives in memory)";
     return {"StatefulSet " + name + ": one Redis pod (" + managed.image +
                 "), non-root, read-only root filesystem, probes that authenticate as monitor, " +
-                storage + ".",
+                storage + "." +
+                (managed.memory
+                     ? " Memory limit " +
+                           managedstore::derivedMemoryLimit(managed.maxMemory).toString() +
+                           " (maxmemory plus 25%), raised with maxmemory: in place on the running "
+                           "pod, and here for the next pod; updateStrategy OnDelete, so a raise "
+                           "rolls nothing."
+                     : std::string()),
             std::string(kSsa)};
   }
   if (kind == "NetworkPolicy") {

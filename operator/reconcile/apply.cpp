@@ -150,6 +150,17 @@ kube::Result<Json> Applier::writeStatus(const Json& raw, const Json& status) con
   return client_.update(kube::resources::kSessionStores, store_.metadata.ns, updated, "status");
 }
 
+kube::Result<Json> Applier::resizeMemoryLimit(const std::string& name, const std::string& container,
+                                              const std::string& limit) const {
+  const Json body = {
+      {"spec",
+       {{"containers",
+         Json::array({{{"name", container}, {"resources", {{"limits", {{"memory", limit}}}}}}})}}}};
+  return client_.patch(
+      kube::resources::kPods, store_.metadata.ns, name, kube::PatchType::kStrategic, body,
+      {.fieldManager = std::string(identity::kFieldManager), .subresource = "resize"});
+}
+
 kube::Result<Json> Applier::takeOverCreatedFields(const kube::Resource& resource,
                                                   const Json& seen) const {
   if (!mayHoldCreatedFields(seen)) return seen;

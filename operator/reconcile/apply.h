@@ -58,6 +58,11 @@ class Applier {
   // The SessionStore itself: a merge patch of its metadata (the finalizer), its status.
   kube::Result<Json> patchStore(const Json& patch) const;
   kube::Result<Json> writeStatus(const Json& raw, const Json& status) const;
+  // The pod `name`'s container `container` gets the memory limit `limit` in place (the pod's
+  // resize subresource, Kubernetes 1.33 and later; NotFound where it is not served or the pod
+  // does not exist): no restart.
+  kube::Result<Json> resizeMemoryLimit(const std::string& name, const std::string& container,
+                                       const std::string& limit) const;
 
   // The fields a create gave the operator's manager are recorded as an Update; a later apply
   // would share them with that entry rather than own them, and could never remove one. Before

@@ -1,9 +1,11 @@
 #include "reconcile/decide.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <sstream>
 
 #include "api/conditions.h"
+#include "clock/time_format.h"
 #include "crypto/crypto.h"
 #include "identity/identity.h"
 #include "kube/json_path.h"
@@ -117,11 +119,12 @@ PasswordsDecision decidePasswords(const api::SessionStore& store, const Observed
 StoreObjectsDecision decideStoreObjects(const api::SessionStore& store,
                                         const managedstore::Passwords& passwords,
                                         const std::optional<Json>& deployment,
-                                        const std::string& operatorNamespace) {
+                                        const std::string& operatorNamespace,
+                                        std::optional<std::int64_t> maxMemoryBytes) {
   std::optional<managedstore::Labels> targetLabels;
   if (deployment) targetLabels = podTemplateLabels(*deployment);
-  auto objects =
-      managedStoreObjects(store, passwords, targetLabels, operatorPeer(operatorNamespace));
+  auto objects = managedStoreObjects(store, passwords, targetLabels,
+                                     operatorPeer(operatorNamespace), maxMemoryBytes);
   StoreObjectsDecision out;
   if (!objects) {
     out.problem = ConditionState{.type = std::string(api::kConditionStoreReady),
@@ -134,6 +137,187 @@ StoreObjectsDecision decideStoreObjects(const api::SessionStore& store,
     const std::string kind = (*objects)[i].value("kind", "");
     out.waves[kind == "StatefulSet" || kind == "NetworkPolicy" ? 1 : 0].push_back(
         withDesiredHash((*objects)[i]));
+  }
+  return out;
+}
+
+// --- Memory that follows load ------------------------------------------------------------------
+
+namespace {
+
+std::string ladderText(std::int64_t bytes) {
+  return quantity::Quantity::fromInt64(bytes, quantity::Format::kBinarySI).toString();
+}
+
+std::string mebibytes(std::int64_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1fMi", static_cast<double>(bytes) / (1 << 20));
+  return text;
+}
+
+}  // namespace
+
+std::optional<std::int64_t> configMapMaxMemory(const Json& configMap) {
+  const Json* conf =
+      kube::at(configMap, {"data", std::string(managedstore::kRedisConfKey).c_str()});
+  if (conf == nullptr || !conf->is_string()) return std::nullopt;
+  std::istringstream lines(conf->get<std::string>());
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.starts_with("maxmemory ")) continue;
+    try {
+      std::size_t used = 0;
+      const long long value = std::stoll(line.substr(10), &used);
+      if (used == line.size() - 10 && value >= 0) return value;
+    } catch (const std::exception&) {
+    }
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+MemoryDecision decideMemory(const api::SessionStore& store,
+                            const std::optional<health::MemoryReading>& reading,
+                            const Json& previousStatus, const Observed& configMap,
+                            clock::SystemTime now) {
+  const api::MemoryScaling& spec = *store.spec.store.managed.memory;
+  const std::int64_t floor = store.spec.store.managed.maxMemory.value();
+  const std::int64_t ceiling = std::max(floor, static_cast<std::int64_t>(spec.ceiling.value()));
+  const Json previous = [&] {
+    const Json* memory = kube::at(previousStatus, {"store", "memory"});
+    return memory != nullptr && memory->is_object() ? *memory : Json::object();
+  }();
+
+  // Where the store is: the highest that anything remembers, on the ladder, within the bounds.
+  std::int64_t seen = floor;
+  if (const auto it = previous.find("maxMemoryBytes");
+      it != previous.end() && it->is_number_integer()) {
+    seen = std::max(seen, it->get<std::int64_t>());
+  }
+  if (configMap.object) {
+    if (auto fromConfig = configMapMaxMemory(*configMap.object)) seen = std::max(seen, *fromConfig);
+  }
+  if (reading) seen = std::max(seen, reading->maxMemory);
+  std::int64_t level = floor;
+  for (const std::int64_t step : api::kMemoryLadder) {
+    if (step <= seen && step <= ceiling && step >= floor) level = step;
+  }
+
+  MemoryDecision out;
+  out.from = level;
+  const clock::Duration window = std::chrono::seconds(spec.windowSeconds);
+  const std::int64_t threshold = level / 100 * spec.targetUtilization;
+  const bool above = reading && reading->usedMemory > threshold;
+  // Since when used_memory is above the target (meaningful while `isAbove`); a plain value, as
+  // g++ 12 takes an optional time_point for uninitialized.
+  bool isAbove = above;
+  clock::SystemTime since = now;
+  if (above) {
+    // The window runs at one level: a raise starts it again.
+    if (const auto it = previous.find("aboveTargetSince");
+        it != previous.end() && it->is_string() &&
+        previous.value("maxMemoryBytes", std::int64_t{0}) == level) {
+      if (auto parsed = clock::parseTime(it->get<std::string>()); parsed && *parsed <= now) {
+        since = *parsed;
+      }
+    }
+  }
+  std::optional<std::int64_t> next;
+  for (const std::int64_t step : api::kMemoryLadder) {
+    if (step > level && step <= ceiling) {
+      next = step;
+      break;
+    }
+  }
+  const std::string target = std::to_string(spec.targetUtilization) + "%";
+  std::string lastRaise = previous.value("lastRaiseTime", "");
+  if (above && next && now - since >= window) {
+    out.raised = true;
+    out.level = *next;
+    out.setLive = *next;
+    lastRaise = clock::formatTime(now);
+    const bool atTop = *next >= ceiling;
+    out.events.push_back(
+        {.type = events::EventType::kNormal,
+         .reason = "MemoryRaised",
+         .action = "Resize",
+         .note = "maxmemory raised " + ladderText(level) + " -> " + ladderText(*next) +
+                 " live (CONFIG SET, no restart): used_memory " + mebibytes(reading->usedMemory) +
+                 " stayed above " + target + " of " + ladderText(level) + " for " +
+                 std::to_string(spec.windowSeconds) + "s; container memory limit " +
+                 managedstore::derivedMemoryLimit(quantity::Quantity::fromInt64(*next)).toString() +
+                 (atTop ? "; now at the ceiling " + ladderText(ceiling) : "")});
+    isAbove = false;  // the window starts again at the new level
+  } else {
+    out.level = level;
+    // Redis restarted with less than the store has reached (before its mounted redis.conf had
+    // the raise): it gets the level back. Never lower than what it has.
+    if (reading && reading->maxMemory != 0 && reading->maxMemory < level) {
+      out.setLive = level;
+      out.events.push_back({.type = events::EventType::kNormal,
+                            .reason = "MemoryRestored",
+                            .action = "Resize",
+                            .note = "maxmemory set back to " + ladderText(level) +
+                                    " live (Redis answered with " + mebibytes(reading->maxMemory) +
+                                    ", below what the store had reached)"});
+    }
+  }
+
+  // The messages hold no figure that moves (used_memory is in status.store.memory): a condition
+  // that changes at every look would be a status write at every look.
+  const std::int64_t used = reading ? reading->usedMemory : previous.value("usedMemoryBytes", 0);
+  if (out.level >= ceiling) {
+    out.atCeiling = {.type = std::string(api::kConditionMemoryAtCeiling),
+                     .ok = true,
+                     .reason = std::string(api::kReasonCeilingReached),
+                     .message = "maxmemory is at the ceiling " + ladderText(ceiling) +
+                                ": the operator raises it no further; raise "
+                                "spec.store.managed.memory.ceiling to give the store more"};
+  } else {
+    out.atCeiling = {.type = std::string(api::kConditionMemoryAtCeiling),
+                     .ok = false,
+                     .reason = std::string(api::kReasonBelowCeiling),
+                     .message = "maxmemory " + ladderText(out.level) + "; raised to " +
+                                ladderText(*next) +
+                                " when used_memory stays "
+                                "above " +
+                                target + " for " + std::to_string(spec.windowSeconds) +
+                                "s; ceiling " + ladderText(ceiling)};
+  }
+  bool wasAtCeiling = false;
+  if (const Json* conditions = kube::at(previousStatus, {"conditions"});
+      conditions != nullptr && conditions->is_array()) {
+    for (const Json& condition : *conditions) {
+      if (condition.value("type", "") == api::kConditionMemoryAtCeiling) {
+        wasAtCeiling = condition.value("status", "") == api::kStatusTrue;
+      }
+    }
+  }
+  if (out.atCeiling.ok && !wasAtCeiling) {
+    out.events.push_back({.type = events::EventType::kWarning,
+                          .reason = std::string(api::kConditionMemoryAtCeiling),
+                          .action = "Resize",
+                          .note = out.atCeiling.message});
+  }
+
+  int step = 0;
+  for (const std::int64_t s : api::kMemoryLadder) {
+    if (s > floor && s <= out.level) ++step;
+  }
+  out.status = {{"maxMemory", ladderText(out.level)},
+                {"maxMemoryBytes", out.level},
+                {"step", step},
+                {"ceiling", ladderText(ceiling)}};
+  if (reading || previous.contains("usedMemoryBytes")) out.status["usedMemoryBytes"] = used;
+  if (isAbove) out.status["aboveTargetSince"] = clock::formatTime(since);
+  if (!lastRaise.empty()) out.status["lastRaiseTime"] = lastRaise;
+
+  const clock::Duration poll = std::max<clock::Duration>(window, std::chrono::seconds(1));
+  out.lookAgainIn = poll;
+  if (isAbove && next) {
+    out.lookAgainIn =
+        std::max<clock::Duration>(since + window - now, std::chrono::milliseconds(500));
+  } else if (out.raised) {
+    out.lookAgainIn = std::chrono::seconds(1);  // still above at the new level? start its window
   }
   return out;
 }
@@ -817,11 +1001,17 @@ StatusDecision decideStatus(const api::SessionStore& store, Observation observat
     if (s.contains("store") && s["store"].is_object()) {
       s["store"].erase("connectedClients");
       s["store"].erase("usedMemoryBytes");
+      if (s["store"].contains("memory") && s["store"]["memory"].is_object()) {
+        s["store"]["memory"].erase("usedMemoryBytes");
+      }
     }
     return s;
   };
-  const bool hadFigures = previous.contains("store") && previous["store"].is_object() &&
-                          previous["store"].contains("connectedClients");
+  const bool hadFigures =
+      previous.contains("store") && previous["store"].is_object() &&
+      (previous["store"].contains("connectedClients") ||
+       (previous["store"].contains("memory") && previous["store"]["memory"].is_object() &&
+        previous["store"]["memory"].contains("usedMemoryBytes")));
   if (status == previous || (hadFigures && withoutFigures(status) == withoutFigures(previous))) {
     return {};
   }

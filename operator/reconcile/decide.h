@@ -15,6 +15,7 @@
 #include "api/session_store.h"
 #include "clock/clock.h"
 #include "events/event.h"
+#include "health/memory_control.h"
 #include "health/store_prober.h"
 #include "imageref/image_ref.h"
 #include "kube/client.h"
@@ -92,11 +93,48 @@ struct StoreObjectsDecision {
   std::array<std::vector<Json>, 2> waves;
   std::optional<ConditionState> problem;  // the objects cannot be built (ProvisioningFailed)
 };
+// `maxMemoryBytes`: the maxmemory the store has reached (decideMemory's level), when its memory
+// follows load.
 // REQUIRES: store.spec.store.type is kManaged.
 StoreObjectsDecision decideStoreObjects(const api::SessionStore& store,
                                         const managedstore::Passwords& passwords,
                                         const std::optional<Json>& deployment,
-                                        const std::string& operatorNamespace);
+                                        const std::string& operatorNamespace,
+                                        std::optional<std::int64_t> maxMemoryBytes = std::nullopt);
+
+// --- Memory that follows load (spec.store.managed.memory) ----------------------------------------
+
+struct MemoryDecision {
+  // The maxmemory the store has now, in bytes, a step of api::kMemoryLadder within [floor,
+  // ceiling]: the store's objects are built with it (redis.conf, the container's memory limit).
+  std::int64_t level = 0;
+  // CONFIG SET maxmemory this, live: a raise (raised), or the level again when Redis answers
+  // with less (it restarted before its mounted redis.conf had the raise). Never less than Redis
+  // has: maxmemory is never lowered.
+  std::optional<std::int64_t> setLive;
+  bool raised = false;
+  std::int64_t from = 0;  // the level before this pass
+  Json status;            // status.store.memory
+  ConditionState atCeiling{.type = std::string(api::kConditionMemoryAtCeiling)};
+  std::vector<Event> events;  // told once setLive went through (or when nothing is set)
+  // When to look again: at the end of the window while used_memory is above the target, else
+  // once a window (at least a second); the reconciler takes the sooner of this and its resync.
+  clock::Duration lookAgainIn{};
+};
+// From the spec, what Redis answered (nullopt: it could not be read), the previous status and
+// the store's ConfigMap as observed (its redis.conf's maxmemory line: the level survives a lost
+// status), at `now`. The level is the highest of the floor (spec maxMemory), the status' record,
+// the ConfigMap's and Redis's maxmemory, taken down to a step of the ladder and to the ceiling.
+// used_memory above targetUtilization percent of the level since aboveTargetSince, for at least
+// windowSeconds, raises it one step, unless it is at the ceiling: MemoryAtCeiling True says so
+// (a Warning Event when it turns True).
+// REQUIRES: store.spec.store.managed.memory is set.
+MemoryDecision decideMemory(const api::SessionStore& store,
+                            const std::optional<health::MemoryReading>& reading,
+                            const Json& previousStatus, const Observed& configMap,
+                            clock::SystemTime now);
+// The maxmemory line of a rendered redis.conf (a ConfigMap as read); nullopt without one.
+std::optional<std::int64_t> configMapMaxMemory(const Json& configMap);
 
 // Where the app and the monitor reach the store.
 struct StoreEndpoints {

@@ -29,15 +29,23 @@ managedstore::OperatorPeer operatorPeer(const std::string& operatorNamespace) {
 std::expected<std::vector<Json>, std::string> managedStoreObjects(
     const api::SessionStore& store, const managedstore::Passwords& passwords,
     const std::optional<managedstore::Labels>& targetPodLabels,
-    const managedstore::OperatorPeer& operatorPeer) {
+    const managedstore::OperatorPeer& operatorPeer, std::optional<std::int64_t> maxMemoryBytes) {
   std::vector<Json> objects;
   objects.push_back(managedstore::authSecret(store, passwords));
-  Json config = managedstore::configMap(store, passwords);
-  const std::string hash = managedstore::configHash(config);
+  api::SessionStore atLevel = store;
+  if (maxMemoryBytes) {
+    atLevel.spec.store.managed.maxMemory =
+        quantity::Quantity::fromInt64(*maxMemoryBytes, quantity::Format::kBinarySI);
+  }
+  Json config = managedstore::configMap(atLevel, passwords);
+  // The pods' config hash is the spec's (the floor's maxmemory): a raise, live already, changes
+  // redis.conf for the next start of Redis but is no reason to restart it.
+  const std::string hash =
+      managedstore::configHash(maxMemoryBytes ? managedstore::configMap(store, passwords) : config);
   objects.push_back(std::move(config));
   objects.push_back(managedstore::headlessService(store));
   objects.push_back(managedstore::clientService(store));
-  objects.push_back(managedstore::statefulSet(store, hash));
+  objects.push_back(managedstore::statefulSet(atLevel, hash));
   if (targetPodLabels && !targetPodLabels->empty()) {
     auto policy = managedstore::networkPolicy(store, *targetPodLabels, operatorPeer);
     if (!policy) return std::unexpected(policy.error());
@@ -72,8 +80,8 @@ std::expected<Wiring, std::string> desiredWiring(const api::SessionStore& store,
                                                  std::optional<int> serverMaxClients) {
   // The pool sizes come from the bound and each container's CPU; the hash
   // comes from the Secret, which holds the pool size: compute the sizes first.
-  auto sizing = wiring::computeDeploymentWiring(store, deployment, "", replicasBound,
-                                                     serverMaxClients);
+  auto sizing =
+      wiring::computeDeploymentWiring(store, deployment, "", replicasBound, serverMaxClients);
   if (!sizing) return std::unexpected(sizing.error());
   if (sizing->containers.empty()) {
     return std::unexpected("Deployment " + store.spec.target.deployment +
@@ -85,9 +93,8 @@ std::expected<Wiring, std::string> desiredWiring(const api::SessionStore& store,
   Wiring out;
   out.connectionSecret = wiring::connectionSecret(store, endpoint, pool);
   out.connectionHash = wiring::connectionHash(out.connectionSecret);
-  auto wired =
-      wiring::computeDeploymentWiring(store, deployment, out.connectionHash, replicasBound,
-                                     serverMaxClients);
+  auto wired = wiring::computeDeploymentWiring(store, deployment, out.connectionHash, replicasBound,
+                                               serverMaxClients);
   if (!wired) return std::unexpected(wired.error());
   out.deployment = std::move(*wired);
   out.deploymentApply = wiring::deploymentApplyConfiguration(out.deployment);

@@ -32,12 +32,16 @@ managedstore::OperatorPeer operatorPeer(const std::string& operatorNamespace);
 // The managed store's objects, in the order they are applied: the password Secret, the config
 // ConfigMap, the headless and the client Service, the StatefulSet, and the NetworkPolicy when
 // `targetPodLabels` is given and not empty (without the target's labels no policy can admit
-// exactly its pods, so none is written yet).
+// exactly its pods, so none is written yet). `maxMemoryBytes`: the maxmemory the store has
+// reached (spec.store.managed.memory, decideMemory), rendered into redis.conf and the container's
+// memory limit instead of spec maxMemory; the pod template's config hash stays the spec's, so a
+// raise restarts nothing.
 // REQUIRES: store.spec.store.type is kManaged.
 std::expected<std::vector<Json>, std::string> managedStoreObjects(
     const api::SessionStore& store, const managedstore::Passwords& passwords,
     const std::optional<managedstore::Labels>& targetPodLabels,
-    const managedstore::OperatorPeer& operatorPeer);
+    const managedstore::OperatorPeer& operatorPeer,
+    std::optional<std::int64_t> maxMemoryBytes = std::nullopt);
 
 // Where clients of the managed store connect: its client Service's cluster DNS name
 // (<name>-redis.<namespace>.svc:6379), as the app user.

@@ -40,6 +40,7 @@ struct Reconciler::Pass {
   std::vector<std::string> updated;
 
   std::optional<managedstore::Passwords> passwords;
+  std::optional<MemoryDecision> memory;  // spec.store.managed.memory, once the passwords are known
   std::optional<Json> statefulSet;
   std::optional<StoreEndpoints> endpoints;  // the store's objects or URL are in place
   std::optional<health::ProbeResult> probe;
@@ -183,8 +184,10 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
   if (ok) stepTarget(pass);
   if (ok) {
     if (managed) {
+      stepMemory(pass);
       ok = stepManagedTls(pass, applier);
       if (ok) ok = stepManagedStore(pass, applier);
+      if (ok) stepResize(pass, applier);
     } else {
       stepExternalStore(pass);
     }
@@ -378,10 +381,83 @@ bool Reconciler::stepManagedTls(Pass& pass, const Applier& applier) {
   return true;
 }
 
+void Reconciler::stepMemory(Pass& pass) {
+  if (!pass.store.spec.store.managed.memory || !pass.passwords) return;
+  const Json previous = pass.raw.contains("status") ? pass.raw["status"] : Json::object();
+  const auto monitor = managedEndpoints(pass.store, *pass.passwords).monitor;
+  const auto configMap =
+      pass.gathered.ownedObject("ConfigMap " + managedstore::configMapName(pass.store));
+  std::optional<health::MemoryReading> reading;
+  // A fresh store's Redis is not there yet.
+  if (options_.memory != nullptr && !pass.fresh && monitor) {
+    auto read = options_.memory->read(*monitor);
+    if (read) {
+      reading = *read;
+    } else {
+      pass.log.debug("cannot read the store's memory", {{"error", read.error()}});
+    }
+  }
+  auto decision = decideMemory(pass.store, reading, previous, configMap, clock_.wallNow());
+  if (decision.setLive && options_.memory != nullptr && monitor) {
+    if (auto set = options_.memory->setMaxMemory(*monitor, *decision.setLive); !set) {
+      // Nothing is raised (not even redis.conf): the level stays, and the window starts again.
+      pass.log.warn("cannot set maxmemory, will try again",
+                    {{"maxmemory", std::to_string(*decision.setLive)}, {"error", set.error()}});
+      event(pass, {.type = events::EventType::kWarning,
+                   .reason = "MemoryRaiseFailed",
+                   .action = "Resize",
+                   .note = "CONFIG SET maxmemory " + std::to_string(*decision.setLive) +
+                           " failed: " + set.error()});
+      decision = decideMemory(pass.store, std::nullopt, previous, configMap, clock_.wallNow());
+      decision.lookAgainIn =
+          std::min<clock::Duration>(decision.lookAgainIn, std::chrono::seconds(5));
+    }
+  }
+  if (decision.raised) {
+    pass.log.info("maxmemory raised", {{"from", std::to_string(decision.from)},
+                                       {"to", std::to_string(decision.level)}});
+  }
+  // Told now: the change is live in Redis whatever happens to the rest of the pass.
+  for (const Event& told : decision.events) event(pass, told);
+  decision.events.clear();
+  pass.memory = std::move(decision);
+}
+
+void Reconciler::stepResize(Pass& pass, const Applier& applier) {
+  if (!pass.memory) return;
+  // The running pod's limit follows at once, in place; the StatefulSet (OnDelete) already has it
+  // for the next pod. A cluster without in-place resize (or no pod yet) leaves it to that pod.
+  if (pass.memory->raised) {
+    const std::string limit =
+        managedstore::derivedMemoryLimit(quantity::Quantity::fromInt64(pass.memory->level))
+            .toString();
+    const std::string pod = managedstore::statefulSetName(pass.store) + "-0";
+    auto resized = applier.resizeMemoryLimit(pod, std::string(managedstore::kContainerName), limit);
+    if (resized) {
+      event(pass, {.type = events::EventType::kNormal,
+                   .reason = "MemoryLimitResized",
+                   .action = "Resize",
+                   .note = "pod " + pod + " resized in place to a memory limit of " + limit +
+                           " (no restart); the StatefulSet has it for the next pod"});
+    } else {
+      event(pass,
+            {.type = events::EventType::kNormal,
+             .reason = "MemoryLimitOnNextPod",
+             .action = "Resize",
+             .note = "pod " + pod + " not resized in place (" + describe(resized.error()) +
+                     "): its next start has the memory limit " + limit + " from the StatefulSet"});
+      pass.log.info("cannot resize the Redis pod in place",
+                    {{"pod", pod}, {"error", describe(resized.error())}});
+    }
+  }
+}
+
 bool Reconciler::stepManagedStore(Pass& pass, const Applier& applier) {
   if (!pass.passwords) return true;  // stepPasswords said why
+  std::optional<std::int64_t> level;
+  if (pass.memory) level = pass.memory->level;
   auto decision = decideStoreObjects(pass.store, *pass.passwords, pass.gathered.deployment,
-                                     options_.operatorNamespace);
+                                     options_.operatorNamespace, level);
   if (decision.problem) {
     pass.storeCondition = std::move(*decision.problem);
     pass.needsUser = true;
@@ -528,6 +604,10 @@ bool Reconciler::stepStatus(Pass& pass, const Applier& applier) {
   }
   observation.workers = pass.workers;
   observation.poolSize = pass.poolSize;
+  if (pass.memory) {
+    observation.memory = pass.memory->status;
+    observation.informational.push_back(pass.memory->atCeiling);
+  }
 
   const Json previous = pass.raw.contains("status") ? pass.raw["status"] : Json::object();
   auto decision = decideStatus(pass.store, std::move(observation), previous, clock_.wallNow());
@@ -554,15 +634,16 @@ Outcome Reconciler::stepRequeue(Pass& pass) {
         waitInterval(options_.waitInterval, options_.resyncInterval, streak));
   }
   waitStreak_.erase(pass.key);
+  // Looked at again by the next of: the resync, the server certificate's renewal, the end of
+  // the memory window.
+  clock::Duration again = options_.resyncInterval;
   if (pass.renewAt) {
-    // The server certificate is renewed on time, not at the next resync after it.
     const auto until =
         std::chrono::duration_cast<clock::Duration>(*pass.renewAt - clock_.wallNow());
-    if (until < options_.resyncInterval) {
-      return Outcome::requeueAfter(std::max<clock::Duration>(until, std::chrono::seconds(1)));
-    }
+    again = std::min(again, std::max<clock::Duration>(until, std::chrono::seconds(1)));
   }
-  return Outcome::requeueAfter(options_.resyncInterval);
+  if (pass.memory) again = std::min(again, pass.memory->lookAgainIn);
+  return Outcome::requeueAfter(again);
 }
 
 Outcome Reconciler::invalidSpec(Pass& pass, const std::string& problem) {

@@ -15,6 +15,9 @@
 //                 thirds of its lifetime, or a cert-manager Certificate), the ConfigMap,
 //                 the Services, the StatefulSet and the NetworkPolicy; External: the URL from
 //                 the referenced Secret, checked
+//   2b. memory    spec.store.managed.memory: used_memory and maxmemory read, maxmemory raised
+//                 live one step (decideMemory) before the store's objects are built at the
+//                 reached level; after them the running pod's memory limit is resized in place
 //   3. probe      the store's health from health::StoreHealth (AUTH + PING with the app's
 //                 credentials, INFO with the monitoring ones); forgotten when it has no store
 //   4. wire       only once the store answers: the connection Secret and the Deployment's env,
@@ -73,6 +76,10 @@ struct ReconcilerOptions {
   std::chrono::seconds certificateLifetime = managedstore::kDefaultCertificateLifetime;
   // The images a managed store may run (the --allowed-images flag); empty: any valid image.
   imageref::AllowList allowedImages;
+  // Reads and raises the maxmemory of a managed store whose memory follows load
+  // (spec.store.managed.memory); null: such a store keeps the level it has reached and is not
+  // raised.
+  health::MemoryControl* memory = nullptr;
   // Told after each reconcile of a live SessionStore (the autoscaler starts or stops polling it),
   // and when one is gone or finalized ("namespace/name").
   std::function<void(const api::SessionStore&)> observed;
@@ -112,7 +119,9 @@ class Reconciler {
   bool stepPasswords(Pass& pass, const Applier& applier);
   void stepTarget(Pass& pass);
   bool stepManagedTls(Pass& pass, const Applier& applier);
+  void stepMemory(Pass& pass);
   bool stepManagedStore(Pass& pass, const Applier& applier);
+  void stepResize(Pass& pass, const Applier& applier);
   void stepExternalStore(Pass& pass);
   void stepProbe(Pass& pass);
   bool stepWire(Pass& pass, const Applier& applier);

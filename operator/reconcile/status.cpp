@@ -27,8 +27,8 @@ std::string boundedMessage(const std::string& message) {
   return message.substr(0, end) + "...";
 }
 
-Json conditionJson(const ConditionState& state, std::int64_t generation,
-                   const Json& previousStatus, const std::string& now) {
+Json conditionJson(const ConditionState& state, std::int64_t generation, const Json& previousStatus,
+                   const std::string& now) {
   const std::string status{state.ok ? api::kStatusTrue : api::kStatusFalse};
   std::string since = now;
   if (const Json* before = previousCondition(previousStatus, state.type)) {
@@ -71,8 +71,7 @@ Json buildStatus(const Observation& observation, const Json& previousStatus,
   Json conditions = Json::array();
   const ConditionState* firstFailing = nullptr;
   for (const auto& condition : observation.conditions) {
-    conditions.push_back(
-        conditionJson(condition, observation.generation, previousStatus, nowText));
+    conditions.push_back(conditionJson(condition, observation.generation, previousStatus, nowText));
     if (!condition.ok && firstFailing == nullptr) firstFailing = &condition;
   }
   ConditionState ready{.type = std::string(api::kConditionReady), .ok = firstFailing == nullptr};
@@ -86,8 +85,14 @@ Json buildStatus(const Observation& observation, const Json& previousStatus,
     ready.message = "the store answers and the app is wired to it";
   } else {
     ready.reason = std::string(api::kReasonNotReady);
-    ready.message = firstFailing->type + " is False (" + firstFailing->reason +
-                    "): " + firstFailing->message;
+    ready.message =
+        firstFailing->type + " is False (" + firstFailing->reason + "): " + firstFailing->message;
+  }
+  if (!observation.invalidSpec) {
+    for (const auto& condition : observation.informational) {
+      conditions.push_back(
+          conditionJson(condition, observation.generation, previousStatus, nowText));
+    }
   }
   conditions.push_back(conditionJson(ready, observation.generation, previousStatus, nowText));
 
@@ -99,6 +104,7 @@ Json buildStatus(const Observation& observation, const Json& previousStatus,
   if (!observation.invalidSpec) store["ready"] = observation.storeReady;
   if (observation.connectedClients) store["connectedClients"] = *observation.connectedClients;
   if (observation.usedMemoryBytes) store["usedMemoryBytes"] = *observation.usedMemoryBytes;
+  if (observation.memory) store["memory"] = *observation.memory;
   if (!store.empty()) status["store"] = std::move(store);
   Json target = Json::object();
   if (observation.replicas) target["replicas"] = *observation.replicas;

@@ -30,12 +30,15 @@ struct Observation {
   bool invalidSpec = false;  // the Ready condition carries the reason and message
   bool targetMissing = false;
   bool storeReady = false;
-  bool wired = false;  // the Deployment carries the current wiring
+  bool wired = false;                      // the Deployment carries the current wiring
   std::vector<ConditionState> conditions;  // in the order they are shown; Ready is added
+  // Shown after them but not part of Ready (MemoryAtCeiling: a store at its ceiling serves).
+  std::vector<ConditionState> informational;
   // status.store
   std::string endpoint;  // host:port, never credentials
   std::optional<std::int64_t> connectedClients;
   std::optional<std::int64_t> usedMemoryBytes;
+  std::optional<Json> memory;  // status.store.memory (spec.store.managed.memory)
   // status.target
   std::optional<std::int64_t> replicas;
   std::optional<std::int64_t> workers;
@@ -56,7 +59,6 @@ std::string phaseOf(const Observation& observation, const Json& previousStatus);
 // interval), not every few seconds with all its reads. `streak` counts from 0.
 clock::Duration waitInterval(clock::Duration base, clock::Duration cap, int streak);
 
-Json buildStatus(const Observation& observation, const Json& previousStatus,
-                 clock::SystemTime now);
+Json buildStatus(const Observation& observation, const Json& previousStatus, clock::SystemTime now);
 
 }  // namespace sessionstore::reconcile

@@ -348,7 +348,8 @@ TEST(InvalidObjectTest, ExternalTlsFieldsSayWhatIsWrong) {
   const std::pair<Json, std::string> rows[] = {
       {{{"caSecretRef", {{"name", "ca"}}}, {"insecureSkipVerify", true}},
        "spec.store.external.tls.insecureSkipVerify: cannot be true with caSecretRef"},
-      {{{"insecureSkipVerify", "yes"}}, "spec.store.external.tls.insecureSkipVerify: must be a boolean"},
+      {{{"insecureSkipVerify", "yes"}},
+       "spec.store.external.tls.insecureSkipVerify: must be a boolean"},
       {{{"caSecretRef", Json::object()}}, "spec.store.external.tls.caSecretRef.name: required"},
       {{{"caSecretRef", {{"name", "ca"}, {"key", ""}}}},
        "spec.store.external.tls.caSecretRef.key: must not be empty"},
@@ -397,8 +398,7 @@ const std::vector<InvalidRow>& invalidRows() {
        "spec.store.type: must be one of Managed, External, got \"Local\""},
       {"/spec/store/type", 1, "spec.store.type: must be a string"},
       {"/spec/target/maxReplicas", "5", "spec.target.maxReplicas: must be an integer"},
-      {"/spec/target/maxReplicas", 0,
-       "spec.target.maxReplicas: must be between 1 and 1000, got 0"},
+      {"/spec/target/maxReplicas", 0, "spec.target.maxReplicas: must be between 1 and 1000, got 0"},
       // The full object autoscales: the bound is autoscaling.maxReplicas.
       {"/spec/target/maxReplicas", 5,
        "spec.target.maxReplicas: not allowed with spec.autoscaling.enabled, where the connection "
@@ -536,7 +536,8 @@ TEST_P(InvalidFieldTest, NamesTheFieldPath) {
 INSTANTIATE_TEST_SUITE_P(Rows, InvalidFieldTest, testing::ValuesIn(invalidRows()));
 
 TEST(TargetMaxReplicasTest, OptionalAndKeptThroughToJson) {
-  const Json plain = {{"metadata", {{"name", "web"}}}, {"spec", {{"target", {{"deployment", "web"}}}}}};
+  const Json plain = {{"metadata", {{"name", "web"}}},
+                      {"spec", {{"target", {{"deployment", "web"}}}}}};
   auto unset = parseSessionStore(plain);
   ASSERT_TRUE(unset.has_value()) << unset.error();
   EXPECT_FALSE(unset->spec.target.maxReplicas.has_value()) << "the operator's default applies";
@@ -636,7 +637,8 @@ TEST(InvalidObjectTest, MaxMemoryOutsideTheCrdRangeIsAnError) {
     object["spec"]["store"]["managed"]["maxMemory"] = value;
     auto parsed = parseSessionStore(object);
     ASSERT_FALSE(parsed.has_value()) << value;
-    EXPECT_TRUE(parsed.error().starts_with("spec.store.managed.maxMemory: must be between 1Mi and 1Ti"))
+    EXPECT_TRUE(
+        parsed.error().starts_with("spec.store.managed.maxMemory: must be between 1Mi and 1Ti"))
         << parsed.error();
   }
   for (const char* value : {"1Mi", "1Ti", "64Mi"}) {
@@ -651,6 +653,65 @@ TEST(EnumNamesTest, SpellTheApiValues) {
   EXPECT_STREQ(toString(DeletionPolicy::kRetain), "Retain");
   EXPECT_STREQ(toString(AffinityMode::kUntilStoreReady), "UntilStoreReady");
   EXPECT_STREQ(toString(MetricType::kActiveSessions), "ActiveSessions");
+}
+
+}  // namespace
+}  // namespace sessionstore::api
+
+namespace sessionstore::api {
+namespace {
+
+Json withMemory(Json managed) {
+  return {{"metadata", {{"name", "web"}}},
+          {"spec", {{"target", {{"deployment", "web"}}}, {"store", {{"managed", managed}}}}}};
+}
+
+TEST(MemoryScalingTest, AbsentMeansAFixedMaxMemory) {
+  auto parsed = parseSessionStore(withMemory(Json::object()));
+  ASSERT_TRUE(parsed) << parsed.error();
+  EXPECT_FALSE(parsed->spec.store.managed.memory);
+  EXPECT_FALSE(toJson(parsed->spec)["store"]["managed"].contains("memory"));
+}
+
+TEST(MemoryScalingTest, AnEmptyObjectGetsTheCrdDefaultsAndRoundTrips) {
+  auto parsed = parseSessionStore(withMemory({{"memory", Json::object()}}));
+  ASSERT_TRUE(parsed) << parsed.error();
+  ASSERT_TRUE(parsed->spec.store.managed.memory);
+  const MemoryScaling& memory = *parsed->spec.store.managed.memory;
+  EXPECT_EQ(memory.ceiling.toString(), "1Gi");
+  EXPECT_EQ(memory.targetUtilization, 90);
+  EXPECT_EQ(memory.windowSeconds, 60);
+  const Json out = toJson(parsed->spec);
+  EXPECT_EQ(out["store"]["managed"]["memory"],
+            Json::parse(R"({"ceiling": "1Gi", "targetUtilization": 90, "windowSeconds": 60})"));
+  auto again = parseSessionStore({{"metadata", {{"name", "web"}}}, {"spec", out}});
+  ASSERT_TRUE(again) << again.error();
+  EXPECT_EQ(again->spec, parsed->spec);
+}
+
+TEST(MemoryScalingTest, ImpossibleCombinationsNameTheField) {
+  const std::vector<std::pair<Json, std::string>> rows = {
+      {{{"memory", {{"ceiling", "768Mi"}}}},
+       "spec.store.managed.memory.ceiling: must be on the ladder"},
+      {{{"maxMemory", "100Mi"}, {"memory", Json::object()}},
+       "spec.store.managed.maxMemory: with memory, maxMemory is the floor"},
+      {{{"maxMemory", "512Mi"}, {"memory", {{"ceiling", "256Mi"}}}},
+       "spec.store.managed.memory.ceiling: must not be below maxMemory"},
+      {{{"resources", {{"limits", {{"memory", "1Gi"}}}}}, {"memory", Json::object()}},
+       "spec.store.managed.resources.limits.memory: not allowed with memory"},
+      {{{"memory", {{"targetUtilization", 100}}}}, "spec.store.managed.memory.targetUtilization"},
+      {{{"memory", {{"windowSeconds", -1}}}}, "spec.store.managed.memory.windowSeconds"},
+  };
+  for (const auto& [managed, want] : rows) {
+    auto parsed = parseSessionStore(withMemory(managed));
+    ASSERT_FALSE(parsed) << managed.dump();
+    EXPECT_TRUE(parsed.error().starts_with(want)) << parsed.error();
+  }
+  // The floor at the ceiling is a store that never moves, but not an impossible one.
+  EXPECT_TRUE(parseSessionStore(withMemory({{"maxMemory", "1Gi"}, {"memory", Json::object()}})));
+  // The ladder in bytes is the ladder.
+  EXPECT_TRUE(parseSessionStore(
+      withMemory({{"maxMemory", 134217728}, {"memory", {{"ceiling", "1024Mi"}}}})));
 }
 
 }  // namespace

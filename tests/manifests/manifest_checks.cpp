@@ -177,6 +177,9 @@ Grants expectedWatchedGrants() {
           {"apps", "deployments/scale", {"patch"}},
           {"", "pods", {"get", "list"}},
           {"metrics.k8s.io", "pods", {"get", "list"}},
+          // Memory that follows load: the Redis pod's limit resized in place
+          // (operator/reconcile/apply.cpp, resizeMemoryLimit).
+          {"", "pods/resize", {"patch"}},
           // The pools' replica bound too: informers (list, watch), operator/app/main.cpp.
           {"autoscaling", "horizontalpodautoscalers", {"list", "watch"}},
           {"keda.sh", "scaledobjects", {"list", "watch"}},

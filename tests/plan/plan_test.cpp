@@ -642,5 +642,36 @@ TEST(RenderPlan, AManagedTlsStoreShowsItsCertificateObjects) {
   }
 }
 
+// Issue 18, memory that follows load: plan says what memory does, and the objects are those of
+// the floor (the level is the cluster's to reach), with the updateStrategy that keeps a raise from
+// rolling Redis and the monitor user allowed to CONFIG SET.
+TEST(RenderPlan, MemoryThatFollowsLoadIsShownOnTheStoreObjects) {
+  PlanInput input = exampleInput("download-tokens");
+  auto storeDocs = parseYaml(input.sessionStore.text);
+  ASSERT_TRUE(storeDocs.has_value());
+  Json store = storeDocs->front();
+  store["spec"]["store"]["managed"]["memory"] = {{"ceiling", "512Mi"}, {"windowSeconds", 120}};
+  input.sessionStore.text = store.dump();
+  const std::string plan = mustRender(input);
+  const std::string text = unwrap(plan);
+  EXPECT_NE(text.find("maxmemory follows load: from 128Mi (the floor) up to 512Mi"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("above 90% for 120s"), std::string::npos) << text;
+  EXPECT_NE(text.find("updateStrategy OnDelete, so a raise rolls nothing"), std::string::npos)
+      << text;
+  const auto documents = documentsOf(plan);
+  ASSERT_EQ(documents.size(), 10u);
+  EXPECT_EQ(documents[4]["spec"]["updateStrategy"]["type"], "OnDelete");
+  EXPECT_EQ(
+      documents[4]["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"],
+      "160Mi");  // the example's maxMemory 128Mi plus 25%
+  EXPECT_NE(documents[1]["data"]["users.acl"].get<std::string>().find("+config|set"),
+            std::string::npos);
+  // Without memory: none of it.
+  const std::string plain = unwrap(mustRender(exampleInput("download-tokens")));
+  EXPECT_EQ(plain.find("follows load"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace sessionstore::plan

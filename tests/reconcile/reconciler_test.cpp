@@ -14,6 +14,7 @@
 #include "events/recorder.h"
 #include "identity/identity.h"
 #include "mocks/clock/fake_clock.h"
+#include "mocks/health/fake_memory_control.h"
 #include "mocks/kube/fake_client.h"
 #include "reconcile/fixtures.h"
 
@@ -227,12 +228,13 @@ TEST_F(ReconcilerTest, AScaleWritesNothingToTheDeploymentAndPastTheBoundIsACondi
 
   // An HPA with maxReplicas 12 targets the Deployment: the bound is 12, above the 11 replicas;
   // its pool is floor(900 / (12 * 5)) = 15 (one apply: the bound changed).
-  api_.put(kube::resources::kHorizontalPodAutoscalers,
-           {{"kind", "HorizontalPodAutoscaler"},
-            {"metadata", {{"namespace", "shop"}, {"name", "web-hpa"}}},
-            {"spec",
-             {{"scaleTargetRef", {{"apiVersion", "apps/v1"}, {"kind", "Deployment"}, {"name", "web"}}},
-              {"maxReplicas", 12}}}});
+  api_.put(
+      kube::resources::kHorizontalPodAutoscalers,
+      {{"kind", "HorizontalPodAutoscaler"},
+       {"metadata", {{"namespace", "shop"}, {"name", "web-hpa"}}},
+       {"spec",
+        {{"scaleTargetRef", {{"apiVersion", "apps/v1"}, {"kind", "Deployment"}, {"name", "web"}}},
+         {"maxReplicas", 12}}}});
   api_.clearRequests();
   reconciler.reconcile("shop/web");
   EXPECT_EQ(condition("WorkersSized")["reason"], "Sized");
@@ -240,8 +242,8 @@ TEST_F(ReconcilerTest, AScaleWritesNothingToTheDeploymentAndPastTheBoundIsACondi
                 "HorizontalPodAutoscaler web-hpa"),
             std::string::npos);
   EXPECT_EQ(api_.count(Verb::kPatch, "deployments"), 1u);
-  const Json env =
-      stored(kube::resources::kDeployments, "web")["spec"]["template"]["spec"]["containers"][0]["env"];
+  const Json env = stored(kube::resources::kDeployments,
+                          "web")["spec"]["template"]["spec"]["containers"][0]["env"];
   EXPECT_NE(env.dump().find(R"({"name":"REDIS_MAX_CONNECTIONS","value":"15"})"), std::string::npos)
       << env.dump();
 }
@@ -655,6 +657,103 @@ TEST_F(ReconcilerTest, AnExternalStoreIsProbedAtItsUrlAndWired) {
   EXPECT_FALSE(exists(kube::resources::kStatefulSets, "web-redis"));
   EXPECT_EQ(status()["phase"], "Ready");
   EXPECT_EQ(status().dump().find("s3cr3t"), std::string::npos) << "no password in the status";
+}
+
+}  // namespace
+}  // namespace sessionstore::reconcile
+
+namespace sessionstore::reconcile {
+namespace {
+
+// Issue 18, memory that follows load, through the reconciler's steps: the reading, the window on
+// the injected clock, CONFIG SET as the monitor user, and the objects at the raised level with
+// the config hash (and so the pod) untouched.
+class MemoryReconcilerTest : public ReconcilerTest {
+ protected:
+  void SetUp() override {
+    Json spec = kManagedSpec;
+    spec["store"]["managed"] = {{"memory", {{"ceiling", "128Mi"}, {"windowSeconds", 60}}}};
+    api_.put(kube::resources::kSessionStores, storeObject(spec));
+    api_.put(kube::resources::kDeployments, deploymentObject());
+    api_.put(kube::resources::kServices, serviceObject());
+    health_.answer = answers();
+  }
+  Reconciler makeWithMemory() {
+    return Reconciler(api_, api_, health_, fixedBytes, nullptr, {.memory = &memory_}, clock_);
+  }
+  Json memoryStatus() { return status()["store"].value("memory", Json()); }
+  std::string configHash() {
+    return stored(kube::resources::kStatefulSets,
+                  "web-redis")["spec"]["template"]["metadata"]["annotations"]
+        .value(std::string(identity::kConfigHashAnnotation), "");
+  }
+
+  static constexpr std::int64_t kMi = std::int64_t{1} << 20;
+  health::FakeMemoryControl memory_;
+};
+
+TEST_F(MemoryReconcilerTest, LoadAboveTheTargetForTheWindowRaisesOneStepAndStopsAtTheCeiling) {
+  Reconciler reconciler = makeWithMemory();
+  memory_.reading = health::MemoryReading{.usedMemory = 10 * kMi, .maxMemory = 64 * kMi};
+  reconciler.reconcile("shop/web");
+  reconciler.reconcile("shop/web");
+  EXPECT_EQ(memoryStatus()["maxMemory"], "64Mi") << status().dump(1);
+  EXPECT_EQ(condition("MemoryAtCeiling")["status"], "False");
+  EXPECT_EQ(status()["phase"], "Ready") << "the memory condition is not one Ready waits for";
+  const std::string hash = configHash();
+  ASSERT_FALSE(hash.empty());
+
+  // Converged: used_memory moving below the target writes nothing.
+  memory_.reading->usedMemory = 11 * kMi;
+  api_.clearRequests();
+  reconciler.reconcile("shop/web");
+  EXPECT_EQ(api_.writes(), 0u) << ::testing::PrintToString(api_.count(std::nullopt));
+
+  // Above 90% of 64Mi: the window starts; nothing is raised before it ends.
+  memory_.reading->usedMemory = 60 * kMi;
+  const Outcome started = reconciler.reconcile("shop/web");
+  EXPECT_FALSE(memoryStatus().value("aboveTargetSince", "").empty()) << status().dump(1);
+  EXPECT_LE(started.after, std::chrono::seconds(60)) << "looked at again when the window ends";
+  clock_.advance(std::chrono::seconds(59));
+  reconciler.reconcile("shop/web");
+  EXPECT_TRUE(memory_.sets.empty());
+
+  clock_.advance(std::chrono::seconds(1));
+  reconciler.reconcile("shop/web");
+  EXPECT_EQ(memory_.sets, std::vector<std::int64_t>{128 * kMi}) << "one step, live";
+  EXPECT_EQ(memory_.users.back(), managedstore::kMonitorUser);
+  EXPECT_EQ(memoryStatus()["maxMemory"], "128Mi");
+  const Json config = stored(kube::resources::kConfigMaps, "web-redis-config");
+  EXPECT_EQ(configMapMaxMemory(config), 128 * kMi) << "a restart keeps it";
+  const Json sts = stored(kube::resources::kStatefulSets, "web-redis");
+  EXPECT_EQ(sts["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"],
+            "160Mi");
+  EXPECT_EQ(configHash(), hash) << "the pod template's config hash did not move: no roll";
+  EXPECT_EQ(api_.count(Verb::kPatch, "pods"), 1u) << "the running pod resized in place";
+  EXPECT_EQ(condition("MemoryAtCeiling")["status"], "True");
+  EXPECT_EQ(condition("MemoryAtCeiling")["reason"], "CeilingReached");
+
+  // At the ceiling: however long it stays full, nothing more is set.
+  memory_.reading->usedMemory = 127 * kMi;
+  reconciler.reconcile("shop/web");
+  clock_.advance(std::chrono::seconds(600));
+  reconciler.reconcile("shop/web");
+  EXPECT_EQ(memory_.sets.size(), 1u);
+  EXPECT_EQ(memoryStatus()["maxMemory"], "128Mi");
+}
+
+TEST_F(MemoryReconcilerTest, ARefusedConfigSetRaisesNothingAnywhere) {
+  Reconciler reconciler = makeWithMemory();
+  memory_.reading = health::MemoryReading{.usedMemory = 60 * kMi, .maxMemory = 64 * kMi};
+  memory_.refuseSet = true;
+  reconciler.reconcile("shop/web");
+  reconciler.reconcile("shop/web");
+  clock_.advance(std::chrono::seconds(61));
+  reconciler.reconcile("shop/web");
+  EXPECT_TRUE(memory_.sets.empty());
+  EXPECT_EQ(memoryStatus()["maxMemory"], "64Mi");
+  EXPECT_EQ(configMapMaxMemory(stored(kube::resources::kConfigMaps, "web-redis-config")), 64 * kMi)
+      << "redis.conf says what Redis has";
 }
 
 }  // namespace

@@ -1,0 +1,41 @@
+// A MemoryControl (health/memory_control.h) whose Redis is a reading the test sets: CONFIG SET
+// maxmemory moves the reading's maxMemory, as Redis does, and is recorded.
+#pragma once
+
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "health/memory_control.h"
+
+namespace sessionstore::health {
+
+class FakeMemoryControl : public MemoryControl {
+ public:
+  std::expected<MemoryReading, std::string> read(const wiring::StoreEndpoint& monitor) override {
+    std::lock_guard lock(mu_);
+    users.push_back(monitor.username);
+    if (!reading) return std::unexpected(std::string("connect: refused"));
+    return *reading;
+  }
+  std::expected<void, std::string> setMaxMemory(const wiring::StoreEndpoint& monitor,
+                                                std::int64_t bytes) override {
+    std::lock_guard lock(mu_);
+    users.push_back(monitor.username);
+    if (refuseSet) return std::unexpected(std::string("NOPERM"));
+    sets.push_back(bytes);
+    if (reading) reading->maxMemory = bytes;
+    return {};
+  }
+
+  std::optional<MemoryReading> reading;  // nullopt: the store cannot be read
+  bool refuseSet = false;
+  std::vector<std::int64_t> sets;  // every CONFIG SET maxmemory, in order
+  std::vector<std::string> users;  // who each call authenticated as
+
+ private:
+  std::mutex mu_;
+};
+
+}  // namespace sessionstore::health
