@@ -180,6 +180,8 @@ Grants expectedWatchedGrants() {
           // Memory that follows load: the Redis pod's limit resized in place
           // (operator/reconcile/apply.cpp, resizeMemoryLimit).
           {"", "pods/resize", {"patch"}},
+          // A managed TLS store with an issuerRef: its cert-manager Certificate, applied (no cache).
+          {"cert-manager.io", "certificates", {"create", "get", "patch"}},
           // The pools' replica bound too: informers (list, watch), operator/app/main.cpp.
           {"autoscaling", "horizontalpodautoscalers", {"list", "watch"}},
           {"keda.sh", "scaledobjects", {"list", "watch"}},
