@@ -94,6 +94,10 @@ inline constexpr std::string_view kReasonApplyFailed = "ApplyFailed";
 // not write (the user's own): it is never replaced. The message names the container, the entry
 // and the spec field that chose the name.
 inline constexpr std::string_view kReasonEnvVarInUse = "EnvVarInUse";
+// The pod template already has a volume, or a wired container a mount, by the name or path the
+// operator gives the store's CA (a managed TLS store), and the operator did not write it: it is
+// never replaced. The message names the volume or mount and what to rename.
+inline constexpr std::string_view kReasonVolumeInUse = "VolumeInUse";
 
 // Any target condition (ConnectionWired, AffinityApplied): another SessionStore already wires the
 // target Deployment or Service (one SessionStore per target; the first keeps it). The message

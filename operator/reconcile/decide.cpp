@@ -699,9 +699,15 @@ WiringDecision decideWiring(const api::SessionStore& store,
     out.needsUser = true;
     return out;
   }
-  if (auto foreign = foreignEnvEntry(store, wiring->deployment, deployment)) {
+  auto foreign = foreignEnvEntry(store, wiring->deployment, deployment);
+  auto foreignReason = api::kReasonEnvVarInUse;
+  if (!foreign) {
+    foreign = foreignCaVolume(store, wiring->deployment, deployment);
+    foreignReason = api::kReasonVolumeInUse;
+  }
+  if (foreign) {
     out.wired.ok = false;
-    out.wired.reason = std::string(api::kReasonEnvVarInUse);
+    out.wired.reason = std::string(foreignReason);
     out.wired.message = std::move(*foreign);
     out.workers = out.wired;
     out.workers.type = std::string(api::kConditionWorkersSized);
@@ -783,7 +789,9 @@ std::optional<std::string> foreignEnvEntry(const api::SessionStore& store,
       {wiring.urlEnvVar, "spec.connection.urlEnvVar"},
       {std::string(wiring::kKeyPrefixEnvVar), ""},  // fixed by the contract
       {wiring.poolSizeEnvVar, "spec.connection.poolSizeEnvVar"},
-      {wiring.workersEnvVar, "spec.workers.envVar"}};
+      {wiring.workersEnvVar, "spec.workers.envVar"},
+      // fixed too; written only for a store whose CA the app is given
+      {wiring.caFile ? std::string(wiring::kCaFileEnvVar) : std::string(), ""}};
   const Json* containers = at(deployment, {"spec", "template", "spec", "containers"});
   if (containers == nullptr || !containers->is_array()) return std::nullopt;
   const auto owned = ownedLeafFields(deployment, kManager);
@@ -801,7 +809,7 @@ std::optional<std::string> foreignEnvEntry(const api::SessionStore& store,
       const auto name = entry.find("name");
       if (name == entry.end() || !name->is_string()) continue;
       for (const auto& [envName, field] : written) {
-        if (*name != envName) continue;
+        if (envName.empty() || *name != envName) continue;
         // The entry's own path in managedFields; the operator owns it when it owns a leaf under it.
         const std::string path =
             "f:spec/f:template/f:spec/f:containers/k:" + Json{{"name", target.name}}.dump() +
@@ -811,8 +819,11 @@ std::optional<std::string> foreignEnvEntry(const api::SessionStore& store,
         });
         if (ours) continue;
         const std::string fix =
-            field.empty() ? "remove it from the Deployment: the operator gives the key prefix in " +
-                                envName + " and cannot use another name"
+            field.empty() ? "remove it from the Deployment: the operator gives " +
+                                std::string(envName == wiring::kCaFileEnvVar
+                                                ? "the path of the store's CA"
+                                                : "the key prefix") +
+                                " in " + envName + " and cannot use another name"
                           : "set " + field +
                                 " to another name, or remove the entry from the "
                                 "Deployment";
@@ -822,6 +833,56 @@ std::optional<std::string> foreignEnvEntry(const api::SessionStore& store,
                "the app's own; " +
                fix;
       }
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> foreignCaVolume(const api::SessionStore& store,
+                                           const wiring::DeploymentWiring& wiring,
+                                           const Json& deployment) {
+  if (!wiring.caFile) return std::nullopt;
+  const Json* podSpec = at(deployment, {"spec", "template", "spec"});
+  if (podSpec == nullptr || !podSpec->is_object()) return std::nullopt;
+  const auto owned = ownedLeafFields(deployment, kManager);
+  const auto ours = [&](const std::string& path) {
+    return std::any_of(owned.begin(), owned.end(), [&](const std::string& leaf) {
+      return leaf == path || (leaf.starts_with(path) && leaf[path.size()] == '/');
+    });
+  };
+  const std::string deploymentName = store.spec.target.deployment;
+  const std::string why =
+      ": the operator gives the store's CA to the app as a file there (the store serves TLS with "
+      "a certificate the app must verify) and never replaces what it did not write; rename or "
+      "remove it in the Deployment";
+  if (const Json* volumes = at(*podSpec, {"volumes"}); volumes != nullptr && volumes->is_array()) {
+    for (const Json& volume : *volumes) {
+      if (!volume.is_object() || volume.value("name", "") != wiring::kCaVolumeName) continue;
+      if (ours("f:spec/f:template/f:spec/f:volumes/k:" +
+               Json{{"name", wiring::kCaVolumeName}}.dump())) {
+        continue;
+      }
+      return "Deployment " + deploymentName + " already has a volume named " +
+             std::string(wiring::kCaVolumeName) + why;
+    }
+  }
+  const Json* containers = at(*podSpec, {"containers"});
+  if (containers == nullptr || !containers->is_array()) return std::nullopt;
+  for (const auto& target : wiring.containers) {
+    for (const Json& container : *containers) {
+      if (!container.is_object() || container.value("name", "") != target.name) continue;
+      const Json* mounts = at(container, {"volumeMounts"});
+      if (mounts == nullptr || !mounts->is_array()) break;
+      for (const Json& mount : *mounts) {
+        if (!mount.is_object() || mount.value("mountPath", "") != wiring::kCaMountPath) continue;
+        if (ours("f:spec/f:template/f:spec/f:containers/k:" + Json{{"name", target.name}}.dump() +
+                 "/f:volumeMounts/k:" + Json{{"mountPath", wiring::kCaMountPath}}.dump())) {
+          continue;
+        }
+        return "container \"" + target.name + "\" of Deployment " + deploymentName +
+               " already mounts a volume at " + std::string(wiring::kCaMountPath) + why;
+      }
+      break;
     }
   }
   return std::nullopt;

@@ -249,6 +249,13 @@ WiringDecision decideWiring(const api::SessionStore& store,
 std::optional<std::string> foreignEnvEntry(const api::SessionStore& store,
                                            const wiring::DeploymentWiring& wiring,
                                            const Json& deployment);
+
+// The same for the CA's volume and mount (wiring.caFile): a volume named wiring::kCaVolumeName in
+// the pod template, or a mount at wiring::kCaMountPath in a wired container, that the operator did
+// not write; nullopt when there is none or wiring.caFile is false.
+std::optional<std::string> foreignCaVolume(const api::SessionStore& store,
+                                           const wiring::DeploymentWiring& wiring,
+                                           const Json& deployment);
 // The connection Secret's name belongs to someone else.
 ConditionState connectionSecretTaken(const api::SessionStore& store);
 // The API server refused the Deployment's apply (not transient): ConnectionWired ApplyFailed,

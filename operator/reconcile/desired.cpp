@@ -97,6 +97,8 @@ std::expected<Wiring, std::string> desiredWiring(const api::SessionStore& store,
                                                serverMaxClients);
   if (!wired) return std::unexpected(wired.error());
   out.deployment = std::move(*wired);
+  const Json& secretData = out.connectionSecret["data"];
+  out.deployment.caFile = secretData.contains(std::string(wiring::kCaSecretKey));
   out.deploymentApply = wiring::deploymentApplyConfiguration(out.deployment);
   return out;
 }

@@ -25,15 +25,24 @@ bool isZero(const Json& value) {
   }
 }
 
-bool allNamed(const Json& list) {
-  return !list.empty() && std::all_of(list.begin(), list.end(), [](const Json& item) {
-    return item.is_object() && item.contains("name") && item["name"].is_string();
+bool allKeyed(const Json& list, const char* key) {
+  return !list.empty() && std::all_of(list.begin(), list.end(), [key](const Json& item) {
+    return item.is_object() && item.contains(key) && (*item.find(key)).is_string();
   });
 }
 
-const Json* findNamed(const Json& list, const Json& name) {
+// The merge key of a list the operator applies items of, as the API server's schema declares it:
+// mountPath for a container's volumeMounts (whose items also have a "name", the volume's), name
+// for the others (containers, env, volumes); nullptr for a list the server treats as one value.
+const char* mergeKey(const Json& list) {
+  if (allKeyed(list, "mountPath")) return "mountPath";
+  if (allKeyed(list, "name")) return "name";
+  return nullptr;
+}
+
+const Json* findKeyed(const Json& list, const char* key, const Json& value) {
   for (const Json& item : list) {
-    if (item.is_object() && item.contains("name") && item["name"] == name) return &item;
+    if (item.is_object() && item.contains(key) && item[key] == value) return &item;
   }
   return nullptr;
 }
@@ -55,9 +64,9 @@ void collectLeaves(const Json& node, const std::string& path, std::set<std::stri
     }
     return;
   }
-  if (node.is_array() && allNamed(node)) {
+  if (const char* keyName = node.is_array() ? mergeKey(node) : nullptr) {
     for (const Json& item : node) {
-      const Json key = {{"name", item["name"]}};
+      const Json key = {{keyName, item[keyName]}};
       collectLeaves(item, path + "/k:" + key.dump(), out);
     }
     return;
@@ -93,9 +102,9 @@ bool contains(const Json& observed, const Json& desired) {
   }
   if (desired.is_array()) {
     if (!observed.is_array()) return desired.empty() && observed.is_null();
-    if (allNamed(desired)) {
+    if (const char* keyName = mergeKey(desired)) {
       for (const Json& item : desired) {
-        const Json* match = findNamed(observed, item["name"]);
+        const Json* match = findKeyed(observed, keyName, item[keyName]);
         if (match == nullptr || !contains(*match, item)) return false;
       }
       return true;

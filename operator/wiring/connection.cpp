@@ -58,7 +58,7 @@ Json connectionSecret(const api::SessionStore& store, const StoreEndpoint& endpo
                {"REDIS_PASSWORD", crypto::base64Encode(endpoint.password)},
                {std::string(kKeyPrefixSecretKey), crypto::base64Encode(api::keyPrefix(store))},
                {"REDIS_MAX_CONNECTIONS", crypto::base64Encode(std::to_string(poolSize))}};
-  if (!endpoint.caPemForApp.empty()) data["ca.crt"] = crypto::base64Encode(endpoint.caPemForApp);
+  if (!endpoint.caPemForApp.empty()) data[std::string(kCaSecretKey)] = crypto::base64Encode(endpoint.caPemForApp);
   return Json{{"apiVersion", "v1"},
               {"kind", "Secret"},
               {"metadata", childMetadata(store, api::secretName(store))},

@@ -187,7 +187,24 @@ Json deploymentApplyConfiguration(const DeploymentWiring& wiring) {
     env.push_back(secretEnv(kKeyPrefixEnvVar, wiring.secretName, kKeyPrefixSecretKey));
     env.push_back(valueEnv(wiring.poolSizeEnvVar, container.poolSize));
     env.push_back(valueEnv(wiring.workersEnvVar, container.workers));
-    containers.push_back({{"name", container.name}, {"env", std::move(env)}});
+    Json wired = {{"name", container.name}};
+    if (wiring.caFile) {
+      env.push_back({{"name", kCaFileEnvVar}, {"value", kCaFilePath}});
+      wired["volumeMounts"] = Json::array(
+          {{{"name", kCaVolumeName}, {"mountPath", kCaMountPath}, {"readOnly", true}}});
+    }
+    wired["env"] = std::move(env);
+    containers.push_back(std::move(wired));
+  }
+  Json podSpec = {{"containers", std::move(containers)}};
+  if (wiring.caFile) {
+    // Only the CA: the Secret's other keys (the password among them) are not projected.
+    podSpec["volumes"] = Json::array(
+        {{{"name", kCaVolumeName},
+          {"secret",
+           {{"secretName", wiring.secretName},
+            {"items", Json::array({{{"key", kCaSecretKey}, {"path", kCaSecretKey}}})},
+            {"defaultMode", 0444}}}}});
   }
   Json annotations = Json::object();
   annotations[std::string(identity::kConnectionHashAnnotation)] = wiring.connectionHash;
@@ -201,7 +218,7 @@ Json deploymentApplyConfiguration(const DeploymentWiring& wiring) {
       {"spec",
        {{"template",
          {{"metadata", {{"annotations", std::move(annotations)}}},
-          {"spec", {{"containers", std::move(containers)}}}}}}},
+          {"spec", std::move(podSpec)}}}}},
   };
 }
 

@@ -26,6 +26,17 @@ inline constexpr std::string_view kUrlSecretKey = "REDIS_URL";
 inline constexpr std::string_view kKeyPrefixSecretKey = "SESSION_KEY_PREFIX";
 // The env var that carries the key prefix (its name is fixed by the contract).
 inline constexpr std::string_view kKeyPrefixEnvVar = "SESSION_KEY_PREFIX";
+// A store whose certificate the app must verify against a CA it cannot know (a managed TLS store:
+// the operator's CA, or the issuer's): the connection Secret's ca.crt reaches each wired container
+// as a file, from a Secret volume mounted read-only, and the file's path in kCaFileEnvVar (a TLS
+// client takes a CA as a file: redis-py's ssl_ca_certs, go-redis's tls.Config from a PEM file,
+// node-redis's `tls.ca`). The names are fixed, as the key prefix's: a Deployment that already
+// has a volume or mount or env entry by one of them is refused, not overwritten.
+inline constexpr std::string_view kCaSecretKey = "ca.crt";
+inline constexpr std::string_view kCaVolumeName = "sessionstore-ca";
+inline constexpr std::string_view kCaMountPath = "/var/run/sessionstore";
+inline constexpr std::string_view kCaFileEnvVar = "REDIS_CA_FILE";
+inline constexpr std::string_view kCaFilePath = "/var/run/sessionstore/ca.crt";
 
 // The CPU a container's workers are sized from: its resources.limits.cpu, else its
 // resources.requests.cpu, else 1. `container` is one entry of a pod spec's containers; a
@@ -93,6 +104,9 @@ struct DeploymentWiring {
   std::string poolSizeEnvVar;
   std::string workersEnvVar;
   std::string connectionHash;
+  // The connection Secret holds a CA the app must trust (kCaSecretKey): the pod gets the
+  // kCaVolumeName volume, and each wired container its mount and kCaFileEnvVar.
+  bool caFile = false;
   std::vector<ContainerWiring> containers;  // in the order of the pod template
   bool operator==(const DeploymentWiring&) const = default;
 };
@@ -110,8 +124,8 @@ std::expected<DeploymentWiring, std::string> computeDeploymentWiring(
 // The server-side-apply body for the target Deployment: apiVersion, kind, metadata.name and
 // namespace, the identity::kWiredByLabel label naming the store, the connection-hash pod-template
 // annotation and, for each wired container, its env entries: the URL and the key prefix by
-// secretKeyRef to the connection Secret, the pool size and the worker count as values. Nothing
-// else.
+// secretKeyRef to the connection Secret, the pool size and the worker count as values; with
+// wiring.caFile, the CA's volume, its read-only mount and kCaFileEnvVar. Nothing else.
 Json deploymentApplyConfiguration(const DeploymentWiring& wiring);
 
 // The body that undoes the wiring (the finalizer's step): only apiVersion, kind and metadata.name

@@ -105,6 +105,24 @@ TEST_F(ManagedTlsIntegration, ReadyWithRedissAndRenewedWithoutAFailedCommand) {
   ASSERT_NE(ca.find("-----BEGIN CERTIFICATE-----"), std::string::npos);
   const Json caSecret = mustGet("secret", name + "-redis-tls-ca");
 
+  // The app's pods get the CA as a file: the real API server took the volume, the mount (a list
+  // it keys by mountPath) and REDIS_CA_FILE, and the operator, owning exactly what it applied,
+  // does not write the Deployment again.
+  std::optional<Json> wired;
+  ASSERT_TRUE(eventually([&] {
+    wired = get("deployment", name);
+    return wired && (*wired)["spec"]["template"]["spec"].contains("volumes");
+  })) << "the Deployment never got the CA's volume";
+  const Json& podSpec = (*wired)["spec"]["template"]["spec"];
+  EXPECT_EQ(podSpec["volumes"][0]["name"], "sessionstore-ca");
+  EXPECT_EQ(podSpec["volumes"][0]["secret"]["secretName"], name + "-session-store");
+  EXPECT_EQ(podSpec["containers"][0]["volumeMounts"][0]["mountPath"], "/var/run/sessionstore");
+  EXPECT_NE(podSpec["containers"][0]["env"].dump().find(
+                R"({"name":"REDIS_CA_FILE","value":"/var/run/sessionstore/ca.crt"})"),
+            std::string::npos)
+      << podSpec["containers"][0]["env"].dump();
+  const std::string generation = (*wired)["metadata"]["generation"].dump();
+
   // The app's view: its URL, verified against the CA it was given, by the Service's name.
   auto endpoint = redisclient::parseRedisUrl(url);
   ASSERT_TRUE(endpoint);
@@ -192,6 +210,8 @@ TEST_F(ManagedTlsIntegration, ReadyWithRedissAndRenewedWithoutAFailedCommand) {
   EXPECT_EQ(decode(mustGet("secret", name + "-redis-tls-ca"), "ca.crt"),
             decode(caSecret, "ca.crt"));
   EXPECT_EQ(phase(name), "Ready") << describeStore(name);
+  EXPECT_EQ(mustGet("deployment", name)["metadata"]["generation"].dump(), generation)
+      << "the Deployment was written again with nothing changed (or rolled by the renewal)";
 }
 
 }  // namespace

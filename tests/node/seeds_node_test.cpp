@@ -1179,5 +1179,110 @@ spec:
          "*****************************************************************************";
 }
 
+
+// 6. A managed store that serves TLS only (issue 19), in its own namespace: Redis in its container
+// listens with TLS alone, the app's pods get a rediss:// URL and the operator's CA as a file
+// (REDIS_CA_FILE), and the demo app, verifying the certificate and its host name against that
+// file, shares its tokens through it. The session-map namespace of scenario 3 goes first to free
+// the node's CPU for this copy of the app.
+TEST_F(SeedsOnTheNode, AManagedTlsStoreServesTheAppOverRediss) {
+  constexpr const char* kTlsNs = "tls-tokens";
+  inNs("", {"delete", "namespace", kSessionMapNs, "--ignore-not-found", "--wait=false"});
+  ASSERT_NO_FATAL_FAILURE(createNamespace(kTlsNs));
+  ASSERT_NO_FATAL_FAILURE(applyDownloadTokens(kTlsNs, false));
+  ASSERT_NO_FATAL_FAILURE(apply(kTlsNs, R"(
+apiVersion: sessionstore.io/v1alpha1
+kind: SessionStore
+metadata:
+  name: web
+spec:
+  target: {deployment: web, service: web}
+  store:
+    type: Managed
+    managed:
+      image: )" + std::string(kRedisImage) + R"(
+      maxMemory: 64Mi
+      tls: {enabled: true}
+)"));
+  ASSERT_TRUE(waitFor("SessionStore web (TLS) Ready", 5min, [&] {
+    return conditionIs(kTlsNs, "web", "Ready", "True");
+  })) << inNs(kTlsNs, {"get", "sessionstore", "web", "-o", "yaml"}).out;
+  ASSERT_TRUE(waitFor("the wired Deployment rolled out", 5min,
+                      [&] { return rolledOut(kTlsNs, "web"); }));
+
+  // The connection Secret: a rediss:// URL (its scheme only is looked at) and the CA beside it.
+  const auto secret = get(kTlsNs, "secret", "web-session-store");
+  ASSERT_TRUE(secret);
+  const Json data = (*secret).value("data", Json::object());
+  ASSERT_TRUE(data.contains("REDIS_URL") && data.contains("ca.crt"))
+      << "the connection Secret lacks REDIS_URL or ca.crt";
+  const auto url = runProcess({"base64", "-d"}, {.input = data["REDIS_URL"].get<std::string>()});
+  EXPECT_TRUE(url.out.starts_with("rediss://")) << "the app's URL is not rediss://";
+
+  // Each wired pod has the CA as a file, and nothing else of the Secret.
+  const Json pods = currentPods(kTlsNs, "web");
+  ASSERT_EQ(pods.size(), 2u);
+  for (const auto& pod : pods) {
+    bool caVolume = false;
+    for (const auto& volume : pod["spec"].value("volumes", Json::array())) {
+      if (volume.value("name", "") != "sessionstore-ca") continue;
+      caVolume = true;
+      EXPECT_EQ(volume["secret"].value("secretName", ""), "web-session-store");
+      EXPECT_EQ(volume["secret"]["items"].size(), 1u) << "only ca.crt is projected";
+    }
+    EXPECT_TRUE(caVolume) << pod["metadata"]["name"] << " has no volume sessionstore-ca";
+    std::string caFile;
+    for (const auto& e : pod["spec"]["containers"][0].value("env", Json::array())) {
+      if (e.value("name", "") == "REDIS_CA_FILE") caFile = e.value("value", "");
+    }
+    EXPECT_EQ(caFile, "/var/run/sessionstore/ca.crt");
+  }
+
+  // From inside an app pod, as the app connects: rediss:// verified against REDIS_CA_FILE with
+  // the host name checked answers; the same with the pod's IP for a host (a name the certificate
+  // does not carry) is refused; a plain connection to Redis gets no Redis answer at all.
+  const std::string appPod = pods[0]["metadata"]["name"];
+  const std::string redisIp =
+      get(kTlsNs, "pod", "web-redis-0").value_or(Json::object())["status"].value("podIP", "");
+  ASSERT_FALSE(redisIp.empty());
+  const auto tried = inNs(kTlsNs, {"exec", appPod, "-c", "app", "--", "python3", "-c", R"(
+import os, sys, urllib.parse, redis
+url = os.environ["REDIS_URL"]
+def ping(u, **kw):
+    try:
+        client = redis.Redis.from_url(u, socket_connect_timeout=5, socket_timeout=5, **kw)
+        return "PONG" if client.ping() else "no PONG"
+    except Exception as error:
+        return type(error).__name__
+parts = urllib.parse.urlsplit(url)
+by_ip = parts._replace(netloc=parts.netloc.rsplit("@", 1)[0] + "@" + sys.argv[1] + ":6379").geturl()
+plain = parts._replace(scheme="redis").geturl()
+ca = dict(ssl_ca_certs=os.environ["REDIS_CA_FILE"], ssl_check_hostname=True)
+print("verified", ping(url, **ca))
+print("by-ip", ping(by_ip, **ca))
+print("plain", ping(plain))
+)", redisIp});
+  ASSERT_TRUE(tried.ok()) << tried.describe();
+  std::cout << "[ tls ] from " << appPod << ":\n" << trim(tried.out) << "\n";
+  EXPECT_NE(tried.out.find("verified PONG"), std::string::npos) << tried.out;
+  EXPECT_EQ(tried.out.find("by-ip PONG"), std::string::npos)
+      << "a certificate without the pod's IP was accepted for it: " << tried.out;
+  EXPECT_EQ(tried.out.find("plain PONG"), std::string::npos)
+      << "Redis answered a plain connection: " << tried.out;
+
+  // The seed's check through the Service: tokens issued by one pod are found by the other.
+  ASSERT_TRUE(waitFor("each wired pod answers /readyz (its Redis answers PING over TLS)", 3min,
+                      [&] { return everyPodAnswers(currentPods(kTlsNs, "web"), "/readyz"); }));
+  const std::string ip = clusterIp(kTlsNs, "web");
+  ASSERT_FALSE(ip.empty());
+  ASSERT_TRUE(waitFor("the Service's ClusterIP reaches both wired pods", 3min,
+                      [&] { return serviceReachesEveryPod(kTlsNs, ip); }));
+  const Round round = tokens(ip, 100);
+  std::cout << "[ tls ] through rediss://: " << round.describe() << "\n";
+  EXPECT_EQ(round.errors, 0) << round.firstError;
+  EXPECT_EQ(round.found, 100);
+  EXPECT_GE(round.issuers.size(), 2u) << round.describe();
+}
+
 }  // namespace
 }  // namespace sessionstore::testing

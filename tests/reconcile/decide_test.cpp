@@ -771,6 +771,89 @@ TEST(ForeignEnvEntry, TheOperatorsOwnEntriesAndOtherNamesAreFine) {
   EXPECT_NE(foreignEnvEntry(s, first.wiring->deployment, takenOver), std::nullopt);
 }
 
+// A managed TLS store's endpoint: the app is given the operator's CA.
+wiring::StoreEndpoint tlsEndpoint() {
+  wiring::StoreEndpoint endpoint = kEndpoint;
+  endpoint.tls = true;
+  endpoint.caPemForApp = "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n";
+  return endpoint;
+}
+
+TEST(CaFile, AStoreWhoseCaTheAppNeedsGivesItAsAFileAndOwnsExactlyWhatItApplied) {
+  const auto s = store();
+  const auto decision = decideWiring(s, tlsEndpoint(), deploymentObject(), answers(), "", kBound);
+  ASSERT_TRUE(decision.wiring.has_value()) << decision.wired.message;
+  EXPECT_TRUE(decision.wiring->deployment.caFile);
+  const Json& podSpec = decision.wiring->deploymentApply["spec"]["template"]["spec"];
+  ASSERT_EQ(podSpec["volumes"].size(), 1U);
+  EXPECT_EQ(podSpec["volumes"][0]["secret"]["secretName"], api::secretName(s));
+  EXPECT_EQ(podSpec["volumes"][0]["secret"]["items"],
+            Json::parse(R"([{"key": "ca.crt", "path": "ca.crt"}])"))
+      << "only the CA is projected, never the password beside it";
+  const Json& app = podSpec["containers"][0];
+  EXPECT_EQ(app["volumeMounts"][0]["mountPath"], "/var/run/sessionstore");
+  EXPECT_EQ(app["volumeMounts"][0]["readOnly"], true);
+  EXPECT_EQ(app["env"].back(), Json::parse(R"({"name": "REDIS_CA_FILE",
+                                                "value": "/var/run/sessionstore/ca.crt"})"));
+
+  // Applied, the server keys the mount by its path (not its volume's name): what the operator
+  // owns then is exactly what it applies, so the next pass writes nothing.
+  kube::FakeClient api;
+  api.put(kube::resources::kDeployments, deploymentObject());
+  auto applied =
+      api.apply(kube::resources::kDeployments, "shop", decision.wiring->deploymentApply, kManager);
+  ASSERT_TRUE(applied.has_value());
+  EXPECT_NE((*applied)["metadata"]["managedFields"][0]["fieldsV1"].dump().find(
+                R"(k:{\"mountPath\":\"/var/run/sessionstore\"})"),
+            std::string::npos);
+  const auto again = decideWiring(s, tlsEndpoint(), *applied, answers(), "", kBound);
+  ASSERT_TRUE(again.wiring.has_value()) << again.wired.message;
+  EXPECT_FALSE(again.applyDeployment) << "a wired Deployment would be written on every pass";
+  EXPECT_EQ(foreignCaVolume(s, again.wiring->deployment, *applied), std::nullopt);
+
+  // A store without TLS gives no file: no volume, no mount, no env entry.
+  const auto plain = decideWiring(s, kEndpoint, deploymentObject(), answers(), "", kBound);
+  ASSERT_TRUE(plain.wiring.has_value());
+  EXPECT_FALSE(plain.wiring->deploymentApply["spec"]["template"]["spec"].contains("volumes"));
+  EXPECT_EQ(plain.wiring->deploymentApply.dump().find("REDIS_CA_FILE"), std::string::npos);
+}
+
+TEST(CaFile, AVolumeMountOrEnvEntryOfTheUsersByItsNameIsNeverReplaced) {
+  const auto s = store();
+  struct Row {
+    std::string what;
+    Json deployment;
+    std::string reason;
+    std::string said;
+  };
+  Json volume = deploymentObject();
+  volume["spec"]["template"]["spec"]["volumes"] =
+      Json::parse(R"([{"name": "sessionstore-ca", "emptyDir": {}}])");
+  Json mount = deploymentObject();
+  mount["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] =
+      Json::parse(R"([{"name": "certs", "mountPath": "/var/run/sessionstore"}])");
+  const Json env = {{{"name", "REDIS_CA_FILE"}, {"value", "/etc/ssl/mine.pem"}}};
+  const std::vector<Row> rows = {
+      {"volume", volume, std::string(api::kReasonVolumeInUse),
+       "Deployment web already has a volume named sessionstore-ca"},
+      {"mount", mount, std::string(api::kReasonVolumeInUse),
+       "container \"app\" of Deployment web already mounts a volume at /var/run/sessionstore"},
+      {"env", deploymentWithEnv(env), std::string(api::kReasonEnvVarInUse),
+       "already sets REDIS_CA_FILE and the operator did not write it"},
+  };
+  for (const auto& row : rows) {
+    const auto decision = decideWiring(s, tlsEndpoint(), row.deployment, answers(), "", kBound);
+    EXPECT_FALSE(decision.wiring.has_value()) << row.what;
+    EXPECT_FALSE(decision.applyDeployment) << row.what;
+    EXPECT_TRUE(decision.needsUser) << row.what;
+    EXPECT_EQ(decision.wired.reason, row.reason) << row.what;
+    EXPECT_NE(decision.wired.message.find(row.said), std::string::npos) << decision.wired.message;
+    // Without TLS the same names are the user's business.
+    const auto plain = decideWiring(s, kEndpoint, row.deployment, answers(), "", kBound);
+    EXPECT_TRUE(plain.wiring.has_value()) << row.what << ": " << plain.wired.message;
+  }
+}
+
 // --- Affinity ----------------------------------------------------------------------------------
 
 TEST(DecideAffinity, ClientIPWhileTheStoreIsNotReady) {

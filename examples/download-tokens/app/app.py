@@ -12,6 +12,8 @@ python3-redis). Environment:
   REDIS_URL              redis:// or rediss:// URL; unset: memory mode
   SESSION_KEY_PREFIX     prefix of every Redis key (default "")
   REDIS_MAX_CONNECTIONS  connections in each worker's pool (default 10)
+  REDIS_CA_FILE          the CA (PEM file) a rediss:// store's certificate is verified against;
+                         unset: the system's CAs (the operator sets it for a managed TLS store)
   POD_NAME               the name put in every answer (default: the host name)
   ACCESS_LOG             "0" turns the one line per request off
 """
@@ -119,14 +121,20 @@ class RedisStore:
 
     kind = "redis"
 
-    def __init__(self, url, prefix, pool_size):
+    def __init__(self, url, prefix, pool_size, ca_file=""):
         import redis
 
         self._redis = redis
         self.prefix = prefix
         self.pool_size = pool_size
+        tls = {}
+        if ca_file and url.startswith("rediss://"):
+            # Verified against this CA, and the host name too (redis-py 4, Debian's, does not
+            # check it unless asked).
+            tls = {"ssl_ca_certs": ca_file, "ssl_check_hostname": True}
         self._pool = redis.BlockingConnectionPool.from_url(
             url,
+            **tls,
             max_connections=pool_size,
             timeout=5,
             socket_connect_timeout=3,
@@ -194,7 +202,12 @@ def make_store():
     url = os.environ.get("REDIS_URL", "")
     if not url:
         return MemoryStore()
-    return RedisStore(url, os.environ.get("SESSION_KEY_PREFIX", ""), int_env("REDIS_MAX_CONNECTIONS", 10))
+    return RedisStore(
+        url,
+        os.environ.get("SESSION_KEY_PREFIX", ""),
+        int_env("REDIS_MAX_CONNECTIONS", 10),
+        os.environ.get("REDIS_CA_FILE", ""),
+    )
 
 
 store = None

@@ -340,10 +340,17 @@ class FakeClient : public Client {
     return true;
   }
 
-  static bool allNamed(const Json& list) {
-    return !list.empty() && std::all_of(list.begin(), list.end(), [](const Json& item) {
-      return item.is_object() && item.contains("name");
+  static bool allKeyed(const Json& list, const char* key) {
+    return !list.empty() && std::all_of(list.begin(), list.end(), [key](const Json& item) {
+      return item.is_object() && item.contains(key);
     });
+  }
+  // The list's merge key as the API server's schema has it: a container's volumeMounts merge by
+  // mountPath (their items also carry the volume's name), the other lists applied here by name.
+  static const char* mergeKey(const Json& list) {
+    if (allKeyed(list, "mountPath")) return "mountPath";
+    if (allKeyed(list, "name")) return "name";
+    return nullptr;
   }
 
   // Objects merge key by key; lists of named objects merge item by item; anything else is
@@ -361,11 +368,12 @@ class FakeClient : public Client {
         }
         continue;
       }
-      if (value.is_array() && allNamed(value) && target.contains(key) && target[key].is_array()) {
+      const char* keyName = value.is_array() ? mergeKey(value) : nullptr;
+      if (keyName != nullptr && target.contains(key) && target[key].is_array()) {
         Json& list = target[key];
         for (const Json& item : value) {
           auto match = std::find_if(list.begin(), list.end(), [&](const Json& existing) {
-            return existing.is_object() && existing.value("name", Json()) == item["name"];
+            return existing.is_object() && existing.value(keyName, Json()) == item[keyName];
           });
           if (match == list.end()) {
             list.push_back(item);
@@ -383,7 +391,8 @@ class FakeClient : public Client {
     }
   }
 
-  // fieldsV1 of a body as the API server spells it: f:field, k:{"name":...} for named list items.
+  // fieldsV1 of a body as the API server spells it: f:field, k:{"name":...} for named list items
+  // (k:{"mountPath":...} for volumeMounts).
   static Json fieldsOf(const Json& body) {
     Json trimmed = body;
     trimmed.erase("apiVersion");
@@ -400,11 +409,11 @@ class FakeClient : public Client {
     Json out = Json::object();
     if (value.is_object()) {
       for (const auto& [key, item] : value.items()) out["f:" + key] = fieldsOfValue(item);
-    } else if (value.is_array() && allNamed(value)) {
+    } else if (const char* keyName = value.is_array() ? mergeKey(value) : nullptr) {
       for (const Json& item : value) {
         Json fields = fieldsOfValue(item);
         fields["."] = Json::object();
-        out["k:" + Json{{"name", item["name"]}}.dump()] = fields;
+        out["k:" + Json{{keyName, item[keyName]}}.dump()] = fields;
       }
     }
     return out;
