@@ -64,7 +64,7 @@ class RedisLink final : public StoreLink {
     if (session_) {
       if (session_->ping()) {
         reloadTlsIfStale();
-        return answered(where_, app_);
+        return withServed(answered(where_, app_));
       }
       // Unusable after an error (hiredis): a fresh connection tells a lost connection from a
       // store that stopped answering.
@@ -80,7 +80,7 @@ class RedisLink final : public StoreLink {
     }
     session_ = std::move(*opened);
     reloadTlsIfStale();
-    return answered(where_, app_);
+    return withServed(answered(where_, app_));
   }
 
   StoreFigures figures() override {
@@ -144,6 +144,13 @@ class RedisLink final : public StoreLink {
     if (certPath.empty() || keyPath.empty()) return;
     (void)session.command({"CONFIG", "SET", "tls-cert-file", otherSpelling(certPath),
                            "tls-key-file", otherSpelling(keyPath)});
+  }
+
+  ProbeResult withServed(ProbeResult result) const {
+    if (tlsCurrent_ && monitor_) {
+      result.servedCertificateSha256 = monitor_->tlsExpectedCertificateSha256;
+    }
+    return result;
   }
 
   // "/d/f" and "/d/./f" name the same file.

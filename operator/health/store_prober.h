@@ -33,6 +33,9 @@ struct ProbeResult {
   std::optional<std::int64_t> connectedClients;
   std::optional<std::int64_t> usedMemoryBytes;
   std::optional<std::int64_t> maxClients;  // CONFIG GET maxclients, when allowed
+  // A managed TLS store: the certificate the store should serve (the monitor endpoint's
+  // tlsExpectedCertificateSha256) once a fresh handshake has shown it served; "" until then.
+  std::string servedCertificateSha256;
 };
 
 class StoreProber {

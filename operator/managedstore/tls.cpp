@@ -56,14 +56,41 @@ std::vector<std::string> serverDnsNames(const api::SessionStore& store) {
           "*." + headless + "." + ns + ".svc.cluster.local"};
 }
 
-Json caSecret(const api::SessionStore& store, const crypto::KeyAndCertificate& ca) {
+Json caSecret(const api::SessionStore& store, const crypto::KeyAndCertificate& ca,
+              std::string_view previousCaPem) {
+  Json data = {{kCaCertKey, crypto::base64Encode(ca.certificatePem)},
+               {kCaKeyKey, crypto::base64Encode(ca.privateKeyPem)}};
+  if (!previousCaPem.empty()) data[std::string(kPreviousCaCertKey)] = crypto::base64Encode(previousCaPem);
   return {{"apiVersion", "v1"},
           {"kind", "Secret"},
           {"metadata", objectMetadata(store, tlsCaSecretName(store))},
           {"type", "Opaque"},
-          {"data",
-           {{kCaCertKey, crypto::base64Encode(ca.certificatePem)},
-            {kCaKeyKey, crypto::base64Encode(ca.privateKeyPem)}}}};
+          {"data", std::move(data)}};
+}
+
+std::string previousCaFromSecret(const Json& secret, crypto::TimePoint now) {
+  auto pem = decodedKey(secret, kPreviousCaCertKey, false);
+  if (!pem || pem->empty()) return {};
+  auto info = crypto::readCertificate(*pem);
+  if (!info || !info->isCa || now >= info->notAfter) return {};
+  return *pem;
+}
+
+std::string firstCertificate(std::string_view pem) {
+  constexpr std::string_view kBegin = "-----BEGIN CERTIFICATE-----";
+  constexpr std::string_view kEnd = "-----END CERTIFICATE-----";
+  const auto begin = pem.find(kBegin);
+  if (begin == std::string_view::npos) return {};
+  const auto end = pem.find(kEnd, begin);
+  if (end == std::string_view::npos) return {};
+  return std::string(pem.substr(begin, end + kEnd.size() - begin)) + "\n";
+}
+
+std::string trustBundle(std::string_view caPem, std::string_view previousCaPem) {
+  std::string bundle(caPem);
+  if (previousCaPem.empty()) return bundle;
+  if (!bundle.empty() && bundle.back() != '\n') bundle += '\n';
+  return bundle + std::string(previousCaPem);
 }
 
 std::expected<crypto::KeyAndCertificate, std::string> caFromSecret(const Json& secret) {
@@ -116,6 +143,14 @@ crypto::TimePoint renewalTime(const crypto::CertificateInfo& certificate) {
   // d - d/3 rather than d * 2 / 3: twice a validity of more than 146 years overflows.
   const auto lifetime = certificate.notAfter - certificate.notBefore;
   return certificate.notBefore + (lifetime - lifetime / 3);
+}
+
+bool servesUnder(const ServerTls& server, std::string_view caPem,
+                 const std::vector<std::string>& dnsNames, crypto::TimePoint now) {
+  auto info = crypto::readCertificate(server.certificatePem);
+  return info && now >= info->notBefore && now < info->notAfter &&
+         info->dnsNames == dnsNames && crypto::signedBy(server.certificatePem, caPem) &&
+         crypto::keyMatches(server.certificatePem, server.privateKeyPem);
 }
 
 std::optional<std::string> reissueReason(const std::optional<ServerTls>& current,

@@ -34,6 +34,8 @@ inline constexpr std::string_view kTlsCertKey = "tls.crt";
 inline constexpr std::string_view kTlsKeyKey = "tls.key";
 inline constexpr std::string_view kCaCertKey = "ca.crt";
 inline constexpr std::string_view kCaKeyKey = "ca.key";
+// In the CA Secret while a replaced CA is still trusted (its certificate only; never its key).
+inline constexpr std::string_view kPreviousCaCertKey = "previous-ca.crt";
 // How long the operator's own CA and server certificates are valid, by default.
 inline constexpr std::chrono::hours kCaLifetime{24 * 365 * 10};
 inline constexpr std::chrono::hours kDefaultCertificateLifetime{24 * 90};
@@ -47,10 +49,20 @@ std::string certificateName(const api::SessionStore& store);  // <name>-redis-tl
 // The first is what the operator and the app verify (the client Service's .svc name).
 std::vector<std::string> serverDnsNames(const api::SessionStore& store);
 
-// The Secret <name>-redis-tls-ca: the operator's CA (Opaque; ca.crt, ca.key).
-Json caSecret(const api::SessionStore& store, const crypto::KeyAndCertificate& ca);
+// The Secret <name>-redis-tls-ca: the operator's CA (Opaque; ca.crt, ca.key) and, while a CA it
+// replaced is still trusted, that CA's certificate (previous-ca.crt).
+Json caSecret(const api::SessionStore& store, const crypto::KeyAndCertificate& ca,
+              std::string_view previousCaPem = {});
 // The CA read back from that Secret; errors name the key, never a value.
 std::expected<crypto::KeyAndCertificate, std::string> caFromSecret(const Json& secret);
+// Its previous-ca.crt: "" when absent, unreadable, or no longer valid at `now`.
+std::string previousCaFromSecret(const Json& secret, crypto::TimePoint now);
+
+// The first PEM certificate of `pem`, its END line included ("" when there is none).
+std::string firstCertificate(std::string_view pem);
+
+// What the app and the operator verify the store with: the CA, then the previous one if any.
+std::string trustBundle(std::string_view caPem, std::string_view previousCaPem);
 
 // The Secret <name>-redis-tls the operator writes (kubernetes.io/tls; tls.crt, tls.key, ca.crt).
 Json tlsSecret(const api::SessionStore& store, const crypto::KeyAndCertificate& server,
@@ -63,6 +75,12 @@ struct ServerTls {
   std::string caPem;  // "" when the Secret has no ca.crt
 };
 std::expected<ServerTls, std::string> serverTlsFromSecret(const Json& secret);
+
+// Whether `server` is a certificate a client trusting `caPem` accepts at `now` for `dnsNames`:
+// signed by it, its own key, these names, and within its validity (its renewal time passed is
+// fine; expiry is not).
+bool servesUnder(const ServerTls& server, std::string_view caPem,
+                 const std::vector<std::string>& dnsNames, crypto::TimePoint now);
 
 // The cert-manager Certificate <name>-redis-tls for `store` (REQUIRES: tls.issuerRef set): the
 // Secret <name>-redis-tls, serverDnsNames(), an ECDSA P-256 key rotated at each renewal, usage
@@ -81,7 +99,10 @@ std::optional<std::string> reissueReason(const std::optional<ServerTls>& current
                                          crypto::TimePoint now);
 
 // Why the operator's CA must be made again (missing, does not parse, not a CA, key not its own,
-// expired or expiring within a server certificate's lifetime), or nullopt.
+// expired or expiring within a server certificate's lifetime), or nullopt. A CA is replaced
+// without a failed request (decideManagedTls): the one replaced, or the CA the served
+// certificate chains to when the CA Secret was lost, stays trusted beside the new one, and the
+// served certificate stays until the app's pods all trust the new CA.
 std::optional<std::string> caReplaceReason(const std::optional<crypto::KeyAndCertificate>& ca,
                                            crypto::TimePoint now,
                                            std::chrono::seconds certificateLifetime);

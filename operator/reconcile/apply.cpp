@@ -125,12 +125,20 @@ kube::Result<Json> Applier::writeSecret(const Json& desired, const Observed& obs
     return client_.create(kube::resources::kSecrets, store_.metadata.ns, desired,
                           {.fieldManager = kManager});
   }
+  // A merge patch keeps keys it does not name: those the desired Secret no longer has are
+  // named with null, which removes them, so the Secret is made whole.
+  Json data = desired["data"];
+  if (const Json* had = at(*observed.object, {"data"}); had != nullptr && had->is_object()) {
+    for (const auto& [key, value] : had->items()) {
+      if (!data.contains(key)) data[key] = nullptr;
+    }
+  }
   const Json patch = {{"metadata",
                        {{"resourceVersion", resourceVersionOf(*observed.object)},
                         {"labels", desired["metadata"]["labels"]},
                         {"ownerReferences", desired["metadata"]["ownerReferences"]}}},
                       {"type", desired["type"]},
-                      {"data", desired["data"]}};
+                      {"data", std::move(data)}};
   return client_.patch(kube::resources::kSecrets, store_.metadata.ns, nameOf(desired),
                        kube::PatchType::kMerge, patch, {.fieldManager = kManager});
 }

@@ -335,7 +335,8 @@ StoreEndpoints managedEndpoints(const api::SessionStore& store,
 
 ManagedTlsDecision decideManagedTls(const api::SessionStore& store, const Observed& tlsSecret,
                                     const Observed& caSecret, crypto::TimePoint now,
-                                    std::chrono::seconds certificateLifetime) {
+                                    std::chrono::seconds certificateLifetime,
+                                    const std::optional<std::string>& appCaBundle) {
   ManagedTlsDecision out;
   const auto condition = [](std::string_view reason, std::string message) {
     return ConditionState{.type = std::string(api::kConditionStoreReady),
@@ -383,23 +384,70 @@ ManagedTlsDecision decideManagedTls(const api::SessionStore& store, const Observ
     }
   }
   std::optional<crypto::KeyAndCertificate> ca;
+  std::string previous;
   if (caSecret.object) {
     if (auto read = managedstore::caFromSecret(*caSecret.object)) ca = std::move(*read);
+    previous = managedstore::previousCaFromSecret(*caSecret.object, now);
   }
-  out.newCa = managedstore::caReplaceReason(ca, now, certificateLifetime);
-  if (out.newCa) {
-    out.issue = "the CA is new";
-    return out;
-  }
-  out.ca = ca;
-  out.caPem = ca->certificatePem;
   std::optional<managedstore::ServerTls> server;
   if (tlsSecret.object) {
     if (auto read = managedstore::serverTlsFromSecret(*tlsSecret.object)) server = std::move(*read);
   }
-  out.issue =
-      managedstore::reissueReason(server, out.caPem, managedstore::serverDnsNames(store), now);
+  const auto names = managedstore::serverDnsNames(store);
+  // The served certificate stays (servesUnder read it). Looked at again when the app's rollout
+  // changes its Deployment, and at the latest when it expires (then one is issued anew).
+  const auto keepServing = [&] {
+    const auto info = crypto::readCertificate(server->certificatePem);
+    out.server = server;
+    out.certificateSha256 = info->sha256;
+    out.renewAt = info->notAfter;
+  };
+
+  out.newCa = managedstore::caReplaceReason(ca, now, certificateLifetime);
+  if (out.newCa) {
+    // The trust to keep beside the new CA, so that no client that verifies with what it was
+    // given fails: the CA replaced, while it is still valid; or, when the CA Secret was lost,
+    // the CA the served certificate chains to (the server Secret keeps a copy as ca.crt).
+    if (ca) {
+      const auto info = crypto::readCertificate(ca->certificatePem);
+      if (info && info->isCa && now < info->notAfter) previous = ca->certificatePem;
+    } else if (server && !server->caPem.empty()) {
+      const auto info = crypto::readCertificate(server->caPem);
+      if (info && info->isCa && now < info->notAfter &&
+          managedstore::servesUnder(*server, server->caPem, names, now)) {
+        previous = managedstore::firstCertificate(server->caPem);
+      }
+    }
+    out.previousCaPem = previous;
+    if (!previous.empty() && server && managedstore::servesUnder(*server, previous, names, now)) {
+      keepServing();  // from the previous CA until the app trusts the new one
+      return out;
+    }
+    out.issue = "the CA is new";
+    return out;
+  }
+  out.ca = ca;
+  out.previousCaPem = previous;
+  out.caPem = managedstore::trustBundle(ca->certificatePem, previous);
+  const bool appTrustsCa =
+      !appCaBundle || appCaBundle->find(ca->certificatePem) != std::string::npos;
+  if (!previous.empty() && server && !crypto::signedBy(server->certificatePem, ca->certificatePem) &&
+      managedstore::servesUnder(*server, previous, names, now)) {
+    // Served from the previous CA: issued from the current one once every pod of the app trusts
+    // it (its rollout to the connection with both CAs is complete).
+    if (appTrustsCa) {
+      out.issue = "every pod of the app now trusts the store's new CA";
+      return out;
+    }
+    keepServing();
+    return out;
+  }
+  out.issue = managedstore::reissueReason(server, ca->certificatePem, names, now);
   if (out.issue) return out;
+  // The previous CA signs nothing in the certificate Secret any more: it is trusted no longer
+  // once the store serves that certificate (the reconciler checks the probe's handshake); until
+  // then the app keeps the bundle.
+  out.dropPreviousCa = !previous.empty();
   const auto info = crypto::readCertificate(server->certificatePem);  // reissueReason read it
   out.certificateSha256 = info->sha256;
   out.renewAt = managedstore::renewalTime(*info);

@@ -163,11 +163,22 @@ struct ManagedTlsDecision {
   std::string certificateSha256;
   std::optional<crypto::TimePoint> renewAt;  // look again then
   std::optional<ConditionState> problem;     // StoreReady
+  // A CA replaced (newCa) or being phased out: its certificate, kept in the CA Secret and trusted
+  // beside the current CA (caPem is then the bundle of both) while it still signs the served
+  // certificate; "" when there is none.
+  std::string previousCaPem;
+  // The previous CA signs nothing in the certificate Secret any more: the CA Secret is written
+  // without it once a handshake shows the store serves that certificate (certificateSha256).
+  bool dropPreviousCa = false;
 };
+// `appCaBundle`: the CA bundle every pod of the app runs with (the connection Secret's ca.crt
+// when the target Deployment's rollout to that connection is complete), "" while that is not
+// known (a rollout in progress), nullopt when no pod depends on the store (no target, not wired).
 // REQUIRES: store.spec.store.managed.tls.enabled.
 ManagedTlsDecision decideManagedTls(const api::SessionStore& store, const Observed& tlsSecret,
                                     const Observed& caSecret, crypto::TimePoint now,
-                                    std::chrono::seconds certificateLifetime);
+                                    std::chrono::seconds certificateLifetime,
+                                    const std::optional<std::string>& appCaBundle = std::nullopt);
 
 // The endpoints of a managed TLS store: rediss:// verified against `caPem` with the Service's DNS
 // name, the CA given to the app, and the certificate the store should serve on the monitor's.

@@ -6,6 +6,10 @@
 #include "api/conditions.h"
 #include "api/session_store.h"
 #include "crypto/certificates.h"
+#include "crypto/crypto.h"
+#include "identity/identity.h"
+#include "wiring/connection.h"
+#include "wiring/wiring.h"
 #include "kube/config.h"
 #include "kube/json_path.h"
 #include "reconcile/matches.h"
@@ -63,6 +67,9 @@ struct Reconciler::Pass {
   std::string tlsCaPem;
   std::string tlsCertificateSha256;
   std::optional<crypto::TimePoint> renewAt;
+  // The operator's CA, to be written without its previous CA once the store serves a
+  // certificate from it (decideManagedTls's dropPreviousCa).
+  std::optional<crypto::KeyAndCertificate> caToDropPreviousOf;
 };
 
 Reconciler::Reconciler(kube::Client& client, kube::Client& live, health::StoreHealth& health,
@@ -193,6 +200,7 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
     }
   }
   if (ok) stepProbe(pass);
+  if (ok) ok = stepDropPreviousCa(pass, applier);
   if (ok) ok = stepWire(pass, applier);
   if (ok) ok = stepAffinity(pass, applier);
   if (pass.apiError) {
@@ -290,11 +298,39 @@ void Reconciler::stepTarget(Pass& pass) {
   pass.waiting = true;
 }
 
+// The CA bundle every pod of the app runs with (decideManagedTls): the connection Secret's
+// ca.crt once the target Deployment's rollout to that connection is complete; "" while it is not
+// (or the Secret was not read); nullopt when no pod depends on the store (no target Deployment,
+// or one the operator has not wired).
+std::optional<std::string> Reconciler::appCaBundle(const Pass& pass) const {
+  if (!pass.gathered.deployment) return std::nullopt;
+  const Json* annotations =
+      at(*pass.gathered.deployment, {"spec", "template", "metadata", "annotations"});
+  if (annotations == nullptr || !annotations->is_object() ||
+      !annotations->contains(identity::kConnectionHashAnnotation)) {
+    return std::nullopt;
+  }
+  const Observed& connection =
+      pass.gathered.ownedObject("Secret " + api::secretName(pass.store));
+  if (!connection.object ||
+      !wiring::rolledOutWith(*pass.gathered.deployment, wiring::connectionHash(*connection.object))) {
+    return std::string();
+  }
+  const Json* data = at(*connection.object, {"data"});
+  if (data == nullptr || !data->is_object() || !data->contains(wiring::kCaSecretKey) ||
+      !(*data)[std::string(wiring::kCaSecretKey)].is_string()) {
+    return std::string();
+  }
+  auto decoded =
+      crypto::base64Decode((*data)[std::string(wiring::kCaSecretKey)].get<std::string>());
+  return decoded ? *decoded : std::string();
+}
+
 bool Reconciler::stepManagedTls(Pass& pass, const Applier& applier) {
   if (!pass.passwords || !pass.store.spec.store.managed.tls.enabled) return true;
   const auto now = clock_.wallNow();
   auto decision = decideManagedTls(pass.store, pass.gathered.tlsSecret, pass.gathered.tlsCaSecret,
-                                   now, options_.certificateLifetime);
+                                   now, options_.certificateLifetime, appCaBundle(pass));
   if (decision.certificate) {
     const Written written = applier.ensureOwned(
         *decision.certificate, pass.gathered.ownedObject(describeObject(*decision.certificate)));
@@ -344,11 +380,14 @@ bool Reconciler::stepManagedTls(Pass& pass, const Applier& applier) {
                                   .message = "cannot make the store's CA: " + ca.error()};
       return false;
     }
-    if (!put(managedstore::caSecret(pass.store, *ca), pass.gathered.tlsCaSecret, *decision.newCa)) {
+    if (!put(managedstore::caSecret(pass.store, *ca, decision.previousCaPem),
+             pass.gathered.tlsCaSecret, *decision.newCa)) {
       return false;
     }
     decision.ca = std::move(*ca);
-    decision.caPem = decision.ca->certificatePem;
+    decision.caPem = managedstore::trustBundle(decision.ca->certificatePem, decision.previousCaPem);
+  } else if (decision.dropPreviousCa && decision.ca) {
+    pass.caToDropPreviousOf = decision.ca;  // stepDropPreviousCa, after the probe
   }
   if (decision.issue && decision.ca) {
     auto server =
@@ -512,6 +551,34 @@ void Reconciler::stepProbe(Pass& pass) {
       pass.store, *pass.probe, pass.deploymentHolder ? std::nullopt : pass.gathered.deployment,
       pass.statefulSet);
   if (!pass.probe->ok) pass.waiting = true;
+}
+
+// A replaced CA stops being trusted once a handshake shows the store serves the certificate
+// from the new one: until the kubelet has updated the mounted files and Redis has loaded them it
+// still serves the old certificate, which the app verifies with the previous CA. The connection
+// Secret loses it at the next pass, which comes at once.
+bool Reconciler::stepDropPreviousCa(Pass& pass, const Applier& applier) {
+  if (!pass.caToDropPreviousOf) return true;
+  const auto now = clock_.wallNow();
+  const auto soon = [&](std::chrono::seconds in) {
+    pass.renewAt = pass.renewAt ? std::min(*pass.renewAt, now + in) : now + in;
+  };
+  if (!pass.probe || pass.tlsCertificateSha256.empty() ||
+      pass.probe->servedCertificateSha256 != pass.tlsCertificateSha256) {
+    soon(std::chrono::seconds(5));  // not served yet: look again
+    return true;
+  }
+  const Json desired = managedstore::caSecret(pass.store, *pass.caToDropPreviousOf);
+  kube::Result<Json> written = applier.writeSecret(desired, pass.gathered.tlsCaSecret);
+  if (!written) {
+    pass.apiError = written.error();
+    return false;
+  }
+  record(pass, {.kind = Written::Kind::kUpdated,
+                .what = describeObject(desired) +
+                        " (the previous CA signs no certificate the store serves)"});
+  soon(std::chrono::seconds(1));
+  return true;
 }
 
 bool Reconciler::stepWire(Pass& pass, const Applier& applier) {

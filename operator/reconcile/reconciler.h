@@ -118,6 +118,8 @@ class Reconciler {
   workqueue::Outcome reconcileLive(Pass& pass);
   bool stepPasswords(Pass& pass, const Applier& applier);
   void stepTarget(Pass& pass);
+  std::optional<std::string> appCaBundle(const Pass& pass) const;
+  bool stepDropPreviousCa(Pass& pass, const Applier& applier);
   bool stepManagedTls(Pass& pass, const Applier& applier);
   void stepMemory(Pass& pass);
   bool stepManagedStore(Pass& pass, const Applier& applier);

@@ -179,6 +179,36 @@ std::expected<DeploymentWiring, std::string> computeDeploymentWiring(
   return wiring;
 }
 
+bool rolledOutWith(const Json& deployment, std::string_view connectionHash) {
+  const auto number = [](const Json* object, std::string_view key) -> std::int64_t {
+    const Json* value = object != nullptr ? member(*object, key) : nullptr;
+    return value != nullptr && value->is_number_integer() ? value->get<std::int64_t>() : -1;
+  };
+  const Json* metadata = member(deployment, "metadata");
+  const Json* spec = member(deployment, "spec");
+  const Json* status = member(deployment, "status");
+  const Json* tmpl = spec != nullptr ? member(*spec, "template") : nullptr;
+  const Json* tmplMetadata = tmpl != nullptr ? member(*tmpl, "metadata") : nullptr;
+  const Json* annotations = tmplMetadata != nullptr ? member(*tmplMetadata, "annotations") : nullptr;
+  const Json* hash =
+      annotations != nullptr ? member(*annotations, identity::kConnectionHashAnnotation) : nullptr;
+  if (hash == nullptr || !hash->is_string() || *hash != connectionHash || status == nullptr) {
+    return false;
+  }
+  const std::int64_t generation = number(metadata, "generation");
+  // spec.replicas defaults to 1 when absent.
+  const std::int64_t replicas = member(*spec, "replicas") != nullptr ? number(spec, "replicas") : 1;
+  if (generation < 0 || replicas < 0 || number(status, "observedGeneration") < generation) {
+    return false;
+  }
+  const auto counted = [&](std::string_view key) {
+    // A count the controller leaves out is 0.
+    return member(*status, key) == nullptr ? 0 : number(status, key);
+  };
+  return counted("updatedReplicas") == replicas && counted("replicas") == replicas &&
+         counted("availableReplicas") == replicas;
+}
+
 Json deploymentApplyConfiguration(const DeploymentWiring& wiring) {
   Json containers = Json::array();
   for (const ContainerWiring& container : wiring.containers) {

@@ -121,6 +121,12 @@ std::expected<DeploymentWiring, std::string> computeDeploymentWiring(
     const api::SessionStore& store, const Json& deployment, const std::string& connectionHash,
     int replicasBound, std::optional<int> serverMaxClients = std::nullopt);
 
+// Whether every pod of `deployment` runs the pod template whose connection-hash annotation is
+// `connectionHash`: the template carries it, the Deployment controller has seen that generation,
+// and every replica is updated and available with no pod of an older template left (what
+// `kubectl rollout status` waits for).
+bool rolledOutWith(const Json& deployment, std::string_view connectionHash);
+
 // The server-side-apply body for the target Deployment: apiVersion, kind, metadata.name and
 // namespace, the identity::kWiredByLabel label naming the store, the connection-hash pod-template
 // annotation and, for each wired container, its env entries: the URL and the key prefix by

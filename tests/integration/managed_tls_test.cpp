@@ -8,6 +8,8 @@
 // and the operator has Redis reload them. Not one command may fail, the new certificate must be
 // served afterwards, and the CA must not change.
 #include <atomic>
+#include <functional>
+#include <mutex>
 #include <filesystem>
 #include <thread>
 
@@ -256,6 +258,173 @@ TEST_F(ManagedTlsIntegration, AnIssuerWithoutTlsIsRefusedAndMissingCertManagerIs
   EXPECT_NE(explained.find("two thirds"), std::string::npos) << explained;
   // The operator is still up and answering.
   EXPECT_NO_THROW(operatorMetrics());
+}
+
+}  // namespace
+}  // namespace sessionstore::testing
+
+namespace sessionstore::testing {
+namespace {
+
+// The operator's CA replaced without a failed request (issue 19: certificates renew before expiry
+// without a failed request; the CA is one, and its Secret can be deleted by mistake). The CA
+// Secret is deleted while two clients run: one verifying with the CA the app was first given (a
+// pod of the app before the change), one with whatever the connection Secret holds when it opens
+// a connection (a pod started after it). The operator makes a new CA, trusts both in the app's
+// ca.crt, and keeps serving the old certificate until the app's Deployment has rolled out to that
+// bundle (kube-controller-manager and kwok roll it here); only then is a certificate from the new
+// CA written, and the old CA dropped once it signs nothing served. The server certificates live
+// long in this suite (600 s), so no renewal falls inside the test.
+class ManagedTlsCaReplacement : public ManagedTlsIntegration {
+ protected:
+  static void SetUpTestSuite() {
+    extraFlags() = {"--managed-tls-certificate-seconds", "600"};
+    OperatorFixture::SetUpTestSuite();
+  }
+  // The target Deployment's rollout is complete (every replica updated and available, none of an
+  // older template left) to a template whose connection hash is not `notHash`.
+  bool rolledOutAway(const std::string& name, const std::string& notHash) {
+    auto d = get("deployment", name);
+    if (!d) return false;
+    const Json& status = (*d).value("status", Json::object());
+    const long replicas = (*d)["spec"].value("replicas", 1L);
+    const std::string hash = (*d)["spec"]["template"]["metadata"]
+                                 .value("annotations", Json::object())
+                                 .value("sessionstore.io/connection-hash", "");
+    return !hash.empty() && hash != notHash &&
+           status.value("observedGeneration", 0L) == (*d)["metadata"].value("generation", -1L) &&
+           status.value("updatedReplicas", 0L) == replicas &&
+           status.value("replicas", 0L) == replicas &&
+           status.value("availableReplicas", 0L) == replicas;
+  }
+  std::string templateHash(const std::string& name) {
+    return mustGet("deployment", name)["spec"]["template"]["metadata"]
+        .value("annotations", Json::object())
+        .value("sessionstore.io/connection-hash", "");
+  }
+};
+
+TEST_F(ManagedTlsCaReplacement, ALostCaIsReplacedWithoutAFailedCommand) {
+  const std::string name = "lostca";
+  apply(deploymentYaml(name));
+  apply(serviceYaml(name));
+  apply(managedStoreYaml(name, name, "      tls: {enabled: true}\n"));
+  char pattern[] = "/tmp/sessionstore-mounted-tls.XXXXXX";
+  ASSERT_NE(::mkdtemp(pattern), nullptr);
+  const std::string dir = pattern;
+  RedisServer& server = playTlsNode(name, dir);
+  ASSERT_TRUE(eventually([&] { return phase(name) == "Ready"; })) << describeStore(name);
+  ASSERT_TRUE(eventually([&] { return rolledOutAway(name, ""); }, 120s))
+      << "the wired Deployment never rolled out";
+  const std::string firstHash = templateHash(name);
+  const Json connection = mustGet("secret", name + "-session-store");
+  const std::string oldCa = decode(connection, "ca.crt");
+  const std::string prefix = decode(connection, "SESSION_KEY_PREFIX");
+  auto endpoint = redisclient::parseRedisUrl(decode(connection, "REDIS_URL"));
+  ASSERT_TRUE(endpoint);
+  const std::string host = endpoint->host;
+  endpoint->host = "127.0.0.1";
+  endpoint->port = server.port();
+  const std::string firstCertificate = decode(mustGet("secret", name + "-redis-tls"), "tls.crt");
+
+  // A client: a fresh TLS connection (a new handshake) every 5 commands, verified against
+  // caOf() as it is when the connection opens.
+  struct Loop {
+    std::atomic<bool> stop{false};
+    std::atomic<long> commands{0};
+    std::atomic<long> failures{0};
+    std::string firstFailure;
+    std::thread thread;
+  };
+  std::mutex caMutex;
+  std::string currentCa = oldCa;  // the connection Secret's ca.crt, as the test last read it
+  const auto run = [&](Loop& loop, std::function<std::string()> caOf) {
+    loop.thread = std::thread([&, caOf] {
+      long i = 0;
+      std::unique_ptr<redisclient::Session> session;
+      while (!loop.stop) {
+        if (i++ % 5 == 0 || !session) {
+          auto e = *endpoint;
+          e.verification = {.serverName = host, .caPem = caOf()};
+          auto opened = redisclient::Session::open(e);
+          if (!opened) {
+            if (loop.failures++ == 0) loop.firstFailure = "open: " + opened.error();
+            std::this_thread::sleep_for(50ms);
+            continue;
+          }
+          session = std::move(*opened);
+        }
+        const auto set = session->command({"SET", prefix + "ca:" + std::to_string(i % 20), "v"});
+        ++loop.commands;
+        if (!set) {
+          if (loop.failures++ == 0) loop.firstFailure = set.error();
+          session.reset();
+        }
+      }
+    });
+  };
+  Loop oldPod;   // trusts the CA it was given at the start, and nothing else
+  Loop newPods;  // trusts what the connection Secret holds when it connects
+  run(oldPod, [&] { return oldCa; });
+  run(newPods, [&] {
+    std::lock_guard lock(caMutex);
+    return currentCa;
+  });
+
+  ASSERT_TRUE(inNs({"delete", "secret", name + "-redis-tls-ca"}).ok());
+
+  // The operator plays its part; the test the kubelet's: the mounted files follow the
+  // certificate Secret. The old pod's client stops the moment a new certificate is written,
+  // before it is served: by then its pod must be gone (the rollout to the bundle complete).
+  bool rolledBeforeMove = false;
+  bool sawBundle = false;
+  std::string writtenCertificate = firstCertificate;
+  const bool settled = eventually(
+      [&] {
+        auto conn = get("secret", name + "-session-store");
+        if (conn) {
+          const std::string ca = decode(*conn, "ca.crt");
+          std::lock_guard lock(caMutex);
+          currentCa = ca;
+          sawBundle = sawBundle || (ca.find(oldCa) != std::string::npos && ca != oldCa);
+        }
+        auto tls = get("secret", name + "-redis-tls");
+        if (!tls) return false;
+        const std::string certificate = decode(*tls, "tls.crt");
+        if (certificate != writtenCertificate) {
+          if (writtenCertificate == firstCertificate) {
+            rolledBeforeMove = rolledOutAway(name, firstHash);
+            oldPod.stop = true;
+          }
+          writtenCertificate = syncFiles(*tls, dir);
+        }
+        auto caSecret = get("secret", name + "-redis-tls-ca");
+        // Done: served from the new CA, the old one dropped, and the app given the new CA alone.
+        return writtenCertificate != firstCertificate && caSecret &&
+               !(*caSecret)["data"].contains("previous-ca.crt") && conn &&
+               decode(*conn, "ca.crt").find(oldCa) == std::string::npos;
+      },
+      180s, 500ms);
+  // Commands go on past the end, with the new CA alone.
+  const long seen = newPods.commands;
+  eventually([&] { return newPods.commands > seen + 20; }, 30s);
+  oldPod.stop = newPods.stop = true;
+  oldPod.thread.join();
+  newPods.thread.join();
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
+
+  ASSERT_TRUE(settled) << "the CA was not replaced to the end\n" << describeStore(name);
+  EXPECT_TRUE(sawBundle) << "the app was never given both CAs";
+  EXPECT_TRUE(rolledBeforeMove)
+      << "a certificate from the new CA was written before the app's rollout to the bundle was "
+         "complete: a pod that trusted only the old CA could still be running";
+  EXPECT_GT(oldPod.commands.load(), 0);
+  EXPECT_EQ(oldPod.failures.load(), 0) << "first failure: " << oldPod.firstFailure;
+  EXPECT_GT(newPods.commands.load(), 20);
+  EXPECT_EQ(newPods.failures.load(), 0) << "first failure: " << newPods.firstFailure;
+  EXPECT_EQ(phase(name), "Ready") << describeStore(name);
+  EXPECT_NE(decode(mustGet("secret", name + "-redis-tls-ca"), "ca.crt"), oldCa);
 }
 
 }  // namespace

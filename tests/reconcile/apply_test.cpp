@@ -61,6 +61,22 @@ TEST_F(ApplyTest, AFreshCreateThatFindsSomeoneElsesObjectLeavesItAlone) {
   EXPECT_EQ(*api_.stored(kube::resources::kConfigMaps, "shop", "web-redis-config"), before);
 }
 
+TEST_F(ApplyTest, AWrittenSecretIsMadeWholeItsOldKeysRemoved) {
+  const auto secret = [](Json data) {
+    return ownedBy({{"apiVersion", "v1"},
+                    {"kind", "Secret"},
+                    {"type", "Opaque"},
+                    {"metadata", {{"namespace", "shop"}, {"name", "web-redis-tls-ca"}}},
+                    {"data", std::move(data)}});
+  };
+  const Json observed = api_.put(kube::resources::kSecrets,
+                                 secret({{"ca.crt", "QQ=="}, {"previous-ca.crt", "Qg=="}}));
+  auto written = applier_.writeSecret(secret({{"ca.crt", "Qw=="}}), Observed::found(observed));
+  ASSERT_TRUE(written) << written.error().message;
+  EXPECT_EQ((*written)["data"], Json({{"ca.crt", "Qw=="}}))
+      << "a key the desired Secret lacks must go (a merge patch would keep it)";
+}
+
 TEST_F(ApplyTest, NoWriteWhenItIsAsDesired) {
   const Json observed = api_.put(kube::resources::kConfigMaps, configMap());
   const auto written = applier_.ensureOwned(configMap(), Observed::found(observed));

@@ -315,5 +315,36 @@ TEST(DeploymentApplyConfigurationTest, AnyDeploymentShapeIsAValueOrAnError) {
   }
 }
 
+
+TEST(RolledOutWith, OnlyACompleteRolloutToThatConnection) {
+  const Json done = Json::parse(R"({
+    "metadata": {"generation": 4},
+    "spec": {"replicas": 2,
+             "template": {"metadata": {"annotations": {"sessionstore.io/connection-hash": "h2"}}}},
+    "status": {"observedGeneration": 4, "replicas": 2, "updatedReplicas": 2,
+               "availableReplicas": 2}})");
+  EXPECT_TRUE(rolledOutWith(done, "h2"));
+  EXPECT_FALSE(rolledOutWith(done, "h1")) << "another connection";
+  const auto with = [&](const char* path, const Json& value) {
+    Json changed = done;
+    changed[Json::json_pointer(path)] = value;
+    return changed;
+  };
+  EXPECT_FALSE(rolledOutWith(with("/status/observedGeneration", 3), "h2"))
+      << "the controller has not seen the change yet";
+  EXPECT_FALSE(rolledOutWith(with("/status/replicas", 3), "h2")) << "an old pod is left";
+  EXPECT_FALSE(rolledOutWith(with("/status/updatedReplicas", 1), "h2"));
+  EXPECT_FALSE(rolledOutWith(with("/status/availableReplicas", 1), "h2"));
+  Json noStatus = done;
+  noStatus.erase("status");
+  EXPECT_FALSE(rolledOutWith(noStatus, "h2"));
+  // Scaled to zero: nothing runs, nothing is left to roll.
+  Json zero = with("/spec/replicas", 0);
+  zero["status"] = {{"observedGeneration", 4}};
+  EXPECT_TRUE(rolledOutWith(zero, "h2"));
+  EXPECT_FALSE(rolledOutWith(Json::parse(R"({"spec": "x"})"), "h2")) << "malformed: false";
+  EXPECT_FALSE(rolledOutWith(Json::array(), "h2"));
+}
+
 }  // namespace
 }  // namespace sessionstore::wiring
