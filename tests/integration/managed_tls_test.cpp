@@ -429,3 +429,144 @@ TEST_F(ManagedTlsCaReplacement, ALostCaIsReplacedWithoutAFailedCommand) {
 
 }  // namespace
 }  // namespace sessionstore::testing
+
+namespace sessionstore::testing {
+namespace {
+
+// The cert-manager path (spec.store.managed.tls.issuerRef) against cert-manager's own CRDs, as
+// its release ships them (scripts/build-controlplane fetches them from the library module of the
+// pinned version): the API server checks the Certificate the operator writes against
+// cert-manager's schema. cert-manager's controller itself is not run here: the Go module proxy
+// this project builds from does not serve its module, so the test does its part, as the
+// controller would: it reads the Certificate, issues a certificate for its dnsNames from an
+// issuer CA of the test's, and writes the Secret the Certificate names (tls.crt, tls.key,
+// ca.crt). The store is then Ready over rediss:// verified against the issuer's CA, which the
+// app is given; a renewal by the issuer is served without a failed command.
+class ManagedTlsCertManager : public ManagedTlsIntegration {
+ protected:
+  static void SetUpTestSuite() {
+    extraFlags() = {};
+    OperatorFixture::SetUpTestSuite();
+    const std::string crds = controlPlaneBinary("cert-manager-crds");
+    for (const char* file : {"cert-manager.io_certificates.yaml", "cert-manager.io_issuers.yaml",
+                             "cert-manager.io_clusterissuers.yaml"}) {
+      const auto installed = plane_->kubectl({"apply", "--server-side", "-f", crds + "/" + file});
+      if (!installed.ok()) throw std::runtime_error(std::string(file) + ": " + installed.describe());
+    }
+    const auto established = plane_->waitForCrd("certificates.cert-manager.io");
+    if (!established.ok()) throw std::runtime_error("cert-manager's CRD: " + established.describe());
+  }
+  // What cert-manager's controller does for a Certificate: a key pair and a certificate for its
+  // spec.dnsNames, from the issuer, into the Secret spec.secretName (type kubernetes.io/tls).
+  void issueAsCertManager(const Json& certificate, const TestCa& issuer) {
+    std::vector<std::string> names;
+    for (const auto& n : certificate["spec"]["dnsNames"]) names.push_back(n.get<std::string>());
+    const auto issued = issuer.issue(certificate["spec"]["commonName"].get<std::string>(), names, {});
+    const std::string secretName = certificate["spec"]["secretName"];
+    const Json secret = {
+        {"apiVersion", "v1"},
+        {"kind", "Secret"},
+        {"type", "kubernetes.io/tls"},
+        {"metadata",
+         {{"name", secretName},
+          {"labels", certificate["spec"].value("secretTemplate", Json::object())
+                         .value("labels", Json::object())},
+          {"annotations", {{"cert-manager.io/certificate-name",
+                            certificate["metadata"]["name"]}}}}},
+        {"data",
+         {{"tls.crt", crypto::base64Encode(issued.certPem)},
+          {"tls.key", crypto::base64Encode(issued.keyPem)},
+          {"ca.crt", crypto::base64Encode(issuer.certPem())}}}};
+    const auto applied = inNs({"apply", "--server-side", "--force-conflicts",
+                               "--field-manager=cert-manager-certificates-issuing", "-f", "-"},
+                              secret.dump());
+    ASSERT_TRUE(applied.ok()) << applied.describe();
+  }
+};
+
+TEST_F(ManagedTlsCertManager, AnIssuedCertificateServesTheStoreAndItsRenewalFailsNothing) {
+  const std::string name = "issued";
+  apply(deploymentYaml(name));
+  apply(serviceYaml(name));
+  apply(managedStoreYaml(name, name,
+                         "      tls: {enabled: true, issuerRef: {name: corp-ca, kind: "
+                         "ClusterIssuer}}\n"));
+  // The Certificate, accepted by cert-manager's schema, asking for the Services' names.
+  std::optional<Json> certificate;
+  ASSERT_TRUE(eventually([&] {
+    certificate = get("certificates.cert-manager.io", name + "-redis-tls");
+    return certificate.has_value();
+  })) << describeStore(name);
+  EXPECT_EQ((*certificate)["spec"]["issuerRef"]["name"], "corp-ca");
+  EXPECT_EQ((*certificate)["spec"]["issuerRef"]["kind"], "ClusterIssuer");
+  EXPECT_EQ((*certificate)["spec"]["secretName"], name + "-redis-tls");
+  EXPECT_EQ((*certificate)["spec"]["dnsNames"][0], name + "-redis." + ns_ + ".svc");
+  EXPECT_EQ((*certificate)["metadata"]["ownerReferences"][0]["kind"], "SessionStore");
+  ASSERT_TRUE(eventually([&] {
+    return conditionIs(name, "StoreReady", "False", "CertificatePending");
+  })) << describeStore(name);
+  EXPECT_FALSE(get("secret", name + "-redis-tls-ca")) << "no CA of the operator's with an issuer";
+
+  const TestCa issuer("corp-ca");
+  ASSERT_NO_FATAL_FAILURE(issueAsCertManager(*certificate, issuer));
+  char pattern[] = "/tmp/sessionstore-mounted-tls.XXXXXX";
+  ASSERT_NE(::mkdtemp(pattern), nullptr);
+  const std::string dir = pattern;
+  RedisServer& server = playTlsNode(name, dir);
+  ASSERT_TRUE(eventually([&] { return phase(name) == "Ready"; })) << describeStore(name);
+  const Json connection = mustGet("secret", name + "-session-store");
+  EXPECT_EQ(decode(connection, "ca.crt"), issuer.certPem()) << "the app verifies with the issuer's CA";
+  auto endpoint = redisclient::parseRedisUrl(decode(connection, "REDIS_URL"));
+  ASSERT_TRUE(endpoint);
+  EXPECT_TRUE(endpoint->tls);
+  const std::string host = endpoint->host;
+  endpoint->host = "127.0.0.1";
+  endpoint->port = server.port();
+  endpoint->verification = {.serverName = host, .caPem = issuer.certPem()};
+  const std::string prefix = decode(connection, "SESSION_KEY_PREFIX");
+  const std::string first = fingerprint(decode(mustGet("secret", name + "-redis-tls"), "tls.crt"));
+
+  // cert-manager renews: a new certificate in the same Secret, while a client loop runs.
+  std::atomic<bool> stop{false};
+  std::atomic<long> commands{0}, failures{0};
+  std::string firstFailure;
+  std::thread loop([&] {
+    long i = 0;
+    while (!stop) {
+      auto opened = redisclient::Session::open(*endpoint);
+      if (!opened) {
+        if (failures++ == 0) firstFailure = "open: " + opened.error();
+        continue;
+      }
+      for (int k = 0; k < 5 && !stop; ++k, ++i) {
+        const auto set = (*opened)->command({"SET", prefix + "cm:" + std::to_string(i % 20), "v"});
+        ++commands;
+        if (!set && failures++ == 0) firstFailure = set.error();
+      }
+    }
+  });
+  ASSERT_NO_FATAL_FAILURE(issueAsCertManager(*certificate, issuer));
+  const std::string renewed =
+      fingerprint(syncFiles(mustGet("secret", name + "-redis-tls"), dir));
+  ASSERT_NE(renewed, first);
+  const bool served = eventually(
+      [&] {
+        auto session = redisclient::Session::open(*endpoint);
+        return session && (*session)->peerCertificateSha256() == renewed;
+      },
+      std::chrono::seconds(120), std::chrono::milliseconds(500));
+  const long seen = commands;
+  eventually([&] { return commands > seen + 20; }, std::chrono::seconds(30));
+  stop = true;
+  loop.join();
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
+  EXPECT_TRUE(served) << "the operator never had Redis load the renewed certificate\n"
+                      << describeStore(name);
+  EXPECT_GT(commands.load(), 20);
+  EXPECT_EQ(failures.load(), 0) << "first failure: " << firstFailure;
+  EXPECT_EQ(phase(name), "Ready") << describeStore(name);
+}
+
+}  // namespace
+}  // namespace sessionstore::testing
