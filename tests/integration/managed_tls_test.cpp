@@ -222,6 +222,58 @@ TEST_F(ManagedTlsIntegration, ReadyWithRedissAndRenewedWithoutAFailedCommand) {
 namespace sessionstore::testing {
 namespace {
 
+// The hostile-input kind of EnvVarInUse, for the CA file (issue 19): the app's own mount at the
+// path where the operator gives the store's CA is never replaced. The store is Ready, the wiring
+// refused with VolumeInUse naming the mount, and the Deployment untouched; once the user moves
+// their mount, the app is wired.
+TEST_F(ManagedTlsIntegration, TheAppsOwnMountAtTheCaPathIsNeverReplaced) {
+  const std::string name = "mine";
+  const std::string mounts = R"(        volumeMounts:
+        - {name: certs, mountPath: /var/run/sessionstore}
+      volumes:
+      - name: certs
+        emptyDir: {}
+)";
+  apply(deploymentYaml(name, mounts));
+  apply(serviceYaml(name));
+  apply(managedStoreYaml(name, name, "      tls: {enabled: true}\n"));
+  char pattern[] = "/tmp/sessionstore-mounted-tls.XXXXXX";
+  ASSERT_NE(::mkdtemp(pattern), nullptr);
+  const std::string dir = pattern;
+  playTlsNode(name, dir);
+  ASSERT_TRUE(eventually([&] {
+    return conditionIs(name, "StoreReady", "True", "StoreAvailable") &&
+           conditionIs(name, "ConnectionWired", "False", "VolumeInUse");
+  })) << describeStore(name);
+  const auto message = condition(name, "ConnectionWired")->value("message", "");
+  EXPECT_NE(message.find("container \"app\" of Deployment mine already mounts a volume at "
+                         "/var/run/sessionstore"),
+            std::string::npos)
+      << message;
+  const Json untouched = mustGet("deployment", name);
+  EXPECT_EQ(untouched["metadata"]["generation"], 1) << "the Deployment was written";
+  EXPECT_EQ(untouched["spec"]["template"]["spec"]["containers"][0].dump().find("REDIS_URL"),
+            std::string::npos);
+  EXPECT_EQ(untouched["spec"]["template"]["spec"]["volumes"][0]["name"], "certs");
+
+  // The user moves their mount: the app is wired, the CA beside their volume.
+  apply(deploymentYaml(name, R"(        volumeMounts:
+        - {name: certs, mountPath: /var/run/certs}
+      volumes:
+      - name: certs
+        emptyDir: {}
+)"));
+  ASSERT_TRUE(eventually([&] { return conditionIs(name, "ConnectionWired", "True", "Wired"); }))
+      << describeStore(name);
+  const Json wired = mustGet("deployment", name);
+  const std::string podSpec = wired["spec"]["template"]["spec"].dump();
+  EXPECT_NE(podSpec.find(R"("mountPath":"/var/run/certs")"), std::string::npos) << podSpec;
+  EXPECT_NE(podSpec.find(R"("mountPath":"/var/run/sessionstore")"), std::string::npos) << podSpec;
+  EXPECT_NE(podSpec.find(R"("name":"sessionstore-ca")"), std::string::npos) << podSpec;
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
+}
+
 // What the API server refuses (the CRD's CEL rule), and cert-manager missing from the cluster:
 // a condition that says so, not a crash, and nothing of the store's certificate written.
 TEST_F(ManagedTlsIntegration, AnIssuerWithoutTlsIsRefusedAndMissingCertManagerIsACondition) {
