@@ -345,6 +345,7 @@ void parseManaged(Reader& r, const Json& managed, ManagedStore& out) {
   r.enumeration<std::string_view>(managed, path, "evictionPolicy", kEvictionPolicies, eviction);
   out.evictionPolicy = std::string(eviction);
   r.integer(managed, path, "maxClients", 16, 100000, out.maxClients);
+  r.integer(managed, path, "replicas", kMinStoreReplicas, kMaxStoreReplicas, out.replicas);
   if (const Json* persistence = r.object(managed, path, "persistence")) {
     const std::string p = path + ".persistence";
     r.boolean(*persistence, p, "enabled", out.persistence.enabled);
@@ -411,6 +412,10 @@ void parseManaged(Reader& r, const Json& managed, ManagedStore& out) {
     } else if (r.ok() && out.resources.limits.contains("memory")) {
       r.fail(path + ".resources.limits.memory",
              "not allowed with memory: the container's memory limit follows maxmemory");
+    }
+    if (r.ok() && out.replicas > 1) {
+      r.fail(m, "not supported with replicas above 1 yet: maxmemory is raised live on the "
+                "primary only, and a promoted replica would fall back to the floor");
     }
     out.memory = scaling;
   }
@@ -725,6 +730,8 @@ Json toJson(const SessionStoreSpec& spec) {
                         {"maxClients", managed.maxClients},
                         {"persistence", std::move(persistence)},
                         {"deletionPolicy", toString(managed.deletionPolicy)}};
+    // Left out at 1, so the effective spec of a single-pod store reads as before.
+    if (managed.replicas != 1) store["managed"]["replicas"] = managed.replicas;
     // Left out while off, so the effective spec of a store without TLS reads as before.
     if (managed.tls.enabled) {
       Json tls = {{"enabled", true}};

@@ -112,6 +112,9 @@ struct MemoryScaling {
   bool operator==(const MemoryScaling&) const = default;
 };
 
+inline constexpr int kMinStoreReplicas = 1;
+inline constexpr int kMaxStoreReplicas = 5;
+
 // spec.store.managed: the Redis the operator runs. Meaningful only with StoreType::kManaged.
 struct ManagedStore {
   std::string image = "redis:7.2-alpine";
@@ -124,6 +127,11 @@ struct ManagedStore {
   DeletionPolicy deletionPolicy = DeletionPolicy::kRetain;
   ManagedTls tls;
   std::optional<MemoryScaling> memory;  // nullopt: maxmemory stays maxMemory
+  // Redis pods: pod 0 starts as the primary, the others replicate from the primary, and the
+  // operator fails over when the primary is lost. kMinStoreReplicas..kMaxStoreReplicas; the
+  // parser refuses more than one together with `memory` (maxmemory is raised on the primary's
+  // connection only, so a promoted replica would come back to the floor).
+  int replicas = 1;
   bool operator==(const ManagedStore&) const = default;
 };
 

@@ -385,6 +385,10 @@ int run(int argc, char** argv) {
   std::function<void(const std::string&)> wake;  // set once the controller exists, below
   // Memory that follows load: read and raised on connections of its own (monitor user).
   auto memoryControl = ss::health::redisMemoryControl(*addresses, std::chrono::seconds(1));
+  // Replicas and failover: each Redis pod read and moved on connections of its own (monitor
+  // user), with a short timeout, as a lost primary must be told from a slow one quickly.
+  auto replicationControl =
+      ss::health::redisReplicationControl(*addresses, std::chrono::milliseconds(500));
   ss::reconcile::Reconciler reconciler(
       cached, **client, storeHealth, ss::crypto::systemRandomBytes(), &recorder,
       {.operatorNamespace =
@@ -393,6 +397,7 @@ int run(int argc, char** argv) {
        .certificateLifetime = std::chrono::seconds(lifetimeSeconds),
        .allowedImages = *allowedImages,
        .memory = memoryControl.get(),
+       .replication = replicationControl.get(),
        .observed = [&scaling](const ss::api::SessionStore& store) { scaling.observe(store); },
        .gone = [&scaling](const std::string& key) { scaling.forget(key); },
        .waitsFor = [&waiters](
@@ -437,7 +442,8 @@ int run(int argc, char** argv) {
   };
   for (const auto* resource :
        {&ss::kube::resources::kConfigMaps, &ss::kube::resources::kServices,
-        &ss::kube::resources::kStatefulSets, &ss::kube::resources::kNetworkPolicies}) {
+        &ss::kube::resources::kStatefulSets, &ss::kube::resources::kNetworkPolicies,
+        &ss::kube::resources::kPodDisruptionBudgets}) {
     cached.serveFrom(manager.addInformer(
         {.resource = *resource,
          .namespaces = watchedNamespaces,
@@ -445,6 +451,21 @@ int run(int argc, char** argv) {
          .transform = slim},
         cached.observing(*resource, controller->enqueueFor(ss::controller::owningStoreKeys))));
   }
+  // The Redis pods (they carry the managed-by label of their StatefulSet's template): a change of
+  // readiness or of the role label enqueues the store, so a replicated store's lost primary is
+  // seen from the watch as well as from its kept connection. Only the events are used (the
+  // reconciler lists the pods from the server): the copies keep metadata and status only.
+  manager.addInformer({.resource = ss::kube::resources::kPods,
+                       .namespaces = watchedNamespaces,
+                       .labelSelector = managedBy,
+                       .transform =
+                           [](ss::kube::Json& pod) {
+                             if (pod.contains("metadata") && pod["metadata"].is_object()) {
+                               pod["metadata"].erase("managedFields");
+                             }
+                             pod.erase("spec");
+                           }},
+                      controller->enqueueFor(ss::controller::owningStoreKeys));
   // The password and connection Secrets: metadata only, so no Secret data enters the operator
   // through a watch; a deleted or edited Secret enqueues its store. Reads of Secrets go to the
   // server by name, as before.

@@ -23,6 +23,12 @@ inline constexpr std::string_view kStoreLabel = "sessionstore.io/name";
 // affinity edited) brings that store's reconcile at once, from a label-scoped watch.
 inline constexpr std::string_view kWiredByLabel = "sessionstore.io/wired-by";
 
+// On the managed store's Redis pods when spec.store.managed.replicas is above 1: the one pod the
+// client Service selects carries kRoleLabel: kRolePrimary (the operator moves it on failover);
+// replicas carry no role label, so a pod is never selected before the operator has decided.
+inline constexpr std::string_view kRoleLabel = "sessionstore.io/role";
+inline constexpr std::string_view kRolePrimary = "primary";
+
 // On the SessionStore: the operator's cleanup runs before it goes.
 inline constexpr std::string_view kFinalizer = "sessionstore.io/finalizer";
 

@@ -64,6 +64,19 @@ Json resourcesJson(const api::ManagedStore& managed) {
   return out;
 }
 
+// The command of a replicated store's Redis container: redis-server as a replica of the client
+// Service, authenticating as the replication user with the password from the environment (the
+// shell expands it; it is never written to a file or to the pod's spec).
+std::string replicaStartScript(const api::SessionStore& store) {
+  const bool tls = store.spec.store.managed.tls.enabled;
+  const std::string conf = std::string(kConfigDir) + "/" + std::string(kRedisConfKey);
+  std::string script = "exec redis-server " + conf + " --replicaof " + serviceName(store) + " " +
+                       std::to_string(kPort) + " --masteruser " + std::string(kReplicationUser) +
+                       " --masterauth \"$" + std::string(kReplicationPasswordEnvVar) + "\"";
+  if (tls) script += " --tls-replication yes";
+  return script;
+}
+
 Json servicePorts() {
   return Json::array(
       {{{"name", kPortName}, {"port", kPort}, {"targetPort", kPortName}, {"protocol", "TCP"}}});
@@ -105,7 +118,13 @@ std::expected<Passwords, std::string> passwordsFromSecret(const Json& secret) {
   if (!app) return std::unexpected(app.error());
   auto monitor = read(kMonitorPasswordKey);
   if (!monitor) return std::unexpected(monitor.error());
-  return Passwords{.app = *app, .monitor = *monitor};
+  std::string replication;
+  if (secret.contains("data") && secret["data"].contains(kReplicationPasswordKey)) {
+    auto value = read(kReplicationPasswordKey);
+    if (!value) return std::unexpected(value.error());
+    replication = *value;
+  }
+  return Passwords{.app = *app, .monitor = *monitor, .replication = std::move(replication)};
 }
 
 std::string authSecretName(const api::SessionStore& store) {
@@ -123,6 +142,16 @@ std::string headlessServiceName(const api::SessionStore& store) {
 std::string serviceName(const api::SessionStore& store) { return store.metadata.name + "-redis"; }
 std::string networkPolicyName(const api::SessionStore& store) {
   return store.metadata.name + "-redis";
+}
+std::string podDisruptionBudgetName(const api::SessionStore& store) {
+  return store.metadata.name + "-redis";
+}
+std::string podName(const api::SessionStore& store, int ordinal) {
+  return statefulSetName(store) + "-" + std::to_string(ordinal);
+}
+
+bool replicated(const api::SessionStore& store) {
+  return store.spec.store.type == api::StoreType::kManaged && store.spec.store.managed.replicas > 1;
 }
 
 Labels managedLabels(const api::SessionStore& store) {
@@ -179,7 +208,8 @@ std::string renderRedisConf(const api::ManagedStore& managed) {
 }
 
 std::string renderUsersAcl(std::string_view keyPrefix, std::string_view appPasswordSha256Hex,
-                           std::string_view monitorPasswordSha256Hex, bool maySetConfig) {
+                           std::string_view monitorPasswordSha256Hex, bool maySetConfig,
+                           bool mayMovePrimary) {
   const std::string prefix(keyPrefix);
   std::string out;
   out += "user default off resetpass resetkeys resetchannels -@all\n";
@@ -187,22 +217,33 @@ std::string renderUsersAcl(std::string_view keyPrefix, std::string_view appPassw
          prefix + "* &" + prefix + "* +@all -@admin -@dangerous\n";
   out += "user " + std::string(kMonitorUser) + " on #" + std::string(monitorPasswordSha256Hex) +
          " %R~" + prefix + "* resetchannels -@all +ping +info +client|list +dbsize +scan" +
-         " +config|get" + (maySetConfig ? " +config|set" : "") + "\n";
+         " +config|get" + (maySetConfig ? " +config|set" : "") +
+         (mayMovePrimary ? " +replicaof" : "") + "\n";
   return out;
 }
 
+std::string renderReplicationAcl(std::string_view replicationPasswordSha256Hex) {
+  return "user " + std::string(kReplicationUser) + " on #" +
+         std::string(replicationPasswordSha256Hex) +
+         " resetkeys resetchannels -@all +psync +replconf +ping\n";
+}
+
 Json authSecret(const api::SessionStore& store, const Passwords& passwords) {
-  return {{"apiVersion", "v1"},
-          {"kind", "Secret"},
-          {"metadata", metadata(store, authSecretName(store))},
-          {"type", "Opaque"},
-          {"data",
-           {{kAppPasswordKey, crypto::base64Encode(passwords.app)},
-            {kMonitorPasswordKey, crypto::base64Encode(passwords.monitor)}}}};
+  Json secret = {{"apiVersion", "v1"},
+                 {"kind", "Secret"},
+                 {"metadata", metadata(store, authSecretName(store))},
+                 {"type", "Opaque"},
+                 {"data",
+                  {{kAppPasswordKey, crypto::base64Encode(passwords.app)},
+                   {kMonitorPasswordKey, crypto::base64Encode(passwords.monitor)}}}};
+  if (!passwords.replication.empty()) {
+    secret["data"][kReplicationPasswordKey] = crypto::base64Encode(passwords.replication);
+  }
+  return secret;
 }
 
 Json configMap(const api::SessionStore& store, const Passwords& passwords) {
-  return {{"apiVersion", "v1"},
+  Json out = {{"apiVersion", "v1"},
           {"kind", "ConfigMap"},
           {"metadata", metadata(store, configMapName(store))},
           {"data",
@@ -210,7 +251,13 @@ Json configMap(const api::SessionStore& store, const Passwords& passwords) {
             {kUsersAclKey, renderUsersAcl(api::keyPrefix(store), crypto::sha256Hex(passwords.app),
                                           crypto::sha256Hex(passwords.monitor),
                                           store.spec.store.managed.tls.enabled ||
-                                              store.spec.store.managed.memory.has_value())}}}};
+                                              store.spec.store.managed.memory.has_value(),
+                                          replicated(store))}}}};
+  if (replicated(store)) {
+    out["data"][kUsersAclKey] = out["data"][kUsersAclKey].get<std::string>() +
+                                renderReplicationAcl(crypto::sha256Hex(passwords.replication));
+  }
+  return out;
 }
 
 std::string configHash(const Json& configMap) {
@@ -269,8 +316,30 @@ Json statefulSet(const api::SessionStore& store, std::string_view configHash) {
       {"containers", Json::array({container})},
       {"volumes", volumes},
   };
+  if (replicated(store)) {
+    // Every pod starts as a replica of the client Service, which selects only the pod labelled
+    // primary: a pod never takes writes before the operator has chosen it (REPLICAOF NO ONE,
+    // then the label), and a primary whose Redis restarts comes back as a replica (fenced) while
+    // the operator fails over. Nothing here asks the API server; the app's REDIS_URL is the
+    // Service's and never changes.
+    podSpec["containers"][0]["command"] = {"sh", "-c", replicaStartScript(store)};
+    podSpec["containers"][0]["env"].push_back(
+        {{"name", kReplicationPasswordEnvVar},
+         {"valueFrom",
+          {{"secretKeyRef", {{"name", authSecretName(store)}, {"key", kReplicationPasswordKey}}}}}});
+    // One node's loss or drain should not take every replica: spread by hostname when the
+    // cluster can (preferred, so a one-node cluster still runs every pod).
+    podSpec["affinity"] = {
+        {"podAntiAffinity",
+         {{"preferredDuringSchedulingIgnoredDuringExecution",
+           Json::array({{{"weight", 100},
+                         {"podAffinityTerm",
+                          {{"topologyKey", "kubernetes.io/hostname"},
+                           {"labelSelector",
+                            {{"matchLabels", labelsJson(selectorLabels(store))}}}}}}})}}}};
+  }
   Json spec = {
-      {"replicas", 1},
+      {"replicas", managed.replicas},
       {"serviceName", headlessServiceName(store)},
       {"selector", {{"matchLabels", labelsJson(selectorLabels(store))}}},
       {"template",
@@ -317,13 +386,25 @@ Json headlessService(const api::SessionStore& store) {
 }
 
 Json clientService(const api::SessionStore& store) {
+  Labels selector = selectorLabels(store);
+  if (replicated(store)) {
+    selector[std::string(identity::kRoleLabel)] = std::string(identity::kRolePrimary);
+  }
   return {{"apiVersion", "v1"},
           {"kind", "Service"},
           {"metadata", metadata(store, serviceName(store))},
           {"spec",
-           {{"type", "ClusterIP"},
-            {"selector", labelsJson(selectorLabels(store))},
-            {"ports", servicePorts()}}}};
+           {{"type", "ClusterIP"}, {"selector", labelsJson(selector)}, {"ports", servicePorts()}}}};
+}
+
+std::optional<Json> podDisruptionBudget(const api::SessionStore& store) {
+  if (!replicated(store)) return std::nullopt;
+  return Json{{"apiVersion", "policy/v1"},
+              {"kind", "PodDisruptionBudget"},
+              {"metadata", metadata(store, podDisruptionBudgetName(store))},
+              {"spec",
+               {{"maxUnavailable", 1},
+                {"selector", {{"matchLabels", labelsJson(selectorLabels(store))}}}}}};
 }
 
 std::expected<Json, std::string> networkPolicy(const api::SessionStore& store,
@@ -341,6 +422,10 @@ std::expected<Json, std::string> networkPolicy(const api::SessionStore& store,
       {{{"podSelector", {{"matchLabels", labelsJson(targetPodLabels)}}}},
        {{"namespaceSelector", {{"matchLabels", labelsJson(operatorPeer.namespaceLabels)}}},
         {"podSelector", {{"matchLabels", labelsJson(operatorPeer.podLabels)}}}}});
+  // Replicas connect to the primary (the client Service) and are reached by it.
+  if (replicated(store)) {
+    from.push_back({{"podSelector", {{"matchLabels", labelsJson(selectorLabels(store))}}}});
+  }
   return Json{
       {"apiVersion", "networking.k8s.io/v1"},
       {"kind", "NetworkPolicy"},

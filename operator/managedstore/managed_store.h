@@ -11,6 +11,7 @@
 #include <expected>
 #include <functional>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <span>
 #include <string>
@@ -37,9 +38,14 @@ inline constexpr std::string_view kContainerName = "redis";
 inline constexpr std::size_t kPasswordBytes = 32;
 inline constexpr std::string_view kAppUser = "app";
 inline constexpr std::string_view kMonitorUser = "monitor";
+// The user a replica authenticates to its primary with (spec.store.managed.replicas above 1):
+// only what replication needs (PSYNC, REPLCONF, PING).
+inline constexpr std::string_view kReplicationUser = "replication";
 // Keys of the password Secret.
 inline constexpr std::string_view kAppPasswordKey = "app-password";
 inline constexpr std::string_view kMonitorPasswordKey = "monitor-password";
+// Present only when the store has (or had) more than one replica.
+inline constexpr std::string_view kReplicationPasswordKey = "replication-password";
 // Keys of the config ConfigMap, mounted at kConfigDir.
 inline constexpr std::string_view kRedisConfKey = "redis.conf";
 inline constexpr std::string_view kUsersAclKey = "users.acl";
@@ -49,6 +55,9 @@ inline constexpr std::string_view kDataDir = "/data";
 inline constexpr int kRedisUid = 999;
 // The env var of the Redis container the probes authenticate with.
 inline constexpr std::string_view kMonitorPasswordEnvVar = "MONITOR_PASSWORD";
+// The env vars of the Redis container with replicas above 1: the replication password, and the
+// pod's name (for the logs of the start script).
+inline constexpr std::string_view kReplicationPasswordEnvVar = "REPLICATION_PASSWORD";
 
 // kPasswordBytes random bytes as URL-safe base64 without padding: 43 characters of
 // [A-Za-z0-9_-], safe in a redis:// URL, in redis.conf and in a shell. Errors when `random` fails.
@@ -57,6 +66,9 @@ std::expected<std::string, std::string> generatePassword(const RandomBytes& rand
 struct Passwords {
   std::string app;
   std::string monitor;
+  // "" when the Secret has none (a store that never had more than one replica); the reconciler
+  // generates it (generatePassword) before rendering a store with replicas above 1.
+  std::string replication;
   bool operator==(const Passwords&) const = default;
 };
 
@@ -65,7 +77,8 @@ struct Passwords {
 std::expected<Passwords, std::string> generatePasswords(const RandomBytes& random);
 
 // The passwords held by a Secret built by authSecret() (as the API server returns it, base64
-// data). Errors name the missing or malformed key, never the value.
+// data); replication-password is optional. Errors name the missing or malformed key, never the
+// value.
 std::expected<Passwords, std::string> passwordsFromSecret(const Json& secret);
 
 // Object names.
@@ -75,6 +88,9 @@ std::string statefulSetName(const api::SessionStore& store);      // <name>-redi
 std::string headlessServiceName(const api::SessionStore& store);  // <name>-redis-headless
 std::string serviceName(const api::SessionStore& store);          // <name>-redis
 std::string networkPolicyName(const api::SessionStore& store);    // <name>-redis
+std::string podDisruptionBudgetName(const api::SessionStore& store);  // <name>-redis
+// The name of the StatefulSet's pod `ordinal` (<name>-redis-<ordinal>).
+std::string podName(const api::SessionStore& store, int ordinal);
 
 // app.kubernetes.io/{name: redis, instance: <name>, managed-by: sessionstore-operator} and
 // sessionstore.io/name: <name>: the labels of every object and of the Redis pods.
@@ -83,6 +99,9 @@ Labels managedLabels(const api::SessionStore& store);
 Labels selectorLabels(const api::SessionStore& store);
 // The ownerReference to the SessionStore (controller, blockOwnerDeletion).
 Json ownerReference(const api::SessionStore& store);
+
+// True when the store runs more than one Redis pod, with a primary chosen by the operator.
+bool replicated(const api::SessionStore& store);
 
 // The memory limit of the Redis container: maxMemory * 1.25, rounded up to a byte (64Mi: 80Mi).
 quantity::Quantity derivedMemoryLimit(const quantity::Quantity& maxMemory);
@@ -99,15 +118,25 @@ std::string renderRedisConf(const api::ManagedStore& managed);
 // the monitor user may also CONFIG SET: the operator has Redis reload a renewed certificate
 // (spec.store.managed.tls.enabled: tls-cert-file, tls-key-file) and raises maxmemory live
 // (spec.store.managed.memory); its password is the operator's alone, never the app's.
+// With `mayMovePrimary` (a replicated store) the monitor user may also REPLICAOF (host port, and
+// NO ONE): the operator promotes a replica and points the others at the primary.
 // REQUIRES: keyPrefix has no glob character or space (api::parseSessionStore checks it).
 std::string renderUsersAcl(std::string_view keyPrefix, std::string_view appPasswordSha256Hex,
-                           std::string_view monitorPasswordSha256Hex, bool maySetConfig = false);
+                           std::string_view monitorPasswordSha256Hex, bool maySetConfig = false,
+                           bool mayMovePrimary = false);
 
-// The Secret <name>-redis-auth: type Opaque, app-password and monitor-password as base64 data
-// (as the API server returns them, so desired and observed compare).
+// The line a replicated store (replicated()) adds to the ACL file: the replication user, with
+// only +psync +replconf +ping (Redis refuses a file naming a user twice, so the monitor's
+// +replicaof is renderUsersAcl's mayMovePrimary).
+std::string renderReplicationAcl(std::string_view replicationPasswordSha256Hex);
+
+// The Secret <name>-redis-auth: type Opaque, app-password and monitor-password (and
+// replication-password when set) as base64 data (as the API server returns them, so desired and
+// observed compare).
 Json authSecret(const api::SessionStore& store, const Passwords& passwords);
 
 // The ConfigMap <name>-redis-config: redis.conf and users.acl (hashes of `passwords` only).
+// REQUIRES: passwords.replication is set when replicated(store).
 Json configMap(const api::SessionStore& store, const Passwords& passwords);
 
 // SHA-256 hex of a ConfigMap's data, for identity::kConfigHashAnnotation.
@@ -120,8 +149,14 @@ Json statefulSet(const api::SessionStore& store, std::string_view configHash);
 
 // The headless Service <name>-redis-headless (clusterIP None, publishNotReadyAddresses).
 Json headlessService(const api::SessionStore& store);
-// The client Service <name>-redis, port 6379 named redis.
+// The client Service <name>-redis, port 6379 named redis. When replicated(store) it selects only
+// the pod labelled identity::kRoleLabel: kRolePrimary.
 Json clientService(const api::SessionStore& store);
+
+// The PodDisruptionBudget <name>-redis (maxUnavailable 1) of a replicated store: a drain takes
+// one Redis pod at a time. nullopt when the store has a single pod (a budget would block a drain
+// for good, or protect nothing).
+std::optional<Json> podDisruptionBudget(const api::SessionStore& store);
 
 // Where the operator runs, for the NetworkPolicy: its pods match `podLabels` in the namespaces
 // matching `namespaceLabels` (for example kubernetes.io/metadata.name: <operator namespace>).

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "identity/identity.h"
 #include "managedstore/managed_store.h"
 #include "managedstore/tls.h"
 #include "plan/yaml_json.h"
@@ -183,7 +184,8 @@ std::vector<std::string> storeObjectComment(const api::SessionStore& store, cons
   const api::ManagedStore& managed = store.spec.store.managed;
   const std::string placeholder = inQuotes(kPlaceholderPassword);
   if (kind == "Secret" && name == managedstore::authSecretName(store)) {
-    return {"Secret " + name + ": the passwords of the store's users app and monitor.",
+    return {"Secret " + name + ": the passwords of the store's users app and monitor" +
+                (managedstore::replicated(store) ? " and replication" : "") + ".",
             "Applied: created once, when it does not exist, and then kept as it is (never "
             "applied again).",
             "PLACEHOLDERS: the operator generates each password (32 bytes from a CSPRNG) once, at "
@@ -211,7 +213,13 @@ std::vector<std::string> storeObjectComment(const api::SessionStore& store, cons
   }
   if (kind == "Service") {
     return {"Service " + name + ": where the app connects, " + name + "." + store.metadata.ns +
-                ".svc:" + std::to_string(managedstore::kPort) + ".",
+                ".svc:" + std::to_string(managedstore::kPort) + "." +
+                (managedstore::replicated(store)
+                     ? " It selects only the pod labelled " + std::string(identity::kRoleLabel) +
+                           "=" + std::string(identity::kRolePrimary) +
+                           ", which the operator moves on failover; the replicas reach the "
+                           "primary through it too."
+                     : std::string()),
             std::string(kSsa)};
   }
   if (kind == "StatefulSet") {
@@ -221,7 +229,15 @@ std::vector<std::string> storeObjectComment(const api::SessionStore& store, cons
                   " volume (kept or deleted with the SessionStore by deletionPolicy " +
                   api::toString(managed.deletionPolicy) + ")"
             : "no volume (persistence disabled: the data lives in memory)";
-    return {"StatefulSet " + name + ": one Redis pod (" + managed.image +
+    const std::string pods =
+        managed.replicas == 1
+            ? "one Redis pod ("
+            : std::to_string(managed.replicas) +
+                  " Redis pods, each started as a replica of Service " +
+                  managedstore::serviceName(store) +
+                  " (the operator promotes one and labels it primary), spread across nodes "
+                  "where it can (";
+    return {"StatefulSet " + name + ": " + pods + managed.image +
                 "), non-root, read-only root filesystem, probes that authenticate as monitor, " +
                 storage + "." +
                 (managed.memory
@@ -239,6 +255,11 @@ std::vector<std::string> storeObjectComment(const api::SessionStore& store, cons
                 labelsText(targetLabels.value_or(managedstore::Labels{})) +
                 ") and from the operator's pods in namespace " + operatorNamespace +
                 " (--operator-namespace).",
+            std::string(kSsa)};
+  }
+  if (kind == "PodDisruptionBudget") {
+    return {"PodDisruptionBudget " + name +
+                ": a drain or an eviction takes at most one Redis pod at a time (maxUnavailable 1).",
             std::string(kSsa)};
   }
   return {kind + " " + name + ".", std::string(kSsa)};
@@ -372,8 +393,11 @@ std::expected<std::string, std::string> renderPlan(const PlanInput& input) {
   std::vector<std::string> notes;  // what the plan could not show, one paragraph each
 
   // 3. The managed store's objects, with placeholder passwords.
-  const managedstore::Passwords placeholders{.app = std::string(kPlaceholderPassword),
-                                             .monitor = std::string(kPlaceholderPassword)};
+  const managedstore::Passwords placeholders{
+      .app = std::string(kPlaceholderPassword),
+      .monitor = std::string(kPlaceholderPassword),
+      .replication =
+          managedstore::replicated(store) ? std::string(kPlaceholderPassword) : std::string()};
   std::optional<managedstore::Labels> targetLabels;
   if (deployment) targetLabels = reconcile::podTemplateLabels(*deployment);
   if (managed) {

@@ -54,6 +54,7 @@ const kube::Resource* resourceFor(const Json& object) {
   if (kind == "Service") return &kube::resources::kServices;
   if (kind == "StatefulSet") return &kube::resources::kStatefulSets;
   if (kind == "NetworkPolicy") return &kube::resources::kNetworkPolicies;
+  if (kind == "PodDisruptionBudget") return &kube::resources::kPodDisruptionBudgets;
   if (kind == "Deployment") return &kube::resources::kDeployments;
   if (kind == "Certificate") return &kube::resources::kCertificates;
   return nullptr;

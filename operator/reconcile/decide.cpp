@@ -76,6 +76,12 @@ ConditionState refusedCondition(const std::string& what, const kube::Error& erro
 // --- What a SessionStore may ask
 // ------------------------------------------------------------------
 
+std::optional<std::string> replicasNotServed(const api::SessionStore& store) {
+  if (!managedstore::replicated(store)) return std::nullopt;
+  return "spec.store.managed.replicas: " + std::to_string(store.spec.store.managed.replicas) +
+         " needs the operator's failover, which this reconciler runs without; set replicas to 1";
+}
+
 std::optional<std::string> imageNotAllowed(const api::SessionStore& store,
                                            const imageref::AllowList& allowed) {
   if (store.spec.store.type != api::StoreType::kManaged || allowed.empty()) return std::nullopt;

@@ -71,6 +71,12 @@ ConditionState refusedCondition(const std::string& what, const kube::Error& erro
 // --- What a SessionStore may ask
 // ------------------------------------------------------------------
 
+// Why a managed store with replicas above 1 is refused by a reconciler that has no
+// health::ReplicationControl (ReconcilerOptions::replication): nothing would promote a primary,
+// and the client Service selects only the pod labelled primary, so such a store would never
+// serve. nullopt for a single-pod store.
+std::optional<std::string> replicasNotServed(const api::SessionStore& store);
+
 // Why a managed store's image is refused by the cluster admin's allow-list (the field, the image
 // and the list); nullopt when it is allowed, the list is empty, or the store is External.
 std::optional<std::string> imageNotAllowed(const api::SessionStore& store,

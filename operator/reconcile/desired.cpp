@@ -46,6 +46,7 @@ std::expected<std::vector<Json>, std::string> managedStoreObjects(
   objects.push_back(managedstore::headlessService(store));
   objects.push_back(managedstore::clientService(store));
   objects.push_back(managedstore::statefulSet(atLevel, hash));
+  if (auto budget = managedstore::podDisruptionBudget(store)) objects.push_back(std::move(*budget));
   if (targetPodLabels && !targetPodLabels->empty()) {
     auto policy = managedstore::networkPolicy(store, *targetPodLabels, operatorPeer);
     if (!policy) return std::unexpected(policy.error());

@@ -30,7 +30,8 @@ managedstore::Labels podTemplateLabels(const Json& deployment);
 managedstore::OperatorPeer operatorPeer(const std::string& operatorNamespace);
 
 // The managed store's objects, in the order they are applied: the password Secret, the config
-// ConfigMap, the headless and the client Service, the StatefulSet, and the NetworkPolicy when
+// ConfigMap, the headless and the client Service, the StatefulSet, the PodDisruptionBudget when
+// the store has more than one replica, and the NetworkPolicy when
 // `targetPodLabels` is given and not empty (without the target's labels no policy can admit
 // exactly its pods, so none is written yet). `maxMemoryBytes`: the maxmemory the store has
 // reached (spec.store.managed.memory, decideMemory), rendered into redis.conf and the container's

@@ -1,5 +1,6 @@
 #include "reconcile/reconciler.h"
 
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -11,7 +12,9 @@
 #include "wiring/connection.h"
 #include "wiring/wiring.h"
 #include "kube/config.h"
+#include "clock/time_format.h"
 #include "kube/json_path.h"
+#include "managedstore/failover.h"
 #include "reconcile/matches.h"
 
 namespace sessionstore::reconcile {
@@ -70,6 +73,11 @@ struct Reconciler::Pass {
   // The operator's CA, to be written without its previous CA once the store serves a
   // certificate from it (decideManagedTls's dropPreviousCa).
   std::optional<crypto::KeyAndCertificate> caToDropPreviousOf;
+  // A replicated managed store: the pod labelled primary (when there is one), and the last
+  // failover (status.store.lastFailover, carried from the previous status until a new one).
+  std::optional<std::string> primary;
+  std::optional<Json> lastFailover;
+  bool replicasStale = false;  // a failover action failed or is under way: look again soon
 };
 
 Reconciler::Reconciler(kube::Client& client, kube::Client& live, health::StoreHealth& health,
@@ -120,6 +128,9 @@ Outcome Reconciler::reconcile(const std::string& key) {
   // What the cluster admin does not allow is refused before anything is written.
   if (auto refused = imageNotAllowed(pass.store, options_.allowedImages)) {
     return invalidSpec(pass, *refused);
+  }
+  if (options_.replication == nullptr) {
+    if (auto refused = replicasNotServed(pass.store)) return invalidSpec(pass, *refused);
   }
   return reconcileLive(pass);
 }
@@ -173,6 +184,7 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
       ok = !pass.apiError;
     }
     if (ok && !pass.passwords) ok = stepPasswords(pass, applier);
+    if (ok) ok = stepReplicationPassword(pass, applier);
   }
   // Whatever way the pass ends, what it wrote is told (before the status' own Events).
   struct ReportWrites {
@@ -195,6 +207,7 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
       ok = stepManagedTls(pass, applier);
       if (ok) ok = stepManagedStore(pass, applier);
       if (ok) stepResize(pass, applier);
+      if (ok) stepFailover(pass);
     } else {
       stepExternalStore(pass);
     }
@@ -491,6 +504,188 @@ void Reconciler::stepResize(Pass& pass, const Applier& applier) {
   }
 }
 
+bool Reconciler::stepReplicationPassword(Pass& pass, const Applier& applier) {
+  // A store that has, or is given, replicas: the replication user's password joins the others in
+  // the password Secret (once; kept after).
+  if (!pass.passwords || !managedstore::replicated(pass.store) ||
+      !pass.passwords->replication.empty()) {
+    return true;
+  }
+  auto generated = managedstore::generatePassword(random_);
+  if (!generated) {
+    pass.apiError = kube::Error{.kind = ErrorKind::kInternal,
+                                .message = "cannot generate a password: " + generated.error()};
+    return false;
+  }
+  managedstore::Passwords passwords = *pass.passwords;
+  passwords.replication = std::move(*generated);
+  // A fresh store's Secret was just created, not read: read now, so the key is added to it.
+  Observed secret = pass.gathered.passwordSecret;
+  if (!secret.object) {
+    auto read = readObserved(client_, kube::resources::kSecrets, pass.store.metadata.ns,
+                             managedstore::authSecretName(pass.store));
+    if (!read) {
+      pass.apiError = read.error();
+      return false;
+    }
+    secret = std::move(*read);
+  }
+  auto written = applier.writeSecret(managedstore::authSecret(pass.store, passwords), secret);
+  if (!written) {
+    pass.apiError = written.error();
+    return false;
+  }
+  pass.passwords = std::move(passwords);
+  record(pass, {.kind = Written::Kind::kUpdated,
+                .what = "Secret " + managedstore::authSecretName(pass.store) +
+                        " (replication password added)"});
+  return true;
+}
+
+void Reconciler::stepFailover(Pass& pass) {
+  using Type = managedstore::FailoverAction::Type;
+  if (!managedstore::replicated(pass.store) || options_.replication == nullptr ||
+      !pass.passwords || !pass.endpoints || !pass.endpoints->monitor) {
+    return;
+  }
+  if (const Json* last = at(pass.raw, {"status", "store", "lastFailover"})) {
+    pass.lastFailover = *last;
+  }
+  const std::string& ns = pass.store.metadata.ns;
+  std::string selector;
+  for (const auto& [key, value] : managedstore::selectorLabels(pass.store)) {
+    selector += (selector.empty() ? "" : ",") + key + "=" + value;
+  }
+  auto listed = client_.list(kube::resources::kPods, ns, {.labelSelector = selector});
+  if (!listed) {
+    pass.log.info("cannot list the store's pods, will retry", {{"error", describe(listed.error())}});
+    pass.replicasStale = true;
+    return;
+  }
+  // Each pod as the others reach it (its stable name through the headless Service), and as the
+  // operator reads it there with the monitor's credentials.
+  const wiring::StoreEndpoint& monitor = *pass.endpoints->monitor;
+  std::vector<managedstore::PodObservation> pods;
+  std::map<std::string, wiring::StoreEndpoint> endpoints;
+  for (const Json& object : listed->items) {
+    auto pod = managedstore::observePod(object, managedstore::statefulSetName(pass.store));
+    if (!pod) continue;
+    wiring::StoreEndpoint endpoint = monitor;
+    endpoint.host =
+        pod->name + "." + managedstore::headlessServiceName(pass.store) + "." + ns + ".svc";
+    // The certificate names the client Service: verified against that name.
+    if (endpoint.tls && endpoint.tlsServerName.empty()) endpoint.tlsServerName = monitor.host;
+    std::tie(pod->host, pod->port) =
+        options_.replication->peerAddress(endpoint.host, managedstore::kPort);
+    if (auto info = options_.replication->info(endpoint)) {
+      pod->replication = managedstore::parseReplicationInfo(*info);
+    } else {
+      pass.log.debug("a store pod did not answer", {{"pod", pod->name}, {"error", info.error()}});
+    }
+    endpoints[pod->name] = std::move(endpoint);
+    pods.push_back(std::move(*pod));
+  }
+  const auto decision = managedstore::decideFailover(pods);
+  const auto now = clock_.wallNow();
+  std::optional<PrimaryLoss> loss;
+  bool started = false;
+  {
+    std::lock_guard lock(waitMu_);
+    if (decision.primaryLost && !primaryLosses_.contains(pass.key)) {
+      for (const auto& pod : pods) {
+        if (pod.labelledPrimary) primaryLosses_[pass.key] = {.from = pod.name, .since = now};
+      }
+      if (decision.failedFrom) primaryLosses_[pass.key] = {.from = *decision.failedFrom, .since = now};
+      started = primaryLosses_.contains(pass.key);
+    } else if (!decision.primaryLost && !decision.promotes && decision.primary) {
+      primaryLosses_.erase(pass.key);  // the labelled primary serves again by itself
+    }
+    if (const auto it = primaryLosses_.find(pass.key); it != primaryLosses_.end()) loss = it->second;
+  }
+  if (started) {
+    event(pass, {.type = events::EventType::kWarning,
+                 .reason = "FailoverStarted",
+                 .action = "Failover",
+                 .note = "primary " + loss->from + " is lost (not Ready, or not answering as a " +
+                         "master)" + (decision.promotes ? "" : "; no Ready replica answers yet")});
+    pass.log.warn("primary lost", {{"pod", loss->from}});
+  }
+  if (decision.primaryLost) pass.replicasStale = true;
+  for (const auto& action : decision.actions) {
+    const auto& endpoint = endpoints.at(action.pod);
+    std::string failed;
+    switch (action.type) {
+      case Type::kRemovePrimaryLabel:
+      case Type::kAddPrimaryLabel: {
+        const bool add = action.type == Type::kAddPrimaryLabel;
+        const Json patch = {
+            {"metadata",
+             {{"labels",
+               {{identity::kRoleLabel, add ? Json(identity::kRolePrimary) : Json(nullptr)}}}}}};
+        auto patched =
+            client_.patch(kube::resources::kPods, ns, action.pod, kube::PatchType::kMerge, patch,
+                          {.fieldManager = std::string(identity::kFieldManager)});
+        if (!patched) failed = describe(patched.error());
+        break;
+      }
+      case Type::kPromote:
+        if (auto done = options_.replication->promote(endpoint); !done) failed = done.error();
+        break;
+      case Type::kReplicaOf:
+        if (auto done = options_.replication->replicaOf(endpoint, action.host, action.port);
+            !done) {
+          failed = done.error();
+        }
+        break;
+    }
+    if (!failed.empty()) {
+      // The rest waits for the next pass, which decides again from what it sees then: no step
+      // that depends on this one runs (no pod labelled while another may still be).
+      pass.log.warn("a failover step failed, will retry",
+                    {{"pod", action.pod}, {"error", failed}});
+      event(pass, {.type = events::EventType::kWarning,
+                   .reason = "FailoverStepFailed",
+                   .action = "Failover",
+                   .note = "pod " + action.pod + ": " + failed});
+      pass.replicasStale = true;
+      pass.primary.reset();
+      return;
+    }
+    if (action.type == Type::kReplicaOf) {
+      pass.log.info("replica pointed at the primary",
+                    {{"pod", action.pod}, {"primary", decision.primary.value_or("")}});
+    }
+  }
+  pass.primary = decision.primary;
+  if (!decision.promotes) return;
+  pass.replicasStale = true;  // the next pass soon: the replicas follow, the Service moves
+  const std::string to = *decision.primary;
+  if (loss) {
+    const auto took =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - loss->since).count() +
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wallNow() - now).count();
+    pass.lastFailover = Json{{"from", loss->from},
+                             {"to", to},
+                             {"at", clock::formatTime(clock_.wallNow())},
+                             {"durationMs", took}};
+    event(pass, {.type = events::EventType::kNormal,
+                 .reason = "FailoverCompleted",
+                 .action = "Failover",
+                 .note = "primary moved from " + loss->from + " to " + to + " in " +
+                         std::to_string(took) + " ms"});
+    pass.log.info("failover completed",
+                  {{"from", loss->from}, {"to", to}, {"durationMs", std::to_string(took)}});
+  } else {
+    event(pass, {.type = events::EventType::kNormal,
+                 .reason = "PrimaryElected",
+                 .action = "Failover",
+                 .note = "pod " + to + " is the primary"});
+    pass.log.info("primary elected", {{"pod", to}});
+  }
+  std::lock_guard lock(waitMu_);
+  primaryLosses_.erase(pass.key);
+}
+
 bool Reconciler::stepManagedStore(Pass& pass, const Applier& applier) {
   if (!pass.passwords) return true;  // stepPasswords said why
   std::optional<std::int64_t> level;
@@ -675,6 +870,8 @@ bool Reconciler::stepStatus(Pass& pass, const Applier& applier) {
     observation.memory = pass.memory->status;
     observation.informational.push_back(pass.memory->atCeiling);
   }
+  observation.primary = pass.primary;
+  observation.lastFailover = pass.lastFailover;
 
   const Json previous = pass.raw.contains("status") ? pass.raw["status"] : Json::object();
   auto decision = decideStatus(pass.store, std::move(observation), previous, clock_.wallNow());
@@ -695,10 +892,17 @@ bool Reconciler::stepStatus(Pass& pass, const Applier& applier) {
 
 Outcome Reconciler::stepRequeue(Pass& pass) {
   std::lock_guard lock(waitMu_);
+  // A replicated store's pods are looked at again soon while a failover is under way, and every
+  // few seconds anyway (a primary's loss is also told at once by the health monitor and the pod
+  // watch; this is the backstop, and a store without a primary yet waits for no one else).
+  std::optional<clock::Duration> replicasAgain;
+  if (managedstore::replicated(pass.store) && options_.replication != nullptr) {
+    replicasAgain = pass.replicasStale ? std::chrono::seconds(1) : std::chrono::seconds(5);
+  }
   if (pass.waiting) {
     const int streak = waitStreak_[pass.key]++;
-    return Outcome::requeueAfter(
-        waitInterval(options_.waitInterval, options_.resyncInterval, streak));
+    const auto backoff = waitInterval(options_.waitInterval, options_.resyncInterval, streak);
+    return Outcome::requeueAfter(replicasAgain ? std::min(backoff, *replicasAgain) : backoff);
   }
   waitStreak_.erase(pass.key);
   // Looked at again by the next of: the resync, the server certificate's renewal, the end of
@@ -710,6 +914,7 @@ Outcome Reconciler::stepRequeue(Pass& pass) {
     again = std::min(again, std::max<clock::Duration>(until, std::chrono::seconds(1)));
   }
   if (pass.memory) again = std::min(again, pass.memory->lookAgainIn);
+  if (replicasAgain) again = std::min(again, *replicasAgain);
   return Outcome::requeueAfter(again);
 }
 

@@ -18,6 +18,11 @@
 //   2b. memory    spec.store.managed.memory: used_memory and maxmemory read, maxmemory raised
 //                 live one step (decideMemory) before the store's objects are built at the
 //                 reached level; after them the running pod's memory limit is resized in place
+//   2c. failover  spec.store.managed.replicas above 1: each Redis pod's readiness (the pod watch)
+//                 and INFO replication (on a connection of the operator's), the primary chosen
+//                 or kept by managedstore::decideFailover, and its actions run in order (the
+//                 old primary's label removed before a new one is labelled, REPLICAOF NO ONE,
+//                 REPLICAOF for the others); FailoverStarted, FailoverCompleted, PrimaryElected
 //   3. probe      the store's health from health::StoreHealth (AUTH + PING with the app's
 //                 credentials, INFO with the monitoring ones); forgotten when it has no store
 //   4. wire       only once the store answers: the connection Secret and the Deployment's env,
@@ -48,6 +53,7 @@
 
 #include "clock/clock.h"
 #include "events/recorder.h"
+#include "health/replication_control.h"
 #include "health/store_health.h"
 #include "imageref/image_ref.h"
 #include "kube/client.h"
@@ -80,6 +86,9 @@ struct ReconcilerOptions {
   // (spec.store.managed.memory); null: such a store keeps the level it has reached and is not
   // raised.
   health::MemoryControl* memory = nullptr;
+  // Reads and moves the replication of a managed store with replicas above 1 (failover); null:
+  // such a store is refused (InvalidSpec), as it could never have a primary.
+  health::ReplicationControl* replication = nullptr;
   // Told after each reconcile of a live SessionStore (the autoscaler starts or stops polling it),
   // and when one is gone or finalized ("namespace/name").
   std::function<void(const api::SessionStore&)> observed;
@@ -124,6 +133,8 @@ class Reconciler {
   void stepMemory(Pass& pass);
   bool stepManagedStore(Pass& pass, const Applier& applier);
   void stepResize(Pass& pass, const Applier& applier);
+  bool stepReplicationPassword(Pass& pass, const Applier& applier);
+  void stepFailover(Pass& pass);
   void stepExternalStore(Pass& pass);
   void stepProbe(Pass& pass);
   bool stepWire(Pass& pass, const Applier& applier);
@@ -154,6 +165,13 @@ class Reconciler {
   logging::Logger log_;
   std::mutex waitMu_;
   std::map<std::string, int> waitStreak_;  // GUARDED_BY(waitMu_), by key, while it waits
+  // A replicated store whose labelled primary was seen lost, by key: the pod, and when a pass
+  // first saw it (the start of the failover's duration). Forgotten when a primary is labelled.
+  struct PrimaryLoss {
+    std::string from;
+    clock::SystemTime since;
+  };
+  std::map<std::string, PrimaryLoss> primaryLosses_;  // GUARDED_BY(waitMu_)
 };
 
 }  // namespace sessionstore::reconcile

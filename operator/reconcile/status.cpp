@@ -105,6 +105,8 @@ Json buildStatus(const Observation& observation, const Json& previousStatus,
   if (observation.connectedClients) store["connectedClients"] = *observation.connectedClients;
   if (observation.usedMemoryBytes) store["usedMemoryBytes"] = *observation.usedMemoryBytes;
   if (observation.memory) store["memory"] = *observation.memory;
+  if (observation.primary) store["primary"] = *observation.primary;
+  if (observation.lastFailover) store["lastFailover"] = *observation.lastFailover;
   if (!store.empty()) status["store"] = std::move(store);
   Json target = Json::object();
   if (observation.replicas) target["replicas"] = *observation.replicas;

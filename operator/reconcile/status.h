@@ -39,6 +39,9 @@ struct Observation {
   std::optional<std::int64_t> connectedClients;
   std::optional<std::int64_t> usedMemoryBytes;
   std::optional<Json> memory;  // status.store.memory (spec.store.managed.memory)
+  // status.store.primary and status.store.lastFailover (spec.store.managed.replicas above 1).
+  std::optional<std::string> primary;
+  std::optional<Json> lastFailover;
   // status.target
   std::optional<std::int64_t> replicas;
   std::optional<std::int64_t> workers;

@@ -716,3 +716,53 @@ TEST(MemoryScalingTest, ImpossibleCombinationsNameTheField) {
 
 }  // namespace
 }  // namespace sessionstore::api
+
+namespace sessionstore::api {
+namespace {
+
+Json withManaged(Json managed) {
+  return {{"metadata", {{"name", "web"}}},
+          {"spec", {{"target", {{"deployment", "web"}}}, {"store", {{"managed", managed}}}}}};
+}
+
+TEST(StoreReplicasTest, DefaultIsOneAndLeftOutOfTheEffectiveSpec) {
+  auto parsed = parseSessionStore(withManaged(Json::object()));
+  ASSERT_TRUE(parsed) << parsed.error();
+  EXPECT_EQ(parsed->spec.store.managed.replicas, 1);
+  EXPECT_FALSE(toJson(parsed->spec)["store"]["managed"].contains("replicas"));
+}
+
+TEST(StoreReplicasTest, ThreeRoundTrips) {
+  auto parsed = parseSessionStore(withManaged({{"replicas", 3}}));
+  ASSERT_TRUE(parsed) << parsed.error();
+  EXPECT_EQ(parsed->spec.store.managed.replicas, 3);
+  const Json out = toJson(parsed->spec);
+  EXPECT_EQ(out["store"]["managed"]["replicas"], 3);
+  auto again = parseSessionStore({{"metadata", {{"name", "web"}}}, {"spec", out}});
+  ASSERT_TRUE(again) << again.error();
+  EXPECT_EQ(again->spec, parsed->spec);
+}
+
+TEST(StoreReplicasTest, OutOfRangeWrongTypeAndImpossibleCombinations) {
+  const std::vector<std::pair<Json, std::string>> rows = {
+      {{{"replicas", 0}}, "spec.store.managed.replicas"},
+      {{{"replicas", 6}}, "spec.store.managed.replicas"},
+      {{{"replicas", "3"}}, "spec.store.managed.replicas: must be an integer"},
+      {{{"replicas", 2.5}}, "spec.store.managed.replicas: must be an integer"},
+      {{{"replicas", 2}, {"memory", Json::object()}},
+       "spec.store.managed.memory: not supported with replicas above 1"},
+  };
+  for (const auto& [managed, want] : rows) {
+    auto parsed = parseSessionStore(withManaged(managed));
+    ASSERT_FALSE(parsed) << managed.dump();
+    EXPECT_TRUE(parsed.error().starts_with(want)) << parsed.error();
+  }
+  // Without persistence replicas are possible: a returning pod is made a replica before it is
+  // labelled, so an empty restarted Redis never becomes the source of truth.
+  EXPECT_TRUE(parseSessionStore(
+      withManaged({{"replicas", 3}, {"persistence", {{"enabled", false}}}})));
+  EXPECT_TRUE(parseSessionStore(withManaged({{"replicas", 1}, {"memory", Json::object()}})));
+}
+
+}  // namespace
+}  // namespace sessionstore::api

@@ -185,6 +185,9 @@ TEST_F(MemoryIntegration, TheCrdRefusesImpossibleCombinations) {
       {"      resources: {limits: {memory: 1Gi}}\n      memory: {}\n",
        "resources.limits.memory is not allowed with memory"},
       {"      memory: {targetUtilization: 100}\n", "targetUtilization"},
+      // Replicas (issue 18): 1 to 5, and not yet with memory that follows load.
+      {"      replicas: 6\n", "replicas"},
+      {"      replicas: 2\n      memory: {}\n", "memory is not supported with replicas above 1"},
   };
   for (const auto& [extra, want] : rows) {
     const auto applied = inNs({"apply", "-f", "-"}, managedStoreYaml("bad", "bad", extra));
@@ -203,6 +206,9 @@ TEST_F(MemoryIntegration, TheCrdRefusesImpossibleCombinations) {
   for (const char* field : {"ceiling", "targetUtilization", "windowSeconds"}) {
     EXPECT_NE(explained.out.find(field), std::string::npos) << explained.out;
   }
+  const auto replicas = kubectl({"explain", "sessionstore.spec.store.managed.replicas"});
+  ASSERT_TRUE(replicas.ok()) << replicas.describe();
+  EXPECT_NE(replicas.out.find("sessionstore.io/role=primary"), std::string::npos) << replicas.out;
 }
 
 }  // namespace

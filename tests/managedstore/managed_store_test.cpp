@@ -428,5 +428,122 @@ TEST(NoPasswordLeakTest, OnlyTheSecretHoldsThePasswords) {
   EXPECT_NE(secret.dump().find("QUFFQ0F3UUZCZ2NJ"), std::string::npos);
 }
 
+
+api::SessionStore replicatedStore() {
+  return parse({{"target", {{"deployment", "web"}}}, {"store", {{"managed", {{"replicas", 3}}}}}});
+}
+
+Passwords replicatedPasswords() {
+  Passwords out = passwords();
+  out.replication = "replication-secret-value";
+  return out;
+}
+
+TEST(ReplicasTest, OneReplicaRendersWhatASinglePodStoreAlwaysHad) {
+  // The default is 1, and replicas: 1 written out is the same store.
+  api::SessionStore one =
+      parse({{"target", {{"deployment", "web"}}}, {"store", {{"managed", {{"replicas", 1}}}}}});
+  EXPECT_FALSE(replicated(one));
+  EXPECT_EQ(statefulSet(one, "h"), wantDefaultStatefulSet("h"));
+  EXPECT_EQ(clientService(one), clientService(defaultStore()));
+  EXPECT_EQ(configMap(one, passwords()), configMap(defaultStore(), passwords()));
+  EXPECT_FALSE(podDisruptionBudget(one));
+  EXPECT_EQ(authSecret(one, passwords())["data"].size(), 2u);
+}
+
+TEST(ReplicasTest, StatefulSetStartsEveryPodAsAReplicaOfTheClientService) {
+  Json want = wantDefaultStatefulSet("h");
+  want["spec"]["replicas"] = 3;
+  Json& pod = want["spec"]["template"]["spec"];
+  pod["containers"][0]["command"] = {
+      "sh", "-c",
+      "exec redis-server /etc/redis/redis.conf --replicaof web-redis 6379 --masteruser "
+      "replication --masterauth \"$REPLICATION_PASSWORD\""};
+  pod["containers"][0]["env"].push_back(
+      {{"name", "REPLICATION_PASSWORD"},
+       {"valueFrom",
+        {{"secretKeyRef", {{"name", "web-redis-auth"}, {"key", "replication-password"}}}}}});
+  pod["affinity"] = {
+      {"podAntiAffinity",
+       {{"preferredDuringSchedulingIgnoredDuringExecution",
+         {{{"weight", 100},
+           {"podAffinityTerm",
+            {{"topologyKey", "kubernetes.io/hostname"},
+             {"labelSelector", {{"matchLabels", kSelector}}}}}}}}}}};
+  Json got = statefulSet(replicatedStore(), "h");
+  EXPECT_EQ(got, want) << got.dump(2);
+  // The password is expanded by the shell from the Secret: it is not in the spec.
+  EXPECT_EQ(got.dump().find("replication-secret-value"), std::string::npos);
+}
+
+TEST(ReplicasTest, WithTlsReplicasReplicateOverTls) {
+  api::SessionStore store = parse({{"target", {{"deployment", "web"}}},
+                                   {"store", {{"managed", {{"replicas", 2}, {"tls", {{"enabled", true}}}}}}}});
+  const std::string command =
+      statefulSet(store, "h")["spec"]["template"]["spec"]["containers"][0]["command"][2];
+  EXPECT_TRUE(command.ends_with(" --tls-replication yes")) << command;
+}
+
+TEST(ReplicasTest, ClientServiceSelectsOnlyThePrimary) {
+  Json selector = kSelector;
+  selector["sessionstore.io/role"] = "primary";
+  EXPECT_EQ(clientService(replicatedStore())["spec"]["selector"], selector);
+  // The headless Service keeps every pod (replicas reach each other by name, the operator each).
+  EXPECT_EQ(headlessService(replicatedStore())["spec"]["selector"], kSelector);
+}
+
+TEST(ReplicasTest, PodDisruptionBudgetTakesOnePodAtATime) {
+  auto pdb = podDisruptionBudget(replicatedStore());
+  ASSERT_TRUE(pdb);
+  EXPECT_EQ(*pdb, (Json{{"apiVersion", "policy/v1"},
+                        {"kind", "PodDisruptionBudget"},
+                        {"metadata", wantMetadata("web-redis")},
+                        {"spec", {{"maxUnavailable", 1}, {"selector", {{"matchLabels", kSelector}}}}}}));
+}
+
+TEST(ReplicasTest, AclAddsAReplicationUserWithOnlyReplicationAndLetsTheMonitorMoveThePrimary) {
+  Json config = configMap(replicatedStore(), replicatedPasswords());
+  const std::string acl = config["data"]["users.acl"];
+  const std::string single = configMap(defaultStore(), passwords())["data"]["users.acl"];
+  // The single-pod ACL with +replicaof for the monitor, and the replication user.
+  std::string want = single;
+  want.insert(want.find("\n", want.find("user monitor")), " +replicaof");
+  want += "user replication on #" + crypto::sha256Hex("replication-secret-value") +
+          " resetkeys resetchannels -@all +psync +replconf +ping\n";
+  EXPECT_EQ(acl, want);
+  EXPECT_EQ(config.dump().find("replication-secret-value"), std::string::npos);
+}
+
+TEST(ReplicasTest, TheReplicationPasswordRoundTripsAndIsOptional) {
+  Json secret = authSecret(replicatedStore(), replicatedPasswords());
+  EXPECT_EQ(secret["data"].size(), 3u);
+  auto back = passwordsFromSecret(secret);
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_EQ(*back, replicatedPasswords());
+  auto older = passwordsFromSecret(authSecret(defaultStore(), passwords()));
+  ASSERT_TRUE(older) << older.error();
+  EXPECT_EQ(older->replication, "");
+  secret["data"]["replication-password"] = "%%%";
+  auto bad = passwordsFromSecret(secret);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error(), "secret data.replication-password: not valid base64");
+}
+
+TEST(ReplicasTest, NetworkPolicyAdmitsTheStoresOwnPods) {
+  auto policy = networkPolicy(replicatedStore(), {{"app", "web"}}, kOperator);
+  ASSERT_TRUE(policy) << policy.error();
+  const Json& from = (*policy)["spec"]["ingress"][0]["from"];
+  ASSERT_EQ(from.size(), 3u);
+  EXPECT_EQ(from[2], (Json{{"podSelector", {{"matchLabels", kSelector}}}}));
+  auto single = networkPolicy(defaultStore(), {{"app", "web"}}, kOperator);
+  ASSERT_TRUE(single);
+  EXPECT_EQ((*single)["spec"]["ingress"][0]["from"].size(), 2u);
+}
+
+TEST(ReplicasTest, PodNames) {
+  EXPECT_EQ(podName(replicatedStore(), 0), "web-redis-0");
+  EXPECT_EQ(podDisruptionBudgetName(replicatedStore()), "web-redis");
+}
+
 }  // namespace
 }  // namespace sessionstore::managedstore

@@ -167,6 +167,8 @@ Grants expectedWatchedGrants() {
           {"", "services", {"get", "list", "watch", "create", "patch"}},
           {"apps", "statefulsets", {"get", "list", "watch", "create", "patch", "delete"}},
           {"networking.k8s.io", "networkpolicies", {"get", "list", "watch", "create", "patch"}},
+          // Replicas above 1: the store's PodDisruptionBudget, like the objects above.
+          {"policy", "poddisruptionbudgets", {"get", "list", "watch", "create", "patch"}},
           // The target: informer (list, watch), get, apply (wiring, release on deletion).
           {"apps", "deployments", {"get", "list", "watch", "patch"}},
           // finalize with deletionPolicy Delete: listAll by label, remove.
@@ -175,7 +177,9 @@ Grants expectedWatchedGrants() {
           {"events.k8s.io", "events", {"create", "patch"}},
           // Autoscaling, operator/autoscaling/scaling_controller.cpp.
           {"apps", "deployments/scale", {"patch"}},
-          {"", "pods", {"get", "list"}},
+          // ... and the Redis pods: informer (list, watch, operator/app/main.cpp), the role label
+          // moved on failover (operator/reconcile/reconciler.cpp, stepFailover: patch).
+          {"", "pods", {"get", "list", "watch", "patch"}},
           {"metrics.k8s.io", "pods", {"get", "list"}},
           // Memory that follows load: the Redis pod's limit resized in place
           // (operator/reconcile/apply.cpp, resizeMemoryLimit).

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <fstream>
@@ -671,6 +672,45 @@ TEST(RenderPlan, MemoryThatFollowsLoadIsShownOnTheStoreObjects) {
   // Without memory: none of it.
   const std::string plain = unwrap(mustRender(exampleInput("download-tokens")));
   EXPECT_EQ(plain.find("follows load"), std::string::npos);
+}
+
+// Issue 18, replicas: plan shows the PodDisruptionBudget after the StatefulSet, the client
+// Service selecting the primary only, the StatefulSet of N pods that start as replicas, and the
+// replication user in the ACL and its placeholder password in the Secret.
+TEST(RenderPlan, ReplicasShowThePrimarySelectorAndTheBudget) {
+  PlanInput input = exampleInput("download-tokens");
+  auto storeDocs = parseYaml(input.sessionStore.text);
+  ASSERT_TRUE(storeDocs.has_value());
+  Json store = storeDocs->front();
+  store["spec"]["store"]["managed"]["replicas"] = 3;
+  input.sessionStore.text = store.dump();
+  const std::string plan = mustRender(input);
+  std::map<std::string, Json> byName;
+  std::vector<std::string> order;
+  for (const Json& document : documentsOf(plan)) {
+    order.push_back(document.value("kind", "") + " " + document["metadata"].value("name", ""));
+    byName[order.back()] = document;
+  }
+  const auto statefulSet = std::find(order.begin(), order.end(), "StatefulSet web-redis");
+  ASSERT_NE(statefulSet, order.end()) << plan;
+  ASSERT_NE(statefulSet + 1, order.end());
+  EXPECT_EQ(*(statefulSet + 1), "PodDisruptionBudget web-redis") << plan;
+  EXPECT_EQ(byName["PodDisruptionBudget web-redis"]["spec"]["maxUnavailable"], 1);
+  EXPECT_EQ(byName["Service web-redis"]["spec"]["selector"]["sessionstore.io/role"], "primary");
+  EXPECT_EQ(byName["StatefulSet web-redis"]["spec"]["replicas"], 3);
+  EXPECT_TRUE(byName["Secret web-redis-auth"]["data"].contains("replication-password"));
+  EXPECT_NE(byName["ConfigMap web-redis-config"]["data"]["users.acl"].get<std::string>().find(
+                "user replication on #" + crypto::sha256Hex(kPlaceholderPassword)),
+            std::string::npos);
+  const std::string text = unwrap(plan);
+  EXPECT_NE(text.find("3 Redis pods, each started as a replica of Service web-redis"),
+            std::string::npos)
+      << text;
+  // A single-pod store has none of it.
+  const std::string single = mustRender(exampleInput("download-tokens"));
+  EXPECT_EQ(single.find("PodDisruptionBudget"), std::string::npos);
+  EXPECT_EQ(single.find("sessionstore.io/role"), std::string::npos);
+  EXPECT_EQ(single.find("replication"), std::string::npos);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "identity/identity.h"
 #include "mocks/clock/fake_clock.h"
 #include "mocks/health/fake_memory_control.h"
+#include "mocks/health/fake_replication_control.h"
 #include "mocks/kube/fake_client.h"
 #include "reconcile/fixtures.h"
 
@@ -754,6 +755,160 @@ TEST_F(MemoryReconcilerTest, ARefusedConfigSetRaisesNothingAnywhere) {
   EXPECT_EQ(memoryStatus()["maxMemory"], "64Mi");
   EXPECT_EQ(configMapMaxMemory(stored(kube::resources::kConfigMaps, "web-redis-config")), 64 * kMi)
       << "redis.conf says what Redis has";
+}
+
+}  // namespace
+}  // namespace sessionstore::reconcile
+
+namespace sessionstore::reconcile {
+namespace {
+
+// Issue 18, replicas and failover, through the reconciler's steps: the replication password
+// added to the password Secret, the pods' role label moved by merge patches (the old one removed
+// before the new one is set), REPLICAOF as the monitor user, and the status and its duration on
+// the injected clock.
+class ReplicasReconcilerTest : public ReconcilerTest {
+ protected:
+  void SetUp() override {
+    Json spec = kManagedSpec;
+    spec["store"]["managed"] = {{"replicas", 3}};
+    api_.put(kube::resources::kSessionStores, storeObject(spec));
+    api_.put(kube::resources::kDeployments, deploymentObject());
+    api_.put(kube::resources::kServices, serviceObject());
+    health_.answer = answers();
+    for (int i = 0; i < 3; ++i) {
+      api_.put(kube::resources::kPods,
+               {{"kind", "Pod"},
+                {"metadata",
+                 {{"namespace", "shop"},
+                  {"name", pod(i)},
+                  {"labels",
+                   {{"app.kubernetes.io/name", "redis"},
+                    {"app.kubernetes.io/instance", "web"},
+                    {"app.kubernetes.io/managed-by", "sessionstore-operator"},
+                    {"sessionstore.io/name", "web"}}}}},
+                {"status", {{"conditions", {{{"type", "Ready"}, {"status", "True"}}}}}}});
+      // As the start script starts them: replicas of the client Service, nothing synced yet.
+      redis_.redis[host(i)] = {.master = false, .masterHost = "web-redis", .masterPort = 6379};
+    }
+  }
+  Reconciler makeWithReplication() {
+    return Reconciler(api_, api_, health_, fixedBytes, nullptr, {.replication = &redis_}, clock_);
+  }
+  static std::string pod(int i) { return "web-redis-" + std::to_string(i); }
+  static std::string host(int i) { return pod(i) + ".web-redis-headless.shop.svc"; }
+  bool labelled(int i) {
+    return stored(kube::resources::kPods, pod(i))["metadata"]["labels"].value(
+               "sessionstore.io/role", "") == "primary";
+  }
+  // The pods patched, in order.
+  std::vector<std::string> podPatches() {
+    std::vector<std::string> out;
+    for (const auto& request : api_.requests()) {
+      if (request.resource == "pods" && request.verb == FakeClient::Verb::kPatch) {
+        out.push_back(request.name);
+      }
+    }
+    return out;
+  }
+
+  health::FakeReplicationControl redis_;
+};
+
+TEST_F(ReplicasReconcilerTest, TheFirstPassLabelsPodZeroAndPointsTheOthersAtIt) {
+  Reconciler reconciler = makeWithReplication();
+  reconciler.reconcile("shop/web");
+  EXPECT_EQ(redis_.commands,
+            (std::vector<std::string>{"promote " + host(0), "replicaof " + host(1) + " " +
+                                                                host(0) + ":6379",
+                                      "replicaof " + host(2) + " " + host(0) + ":6379"}));
+  EXPECT_TRUE(labelled(0));
+  EXPECT_FALSE(labelled(1));
+  EXPECT_FALSE(labelled(2));
+  EXPECT_EQ(status()["store"].value("primary", ""), "web-redis-0") << status().dump(1);
+  for (const auto& user : redis_.users) EXPECT_EQ(user, "monitor");
+  // The objects of a replicated store.
+  EXPECT_TRUE(stored(kube::resources::kSecrets, "web-redis-auth")["data"].contains(
+      "replication-password"));
+  EXPECT_NE(stored(kube::resources::kConfigMaps, "web-redis-config")["data"]["users.acl"]
+                .get<std::string>()
+                .find("user replication on #"),
+            std::string::npos);
+  EXPECT_TRUE(exists(kube::resources::kPodDisruptionBudgets, "web-redis"));
+  EXPECT_EQ(stored(kube::resources::kStatefulSets, "web-redis")["spec"]["replicas"], 3);
+
+  // Converged: nothing is moved again.
+  redis_.commands.clear();
+  api_.clearRequests();
+  reconciler.reconcile("shop/web");
+  EXPECT_TRUE(redis_.commands.empty()) << ::testing::PrintToString(redis_.commands);
+  EXPECT_TRUE(podPatches().empty());
+}
+
+TEST_F(ReplicasReconcilerTest, ALostPrimaryIsFencedAndTheReplicaWithMostDataPromoted) {
+  Reconciler reconciler = makeWithReplication();
+  reconciler.reconcile("shop/web");
+  ASSERT_TRUE(labelled(0));
+  redis_.redis[host(0)].up = false;
+  redis_.redis[host(1)].offset = 400;
+  redis_.redis[host(2)].offset = 500;
+  redis_.commands.clear();
+  api_.clearRequests();
+  clock_.advance(std::chrono::seconds(3));
+  const Outcome outcome = reconciler.reconcile("shop/web");
+
+  EXPECT_EQ(podPatches(), (std::vector<std::string>{pod(0), pod(2)}))
+      << "the old primary's label goes before the new one is set";
+  EXPECT_FALSE(labelled(0));
+  EXPECT_FALSE(labelled(1));
+  EXPECT_TRUE(labelled(2));
+  EXPECT_EQ(redis_.commands,
+            (std::vector<std::string>{"promote " + host(2),
+                                      "replicaof " + host(1) + " " + host(2) + ":6379"}));
+  const Json store = status()["store"];
+  EXPECT_EQ(store.value("primary", ""), "web-redis-2");
+  EXPECT_EQ(store["lastFailover"]["from"], "web-redis-0") << store.dump(1);
+  EXPECT_EQ(store["lastFailover"]["to"], "web-redis-2");
+  EXPECT_EQ(store["lastFailover"]["durationMs"], 0) << "seen and done in one pass";
+  EXPECT_LE(outcome.after, std::chrono::seconds(1)) << "looked at again soon after a failover";
+
+  // The old primary comes back as a master with nothing: made a replica, never labelled.
+  redis_.redis[host(0)] = {.up = true, .master = true, .offset = 0};
+  redis_.commands.clear();
+  api_.clearRequests();
+  reconciler.reconcile("shop/web");
+  EXPECT_EQ(redis_.commands,
+            (std::vector<std::string>{"replicaof " + host(0) + " " + host(2) + ":6379"}));
+  EXPECT_TRUE(podPatches().empty());
+  EXPECT_TRUE(labelled(2));
+  EXPECT_EQ(status()["store"]["lastFailover"]["to"], "web-redis-2") << "kept in status";
+}
+
+TEST_F(ReplicasReconcilerTest, APrimaryLostWithNoReplicaToPromoteKeepsItsLabel) {
+  Reconciler reconciler = makeWithReplication();
+  reconciler.reconcile("shop/web");
+  for (int i = 0; i < 3; ++i) redis_.redis[host(i)].up = false;
+  redis_.commands.clear();
+  api_.clearRequests();
+  reconciler.reconcile("shop/web");
+  EXPECT_TRUE(labelled(0));
+  EXPECT_TRUE(podPatches().empty());
+  // Then a replica answers again, 5 s later: the failover's duration counts from the loss.
+  redis_.redis[host(1)].up = true;
+  clock_.advance(std::chrono::seconds(5));
+  reconciler.reconcile("shop/web");
+  EXPECT_TRUE(labelled(1));
+  EXPECT_FALSE(labelled(0));
+  EXPECT_EQ(status()["store"]["lastFailover"]["durationMs"], 5000) << status().dump(1);
+}
+
+TEST_F(ReplicasReconcilerTest, WithoutReplicationControlReplicasAreRefused) {
+  Reconciler reconciler = make();
+  reconciler.reconcile("shop/web");
+  EXPECT_EQ(status()["phase"], "Failed") << status().dump(1);
+  EXPECT_NE(condition("Ready").value("message", "").find("spec.store.managed.replicas"),
+            std::string::npos);
+  EXPECT_FALSE(exists(kube::resources::kStatefulSets, "web-redis"));
 }
 
 }  // namespace
