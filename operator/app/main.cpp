@@ -36,6 +36,7 @@
 #include "events/recorder.h"
 #include "health/health_monitor.h"
 #include "health/memory_control.h"
+#include "health/password_control.h"
 #include "health/store_link.h"
 #include "health/store_prober.h"
 #include "imageref/image_ref.h"
@@ -385,6 +386,8 @@ int run(int argc, char** argv) {
   std::function<void(const std::string&)> wake;  // set once the controller exists, below
   // Memory that follows load: read and raised on connections of its own (monitor user).
   auto memoryControl = ss::health::redisMemoryControl(*addresses, std::chrono::seconds(1));
+  // Password rotation: app passwords added and removed live (monitor user, ACL SETUSER).
+  auto passwordControl = ss::health::redisPasswordControl(*addresses, std::chrono::seconds(1));
   ss::reconcile::Reconciler reconciler(
       cached, **client, storeHealth, ss::crypto::systemRandomBytes(), &recorder,
       {.operatorNamespace =
@@ -393,6 +396,7 @@ int run(int argc, char** argv) {
        .certificateLifetime = std::chrono::seconds(lifetimeSeconds),
        .allowedImages = *allowedImages,
        .memory = memoryControl.get(),
+       .passwords = passwordControl.get(),
        .observed = [&scaling](const ss::api::SessionStore& store) { scaling.observe(store); },
        .gone = [&scaling](const std::string& key) { scaling.forget(key); },
        .waitsFor = [&waiters](

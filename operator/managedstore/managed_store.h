@@ -40,6 +40,9 @@ inline constexpr std::string_view kMonitorUser = "monitor";
 // Keys of the password Secret.
 inline constexpr std::string_view kAppPasswordKey = "app-password";
 inline constexpr std::string_view kMonitorPasswordKey = "monitor-password";
+// During a password rotation only: the app password being replaced, which Redis still accepts
+// until every Ready pod of the app runs with the new one (reconcile/rotation.h).
+inline constexpr std::string_view kPreviousAppPasswordKey = "previous-app-password";
 // Keys of the config ConfigMap, mounted at kConfigDir.
 inline constexpr std::string_view kRedisConfKey = "redis.conf";
 inline constexpr std::string_view kUsersAclKey = "users.acl";
@@ -57,6 +60,8 @@ std::expected<std::string, std::string> generatePassword(const RandomBytes& rand
 struct Passwords {
   std::string app;
   std::string monitor;
+  // Empty except during a rotation: the app password being replaced (Redis accepts both).
+  std::string previousApp;
   bool operator==(const Passwords&) const = default;
 };
 
@@ -65,7 +70,8 @@ struct Passwords {
 std::expected<Passwords, std::string> generatePasswords(const RandomBytes& random);
 
 // The passwords held by a Secret built by authSecret() (as the API server returns it, base64
-// data). Errors name the missing or malformed key, never the value.
+// data); previous-app-password is optional. Errors name the missing or malformed key, never the
+// value.
 std::expected<Passwords, std::string> passwordsFromSecret(const Json& secret);
 
 // Object names.
@@ -99,18 +105,28 @@ std::string renderRedisConf(const api::ManagedStore& managed);
 // the monitor user may also CONFIG SET: the operator has Redis reload a renewed certificate
 // (spec.store.managed.tls.enabled: tls-cert-file, tls-key-file) and raises maxmemory live
 // (spec.store.managed.memory); its password is the operator's alone, never the app's.
+// The monitor user may always ACL SETUSER (and no other ACL subcommand): the operator adds and
+// removes app passwords live during a rotation. Redis cannot limit ACL SETUSER to one user, so
+// this right is as strong as the monitor password is secret; it stays the operator's alone.
+// `previousAppPasswordSha256Hex` (a rotation) gives the app user a second password.
 // REQUIRES: keyPrefix has no glob character or space (api::parseSessionStore checks it).
 std::string renderUsersAcl(std::string_view keyPrefix, std::string_view appPasswordSha256Hex,
-                           std::string_view monitorPasswordSha256Hex, bool maySetConfig = false);
+                           std::string_view monitorPasswordSha256Hex, bool maySetConfig = false,
+                           std::string_view previousAppPasswordSha256Hex = {});
 
-// The Secret <name>-redis-auth: type Opaque, app-password and monitor-password as base64 data
-// (as the API server returns them, so desired and observed compare).
+// The Secret <name>-redis-auth: type Opaque, app-password and monitor-password (and during a
+// rotation previous-app-password) as base64 data (as the API server returns them, so desired
+// and observed compare).
 Json authSecret(const api::SessionStore& store, const Passwords& passwords);
 
 // The ConfigMap <name>-redis-config: redis.conf and users.acl (hashes of `passwords` only).
 Json configMap(const api::SessionStore& store, const Passwords& passwords);
 
-// SHA-256 hex of a ConfigMap's data, for identity::kConfigHashAnnotation.
+// SHA-256 hex of a ConfigMap's data, for identity::kConfigHashAnnotation, with the password
+// hashes of users.acl left out: passwords change live (ACL SETUSER during a rotation), so a new
+// password is no reason to restart Redis; any other change of redis.conf or of the ACL rules is.
+// (A Redis that restarts for another reason reads the ConfigMap's users.acl, which has every
+// password Redis accepts at that moment.)
 std::string configHash(const Json& configMap);
 
 // The StatefulSet <name>-redis (see the .cpp for every field); `configHash` goes to the

@@ -1,11 +1,14 @@
 #include "reconcile/reconciler.h"
 
+#include <expected>
 #include <utility>
 #include <vector>
 
 #include "api/conditions.h"
 #include "api/session_store.h"
+#include "clock/time_format.h"
 #include "crypto/certificates.h"
+#include "crypto/crypto.h"
 #include "kube/config.h"
 #include "kube/json_path.h"
 #include "reconcile/matches.h"
@@ -40,6 +43,9 @@ struct Reconciler::Pass {
   std::vector<std::string> updated;
 
   std::optional<managedstore::Passwords> passwords;
+  bool passwordsNew = false;  // generated this pass (a new store, or a Secret not recoverable)
+  // status.store.passwordRotation as this pass leaves it (nullopt: none was ever asked for).
+  std::optional<RotationRecord> rotation;
   std::optional<MemoryDecision> memory;  // spec.store.managed.memory, once the passwords are known
   std::optional<Json> statefulSet;
   std::optional<StoreEndpoints> endpoints;  // the store's objects or URL are in place
@@ -148,6 +154,7 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
       auto created = freshPasswords.get();
       if (created) {
         pass.passwords = std::move(generated);
+        pass.passwordsNew = true;
         record(pass,
                {.kind = Written::Kind::kCreated,
                 .what = "Secret " + managedstore::authSecretName(pass.store) + " (new passwords)"});
@@ -186,7 +193,9 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
     if (managed) {
       stepMemory(pass);
       ok = stepManagedTls(pass, applier);
+      if (ok) stepRotation(pass);
       if (ok) ok = stepManagedStore(pass, applier);
+      if (ok) stepRotationLive(pass);
       if (ok) stepResize(pass, applier);
     } else {
       stepExternalStore(pass);
@@ -252,18 +261,210 @@ bool Reconciler::stepPasswords(Pass& pass, const Applier& applier) {
     pass.passwords = std::move(decision.passwords);
     return true;
   }
-  // The Secret does not exist: new passwords. AlreadyExists: another writer (an earlier run of
-  // this key) won; it is read next time.
+  // The Secret does not exist. Of a store that exists already (its ConfigMap is there) it was
+  // deleted: what Redis and the app still use is recovered (rotation.h), so that no client is
+  // left failing AUTH; only what cannot be recovered is new. AlreadyExists: another writer (an
+  // earlier run of this key) won; it is read next time.
+  RecoveredPasswords recovered;
+  if (!pass.fresh) {
+    std::optional<std::string> knownMonitor;
+    if (auto monitor = health_.monitorEndpoint(pass.key)) knownMonitor = monitor->password;
+    recovered = recoverPasswords(
+        pass.gathered.ownedObject("Secret " + api::secretName(pass.store)).object, knownMonitor,
+        pass.gathered.ownedObject("ConfigMap " + managedstore::configMapName(pass.store)).object);
+  }
   managedstore::Passwords generated;
-  auto created = createPasswords(applier, generated);
+  kube::Result<Json> created;
+  if (recovered.app || recovered.monitor) {
+    auto fresh = managedstore::generatePasswords(random_);
+    if (!fresh) {
+      pass.apiError = kube::Error{.kind = ErrorKind::kInternal,
+                                  .message = "cannot generate passwords: " + fresh.error()};
+      return false;
+    }
+    generated = {.app = recovered.app.value_or(fresh->app),
+                 .monitor = recovered.monitor.value_or(fresh->monitor)};
+    created = applier.createPasswordSecret(generated);
+  } else {
+    created = createPasswords(applier, generated);
+  }
   if (!created) {
     pass.apiError = created.error();
     return false;
   }
   pass.passwords = std::move(generated);
+  pass.passwordsNew = !recovered.app;
+  if (recovered.app || recovered.monitor) {
+    const std::string kept = recovered.app && recovered.monitor ? "app and monitor passwords"
+                             : recovered.app                    ? "app password"
+                                                                : "monitor password";
+    const std::string made = recovered.app && recovered.monitor ? ""
+                             : recovered.app ? "; the monitor password is new (Redis learns it at "
+                                               "its next start)"
+                                             : "; the app password is new (the app rolls to it)";
+    pass.log.warn("password Secret recovered", {{"kept", kept}});
+    event(pass,
+          {.type = events::EventType::kWarning,
+           .reason = "PasswordsRecovered",
+           .action = "Recover",
+           .note = "Secret " + managedstore::authSecretName(pass.store) +
+                   " was missing: made again with the " + kept + " Redis still accepts" + made});
+    record(pass, {.kind = Written::Kind::kCreated,
+                  .what = "Secret " + managedstore::authSecretName(pass.store) + " (recovered)"});
+    return true;
+  }
   record(pass, {.kind = Written::Kind::kCreated,
                 .what = "Secret " + managedstore::authSecretName(pass.store) + " (new passwords)"});
   return true;
+}
+
+std::optional<wiring::StoreEndpoint> Reconciler::monitorOf(const Pass& pass) const {
+  if (!pass.passwords) return std::nullopt;
+  StoreEndpoints endpoints = managedEndpoints(pass.store, *pass.passwords);
+  if (pass.store.spec.store.managed.tls.enabled) {
+    if (pass.tlsCaPem.empty()) return std::nullopt;
+    useManagedTls(endpoints, pass.tlsCaPem, pass.tlsCertificateSha256);
+  }
+  return endpoints.monitor;
+}
+
+void Reconciler::stepRotation(Pass& pass) {
+  if (!pass.passwords) return;
+  const Json previousStatus = pass.raw.contains("status") ? pass.raw["status"] : Json::object();
+  const RotationRecord previous = rotationRecord(previousStatus);
+  std::optional<std::string> requested;
+  if (const Json* value = at(pass.raw, {"metadata", "annotations",
+                                        std::string(identity::kRotatePasswordAnnotation).c_str()});
+      value != nullptr && value->is_string()) {
+    requested = value->get<std::string>();
+  }
+  if (!previous.requested.empty() || !previous.phase.empty()) pass.rotation = previous;
+  const std::string now = clock::formatTime(clock_.wallNow());
+  const auto failed = [&](const std::string& note) {
+    pass.log.warn("password rotation held up", {{"error", note}});
+    event(pass, {.type = events::EventType::kWarning,
+                 .reason = "RotationFailed",
+                 .action = "RotatePassword",
+                 .note = note});
+    pass.waiting = true;
+  };
+  switch (decideRotationStep(requested, previous, *pass.passwords, pass.passwordsNew)) {
+    case RotationStep::kNone:
+      return;
+    case RotationStep::kRecord:
+      pass.rotation = RotationRecord{.requested = *requested,
+                                     .phase = std::string(kRotationCompleted),
+                                     .completedAt = now,
+                                     .message = "the passwords were new: nothing to rotate"};
+      return;
+    case RotationStep::kStart: {
+      if (options_.passwords == nullptr) {
+        failed("this operator cannot change a store's passwords live; the rotation waits");
+        return;
+      }
+      auto fresh = managedstore::generatePassword(random_);
+      if (!fresh) {
+        failed("cannot generate the new app password: " + fresh.error());
+        return;
+      }
+      pass.passwords->previousApp = std::move(pass.passwords->app);
+      pass.passwords->app = std::move(*fresh);
+      pass.rotation = RotationRecord{.requested = *requested,
+                                     .phase = std::string(kRotationStarted),
+                                     .startedAt = now,
+                                     .message = "a new app password is being added to Redis"};
+      pass.log.info("password rotation started", {});
+      event(pass, {.type = events::EventType::kNormal,
+                   .reason = "RotationStarted",
+                   .action = "RotatePassword",
+                   .note = "a new app password: Redis accepts it beside the old one, the app "
+                           "rolls to it, and the old one is removed once no pod uses it"});
+      return;
+    }
+    case RotationStep::kContinue:
+      break;
+  }
+  // Under way. The record may have been lost (a status write that failed): made whole again.
+  RotationRecord record = previous;
+  if (record.phase != kRotationStarted && record.phase != kRotationRollingOut) {
+    record = {.requested = requested.value_or(previous.requested),
+              .phase = std::string(kRotationStarted),
+              .startedAt = now};
+  }
+  pass.rotation = record;
+  pass.waiting = true;                              // the app's rollout is looked at again soon
+  if (record.phase != kRotationRollingOut) return;  // stepRotationLive adds the new password
+  std::vector<Json> pods;
+  if (pass.gathered.deployment) {
+    const std::string selector = podSelector(*pass.gathered.deployment);
+    if (!selector.empty()) {
+      auto listed =
+          live_.list(kube::resources::kPods, pass.store.metadata.ns, {.labelSelector = selector});
+      if (!listed) {
+        pass.rotation->message = "cannot list the app's pods: " + describe(listed.error());
+        return;
+      }
+      pods = std::move(listed->items);
+    }
+  }
+  const RolloutCheck check =
+      checkAppRolledOut(pass.gathered.ownedObject("Secret " + api::secretName(pass.store)).object,
+                        pass.passwords->app, pass.gathered.deployment, pods);
+  if (!check.done) {
+    pass.rotation->message = "waiting for " + check.waitingFor;
+    return;
+  }
+  const auto monitor = monitorOf(pass);
+  if (options_.passwords == nullptr || !monitor) {
+    failed("the old app password cannot be removed: no live password control");
+    return;
+  }
+  auto removed = options_.passwords->removePassword(*monitor, managedstore::kAppUser,
+                                                    crypto::sha256Hex(pass.passwords->previousApp));
+  if (!removed) {
+    pass.rotation->message = "the app runs with the new password; removing the old one failed";
+    failed("cannot remove the old app password from Redis, will try again: " + removed.error());
+    return;
+  }
+  // Redis refuses the old password now; the Secret and users.acl drop it (stepManagedStore).
+  pass.passwords->previousApp.clear();
+  pass.rotation->phase = std::string(kRotationCompleted);
+  pass.rotation->completedAt = now;
+  pass.rotation->message.clear();
+  pass.log.info("password rotation completed", {});
+  event(pass, {.type = events::EventType::kNormal,
+               .reason = "RotationCompleted",
+               .action = "RotatePassword",
+               .note = "every pod of the app runs with the new app password; Redis refuses the "
+                       "old one"});
+}
+
+void Reconciler::stepRotationLive(Pass& pass) {
+  if (!pass.passwords || pass.passwords->previousApp.empty() || !pass.rotation) return;
+  // Redis accepts the new password before the app is given it. Repeated on every pass of the
+  // rotation (adding a password Redis has is no change).
+  std::expected<void, std::string> added =
+      std::unexpected(std::string("this operator cannot change a store's passwords live"));
+  if (const auto monitor = monitorOf(pass); options_.passwords != nullptr && monitor) {
+    added = options_.passwords->addPassword(*monitor, managedstore::kAppUser,
+                                            crypto::sha256Hex(pass.passwords->app));
+  }
+  if (added) {
+    if (pass.rotation->phase == kRotationStarted) {
+      pass.rotation->phase = std::string(kRotationRollingOut);
+      pass.rotation->message = "Redis accepts both passwords; the app rolls to the new one";
+    }
+  } else if (pass.rotation->phase != kRotationRollingOut) {
+    // Not accepted yet: the app keeps the old password (Redis still accepts it).
+    pass.rotation->message = "waiting for Redis to accept the new password";
+    if (pass.endpoints) pass.endpoints->app.password = pass.passwords->previousApp;
+    pass.log.warn("password rotation held up", {{"error", added.error()}});
+    event(pass,
+          {.type = events::EventType::kWarning,
+           .reason = "RotationFailed",
+           .action = "RotatePassword",
+           .note = "cannot add the new app password to Redis, will try again: " + added.error()});
+  }
 }
 
 void Reconciler::stepTarget(Pass& pass) {
@@ -604,6 +805,7 @@ bool Reconciler::stepStatus(Pass& pass, const Applier& applier) {
   }
   observation.workers = pass.workers;
   observation.poolSize = pass.poolSize;
+  if (pass.rotation) observation.passwordRotation = rotationStatus(*pass.rotation);
   if (pass.memory) {
     observation.memory = pass.memory->status;
     observation.informational.push_back(pass.memory->atCeiling);

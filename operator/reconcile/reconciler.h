@@ -48,6 +48,7 @@
 
 #include "clock/clock.h"
 #include "events/recorder.h"
+#include "health/password_control.h"
 #include "health/store_health.h"
 #include "imageref/image_ref.h"
 #include "kube/client.h"
@@ -59,6 +60,7 @@
 #include "reconcile/decide.h"
 #include "reconcile/desired.h"
 #include "reconcile/gather.h"
+#include "reconcile/rotation.h"
 #include "workqueue/runner.h"
 
 namespace sessionstore::reconcile {
@@ -80,6 +82,9 @@ struct ReconcilerOptions {
   // (spec.store.managed.memory); null: such a store keeps the level it has reached and is not
   // raised.
   health::MemoryControl* memory = nullptr;
+  // Adds and removes app passwords live in a managed store (password rotation,
+  // reconcile/rotation.h); null: a rotation asked for waits, with an Event that says why.
+  health::PasswordControl* passwords = nullptr;
   // Told after each reconcile of a live SessionStore (the autoscaler starts or stops polling it),
   // and when one is gone or finalized ("namespace/name").
   std::function<void(const api::SessionStore&)> observed;
@@ -120,7 +125,9 @@ class Reconciler {
   void stepTarget(Pass& pass);
   bool stepManagedTls(Pass& pass, const Applier& applier);
   void stepMemory(Pass& pass);
+  void stepRotation(Pass& pass);
   bool stepManagedStore(Pass& pass, const Applier& applier);
+  void stepRotationLive(Pass& pass);
   void stepResize(Pass& pass, const Applier& applier);
   void stepExternalStore(Pass& pass);
   void stepProbe(Pass& pass);
@@ -133,6 +140,8 @@ class Reconciler {
 
   // New passwords in a new password Secret (the only place passwords are generated).
   kube::Result<Json> createPasswords(const Applier& applier, managedstore::Passwords& out) const;
+  // The store's monitoring endpoint as the operator reaches it (TLS included once known).
+  std::optional<wiring::StoreEndpoint> monitorOf(const Pass& pass) const;
   // Takes what a write did into the pass: the created and updated names, a problem for StoreReady
   // (the first wins), an API error (the first wins). True when it went through.
   bool record(Pass& pass, const Written& written);

@@ -105,6 +105,7 @@ Json buildStatus(const Observation& observation, const Json& previousStatus,
   if (observation.connectedClients) store["connectedClients"] = *observation.connectedClients;
   if (observation.usedMemoryBytes) store["usedMemoryBytes"] = *observation.usedMemoryBytes;
   if (observation.memory) store["memory"] = *observation.memory;
+  if (observation.passwordRotation) store["passwordRotation"] = *observation.passwordRotation;
   if (!store.empty()) status["store"] = std::move(store);
   Json target = Json::object();
   if (observation.replicas) target["replicas"] = *observation.replicas;

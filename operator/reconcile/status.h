@@ -39,6 +39,7 @@ struct Observation {
   std::optional<std::int64_t> connectedClients;
   std::optional<std::int64_t> usedMemoryBytes;
   std::optional<Json> memory;  // status.store.memory (spec.store.managed.memory)
+  std::optional<Json> passwordRotation;  // status.store.passwordRotation (reconcile/rotation.h)
   // status.target
   std::optional<std::int64_t> replicas;
   std::optional<std::int64_t> workers;
