@@ -1,5 +1,5 @@
 // The managed store's app passwords as the operator changes them live (password rotation, issue
-// 18): ACL SETUSER app #<sha256> adds a password, ACL SETUSER app <#<sha256> removes one, with the
+// 18): ACL SETUSER app #<sha256> adds a password, ACL SETUSER app !<sha256> removes one, with the
 // monitoring credentials (the ACL lets the monitor user ACL SETUSER and no other ACL subcommand;
 // managedstore::renderUsersAcl). Only SHA-256 hashes cross this interface, never a password.
 // One connection per call, opened for the purpose and closed after: a rotation makes a handful.

@@ -193,7 +193,7 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
     if (managed) {
       stepMemory(pass);
       ok = stepManagedTls(pass, applier);
-      if (ok) stepRotation(pass);
+      if (ok) ok = stepRotation(pass, applier);
       if (ok) ok = stepManagedStore(pass, applier);
       if (ok) stepRotationLive(pass);
       if (ok) stepResize(pass, applier);
@@ -328,8 +328,27 @@ std::optional<wiring::StoreEndpoint> Reconciler::monitorOf(const Pass& pass) con
   return endpoints.monitor;
 }
 
-void Reconciler::stepRotation(Pass& pass) {
-  if (!pass.passwords) return;
+bool Reconciler::writeAuthSecret(Pass& pass, const Applier& applier) {
+  Json desired = managedstore::authSecret(pass.store, *pass.passwords);
+  // A merge patch: a key left out stays, so the previous password is removed by a null.
+  if (pass.passwords->previousApp.empty()) {
+    desired["data"][std::string(managedstore::kPreviousAppPasswordKey)] = nullptr;
+  }
+  auto written = applier.writeSecret(desired, pass.gathered.passwordSecret);
+  if (!written) {
+    pass.apiError = written.error();
+    return false;
+  }
+  pass.gathered.passwordSecret = Observed::found(std::move(*written));
+  record(pass, {.kind = Written::Kind::kUpdated,
+                .what = "Secret " + managedstore::authSecretName(pass.store) +
+                        (pass.passwords->previousApp.empty() ? " (old app password removed)"
+                                                             : " (new app password)")});
+  return true;
+}
+
+bool Reconciler::stepRotation(Pass& pass, const Applier& applier) {
+  if (!pass.passwords) return true;
   const Json previousStatus = pass.raw.contains("status") ? pass.raw["status"] : Json::object();
   const RotationRecord previous = rotationRecord(previousStatus);
   std::optional<std::string> requested;
@@ -350,25 +369,28 @@ void Reconciler::stepRotation(Pass& pass) {
   };
   switch (decideRotationStep(requested, previous, *pass.passwords, pass.passwordsNew)) {
     case RotationStep::kNone:
-      return;
+      return true;
     case RotationStep::kRecord:
       pass.rotation = RotationRecord{.requested = *requested,
                                      .phase = std::string(kRotationCompleted),
                                      .completedAt = now,
                                      .message = "the passwords were new: nothing to rotate"};
-      return;
+      return true;
     case RotationStep::kStart: {
       if (options_.passwords == nullptr) {
         failed("this operator cannot change a store's passwords live; the rotation waits");
-        return;
+        return true;
       }
       auto fresh = managedstore::generatePassword(random_);
       if (!fresh) {
         failed("cannot generate the new app password: " + fresh.error());
-        return;
+        return true;
       }
       pass.passwords->previousApp = std::move(pass.passwords->app);
       pass.passwords->app = std::move(*fresh);
+      // Kept first: no password is ever in Redis or in the app that the Secret does not hold. On
+      // the version read (a newer one, another pass's, is a conflict: retried).
+      if (!writeAuthSecret(pass, applier)) return false;
       pass.rotation = RotationRecord{.requested = *requested,
                                      .phase = std::string(kRotationStarted),
                                      .startedAt = now,
@@ -379,7 +401,7 @@ void Reconciler::stepRotation(Pass& pass) {
                    .action = "RotatePassword",
                    .note = "a new app password: Redis accepts it beside the old one, the app "
                            "rolls to it, and the old one is removed once no pod uses it"});
-      return;
+      return true;
     }
     case RotationStep::kContinue:
       break;
@@ -392,8 +414,8 @@ void Reconciler::stepRotation(Pass& pass) {
               .startedAt = now};
   }
   pass.rotation = record;
-  pass.waiting = true;                              // the app's rollout is looked at again soon
-  if (record.phase != kRotationRollingOut) return;  // stepRotationLive adds the new password
+  pass.waiting = true;  // the app's rollout is looked at again soon
+  if (record.phase != kRotationRollingOut) return true;  // stepRotationLive adds the new password
   std::vector<Json> pods;
   if (pass.gathered.deployment) {
     const std::string selector = podSelector(*pass.gathered.deployment);
@@ -402,7 +424,7 @@ void Reconciler::stepRotation(Pass& pass) {
           live_.list(kube::resources::kPods, pass.store.metadata.ns, {.labelSelector = selector});
       if (!listed) {
         pass.rotation->message = "cannot list the app's pods: " + describe(listed.error());
-        return;
+        return true;
       }
       pods = std::move(listed->items);
     }
@@ -412,22 +434,23 @@ void Reconciler::stepRotation(Pass& pass) {
                         pass.passwords->app, pass.gathered.deployment, pods);
   if (!check.done) {
     pass.rotation->message = "waiting for " + check.waitingFor;
-    return;
+    return true;
   }
   const auto monitor = monitorOf(pass);
   if (options_.passwords == nullptr || !monitor) {
     failed("the old app password cannot be removed: no live password control");
-    return;
+    return true;
   }
   auto removed = options_.passwords->removePassword(*monitor, managedstore::kAppUser,
                                                     crypto::sha256Hex(pass.passwords->previousApp));
   if (!removed) {
     pass.rotation->message = "the app runs with the new password; removing the old one failed";
     failed("cannot remove the old app password from Redis, will try again: " + removed.error());
-    return;
+    return true;
   }
-  // Redis refuses the old password now; the Secret and users.acl drop it (stepManagedStore).
+  // Redis refuses the old password now; the Secret drops it here, users.acl in stepManagedStore.
   pass.passwords->previousApp.clear();
+  if (!writeAuthSecret(pass, applier)) return false;
   pass.rotation->phase = std::string(kRotationCompleted);
   pass.rotation->completedAt = now;
   pass.rotation->message.clear();
@@ -437,6 +460,7 @@ void Reconciler::stepRotation(Pass& pass) {
                .action = "RotatePassword",
                .note = "every pod of the app runs with the new app password; Redis refuses the "
                        "old one"});
+  return true;
 }
 
 void Reconciler::stepRotationLive(Pass& pass) {

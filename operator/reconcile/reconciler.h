@@ -125,7 +125,7 @@ class Reconciler {
   void stepTarget(Pass& pass);
   bool stepManagedTls(Pass& pass, const Applier& applier);
   void stepMemory(Pass& pass);
-  void stepRotation(Pass& pass);
+  bool stepRotation(Pass& pass, const Applier& applier);
   bool stepManagedStore(Pass& pass, const Applier& applier);
   void stepRotationLive(Pass& pass);
   void stepResize(Pass& pass, const Applier& applier);
@@ -140,6 +140,8 @@ class Reconciler {
 
   // New passwords in a new password Secret (the only place passwords are generated).
   kube::Result<Json> createPasswords(const Applier& applier, managedstore::Passwords& out) const;
+  // Writes pass.passwords to the auth Secret (a rotation's steps); false on an API error.
+  bool writeAuthSecret(Pass& pass, const Applier& applier);
   // The store's monitoring endpoint as the operator reaches it (TLS included once known).
   std::optional<wiring::StoreEndpoint> monitorOf(const Pass& pass) const;
   // Takes what a write did into the pass: the created and updated names, a problem for StoreReady

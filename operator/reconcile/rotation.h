@@ -12,7 +12,7 @@
 //      connection hash changes and its pods roll.
 //   3. Completed: once the app's rollout is complete and every pod of the app that can still run
 //      carries the new connection hash, the old password is removed live (ACL SETUSER app
-//      <#<sha256>), then from the Secret and users.acl. The value handled is recorded.
+//      !<sha256>), then from the Secret and users.acl. The value handled is recorded.
 // A password never appears in what these return except in the Passwords they are given.
 //
 // The same path serves an auth Secret deleted by mistake (recoverPasswords): the operator does
