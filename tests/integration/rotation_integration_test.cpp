@@ -160,6 +160,12 @@ TEST_F(RotationIntegration, NoFailedAuthDuringARotationAndTheOldPasswordIsRefuse
   })) << reasons;
   EXPECT_EQ(reasons.find("RotationFailed"), std::string::npos) << reasons;
   expectNoSecretLeaks();
+  const auto explained = kubectl({"explain", "sessionstore.status.store.passwordRotation"});
+  ASSERT_TRUE(explained.ok()) << explained.describe();
+  for (const char* field : {"requested", "phase", "startedAt", "completedAt", "message",
+                            "sessionstore.io/rotate-password"}) {
+    EXPECT_NE(explained.out.find(field), std::string::npos) << explained.out;
+  }
 }
 
 TEST_F(RotationIntegration, ADeletedAuthSecretComesBackWithThePasswordsRedisAccepts) {
