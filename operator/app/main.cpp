@@ -36,6 +36,7 @@
 #include "events/recorder.h"
 #include "health/health_monitor.h"
 #include "health/memory_control.h"
+#include "health/password_control.h"
 #include "health/store_link.h"
 #include "health/store_prober.h"
 #include "imageref/image_ref.h"
@@ -389,6 +390,8 @@ int run(int argc, char** argv) {
   // user), with a short timeout, as a lost primary must be told from a slow one quickly.
   auto replicationControl =
       ss::health::redisReplicationControl(*addresses, std::chrono::milliseconds(500));
+  // Password rotation: app passwords added and removed live (monitor user, ACL SETUSER).
+  auto passwordControl = ss::health::redisPasswordControl(*addresses, std::chrono::seconds(1));
   ss::reconcile::Reconciler reconciler(
       cached, **client, storeHealth, ss::crypto::systemRandomBytes(), &recorder,
       {.operatorNamespace =
@@ -398,6 +401,7 @@ int run(int argc, char** argv) {
        .allowedImages = *allowedImages,
        .memory = memoryControl.get(),
        .replication = replicationControl.get(),
+       .passwords = passwordControl.get(),
        .observed = [&scaling](const ss::api::SessionStore& store) { scaling.observe(store); },
        .gone = [&scaling](const std::string& key) { scaling.forget(key); },
        .waitsFor = [&waiters](

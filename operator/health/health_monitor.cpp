@@ -179,4 +179,11 @@ clock::Duration HealthMonitor::nextDelay(const Store& store, clock::MonotonicTim
   return options_.unhealthyInterval;
 }
 
+std::optional<wiring::StoreEndpoint> HealthMonitor::monitorEndpoint(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  const auto it = stores_.find(key);
+  if (it == stores_.end()) return std::nullopt;
+  return it->second->monitor;
+}
+
 }  // namespace sessionstore::health

@@ -82,6 +82,7 @@ class HealthMonitor final : public StoreHealth {
   // ends).
   void forget(const std::string& key) override;
 
+  std::optional<wiring::StoreEndpoint> monitorEndpoint(const std::string& key) const override;
   // How many stores are watched.
   std::size_t watching() const;
 

@@ -25,6 +25,13 @@ class StoreHealth {
                             const std::optional<wiring::StoreEndpoint>& monitor) = 0;
   // Stops watching `key` (the SessionStore is gone, or its store is not usable any more).
   virtual void forget(const std::string& key) = 0;
+  // The monitoring endpoint `key` is watched with (its password included), nullopt when it is not
+  // watched: what lets the operator recover a password Secret deleted by mistake
+  // (reconcile/rotation.h). Never to be logged.
+  virtual std::optional<wiring::StoreEndpoint> monitorEndpoint(const std::string& key) const {
+    (void)key;
+    return std::nullopt;
+  }
 };
 
 // A StoreHealth that probes on every check and watches nothing: for `plan`-like one-shot uses

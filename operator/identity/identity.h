@@ -39,6 +39,11 @@ inline constexpr std::string_view kConfigHashAnnotation = "sessionstore.io/confi
 // On the app's pod template: a digest of the connection, so pods roll when it changes.
 inline constexpr std::string_view kConnectionHashAnnotation = "sessionstore.io/connection-hash";
 
+// On the SessionStore, set by the user: a managed store's app password is rotated each time this
+// value changes (any value different from status.store.passwordRotation.requested; a date or a
+// counter reads well). reconcile/rotation.h has the steps.
+inline constexpr std::string_view kRotatePasswordAnnotation = "sessionstore.io/rotate-password";
+
 // Where the operator's own pods run by default, and the label they carry (the store's
 // NetworkPolicy admits them).
 inline constexpr std::string_view kDefaultOperatorNamespace = "sessionstore-system";

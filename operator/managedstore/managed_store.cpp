@@ -1,6 +1,7 @@
 #include "managedstore/managed_store.h"
 
 #include <array>
+#include <cctype>
 #include <climits>
 #include <cstdint>
 #include <optional>
@@ -118,13 +119,18 @@ std::expected<Passwords, std::string> passwordsFromSecret(const Json& secret) {
   if (!app) return std::unexpected(app.error());
   auto monitor = read(kMonitorPasswordKey);
   if (!monitor) return std::unexpected(monitor.error());
-  std::string replication;
-  if (secret.contains("data") && secret["data"].contains(kReplicationPasswordKey)) {
+  Passwords out{.app = *app, .monitor = *monitor};
+  if (secret["data"].contains(kReplicationPasswordKey)) {
     auto value = read(kReplicationPasswordKey);
     if (!value) return std::unexpected(value.error());
-    replication = *value;
+    out.replication = *value;
   }
-  return Passwords{.app = *app, .monitor = *monitor, .replication = std::move(replication)};
+  if (secret["data"].contains(kPreviousAppPasswordKey)) {
+    auto previous = read(kPreviousAppPasswordKey);
+    if (!previous) return std::unexpected(previous.error());
+    out.previousApp = *previous;
+  }
+  return out;
 }
 
 std::string authSecretName(const api::SessionStore& store) {
@@ -209,15 +215,19 @@ std::string renderRedisConf(const api::ManagedStore& managed) {
 
 std::string renderUsersAcl(std::string_view keyPrefix, std::string_view appPasswordSha256Hex,
                            std::string_view monitorPasswordSha256Hex, bool maySetConfig,
-                           bool mayMovePrimary) {
+                           bool mayMovePrimary, std::string_view previousAppPasswordSha256Hex) {
   const std::string prefix(keyPrefix);
+  std::string appPasswords = "#" + std::string(appPasswordSha256Hex);
+  if (!previousAppPasswordSha256Hex.empty()) {
+    appPasswords += " #" + std::string(previousAppPasswordSha256Hex);
+  }
   std::string out;
   out += "user default off resetpass resetkeys resetchannels -@all\n";
-  out += "user " + std::string(kAppUser) + " on #" + std::string(appPasswordSha256Hex) + " ~" +
-         prefix + "* &" + prefix + "* +@all -@admin -@dangerous\n";
+  out += "user " + std::string(kAppUser) + " on " + appPasswords + " ~" + prefix + "* &" + prefix +
+         "* +@all -@admin -@dangerous\n";
   out += "user " + std::string(kMonitorUser) + " on #" + std::string(monitorPasswordSha256Hex) +
          " %R~" + prefix + "* resetchannels -@all +ping +info +client|list +dbsize +scan" +
-         " +config|get" + (maySetConfig ? " +config|set" : "") +
+         " +config|get" + (maySetConfig ? " +config|set" : "") + " +acl|setuser" +
          (mayMovePrimary ? " +replicaof" : "") + "\n";
   return out;
 }
@@ -229,17 +239,20 @@ std::string renderReplicationAcl(std::string_view replicationPasswordSha256Hex) 
 }
 
 Json authSecret(const api::SessionStore& store, const Passwords& passwords) {
-  Json secret = {{"apiVersion", "v1"},
-                 {"kind", "Secret"},
-                 {"metadata", metadata(store, authSecretName(store))},
-                 {"type", "Opaque"},
-                 {"data",
-                  {{kAppPasswordKey, crypto::base64Encode(passwords.app)},
-                   {kMonitorPasswordKey, crypto::base64Encode(passwords.monitor)}}}};
+  Json out = {{"apiVersion", "v1"},
+              {"kind", "Secret"},
+              {"metadata", metadata(store, authSecretName(store))},
+              {"type", "Opaque"},
+              {"data",
+               {{kAppPasswordKey, crypto::base64Encode(passwords.app)},
+                {kMonitorPasswordKey, crypto::base64Encode(passwords.monitor)}}}};
   if (!passwords.replication.empty()) {
-    secret["data"][kReplicationPasswordKey] = crypto::base64Encode(passwords.replication);
+    out["data"][std::string(kReplicationPasswordKey)] = crypto::base64Encode(passwords.replication);
   }
-  return secret;
+  if (!passwords.previousApp.empty()) {
+    out["data"][std::string(kPreviousAppPasswordKey)] = crypto::base64Encode(passwords.previousApp);
+  }
+  return out;
 }
 
 Json configMap(const api::SessionStore& store, const Passwords& passwords) {
@@ -252,7 +265,10 @@ Json configMap(const api::SessionStore& store, const Passwords& passwords) {
                                           crypto::sha256Hex(passwords.monitor),
                                           store.spec.store.managed.tls.enabled ||
                                               store.spec.store.managed.memory.has_value(),
-                                          replicated(store))}}}};
+                                          replicated(store),
+                                          passwords.previousApp.empty()
+                                              ? std::string()
+                                              : crypto::sha256Hex(passwords.previousApp))}}}};
   if (replicated(store)) {
     out["data"][kUsersAclKey] = out["data"][kUsersAclKey].get<std::string>() +
                                 renderReplicationAcl(crypto::sha256Hex(passwords.replication));
@@ -261,7 +277,25 @@ Json configMap(const api::SessionStore& store, const Passwords& passwords) {
 }
 
 std::string configHash(const Json& configMap) {
-  const Json data = configMap.contains("data") ? configMap["data"] : Json::object();
+  Json data = configMap.contains("data") ? configMap["data"] : Json::object();
+  if (data.is_object() && data.contains(kUsersAclKey) && data[kUsersAclKey].is_string()) {
+    // Every " #<hex>" password token out: what is left are the users and their rights.
+    std::string acl = data[kUsersAclKey].get<std::string>();
+    std::string rules;
+    std::size_t at = 0;
+    while (at < acl.size()) {
+      const std::size_t token = acl.find(" #", at);
+      if (token == std::string::npos) {
+        rules.append(acl, at, std::string::npos);
+        break;
+      }
+      rules.append(acl, at, token - at);
+      std::size_t end = token + 2;
+      while (end < acl.size() && std::isxdigit(static_cast<unsigned char>(acl[end]))) ++end;
+      at = end;
+    }
+    data[std::string(kUsersAclKey)] = rules;
+  }
   return crypto::sha256Hex(data.dump());
 }
 

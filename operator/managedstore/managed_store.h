@@ -46,6 +46,9 @@ inline constexpr std::string_view kAppPasswordKey = "app-password";
 inline constexpr std::string_view kMonitorPasswordKey = "monitor-password";
 // Present only when the store has (or had) more than one replica.
 inline constexpr std::string_view kReplicationPasswordKey = "replication-password";
+// During a password rotation only: the app password being replaced, which Redis still accepts
+// until every Ready pod of the app runs with the new one (reconcile/rotation.h).
+inline constexpr std::string_view kPreviousAppPasswordKey = "previous-app-password";
 // Keys of the config ConfigMap, mounted at kConfigDir.
 inline constexpr std::string_view kRedisConfKey = "redis.conf";
 inline constexpr std::string_view kUsersAclKey = "users.acl";
@@ -69,6 +72,8 @@ struct Passwords {
   // "" when the Secret has none (a store that never had more than one replica); the reconciler
   // generates it (generatePassword) before rendering a store with replicas above 1.
   std::string replication;
+  // Empty except during a rotation: the app password being replaced (Redis accepts both).
+  std::string previousApp;
   bool operator==(const Passwords&) const = default;
 };
 
@@ -77,7 +82,8 @@ struct Passwords {
 std::expected<Passwords, std::string> generatePasswords(const RandomBytes& random);
 
 // The passwords held by a Secret built by authSecret() (as the API server returns it, base64
-// data); replication-password is optional. Errors name the missing or malformed key, never the
+// data); replication-password and previous-app-password are optional. Errors name the missing or
+// malformed key, never the
 // value.
 std::expected<Passwords, std::string> passwordsFromSecret(const Json& secret);
 
@@ -120,10 +126,15 @@ std::string renderRedisConf(const api::ManagedStore& managed);
 // (spec.store.managed.memory); its password is the operator's alone, never the app's.
 // With `mayMovePrimary` (a replicated store) the monitor user may also REPLICAOF (host port, and
 // NO ONE): the operator promotes a replica and points the others at the primary.
+// The monitor user may always ACL SETUSER (and no other ACL subcommand): the operator adds and
+// removes app passwords live during a rotation. Redis cannot limit ACL SETUSER to one user, so
+// this right is as strong as the monitor password is secret; it stays the operator's alone.
+// `previousAppPasswordSha256Hex` (a rotation) gives the app user a second password.
 // REQUIRES: keyPrefix has no glob character or space (api::parseSessionStore checks it).
 std::string renderUsersAcl(std::string_view keyPrefix, std::string_view appPasswordSha256Hex,
                            std::string_view monitorPasswordSha256Hex, bool maySetConfig = false,
-                           bool mayMovePrimary = false);
+                           bool mayMovePrimary = false,
+                           std::string_view previousAppPasswordSha256Hex = {});
 
 // The line a replicated store (replicated()) adds to the ACL file: the replication user, with
 // only +psync +replconf +ping (Redis refuses a file naming a user twice, so the monitor's
@@ -131,15 +142,19 @@ std::string renderUsersAcl(std::string_view keyPrefix, std::string_view appPassw
 std::string renderReplicationAcl(std::string_view replicationPasswordSha256Hex);
 
 // The Secret <name>-redis-auth: type Opaque, app-password and monitor-password (and
-// replication-password when set) as base64 data (as the API server returns them, so desired and
-// observed compare).
+// replication-password when set, and during a rotation previous-app-password) as base64 data (as
+// the API server returns them, so desired and observed compare).
 Json authSecret(const api::SessionStore& store, const Passwords& passwords);
 
 // The ConfigMap <name>-redis-config: redis.conf and users.acl (hashes of `passwords` only).
 // REQUIRES: passwords.replication is set when replicated(store).
 Json configMap(const api::SessionStore& store, const Passwords& passwords);
 
-// SHA-256 hex of a ConfigMap's data, for identity::kConfigHashAnnotation.
+// SHA-256 hex of a ConfigMap's data, for identity::kConfigHashAnnotation, with the password
+// hashes of users.acl left out: passwords change live (ACL SETUSER during a rotation), so a new
+// password is no reason to restart Redis; any other change of redis.conf or of the ACL rules is.
+// (A Redis that restarts for another reason reads the ConfigMap's users.acl, which has every
+// password Redis accepts at that moment.)
 std::string configHash(const Json& configMap);
 
 // The StatefulSet <name>-redis (see the .cpp for every field); `configHash` goes to the

@@ -1,21 +1,22 @@
 #include "reconcile/reconciler.h"
 
+#include <expected>
 #include <tuple>
 #include <utility>
 #include <vector>
 
 #include "api/conditions.h"
 #include "api/session_store.h"
+#include "clock/time_format.h"
 #include "crypto/certificates.h"
 #include "crypto/crypto.h"
 #include "identity/identity.h"
-#include "wiring/connection.h"
-#include "wiring/wiring.h"
 #include "kube/config.h"
-#include "clock/time_format.h"
 #include "kube/json_path.h"
 #include "managedstore/failover.h"
 #include "reconcile/matches.h"
+#include "wiring/connection.h"
+#include "wiring/wiring.h"
 
 namespace sessionstore::reconcile {
 namespace {
@@ -47,6 +48,9 @@ struct Reconciler::Pass {
   std::vector<std::string> updated;
 
   std::optional<managedstore::Passwords> passwords;
+  bool passwordsNew = false;  // generated this pass (a new store, or a Secret not recoverable)
+  // status.store.passwordRotation as this pass leaves it (nullopt: none was ever asked for).
+  std::optional<RotationRecord> rotation;
   std::optional<MemoryDecision> memory;  // spec.store.managed.memory, once the passwords are known
   std::optional<Json> statefulSet;
   std::optional<StoreEndpoints> endpoints;  // the store's objects or URL are in place
@@ -166,6 +170,7 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
       auto created = freshPasswords.get();
       if (created) {
         pass.passwords = std::move(generated);
+        pass.passwordsNew = true;
         record(pass,
                {.kind = Written::Kind::kCreated,
                 .what = "Secret " + managedstore::authSecretName(pass.store) + " (new passwords)"});
@@ -205,7 +210,9 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
     if (managed) {
       stepMemory(pass);
       ok = stepManagedTls(pass, applier);
+      if (ok) ok = stepRotation(pass, applier);
       if (ok) ok = stepManagedStore(pass, applier);
+      if (ok) stepRotationLive(pass);
       if (ok) stepResize(pass, applier);
       if (ok) stepFailover(pass);
     } else {
@@ -273,18 +280,264 @@ bool Reconciler::stepPasswords(Pass& pass, const Applier& applier) {
     pass.passwords = std::move(decision.passwords);
     return true;
   }
-  // The Secret does not exist: new passwords. AlreadyExists: another writer (an earlier run of
-  // this key) won; it is read next time.
+  // The Secret does not exist. Of a store that exists already (its ConfigMap is there) it was
+  // deleted: what Redis and the app still use is recovered (rotation.h), so that no client is
+  // left failing AUTH; only what cannot be recovered is new. AlreadyExists: another writer (an
+  // earlier run of this key) won; it is read next time.
+  RecoveredPasswords recovered;
+  if (!pass.fresh) {
+    std::optional<std::string> knownMonitor;
+    if (auto monitor = health_.monitorEndpoint(pass.key)) knownMonitor = monitor->password;
+    recovered = recoverPasswords(
+        pass.gathered.ownedObject("Secret " + api::secretName(pass.store)).object, knownMonitor,
+        pass.gathered.ownedObject("ConfigMap " + managedstore::configMapName(pass.store)).object);
+  }
   managedstore::Passwords generated;
-  auto created = createPasswords(applier, generated);
+  kube::Result<Json> created;
+  if (recovered.app || recovered.monitor) {
+    auto fresh = managedstore::generatePasswords(random_);
+    if (!fresh) {
+      pass.apiError = kube::Error{.kind = ErrorKind::kInternal,
+                                  .message = "cannot generate passwords: " + fresh.error()};
+      return false;
+    }
+    generated = {.app = recovered.app.value_or(fresh->app),
+                 .monitor = recovered.monitor.value_or(fresh->monitor)};
+    created = applier.createPasswordSecret(generated);
+  } else {
+    created = createPasswords(applier, generated);
+  }
   if (!created) {
     pass.apiError = created.error();
     return false;
   }
   pass.passwords = std::move(generated);
+  pass.passwordsNew = !recovered.app;
+  if (recovered.app || recovered.monitor) {
+    const std::string kept = recovered.app && recovered.monitor ? "app and monitor passwords"
+                             : recovered.app                    ? "app password"
+                                                                : "monitor password";
+    const std::string made = recovered.app && recovered.monitor ? ""
+                             : recovered.app ? "; the monitor password is new (Redis learns it at "
+                                               "its next start)"
+                                             : "; the app password is new (the app rolls to it)";
+    pass.log.warn("password Secret recovered", {{"kept", kept}});
+    event(pass,
+          {.type = events::EventType::kWarning,
+           .reason = "PasswordsRecovered",
+           .action = "Recover",
+           .note = "Secret " + managedstore::authSecretName(pass.store) +
+                   " was missing: made again with the " + kept + " Redis still accepts" + made});
+    record(pass, {.kind = Written::Kind::kCreated,
+                  .what = "Secret " + managedstore::authSecretName(pass.store) + " (recovered)"});
+    return true;
+  }
   record(pass, {.kind = Written::Kind::kCreated,
                 .what = "Secret " + managedstore::authSecretName(pass.store) + " (new passwords)"});
   return true;
+}
+
+std::optional<wiring::StoreEndpoint> Reconciler::monitorOf(const Pass& pass) const {
+  if (!pass.passwords) return std::nullopt;
+  StoreEndpoints endpoints = managedEndpoints(pass.store, *pass.passwords);
+  if (pass.store.spec.store.managed.tls.enabled) {
+    if (pass.tlsCaPem.empty()) return std::nullopt;
+    useManagedTls(endpoints, pass.tlsCaPem, pass.tlsCertificateSha256);
+  }
+  return endpoints.monitor;
+}
+
+// Where the app password is changed live: the store's Service, or each Redis pod of a replicated
+// store by its stable name (ACL SETUSER is not replicated: a replica promoted later must know the
+// new password too, and a pod that restarts reads users.acl, which holds it as well).
+std::vector<std::pair<std::string, wiring::StoreEndpoint>> Reconciler::passwordEndpoints(
+    const Pass& pass) const {
+  std::vector<std::pair<std::string, wiring::StoreEndpoint>> out;
+  const auto monitor = monitorOf(pass);
+  if (!monitor) return out;
+  if (!managedstore::replicated(pass.store)) {
+    out.emplace_back(monitor->host, *monitor);
+    return out;
+  }
+  for (int i = 0; i < pass.store.spec.store.managed.replicas; ++i) {
+    wiring::StoreEndpoint endpoint = *monitor;
+    const std::string pod = managedstore::podName(pass.store, i);
+    endpoint.host = pod + "." + managedstore::headlessServiceName(pass.store) + "." +
+                    pass.store.metadata.ns + ".svc";
+    if (endpoint.tls && endpoint.tlsServerName.empty()) endpoint.tlsServerName = monitor->host;
+    out.emplace_back(pod, std::move(endpoint));
+  }
+  return out;
+}
+
+std::expected<void, std::string> Reconciler::changeAppPassword(const Pass& pass, bool add,
+                                                               const std::string& password) const {
+  if (options_.passwords == nullptr) {
+    return std::unexpected(std::string("this operator cannot change a store's passwords live"));
+  }
+  const auto endpoints = passwordEndpoints(pass);
+  if (endpoints.empty()) {
+    return std::unexpected(std::string("the store's monitoring credentials are not known yet"));
+  }
+  const std::string sha = crypto::sha256Hex(password);
+  for (const auto& [where, endpoint] : endpoints) {
+    auto done = add ? options_.passwords->addPassword(endpoint, managedstore::kAppUser, sha)
+                    : options_.passwords->removePassword(endpoint, managedstore::kAppUser, sha);
+    if (!done) return std::unexpected(where + ": " + done.error());
+  }
+  return {};
+}
+
+bool Reconciler::writeAuthSecret(Pass& pass, const Applier& applier) {
+  Json desired = managedstore::authSecret(pass.store, *pass.passwords);
+  // A merge patch: a key left out stays, so the previous password is removed by a null.
+  if (pass.passwords->previousApp.empty()) {
+    desired["data"][std::string(managedstore::kPreviousAppPasswordKey)] = nullptr;
+  }
+  auto written = applier.writeSecret(desired, pass.gathered.passwordSecret);
+  if (!written) {
+    pass.apiError = written.error();
+    return false;
+  }
+  pass.gathered.passwordSecret = Observed::found(std::move(*written));
+  record(pass, {.kind = Written::Kind::kUpdated,
+                .what = "Secret " + managedstore::authSecretName(pass.store) +
+                        (pass.passwords->previousApp.empty() ? " (old app password removed)"
+                                                             : " (new app password)")});
+  return true;
+}
+
+bool Reconciler::stepRotation(Pass& pass, const Applier& applier) {
+  if (!pass.passwords) return true;
+  const Json previousStatus = pass.raw.contains("status") ? pass.raw["status"] : Json::object();
+  const RotationRecord previous = rotationRecord(previousStatus);
+  std::optional<std::string> requested;
+  if (const Json* value = at(pass.raw, {"metadata", "annotations",
+                                        std::string(identity::kRotatePasswordAnnotation).c_str()});
+      value != nullptr && value->is_string()) {
+    requested = value->get<std::string>();
+  }
+  if (!previous.requested.empty() || !previous.phase.empty()) pass.rotation = previous;
+  const std::string now = clock::formatTime(clock_.wallNow());
+  const auto failed = [&](const std::string& note) {
+    pass.log.warn("password rotation held up", {{"error", note}});
+    event(pass, {.type = events::EventType::kWarning,
+                 .reason = "RotationFailed",
+                 .action = "RotatePassword",
+                 .note = note});
+    pass.waiting = true;
+  };
+  switch (decideRotationStep(requested, previous, *pass.passwords, pass.passwordsNew)) {
+    case RotationStep::kNone:
+      return true;
+    case RotationStep::kRecord:
+      pass.rotation = RotationRecord{.requested = *requested,
+                                     .phase = std::string(kRotationCompleted),
+                                     .completedAt = now,
+                                     .message = "the passwords were new: nothing to rotate"};
+      return true;
+    case RotationStep::kStart: {
+      if (options_.passwords == nullptr) {
+        failed("this operator cannot change a store's passwords live; the rotation waits");
+        return true;
+      }
+      auto fresh = managedstore::generatePassword(random_);
+      if (!fresh) {
+        failed("cannot generate the new app password: " + fresh.error());
+        return true;
+      }
+      pass.passwords->previousApp = std::move(pass.passwords->app);
+      pass.passwords->app = std::move(*fresh);
+      // Kept first: no password is ever in Redis or in the app that the Secret does not hold. On
+      // the version read (a newer one, another pass's, is a conflict: retried).
+      if (!writeAuthSecret(pass, applier)) return false;
+      pass.rotation = RotationRecord{.requested = *requested,
+                                     .phase = std::string(kRotationStarted),
+                                     .startedAt = now,
+                                     .message = "a new app password is being added to Redis"};
+      pass.log.info("password rotation started", {});
+      event(pass, {.type = events::EventType::kNormal,
+                   .reason = "RotationStarted",
+                   .action = "RotatePassword",
+                   .note = "a new app password: Redis accepts it beside the old one, the app "
+                           "rolls to it, and the old one is removed once no pod uses it"});
+      return true;
+    }
+    case RotationStep::kContinue:
+      break;
+  }
+  // Under way. The record may have been lost (a status write that failed): made whole again.
+  RotationRecord record = previous;
+  if (record.phase != kRotationStarted && record.phase != kRotationRollingOut) {
+    record = {.requested = requested.value_or(previous.requested),
+              .phase = std::string(kRotationStarted),
+              .startedAt = now};
+  }
+  pass.rotation = record;
+  pass.waiting = true;  // the app's rollout is looked at again soon
+  if (record.phase != kRotationRollingOut) return true;  // stepRotationLive adds the new password
+  std::vector<Json> pods;
+  if (pass.gathered.deployment) {
+    const std::string selector = podSelector(*pass.gathered.deployment);
+    if (!selector.empty()) {
+      auto listed =
+          live_.list(kube::resources::kPods, pass.store.metadata.ns, {.labelSelector = selector});
+      if (!listed) {
+        pass.rotation->message = "cannot list the app's pods: " + describe(listed.error());
+        return true;
+      }
+      pods = std::move(listed->items);
+    }
+  }
+  const RolloutCheck check =
+      checkAppRolledOut(pass.gathered.ownedObject("Secret " + api::secretName(pass.store)).object,
+                        pass.passwords->app, pass.gathered.deployment, pods);
+  if (!check.done) {
+    pass.rotation->message = "waiting for " + check.waitingFor;
+    return true;
+  }
+  auto removed = changeAppPassword(pass, /*add=*/false, pass.passwords->previousApp);
+  if (!removed) {
+    pass.rotation->message = "the app runs with the new password; removing the old one failed";
+    failed("cannot remove the old app password from Redis, will try again: " + removed.error());
+    return true;
+  }
+  // Redis refuses the old password now; the Secret drops it here, users.acl in stepManagedStore.
+  pass.passwords->previousApp.clear();
+  if (!writeAuthSecret(pass, applier)) return false;
+  pass.rotation->phase = std::string(kRotationCompleted);
+  pass.rotation->completedAt = now;
+  pass.rotation->message.clear();
+  pass.log.info("password rotation completed", {});
+  event(pass, {.type = events::EventType::kNormal,
+               .reason = "RotationCompleted",
+               .action = "RotatePassword",
+               .note = "every pod of the app runs with the new app password; Redis refuses the "
+                       "old one"});
+  return true;
+}
+
+void Reconciler::stepRotationLive(Pass& pass) {
+  if (!pass.passwords || pass.passwords->previousApp.empty() || !pass.rotation) return;
+  // Redis accepts the new password before the app is given it. Repeated on every pass of the
+  // rotation (adding a password Redis has is no change).
+  const auto added = changeAppPassword(pass, /*add=*/true, pass.passwords->app);
+  if (added) {
+    if (pass.rotation->phase == kRotationStarted) {
+      pass.rotation->phase = std::string(kRotationRollingOut);
+      pass.rotation->message = "Redis accepts both passwords; the app rolls to the new one";
+    }
+  } else if (pass.rotation->phase != kRotationRollingOut) {
+    // Not accepted yet: the app keeps the old password (Redis still accepts it).
+    pass.rotation->message = "waiting for Redis to accept the new password";
+    if (pass.endpoints) pass.endpoints->app.password = pass.passwords->previousApp;
+    pass.log.warn("password rotation held up", {{"error", added.error()}});
+    event(pass,
+          {.type = events::EventType::kWarning,
+           .reason = "RotationFailed",
+           .action = "RotatePassword",
+           .note = "cannot add the new app password to Redis, will try again: " + added.error()});
+  }
 }
 
 void Reconciler::stepTarget(Pass& pass) {
@@ -866,6 +1119,7 @@ bool Reconciler::stepStatus(Pass& pass, const Applier& applier) {
   }
   observation.workers = pass.workers;
   observation.poolSize = pass.poolSize;
+  if (pass.rotation) observation.passwordRotation = rotationStatus(*pass.rotation);
   if (pass.memory) {
     observation.memory = pass.memory->status;
     observation.informational.push_back(pass.memory->atCeiling);

@@ -41,6 +41,7 @@
 #pragma once
 
 #include <chrono>
+#include <expected>
 #include <functional>
 #include <future>
 #include <map>
@@ -49,11 +50,13 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "clock/clock.h"
 #include "events/recorder.h"
 #include "health/replication_control.h"
+#include "health/password_control.h"
 #include "health/store_health.h"
 #include "imageref/image_ref.h"
 #include "kube/client.h"
@@ -65,6 +68,7 @@
 #include "reconcile/decide.h"
 #include "reconcile/desired.h"
 #include "reconcile/gather.h"
+#include "reconcile/rotation.h"
 #include "workqueue/runner.h"
 
 namespace sessionstore::reconcile {
@@ -89,6 +93,9 @@ struct ReconcilerOptions {
   // Reads and moves the replication of a managed store with replicas above 1 (failover); null:
   // such a store is refused (InvalidSpec), as it could never have a primary.
   health::ReplicationControl* replication = nullptr;
+  // Adds and removes app passwords live in a managed store (password rotation,
+  // reconcile/rotation.h); null: a rotation asked for waits, with an Event that says why.
+  health::PasswordControl* passwords = nullptr;
   // Told after each reconcile of a live SessionStore (the autoscaler starts or stops polling it),
   // and when one is gone or finalized ("namespace/name").
   std::function<void(const api::SessionStore&)> observed;
@@ -127,11 +134,17 @@ class Reconciler {
   workqueue::Outcome reconcileLive(Pass& pass);
   bool stepPasswords(Pass& pass, const Applier& applier);
   void stepTarget(Pass& pass);
+  std::vector<std::pair<std::string, wiring::StoreEndpoint>> passwordEndpoints(
+      const Pass& pass) const;
+  std::expected<void, std::string> changeAppPassword(const Pass& pass, bool add,
+                                                     const std::string& password) const;
   std::optional<std::string> appCaBundle(const Pass& pass) const;
   bool stepDropPreviousCa(Pass& pass, const Applier& applier);
   bool stepManagedTls(Pass& pass, const Applier& applier);
   void stepMemory(Pass& pass);
+  bool stepRotation(Pass& pass, const Applier& applier);
   bool stepManagedStore(Pass& pass, const Applier& applier);
+  void stepRotationLive(Pass& pass);
   void stepResize(Pass& pass, const Applier& applier);
   bool stepReplicationPassword(Pass& pass, const Applier& applier);
   void stepFailover(Pass& pass);
@@ -146,6 +159,10 @@ class Reconciler {
 
   // New passwords in a new password Secret (the only place passwords are generated).
   kube::Result<Json> createPasswords(const Applier& applier, managedstore::Passwords& out) const;
+  // Writes pass.passwords to the auth Secret (a rotation's steps); false on an API error.
+  bool writeAuthSecret(Pass& pass, const Applier& applier);
+  // The store's monitoring endpoint as the operator reaches it (TLS included once known).
+  std::optional<wiring::StoreEndpoint> monitorOf(const Pass& pass) const;
   // Takes what a write did into the pass: the created and updated names, a problem for StoreReady
   // (the first wins), an API error (the first wins). True when it went through.
   bool record(Pass& pass, const Written& written);

@@ -107,6 +107,7 @@ Json buildStatus(const Observation& observation, const Json& previousStatus,
   if (observation.memory) store["memory"] = *observation.memory;
   if (observation.primary) store["primary"] = *observation.primary;
   if (observation.lastFailover) store["lastFailover"] = *observation.lastFailover;
+  if (observation.passwordRotation) store["passwordRotation"] = *observation.passwordRotation;
   if (!store.empty()) status["store"] = std::move(store);
   Json target = Json::object();
   if (observation.replicas) target["replicas"] = *observation.replicas;

@@ -42,6 +42,7 @@ struct Observation {
   // status.store.primary and status.store.lastFailover (spec.store.managed.replicas above 1).
   std::optional<std::string> primary;
   std::optional<Json> lastFailover;
+  std::optional<Json> passwordRotation;  // status.store.passwordRotation (reconcile/rotation.h)
   // status.target
   std::optional<std::int64_t> replicas;
   std::optional<std::int64_t> workers;

@@ -196,7 +196,15 @@ TEST(RenderUsersAclTest, ExactText) {
             "user default off resetpass resetkeys resetchannels -@all\n"
             "user app on #aaaa ~shop:web:* &shop:web:* +@all -@admin -@dangerous\n"
             "user monitor on #bbbb %R~shop:web:* resetchannels -@all +ping +info +client|list "
-            "+dbsize +scan +config|get\n");
+            "+dbsize +scan +config|get +acl|setuser\n");
+}
+
+TEST(RenderUsersAclTest, DuringARotationTheAppUserHasBothPasswords) {
+  EXPECT_EQ(renderUsersAcl("shop:web:", "aaaa", "bbbb", false, false, "cccc"),
+            "user default off resetpass resetkeys resetchannels -@all\n"
+            "user app on #aaaa #cccc ~shop:web:* &shop:web:* +@all -@admin -@dangerous\n"
+            "user monitor on #bbbb %R~shop:web:* resetchannels -@all +ping +info +client|list "
+            "+dbsize +scan +config|get +acl|setuser\n");
 }
 
 TEST(DerivedMemoryLimitTest, IsAQuarterMoreThanMaxMemory) {
@@ -231,7 +239,7 @@ TEST(ConfigMapTest, HoldsConfAndAclWithHashesOnly) {
                   "user monitor on "
                   "#cf0931e168b49e987503caf18af6fe253b6b3d82a81008c3e8e1ee67c7c8dc55 "
                   "%R~shop:web:* resetchannels -@all +ping +info +client|list +dbsize +scan "
-                  "+config|get\n"}}}};
+                  "+config|get +acl|setuser\n"}}}};
   Json got = configMap(defaultStore(), passwords());
   EXPECT_EQ(got, want) << got.dump(2);
 }
@@ -248,6 +256,42 @@ TEST(ConfigHashTest, ChangesWithTheConfig) {
   EXPECT_EQ(configHash(a).size(), 64u);
   EXPECT_EQ(configHash(a), configHash(configMap(defaultStore(), passwords())));
   EXPECT_NE(configHash(a), configHash(b));
+}
+
+TEST(ConfigHashTest, APasswordChangeIsNoReasonToRestartRedis) {
+  // Passwords change live (ACL SETUSER): the pod template's hash stays, so Redis does not roll.
+  Passwords rotating = passwords();
+  rotating.previousApp = rotating.app;
+  rotating.app = "a-new-app-password";
+  Passwords rotated = passwords();
+  rotated.app = "a-new-app-password";
+  const Json before = configMap(defaultStore(), passwords());
+  const Json during = configMap(defaultStore(), rotating);
+  const Json after = configMap(defaultStore(), rotated);
+  ASSERT_NE(before["data"]["users.acl"], during["data"]["users.acl"]);
+  ASSERT_NE(before["data"]["users.acl"], after["data"]["users.acl"]);
+  EXPECT_EQ(configHash(before), configHash(during));
+  EXPECT_EQ(configHash(before), configHash(after));
+  // Any other change of the ACL still does (a key prefix is the app user's rights).
+  Json rules = before;
+  rules["data"]["users.acl"] = renderUsersAcl("other:", kAppSha, kMonitorSha);
+  EXPECT_NE(configHash(before), configHash(rules));
+}
+
+TEST(AuthSecretTest, KeepsThePreviousAppPasswordDuringARotationOnly) {
+  Passwords rotating = passwords();
+  rotating.previousApp = "the-old-app-password";
+  const Json secret = authSecret(defaultStore(), rotating);
+  ASSERT_TRUE(secret["data"].contains("previous-app-password"));
+  auto read = passwordsFromSecret(secret);
+  ASSERT_TRUE(read.has_value()) << read.error();
+  EXPECT_EQ(*read, rotating);
+  EXPECT_FALSE(authSecret(defaultStore(), passwords())["data"].contains("previous-app-password"));
+  Json empty = secret;
+  empty["data"]["previous-app-password"] = "";
+  auto refused = passwordsFromSecret(empty);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error(), "secret data.previous-app-password: empty");
 }
 
 Json wantProbe(int initialDelay, int period, int timeout, int failures) {

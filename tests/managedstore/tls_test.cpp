@@ -53,7 +53,7 @@ TEST(ManagedTlsRenderTest, TheMonitorMayReloadTheCertificateOnlyWithTls) {
   const std::string withTls = configMap(store({{"enabled", true}}), passwords)["data"]["users.acl"];
   const std::string without =
       configMap(store({{"enabled", false}}), passwords)["data"]["users.acl"];
-  EXPECT_NE(withTls.find("+config|get +config|set\n"), std::string::npos) << withTls;
+  EXPECT_NE(withTls.find("+config|get +config|set +acl|setuser\n"), std::string::npos) << withTls;
   EXPECT_EQ(without.find("config|set"), std::string::npos) << without;
 }
 

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "identity/identity.h"
 #include "mocks/clock/fake_clock.h"
 #include "mocks/health/fake_memory_control.h"
+#include "mocks/health/fake_password_control.h"
 #include "mocks/health/fake_replication_control.h"
 #include "mocks/kube/fake_client.h"
 #include "reconcile/fixtures.h"
@@ -163,7 +165,8 @@ TEST_F(ReconcilerTest, AManagedTlsStoreGetsACertificateRenewedFromTheSameCa) {
   EXPECT_EQ(tls["data"]["ca.crt"], ca["data"]["ca.crt"]);
   ASSERT_TRUE(health_.lastApp.has_value());
   EXPECT_TRUE(health_.lastApp->tls);
-  EXPECT_EQ(health_.lastApp->tlsCaPem, *crypto::base64Decode(ca["data"]["ca.crt"].get<std::string>()));
+  EXPECT_EQ(health_.lastApp->tlsCaPem,
+            *crypto::base64Decode(ca["data"]["ca.crt"].get<std::string>()));
   const std::string firstServed = health_.lastMonitor->tlsExpectedCertificateSha256;
   EXPECT_EQ(firstServed.size(), 64u);
 
@@ -909,6 +912,155 @@ TEST_F(ReplicasReconcilerTest, WithoutReplicationControlReplicasAreRefused) {
   EXPECT_NE(condition("Ready").value("message", "").find("spec.store.managed.replicas"),
             std::string::npos);
   EXPECT_FALSE(exists(kube::resources::kStatefulSets, "web-redis"));
+}
+
+// Issue 18, password rotation through the reconciler's steps: the new password in the Secret
+// first, in Redis (the fake) before the app is given it, and the old one removed only once the
+// app's pods all run with the new connection hash.
+class RotationReconcilerTest : public ReconcilerTest {
+ protected:
+  void SetUp() override {
+    ReconcilerTest::SetUp();
+    health_.answer = answers();
+  }
+  // Each password different (fixedBytes would make the new one the old one).
+  Reconciler makeWithPasswords() {
+    auto counting = [n = std::make_shared<unsigned char>(0)](std::span<unsigned char> out) {
+      ++*n;
+      for (auto& byte : out) byte = *n;
+      return true;
+    };
+    return Reconciler(api_, api_, health_, counting, nullptr, {.passwords = &passwords_}, clock_);
+  }
+  std::string secretValue(const std::string& name, const std::string& key) {
+    const Json secret = stored(kube::resources::kSecrets, name);
+    if (!secret.contains("data") || !secret["data"].contains(key) ||
+        !secret["data"][key].is_string()) {
+      return "";
+    }
+    return crypto::base64Decode(secret["data"][key].get<std::string>()).value_or("");
+  }
+  void annotate(const std::string& value) {
+    Json store = stored(kube::resources::kSessionStores, "web");
+    store["metadata"]["annotations"][std::string(identity::kRotatePasswordAnnotation)] = value;
+    api_.put(kube::resources::kSessionStores, store);
+  }
+  Json rotation() { return status()["store"].value("passwordRotation", Json()); }
+  // The Deployment's controller and the kubelet: the rollout done, every pod on the template.
+  void rollOut() {
+    Json deployment = stored(kube::resources::kDeployments, "web");
+    deployment["metadata"]["generation"] = 7;
+    deployment["status"] = {
+        {"observedGeneration", 7}, {"replicas", 2}, {"updatedReplicas", 2}, {"readyReplicas", 2}};
+    api_.put(kube::resources::kDeployments, deployment);
+    for (const char* name : {"web-new-1", "web-new-2"}) {
+      api_.put(
+          kube::resources::kPods,
+          {{"apiVersion", "v1"},
+           {"kind", "Pod"},
+           {"metadata",
+            {{"namespace", "shop"},
+             {"name", name},
+             {"labels", {{"app", "web"}}},
+             {"annotations",
+              {{std::string(identity::kConnectionHashAnnotation), hashOfConnection(deployment)}}}}},
+           {"status", {{"phase", "Running"}}}});
+    }
+  }
+  health::FakePasswordControl passwords_;
+};
+
+TEST_F(RotationReconcilerTest, AddsTheNewPasswordBeforeTheAppAndRemovesTheOldOneAfterTheRollout) {
+  Reconciler reconciler = makeWithPasswords();
+  reconciler.reconcile("shop/web");
+  reconciler.reconcile("shop/web");
+  const std::string old = secretValue("web-redis-auth", "app-password");
+  ASSERT_FALSE(old.empty());
+  ASSERT_EQ(secretValue("web-session-store", "REDIS_PASSWORD"), old);
+
+  annotate("1");
+  reconciler.reconcile("shop/web");
+  const std::string fresh = secretValue("web-redis-auth", "app-password");
+  EXPECT_NE(fresh, old);
+  EXPECT_EQ(secretValue("web-redis-auth", "previous-app-password"), old);
+  EXPECT_EQ(passwords_.accepted["app"], std::set<std::string>{crypto::sha256Hex(fresh)});
+  EXPECT_EQ(passwords_.callers.back(), managedstore::kMonitorUser);
+  EXPECT_EQ(secretValue("web-session-store", "REDIS_PASSWORD"), fresh);
+  const std::string acl =
+      stored(kube::resources::kConfigMaps, "web-redis-config")["data"].value("users.acl", "");
+  EXPECT_NE(acl.find("#" + crypto::sha256Hex(old)), std::string::npos) << acl;
+  EXPECT_NE(acl.find("#" + crypto::sha256Hex(fresh)), std::string::npos) << acl;
+  EXPECT_EQ(rotation()["phase"], "RollingOut") << status().dump(1);
+  EXPECT_EQ(rotation()["requested"], "1");
+
+  // The pods still run with the old connection: nothing is removed.
+  reconciler.reconcile("shop/web");
+  EXPECT_TRUE(passwords_.removed.empty());
+  EXPECT_EQ(rotation()["phase"], "RollingOut");
+
+  rollOut();
+  reconciler.reconcile("shop/web");
+  EXPECT_EQ(passwords_.removed, std::vector<std::string>{crypto::sha256Hex(old)});
+  EXPECT_EQ(rotation()["phase"], "Completed") << status().dump(1);
+  EXPECT_EQ(secretValue("web-redis-auth", "previous-app-password"), "");
+  EXPECT_EQ(secretValue("web-redis-auth", "app-password"), fresh);
+  const std::string after =
+      stored(kube::resources::kConfigMaps, "web-redis-config")["data"].value("users.acl", "");
+  EXPECT_EQ(after.find("#" + crypto::sha256Hex(old)), std::string::npos) << after;
+
+  // The same value again is handled already.
+  reconciler.reconcile("shop/web");
+  EXPECT_EQ(secretValue("web-redis-auth", "app-password"), fresh);
+  EXPECT_EQ(passwords_.removed.size(), 1u);
+}
+
+TEST_F(RotationReconcilerTest, TheAppKeepsTheOldPasswordUntilRedisAcceptsTheNewOne) {
+  Reconciler reconciler = makeWithPasswords();
+  reconciler.reconcile("shop/web");
+  reconciler.reconcile("shop/web");
+  const std::string old = secretValue("web-redis-auth", "app-password");
+  passwords_.refuse = true;
+  annotate("1");
+  reconciler.reconcile("shop/web");
+  EXPECT_EQ(secretValue("web-redis-auth", "previous-app-password"), old);
+  EXPECT_EQ(secretValue("web-session-store", "REDIS_PASSWORD"), old);
+  EXPECT_EQ(rotation()["phase"], "Started") << status().dump(1);
+
+  passwords_.refuse = false;
+  reconciler.reconcile("shop/web");
+  EXPECT_EQ(secretValue("web-session-store", "REDIS_PASSWORD"),
+            secretValue("web-redis-auth", "app-password"));
+  EXPECT_EQ(rotation()["phase"], "RollingOut") << status().dump(1);
+}
+
+}  // namespace
+}  // namespace sessionstore::reconcile
+
+namespace sessionstore::reconcile {
+namespace {
+
+// Rotation in a replicated store: ACL SETUSER is not replicated, so the new password is added to
+// (and the old one removed from) every Redis pod by its stable name, not only the primary: a
+// replica promoted later accepts the app's new password.
+TEST_F(ReplicasReconcilerTest, ARotationChangesThePasswordOnEveryPod) {
+  health::FakePasswordControl passwords;
+  auto counting = [n = std::make_shared<unsigned char>(0)](std::span<unsigned char> out) {
+    ++*n;
+    for (auto& byte : out) byte = *n;
+    return true;
+  };
+  Reconciler reconciler(api_, api_, health_, counting, nullptr,
+                        {.replication = &redis_, .passwords = &passwords}, clock_);
+  reconciler.reconcile("shop/web");
+  reconciler.reconcile("shop/web");
+  Json store = stored(kube::resources::kSessionStores, "web");
+  store["metadata"]["annotations"][std::string(identity::kRotatePasswordAnnotation)] = "1";
+  api_.put(kube::resources::kSessionStores, store);
+  reconciler.reconcile("shop/web");
+  EXPECT_EQ(passwords.hosts, (std::vector<std::string>{host(0), host(1), host(2)}))
+      << "the new password must reach every pod";
+  EXPECT_EQ(status()["store"]["passwordRotation"].value("phase", ""), "RollingOut")
+      << status().dump(1);
 }
 
 }  // namespace
