@@ -1155,7 +1155,8 @@ Outcome Reconciler::stepRequeue(Pass& pass) {
   }
   if (pass.waiting) {
     const int streak = waitStreak_[pass.key]++;
-    const auto backoff = waitInterval(options_.waitInterval, options_.resyncInterval, streak);
+    const auto backoff = waitInterval(options_.waitInterval,
+                                      std::min(options_.waitCap, options_.resyncInterval), streak);
     return Outcome::requeueAfter(replicasAgain ? std::min(backoff, *replicasAgain) : backoff);
   }
   waitStreak_.erase(pass.key);

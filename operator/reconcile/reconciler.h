@@ -78,9 +78,13 @@ struct ReconcilerOptions {
   std::string operatorNamespace{identity::kDefaultOperatorNamespace};
   // A converged SessionStore is looked at again after this (the store is probed again).
   clock::Duration resyncInterval = std::chrono::seconds(30);
-  // While waiting for the store or the target, look again after this, doubled for each look in
-  // a row that still waits, up to resyncInterval.
+  // While waiting for the store, the target or the app's rollout, look again after this,
+  // doubled for each look in a row that still waits, up to waitCap (and never beyond
+  // resyncInterval). The cap is its own: with the rare resync of production (10 h), a cap at the
+  // resync left a store that waited through a few passes (each event of an app's rollout is
+  // one) unlooked-at for hours.
   clock::Duration waitInterval = std::chrono::seconds(3);
+  clock::Duration waitCap = std::chrono::seconds(30);
   // How long the server certificates the operator issues for a managed TLS store are valid
   // (renewed at two thirds of it); the --managed-tls-certificate-lifetime flag.
   std::chrono::seconds certificateLifetime = managedstore::kDefaultCertificateLifetime;

@@ -20,11 +20,13 @@
 //   5. the store's NetworkPolicy: the target's pods reach it, a new pod with the app's label gets
 //      in, a pod without it never does (the last two asserted only where the node enforces
 //      NetworkPolicy: the profile's env says NETWORK_POLICY=enforced);
-//   6. a managed store that serves TLS only: the app verifies it with the CA file it is given.
+//   6. a managed store that serves TLS only: the app verifies it with the CA file it is given;
+//   7. a password rotation under a client loop through the app: no failed AUTH.
 // Tests assert behaviour, never a duration: every wait is for a fact, with a generous bound, and
 // how long it took is printed as information. No secret is ever printed.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -32,6 +34,7 @@
 #include <iomanip>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
@@ -1285,6 +1288,118 @@ print("plain", ping(plain))
   EXPECT_EQ(round.errors, 0) << round.firstError;
   EXPECT_EQ(round.found, 100);
   EXPECT_GE(round.issuers.size(), 2u) << round.describe();
+}
+
+
+// 7. Password rotation (issue 18) on the store of scenario 1, under a client loop through the
+// app's Service: the annotation starts it, Redis accepts the new password beside the old one, the
+// app rolls to it, and the old one is removed once every pod runs with it. No request fails on
+// AUTH in at least 10,000 Redis commands (each POST /tokens is a SET, each GET a GET); other
+// failures (a pod going away during the rollout) are counted and printed. Afterwards the old
+// password is refused and the new one works, from inside an app pod. No password is printed.
+TEST_F(SeedsOnTheNode, APasswordRotatesWithoutAFailedAuth) {
+  ASSERT_TRUE(tokensWired_) << "needs the app and store the first scenario wired";
+  const auto before = get(kTokensNs, "secret", "web-session-store");
+  ASSERT_TRUE(before);
+  const std::string oldPassword =
+      runProcess({"base64", "-d"}, {.input = (*before)["data"].value("REDIS_PASSWORD", "")}).out;
+  ASSERT_FALSE(oldPassword.empty());
+  const std::string ip = clusterIp(kTokensNs, "web");
+  ASSERT_FALSE(ip.empty());
+
+  std::atomic<bool> stop{false};
+  std::atomic<long> commands{0}, authFailures{0}, otherFailures{0};
+  std::mutex noteMutex;
+  std::string firstAuthFailure, firstOtherFailure;
+  const auto note = [&](std::string& where, const std::string& what) {
+    std::lock_guard lock(noteMutex);
+    if (where.empty()) where = what;
+  };
+  const auto count = [&](const std::optional<HttpResponse>& r, const char* what) {
+    if (r && (r->status == 200 || r->status == 201 || r->status == 404)) {
+      ++commands;  // Redis answered the command behind it
+      return r->status != 404;
+    }
+    const std::string text = r ? std::to_string(r->status) + " " + r->body : "no answer";
+    static const std::regex auth("WRONGPASS|NOAUTH|username-password|Authentication",
+                                 std::regex::icase);
+    if (r && std::regex_search(r->body, auth)) {
+      ++authFailures;
+      note(firstAuthFailure, std::string(what) + ": " + text);
+    } else {
+      ++otherFailures;
+      note(firstOtherFailure, std::string(what) + ": " + text);
+    }
+    return false;
+  };
+  std::thread loop([&] {
+    while (!stop) {
+      const auto issued = httpExchange(ip, 80, "POST", "/tokens");
+      if (!count(issued, "POST /tokens")) continue;
+      count(httpExchange(ip, 80, "GET", "/tokens/" + bodyOf(*issued).value("token", "")),
+            "GET /tokens/...");
+    }
+  });
+
+  const auto annotated = inNs(kTokensNs, {"annotate", "--overwrite", "sessionstore", "web",
+                                          "sessionstore.io/rotate-password=node-1"});
+  const auto rotation = [&] {
+    const auto store = get(kTokensNs, "sessionstore", "web");
+    return store ? (*store)["status"].value("store", Json::object())
+                       .value("passwordRotation", Json::object())
+                 : Json::object();
+  };
+  const bool completed = annotated.ok() && waitFor("the rotation Completed", 5min, [&] {
+    return rotation().value("phase", "") == "Completed" &&
+           rotation().value("requested", "") == "node-1";
+  });
+  const bool rolled = completed && waitFor("the app rolled out", 5min, [] {
+    return rolledOut(kTokensNs, "web");
+  });
+  waitFor("at least 10,000 commands through the app", 5min,
+          [&] { return commands.load() >= 10000; });
+  stop = true;
+  loop.join();
+  ASSERT_TRUE(annotated.ok()) << annotated.describe();
+  ASSERT_TRUE(completed) << rotation().dump() << "\n"
+                         << inNs(kTokensNs, {"get", "sessionstore", "web", "-o", "yaml"}).out;
+  EXPECT_TRUE(rolled);
+  std::cout << "[ rotation ] " << commands.load() << " commands through the app, "
+            << authFailures.load() << " failed on AUTH, " << otherFailures.load()
+            << " failed otherwise" << (firstOtherFailure.empty() ? "" : " (first: ")
+            << tail(firstOtherFailure, 300) << (firstOtherFailure.empty() ? "" : ")") << "\n";
+  EXPECT_GE(commands.load(), 10000);
+  EXPECT_EQ(authFailures.load(), 0) << "first: " << firstAuthFailure;
+
+  // The old password is refused, the new one works: from inside an app pod (the passwords go in
+  // by stdin, never on a command line, and only the answers are printed).
+  const Json pods = currentPods(kTokensNs, "web");
+  ASSERT_FALSE(pods.empty());
+  const auto tried = runProcess(
+      {controlPlaneBinary("kubectl"), "--kubeconfig", plane_->kubeconfig(), "-n", kTokensNs,
+       "exec", "-i", pods[0]["metadata"]["name"].get<std::string>(), "-c", "app", "--",
+       "python3", "-c", R"py(
+import os, sys, urllib.parse, redis
+old = sys.stdin.readline().strip()
+url = urllib.parse.urlsplit(os.environ["REDIS_URL"])
+def ping(password):
+    try:
+        client = redis.Redis(host=url.hostname, port=url.port, username=url.username,
+                             password=password, socket_connect_timeout=5, socket_timeout=5)
+        return "PONG" if client.ping() else "no PONG"
+    except Exception as error:
+        # Redis's refusal of the pair is WRONGPASS (redis-py 4 raises it as a ResponseError).
+        refused = "WRONGPASS" in str(error) or "username-password" in str(error)
+        return type(error).__name__ + (" WRONGPASS" if refused else "")
+print("old", ping(old))
+print("new", ping(urllib.parse.unquote(url.password)))
+)py"},
+      {.input = oldPassword + "\n"});
+  ASSERT_TRUE(tried.ok()) << tried.describe();
+  std::cout << "[ rotation ] from " << pods[0]["metadata"]["name"].get<std::string>() << ":\n"
+            << trim(tried.out) << "\n";
+  EXPECT_TRUE(std::regex_search(tried.out, std::regex("old [A-Za-z]+ WRONGPASS"))) << tried.out;
+  EXPECT_NE(tried.out.find("new PONG"), std::string::npos) << tried.out;
 }
 
 }  // namespace

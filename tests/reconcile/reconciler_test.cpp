@@ -125,6 +125,16 @@ TEST_F(ReconcilerTest, WaitingLooksAgainLaterEachTime) {
       << "converged: the resync interval";
 }
 
+TEST_F(ReconcilerTest, WaitingIsCappedAtTheWaitCapNotTheRareResync) {
+  // Production's resync is 10 h: a store waiting through many passes in a row (each event of an
+  // app's rollout is one) is still looked at again within the wait cap.
+  Reconciler reconciler(api_, api_, health_, fixedBytes, nullptr,
+                        {.resyncInterval = std::chrono::hours(10)}, clock_);
+  clock::Duration last{};
+  for (int i = 0; i < 40; ++i) last = reconciler.reconcile("shop/web").after;
+  EXPECT_EQ(last, std::chrono::seconds(30));
+}
+
 TEST_F(ReconcilerTest, OnceTheStoreAnswersTheAppIsWiredAndTheStoreIsReady) {
   Reconciler reconciler = make();
   reconciler.reconcile("shop/web");
