@@ -128,18 +128,21 @@ kube::Result<Json> Applier::writeSecret(const Json& desired, const Observed& obs
   }
   // A merge patch keeps keys it does not name: those the desired Secret no longer has are
   // named with null, which removes them, so the Secret is made whole.
-  Json data = desired["data"];
+  Json data = desired.contains("data") ? desired["data"] : Json::object();
   if (const Json* had = at(*observed.object, {"data"}); had != nullptr && had->is_object()) {
     for (const auto& [key, value] : had->items()) {
       if (!data.contains(key)) data[key] = nullptr;
     }
   }
-  const Json patch = {{"metadata",
-                       {{"resourceVersion", resourceVersionOf(*observed.object)},
-                        {"labels", desired["metadata"]["labels"]},
-                        {"ownerReferences", desired["metadata"]["ownerReferences"]}}},
-                      {"type", desired["type"]},
-                      {"data", std::move(data)}};
+  // Only what the desired Secret has (a const Json's operator[] on a missing key is undefined).
+  Json metadata = {{"resourceVersion", resourceVersionOf(*observed.object)}};
+  if (const Json* desiredMetadata = at(desired, {"metadata"}); desiredMetadata != nullptr) {
+    for (const char* key : {"labels", "ownerReferences"}) {
+      if (desiredMetadata->contains(key)) metadata[key] = (*desiredMetadata)[key];
+    }
+  }
+  Json patch = {{"metadata", std::move(metadata)}, {"data", std::move(data)}};
+  if (desired.contains("type")) patch["type"] = desired["type"];
   return client_.patch(kube::resources::kSecrets, store_.metadata.ns, nameOf(desired),
                        kube::PatchType::kMerge, patch, {.fieldManager = kManager});
 }
