@@ -208,8 +208,10 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
   if (ok) stepTarget(pass);
   if (ok) {
     if (managed) {
-      stepMemory(pass);
       ok = stepManagedTls(pass, applier);
+      // After TLS (a TLS-only store's memory is read over TLS, with the CA it gives), before the
+      // store's objects (its redis.conf has the level the memory step decides).
+      if (ok) stepMemory(pass);
       if (ok) ok = stepRotation(pass, applier);
       if (ok) ok = stepManagedStore(pass, applier);
       if (ok) stepRotationLive(pass);

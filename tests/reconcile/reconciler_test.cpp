@@ -756,6 +756,20 @@ TEST_F(MemoryReconcilerTest, LoadAboveTheTargetForTheWindowRaisesOneStepAndStops
   EXPECT_EQ(memoryStatus()["maxMemory"], "128Mi");
 }
 
+// A TLS-only store answers its monitor over TLS only: the memory is read there over TLS.
+TEST_F(MemoryReconcilerTest, ATlsStoresMemoryIsReadOverTls) {
+  Json store = stored(kube::resources::kSessionStores, "web");
+  store["spec"]["store"]["managed"]["tls"] = {{"enabled", true}};
+  api_.put(kube::resources::kSessionStores, store);
+  Reconciler reconciler = makeWithMemory();
+  memory_.reading = health::MemoryReading{.usedMemory = 10 * kMi, .maxMemory = 64 * kMi};
+  reconciler.reconcile("shop/web");
+  reconciler.reconcile("shop/web");
+  ASSERT_FALSE(memory_.overTls.empty()) << status().dump(1);
+  for (const bool tls : memory_.overTls) EXPECT_TRUE(tls);
+  EXPECT_EQ(memoryStatus()["maxMemory"], "64Mi") << status().dump(1);
+}
+
 TEST_F(MemoryReconcilerTest, ARefusedConfigSetRaisesNothingAnywhere) {
   Reconciler reconciler = makeWithMemory();
   memory_.reading = health::MemoryReading{.usedMemory = 60 * kMi, .maxMemory = 64 * kMi};

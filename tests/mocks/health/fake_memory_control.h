@@ -17,6 +17,7 @@ class FakeMemoryControl : public MemoryControl {
   std::expected<MemoryReading, std::string> read(const wiring::StoreEndpoint& monitor) override {
     std::lock_guard lock(mu_);
     users.push_back(monitor.username);
+    overTls.push_back(monitor.tls);
     if (!reading) return std::unexpected(std::string("connect: refused"));
     return *reading;
   }
@@ -39,6 +40,7 @@ class FakeMemoryControl : public MemoryControl {
   std::vector<std::int64_t> sets;  // every CONFIG SET maxmemory, in order
   std::vector<std::string> setHosts;  // where each was set
   std::vector<std::string> users;  // who each call authenticated as
+  std::vector<bool> overTls;  // whether each read went over TLS
 
  private:
   std::mutex mu_;
