@@ -457,9 +457,10 @@ int run(int argc, char** argv) {
   }
   // The Redis pods (they carry the managed-by label of their StatefulSet's template): a change of
   // readiness or of the role label enqueues the store, so a replicated store's lost primary is
-  // seen from the watch as well as from its kept connection. Only the events are used (the
-  // reconciler lists the pods from the server): the copies keep metadata and status only.
-  manager.addInformer({.resource = ss::kube::resources::kPods,
+  // seen from the watch as well as from its kept connection. The reconciler lists a settled
+  // store's pods from this cache (during a failover, from the server): the copies keep metadata
+  // and status only, which is all it reads of them.
+  cached.serveSelectedListsFrom(manager.addInformer({.resource = ss::kube::resources::kPods,
                        .namespaces = watchedNamespaces,
                        .labelSelector = managedBy,
                        .transform =
@@ -469,7 +470,7 @@ int run(int argc, char** argv) {
                              }
                              pod.erase("spec");
                            }},
-                      controller->enqueueFor(ss::controller::owningStoreKeys));
+                      controller->enqueueFor(ss::controller::owningStoreKeys)));
   // The password and connection Secrets: metadata only, so no Secret data enters the operator
   // through a watch; a deleted or edited Secret enqueues its store. Reads of Secrets go to the
   // server by name, as before.

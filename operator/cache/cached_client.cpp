@@ -2,10 +2,40 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
+#include <string_view>
+
+#include "kube/json_path.h"
 
 namespace sessionstore::cache {
 
 namespace {
+
+// An equality-only label selector ("a=b,c==d") as its requirements; nullopt for any other kind
+// (set-based, !=, existence), which only the server answers. Label keys and values hold none of
+// the characters a selector's syntax uses, so a plain split is exact.
+std::optional<std::map<std::string, std::string>> equalityRequirements(std::string_view selector) {
+  std::map<std::string, std::string> out;
+  while (!selector.empty()) {
+    const std::size_t comma = selector.find(',');
+    const std::string_view term = selector.substr(0, comma);
+    selector = comma == std::string_view::npos ? std::string_view() : selector.substr(comma + 1);
+    const std::size_t eq = term.find('=');
+    if (eq == std::string_view::npos || eq == 0) return std::nullopt;
+    const std::size_t valueAt = term.compare(eq, 2, "==") == 0 ? eq + 2 : eq + 1;
+    const std::string_view key = term.substr(0, eq);
+    const std::string_view value = term.substr(valueAt);
+    if (key.back() == '!' || key.find_first_of(" ()!") != std::string_view::npos ||
+        value.find_first_of(" ()=!") != std::string_view::npos) {
+      return std::nullopt;
+    }
+    if (const auto [at, added] = out.emplace(key, value); !added && at->second != value) {
+      return std::nullopt;  // a=b,a=c matches nothing: the server says so
+    }
+  }
+  if (out.empty()) return std::nullopt;
+  return out;
+}
 
 std::string metaString(const Json& object, const char* field) {
   if (!object.is_object()) return "";
@@ -33,6 +63,10 @@ void CachedClient::serveFrom(const informer::Informer& cache) {
 
 void CachedClient::serveListsFrom(const informer::Informer& cache) {
   listCaches_[cache.resource().path()] = &cache;
+}
+
+void CachedClient::serveSelectedListsFrom(const informer::Informer& cache) {
+  selectedListCaches_[cache.resource().path()] = &cache;
 }
 
 informer::Handlers CachedClient::observing(const kube::Resource& resource,
@@ -184,8 +218,50 @@ kube::Result<kube::ObjectList> CachedClient::list(const kube::Resource& r, const
       return kube::ObjectList{.items = cache.list(ns)};
     }
   }
+  if (auto selected = listBySelectedCache(r, ns, options)) return std::move(*selected);
   if (auto indexed = listByIndexedField(r, ns, options)) return std::move(*indexed);
   return server_.list(r, ns, options);
+}
+
+std::optional<kube::ObjectList> CachedClient::listBySelectedCache(
+    const kube::Resource& r, const std::string& ns, const kube::ListOptions& options) {
+  if (options.resourceVersion != "0" || options.labelSelector.empty() ||
+      !options.fieldSelector.empty() || options.limit != 0 || !options.continueToken.empty() ||
+      options.metadataOnly) {
+    return std::nullopt;
+  }
+  const auto it = selectedListCaches_.find(r.path());
+  if (it == selectedListCaches_.end()) return std::nullopt;
+  const informer::Informer& cache = *it->second;
+  const auto wanted = equalityRequirements(options.labelSelector);
+  const auto scope = equalityRequirements(cache.labelSelector());
+  if (!wanted || !scope) return std::nullopt;
+  for (const auto& [key, value] : *scope) {
+    const auto asked = wanted->find(key);
+    if (asked == wanted->end() || asked->second != value) return std::nullopt;
+  }
+  const auto& watched = cache.namespaces();
+  const bool covered =
+      watched.empty() ||
+      (!ns.empty() && std::find(watched.begin(), watched.end(), ns) != watched.end());
+  if (!covered || !cache.hasSynced()) return std::nullopt;
+  kube::ObjectList out;
+  for (Json& object : cache.list(ns)) {
+    const Json* labels = kube::at(object, {"metadata", "labels"});
+    const bool matches =
+        labels != nullptr && labels->is_object() &&
+        std::all_of(wanted->begin(), wanted->end(), [labels](const auto& requirement) {
+          const auto label = labels->find(requirement.first);
+          return label != labels->end() && label->is_string() &&
+                 label->template get<std::string>() == requirement.second;
+        });
+    if (matches) out.items.push_back(std::move(object));
+  }
+  {
+    std::lock_guard lock(mu_);
+    ++stats_.listCacheHits;
+  }
+  return out;
 }
 
 std::optional<kube::ObjectList> CachedClient::listByIndexedField(

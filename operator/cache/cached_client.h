@@ -62,6 +62,14 @@ class CachedClient final : public kube::Client {
   // REQUIRES: cache.complete(); called before the client is used from other threads; cache
   // outlives this client.
   void serveListsFrom(const informer::Informer& cache);
+  // Lists of cache.resource() with resourceVersion "0", an equality-only label selector that
+  // holds every requirement of the cache's own (equality-only) selector, no field selector and
+  // no paging, of a namespace the cache watches, are answered from `cache` once it has synced,
+  // filtered by the selector: every object they may return is in the cache. Any other selector
+  // (set-based, !=, existence, or one the cache's scope does not imply) goes to the server.
+  // REQUIRES: cache.labelSelector() is equality-only and not empty, cache has no field selector;
+  // called before the client is used from other threads; cache outlives this client.
+  void serveSelectedListsFrom(const informer::Informer& cache);
   // `next`, preceded by this client's bookkeeping of what the cache of `resource` applied.
   informer::Handlers observing(const kube::Resource& resource, informer::Handlers next);
 
@@ -103,6 +111,9 @@ class CachedClient final : public kube::Client {
                 const Json& answer, bool removed);
   void cacheApplied(const kube::Resource& r, const Json& object, bool deleted);
   // A list by one indexed field answered from a cache of r; nullopt: the server must answer.
+  std::optional<kube::ObjectList> listBySelectedCache(const kube::Resource& r,
+                                                      const std::string& ns,
+                                                      const kube::ListOptions& options);
   std::optional<kube::ObjectList> listByIndexedField(const kube::Resource& r,
                                                      const std::string& ns,
                                                      const kube::ListOptions& options);
@@ -112,6 +123,7 @@ class CachedClient final : public kube::Client {
   // By resource path; set before use, read-only after.
   std::map<std::string, std::vector<const informer::Informer*>> caches_;
   std::map<std::string, const informer::Informer*> listCaches_;
+  std::map<std::string, const informer::Informer*> selectedListCaches_;
 
   mutable std::mutex mu_;
   std::map<std::string, Written> written_;  // GUARDED_BY(mu_), by keyOf

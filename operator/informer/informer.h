@@ -115,6 +115,7 @@ class Informer {
   // or field selector): then a list of a namespace can be answered from the cache.
   const std::vector<std::string>& namespaces() const { return options_.namespaces; }
   bool complete() const { return options_.labelSelector.empty() && options_.fieldSelector.empty(); }
+  const std::string& labelSelector() const { return options_.labelSelector; }
   // Whether the last list found the resource served (false for an optional resource answered
   // NotFound; true before the first list).
   bool served() const;

@@ -28,6 +28,10 @@ using kube::splitKey;
 using workqueue::Outcome;
 
 const std::string kManager{identity::kFieldManager};
+// How often a replicated store whose replicas are settled is looked at anyway: a backstop only
+// (a lost primary is told by the health monitor's kept connection and by the pod watch), whose
+// pod list comes from the cache; each look still reads the store's two Secrets by name.
+constexpr clock::Duration kSettledReplicasBackstop = std::chrono::seconds(30);
 
 }  // namespace
 
@@ -82,6 +86,7 @@ struct Reconciler::Pass {
   std::optional<std::string> primary;
   std::optional<Json> lastFailover;
   bool replicasStale = false;  // a failover action failed or is under way: look again soon
+  bool replicasSettled = false;  // one primary serving, every replica following it
 };
 
 Reconciler::Reconciler(kube::Client& client, kube::Client& live, health::StoreHealth& health,
@@ -110,6 +115,8 @@ Outcome Reconciler::reconcile(const std::string& key) {
       health_.forget(key);
       std::lock_guard lock(waitMu_);
       waitStreak_.erase(key);
+      primaryLosses_.erase(key);
+      replicasSettled_.erase(key);
       return Outcome::success();  // deleted; its children go with it (owner references)
     }
     log_.forSessionStore(ns, name).warn("cannot read the SessionStore",
@@ -836,11 +843,19 @@ void Reconciler::stepFailover(Pass& pass) {
     pass.lastFailover = *last;
   }
   const std::string& ns = pass.store.metadata.ns;
+  // The pods' own labels (the managed-by label with the selector's): the pod informer's scope,
+  // so that at rest the list is answered from its cache with no request.
   std::string selector;
-  for (const auto& [key, value] : managedstore::selectorLabels(pass.store)) {
+  for (const auto& [key, value] : managedstore::managedLabels(pass.store)) {
     selector += (selector.empty() ? "" : ",") + key + "=" + value;
   }
-  auto listed = client_.list(kube::resources::kPods, ns, {.labelSelector = selector});
+  bool settled = false;
+  {
+    std::lock_guard lock(waitMu_);
+    settled = replicasSettled_.erase(pass.key) > 0;
+  }
+  auto listed = client_.list(kube::resources::kPods, ns,
+                             {.labelSelector = selector, .resourceVersion = settled ? "0" : ""});
   if (!listed) {
     pass.log.info("cannot list the store's pods, will retry", {{"error", describe(listed.error())}});
     pass.replicasStale = true;
@@ -939,6 +954,19 @@ void Reconciler::stepFailover(Pass& pass) {
       pass.log.info("replica pointed at the primary",
                     {{"pod", action.pod}, {"primary", decision.primary.value_or("")}});
     }
+  }
+  // Converged: one primary serving, every pod there, Ready and following it. The next look may
+  // use the cache, and comes later (the health monitor's kept connection and the pod watch tell
+  // of a loss at once).
+  pass.replicasSettled =
+      decision.actions.empty() && decision.primary && !decision.primaryLost && !loss &&
+      static_cast<int>(pods.size()) == pass.store.spec.store.managed.replicas &&
+      std::all_of(pods.begin(), pods.end(), [](const managedstore::PodObservation& pod) {
+        return pod.ready && pod.replication.has_value();
+      });
+  if (pass.replicasSettled) {
+    std::lock_guard lock(waitMu_);
+    replicasSettled_.insert(pass.key);
   }
   pass.primary = decision.primary;
   if (!decision.promotes) return;
@@ -1182,7 +1210,9 @@ Outcome Reconciler::stepRequeue(Pass& pass) {
   // watch; this is the backstop, and a store without a primary yet waits for no one else).
   std::optional<clock::Duration> replicasAgain;
   if (managedstore::replicated(pass.store) && options_.replication != nullptr) {
-    replicasAgain = pass.replicasStale ? std::chrono::seconds(1) : std::chrono::seconds(5);
+    replicasAgain = pass.replicasStale     ? std::chrono::seconds(1)
+                    : pass.replicasSettled ? kSettledReplicasBackstop
+                                           : std::chrono::seconds(5);
   }
   if (pass.waiting) {
     const int streak = waitStreak_[pass.key]++;

@@ -45,6 +45,7 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -193,6 +194,11 @@ class Reconciler {
     clock::SystemTime since;
   };
   std::map<std::string, PrimaryLoss> primaryLosses_;  // GUARDED_BY(waitMu_)
+  // Replicated stores whose last look at the pods moved nothing (one primary serving, every
+  // replica following it): the next look lists the pods from the cache. Any other pass lists
+  // them from the server, so a failover decides on the labels as they are, not as the watch
+  // has caught up with them.
+  std::set<std::string> replicasSettled_;  // GUARDED_BY(waitMu_)
 };
 
 }  // namespace sessionstore::reconcile

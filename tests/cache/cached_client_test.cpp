@@ -59,7 +59,8 @@ class FedStream final : public kube::WatchStream {
 
 class CachedClientTest : public ::testing::Test {
  protected:
-  void startCache(std::vector<Json> listed, std::vector<std::string> indexedFields = {}) {
+  void startCache(std::vector<Json> listed, std::vector<std::string> indexedFields = {},
+                  std::string labelSelector = "") {
     const uint64_t adds = listed.size();
     stream_ = new FedStream();  // owned by the informer once watch() returns it
     EXPECT_CALL(server_, list(kCm, "ns", _))
@@ -72,7 +73,10 @@ class CachedClientTest : public ::testing::Test {
     informer_ = std::make_unique<informer::Informer>(
         server_,
         informer::InformerOptions{
-            .resource = kCm, .namespaces = {"ns"}, .indexedFields = std::move(indexedFields)},
+            .resource = kCm,
+            .namespaces = {"ns"},
+            .labelSelector = std::move(labelSelector),
+            .indexedFields = std::move(indexedFields)},
         client_.observing(
             kCm, informer::Handlers{.onAdd = [this](const Json&) { seen(); },
                                     .onUpdate = [this](const Json&, const Json&) { seen(); },
@@ -277,6 +281,48 @@ TEST_F(CachedClientTest, AListByAnIndexedFieldIsAnsweredFromTheCache) {
   EXPECT_CALL(server_, list(kCm, "other", _)).WillOnce(Return(kube::ObjectList{}));
   EXPECT_TRUE(client_.list(kCm, "other", {.fieldSelector = "data.k=two"}));  // not watched
   EXPECT_EQ(client_.stats().listCacheHits, 4u);
+}
+
+// A replicated store's pods are listed by their labels: a cache scoped by one of those labels
+// (the pod informer's managed-by) answers a resourceVersion "0" list whose equality selector
+// implies its scope, filtered by the whole selector. A selector that does not imply the scope,
+// a set-based or negated one, a consistent list or another namespace goes to the server.
+TEST_F(CachedClientTest, ASelectedListWithinTheCachesScopeIsAnsweredFromIt) {
+  const auto labelled = [](const std::string& name, Json labels) {
+    Json object = configMap(name, "5", name);
+    object["metadata"]["labels"] = std::move(labels);
+    return object;
+  };
+  startCache({labelled("a", {{"managed", "yes"}, {"app", "web"}}),
+              labelled("b", {{"managed", "yes"}, {"app", "shop"}}),
+              labelled("c", {{"managed", "yes"}, {"app", "web"}, {"role", "primary"}})},
+             {}, "managed=yes");
+  client_.serveSelectedListsFrom(*informer_);
+  auto listed = client_.list(kCm, "ns", {.labelSelector = "app=web,managed=yes",
+                                         .resourceVersion = "0"});
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->items.size(), 2u);
+  EXPECT_EQ(listed->items[0]["metadata"]["name"], "a");
+  EXPECT_EQ(listed->items[1]["metadata"]["name"], "c");
+  listed = client_.list(kCm, "ns", {.labelSelector = "managed==yes,app=web,role=primary",
+                                    .resourceVersion = "0"});
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->items.size(), 1u);
+  EXPECT_EQ(listed->items[0]["metadata"]["name"], "c");
+  EXPECT_EQ(client_.stats().listCacheHits, 2u);
+
+  for (const std::string selector :
+       {"app=web", "managed=no,app=web", "managed=yes,app!=web", "managed=yes,app in (web)",
+        "managed=yes,role", "managed=yes,managed=no"}) {
+    EXPECT_CALL(server_, list(kCm, "ns", _)).WillOnce(Return(kube::ObjectList{}));
+    EXPECT_TRUE(client_.list(kCm, "ns", {.labelSelector = selector, .resourceVersion = "0"}))
+        << selector;
+  }
+  EXPECT_CALL(server_, list(kCm, "ns", _)).WillOnce(Return(kube::ObjectList{}));  // consistent
+  EXPECT_TRUE(client_.list(kCm, "ns", {.labelSelector = "managed=yes,app=web"}));
+  EXPECT_CALL(server_, list(kCm, "other", _)).WillOnce(Return(kube::ObjectList{}));
+  EXPECT_TRUE(client_.list(kCm, "other", {.labelSelector = "managed=yes", .resourceVersion = "0"}));
+  EXPECT_EQ(client_.stats().listCacheHits, 2u);
 }
 
 TEST(CaughtUp, ComparesDecimalVersionsAndOtherwiseOnlyEquality) {

@@ -1133,5 +1133,42 @@ TEST_F(ReplicasReconcilerTest, RaisedMemoryReachesEveryPodAndEveryPodsLimit) {
   EXPECT_TRUE(warned) << "no MemoryRaisePartial Event naming " << pod(2);
 }
 
+// At rest the pods of a settled store are listed with resourceVersion "0" (from the pod
+// informer's cache in the operator, no request) and looked at again only as a backstop; once a
+// failover is under way they are listed from the server, so it decides on the labels as they are.
+TEST_F(ReplicasReconcilerTest, ASettledStoresPodsComeFromTheCacheAndAFailoversFromTheServer) {
+  Reconciler reconciler = makeWithReplication();
+  const auto podLists = [&] {
+    std::vector<std::string> out;
+    for (const auto& request : api_.requests()) {
+      if (request.resource == "pods" && request.verb == FakeClient::Verb::kList) {
+        out.push_back(request.resourceVersion);
+      }
+    }
+    return out;
+  };
+  reconciler.reconcile("shop/web");  // elects pod 0: not settled yet
+  EXPECT_EQ(podLists(), std::vector<std::string>{""});
+  api_.clearRequests();
+  const Outcome settled = reconciler.reconcile("shop/web");
+  EXPECT_EQ(podLists(), std::vector<std::string>{""}) << "the first settled look is the server's";
+  EXPECT_GT(settled.after, std::chrono::seconds(5)) << "at rest, a backstop only";
+  api_.clearRequests();
+  reconciler.reconcile("shop/web");
+  EXPECT_EQ(podLists(), std::vector<std::string>{"0"}) << "settled: from the cache";
+  EXPECT_EQ(redis_.commands.size(), 3u) << "nothing moved at rest";
+
+  // The primary is lost: the pass that sees it (from the cache) fails over, and the next looks
+  // are the server's until it is settled again.
+  redis_.redis[host(0)].up = false;
+  api_.clearRequests();
+  const Outcome lost = reconciler.reconcile("shop/web");
+  EXPECT_LE(lost.after, std::chrono::seconds(1));
+  EXPECT_TRUE(labelled(1)) << "the replica with the lowest ordinal among equals promoted";
+  api_.clearRequests();
+  reconciler.reconcile("shop/web");
+  EXPECT_EQ(podLists(), std::vector<std::string>{""}) << "during a failover: the server's";
+}
+
 }  // namespace
 }  // namespace sessionstore::reconcile

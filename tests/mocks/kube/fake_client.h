@@ -32,6 +32,7 @@ class FakeClient : public Client {
     std::string ns;
     std::string name;
     std::string detail;  // the subresource, or "merge"/"apply" for a patch
+    std::string resourceVersion = "";  // a list's: "0" asks for any version (a cache's)
   };
 
   // Puts `object` as it is (a resourceVersion and uid are added when missing). Returns it.
@@ -106,6 +107,7 @@ class FakeClient : public Client {
     log(Verb::kList, r, ns, "",
         options.fieldSelector.empty() ? options.labelSelector
                                       : options.labelSelector + "|" + options.fieldSelector);
+    requests_.back().resourceVersion = options.resourceVersion;
     if (auto failure = injected(Verb::kList, r)) return std::unexpected(*failure);
     ObjectList out;
     const std::string prefix = r.resource + "|" + (r.namespaced ? ns : std::string()) + "|";
