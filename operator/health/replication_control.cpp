@@ -49,20 +49,7 @@ class RedisReplicationControl final : public ReplicationControl {
 
   std::expected<std::unique_ptr<redisclient::Session>, std::string> open(
       const wiring::StoreEndpoint& e) {
-    auto [host, port] = addresses_ ? addresses_->resolve(e.host, e.port)
-                                   : std::pair<std::string, int>{e.host, e.port};
-    return redisclient::Session::open(
-        {.host = host,
-         .port = port,
-         .username = e.username,
-         .password = e.password,
-         .tls = e.tls,
-         .database = e.database,
-         .verification = {.serverName = e.tlsServerName.empty() ? e.host : e.tlsServerName,
-                          .caPem = e.tlsCaPem,
-                          .insecureSkipVerify = e.tlsInsecureSkipVerify},
-         .connectTimeout = timeout_,
-         .commandTimeout = timeout_});
+    return redisclient::Session::open(sessionEndpoint(e, addresses_.get(), timeout_));
   }
 
   const std::shared_ptr<AddressMap> addresses_;

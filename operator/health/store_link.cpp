@@ -165,21 +165,7 @@ class RedisLink final : public StoreLink {
 
 
   redisclient::Endpoint endpoint(const wiring::StoreEndpoint& e) const {
-    auto [host, port] = addresses_ ? addresses_->resolve(e.host, e.port)
-                                   : std::pair<std::string, int>{e.host, e.port};
-    // TLS verifies the name in the URL (or the one the spec gives), not the address it resolves
-    // to through the map.
-    return {.host = host,
-            .port = port,
-            .username = e.username,
-            .password = e.password,
-            .tls = e.tls,
-            .database = e.database,
-            .verification = {.serverName = e.tlsServerName.empty() ? e.host : e.tlsServerName,
-                             .caPem = e.tlsCaPem,
-                             .insecureSkipVerify = e.tlsInsecureSkipVerify},
-            .connectTimeout = timeout_,
-            .commandTimeout = timeout_};
+    return sessionEndpoint(e, addresses_.get(), timeout_);
   }
 
   const wiring::StoreEndpoint app_;

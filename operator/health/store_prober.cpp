@@ -100,6 +100,23 @@ std::expected<void, std::string> AddressMap::reload() {
   return {};
 }
 
+redisclient::Endpoint sessionEndpoint(const wiring::StoreEndpoint& e, AddressMap* addresses,
+                                      std::chrono::milliseconds timeout) {
+  auto [host, port] =
+      addresses != nullptr ? addresses->resolve(e.host, e.port) : std::pair{e.host, e.port};
+  return {.host = host,
+          .port = port,
+          .username = e.username,
+          .password = e.password,
+          .tls = e.tls,
+          .database = e.database,
+          .verification = {.serverName = e.tlsServerName.empty() ? e.host : e.tlsServerName,
+                           .caPem = e.tlsCaPem,
+                           .insecureSkipVerify = e.tlsInsecureSkipVerify},
+          .connectTimeout = timeout,
+          .commandTimeout = timeout};
+}
+
 std::pair<std::string, int> AddressMap::resolve(const std::string& host, int port) {
   if (!path_.empty()) {
     if (auto loaded = reload(); !loaded) {

@@ -22,6 +22,7 @@
 #include <string>
 #include <utility>
 
+#include "redisclient/redis_client.h"
 #include "wiring/connection.h"
 
 namespace sessionstore::health {
@@ -68,6 +69,13 @@ class AddressMap {
   std::filesystem::file_time_type loadedAt_{};                  // GUARDED_BY(mu_)
   std::string error_;                                           // GUARDED_BY(mu_)
 };
+
+// How the operator opens a session to `e`: its address through `addresses` when given (the
+// operator outside the cluster), the TLS name and CA the endpoint says (TLS verifies the name in
+// the URL, or the one the spec gives, never the address it resolves to), and both timeouts
+// `timeout`.
+redisclient::Endpoint sessionEndpoint(const wiring::StoreEndpoint& e, AddressMap* addresses,
+                                      std::chrono::milliseconds timeout);
 
 // Parses one "HOST:PORT" ([v6]:PORT for IPv6).
 std::expected<std::pair<std::string, int>, std::string> parseHostPort(std::string_view text);
