@@ -94,19 +94,15 @@ RolloutCheck checkAppRolledOut(const std::optional<Json>& connectionSecret,
   if (templateHash != hash) {
     return {.waitingFor = "the Deployment's pod template to carry the new connection hash"};
   }
-  const std::int64_t generation = integerAt(*deployment, {"metadata", "generation"}).value_or(0);
-  const std::int64_t observed =
-      integerAt(*deployment, {"status", "observedGeneration"}).value_or(0);
-  const std::int64_t want = integerAt(*deployment, {"spec", "replicas"}).value_or(1);
-  const auto count = [&](const char* field) {
-    return integerAt(*deployment, {"status", field}).value_or(0);
-  };
-  if (observed < generation || count("updatedReplicas") != want || count("replicas") != want ||
-      count("readyReplicas") != want) {
-    return {.waitingFor = "the Deployment's rollout: " + std::to_string(count("updatedReplicas")) +
-                          " updated, " + std::to_string(count("readyReplicas")) + " ready, " +
-                          std::to_string(count("replicas")) + " in all, of " +
-                          std::to_string(want)};
+  // The rollout as the CA replacement and `kubectl rollout status` judge it (one rule for both).
+  if (!wiring::rolledOutWith(*deployment, hash)) {
+    const auto count = [&](const char* field) {
+      return std::to_string(integerAt(*deployment, {"status", field}).value_or(0));
+    };
+    return {.waitingFor = "the Deployment's rollout: " + count("updatedReplicas") + " updated, " +
+                          count("availableReplicas") + " available, " + count("replicas") +
+                          " in all, of " +
+                          std::to_string(integerAt(*deployment, {"spec", "replicas"}).value_or(1))};
   }
   std::vector<std::string> behind;
   for (const Json& pod : pods) {

@@ -975,7 +975,8 @@ class RotationReconcilerTest : public ReconcilerTest {
     Json deployment = stored(kube::resources::kDeployments, "web");
     deployment["metadata"]["generation"] = 7;
     deployment["status"] = {
-        {"observedGeneration", 7}, {"replicas", 2}, {"updatedReplicas", 2}, {"readyReplicas", 2}};
+        {"observedGeneration", 7}, {"replicas", 2},          {"updatedReplicas", 2},
+        {"readyReplicas", 2},      {"availableReplicas", 2}};
     api_.put(kube::resources::kDeployments, deployment);
     for (const char* name : {"web-new-1", "web-new-2"}) {
       api_.put(

@@ -74,7 +74,8 @@ Json deployment(const std::string& templateHash, std::int64_t replicas, std::int
            {{"observedGeneration", 4},
             {"replicas", total},
             {"updatedReplicas", updated},
-            {"readyReplicas", ready}}}};
+            {"readyReplicas", ready},
+            {"availableReplicas", ready}}}};
 }
 
 Json pod(const std::string& name, const std::string& hash, const std::string& phase = "Running") {
@@ -113,7 +114,7 @@ TEST(RolloutCheckTest, WaitsForTheRolloutToComplete) {
   auto check = checkAppRolledOut(connectionSecret("app-new"), "app-new", deployment(h, 2, 2, 2, 3),
                                  {pod("a", h), pod("b", h)});
   EXPECT_FALSE(check.done);
-  EXPECT_EQ(check.waitingFor, "the Deployment's rollout: 2 updated, 2 ready, 3 in all, of 2");
+  EXPECT_EQ(check.waitingFor, "the Deployment's rollout: 2 updated, 2 available, 3 in all, of 2");
   // A new pod not ready yet.
   check = checkAppRolledOut(connectionSecret("app-new"), "app-new", deployment(h, 2, 2, 1, 2),
                             {pod("a", h), pod("b", h)});
