@@ -173,13 +173,13 @@ SwitchoverDecision decideSwitchover(const std::vector<PodObservation>& pods, int
     }
   }
   if (chosen == nullptr) {
-    decision.waiting = "no pod that stays is Ready and replicating from the primary " +
-                       primary->name;
+    decision.waiting =
+        "no pod that stays is Ready and replicating from the primary " + primary->name;
     return decision;
   }
   if (chosen->replication->offset < primary->replication->offset) {
-    decision.waiting = "waiting for " + chosen->name + " to catch up with the primary " +
-                       primary->name;
+    decision.waiting =
+        "waiting for " + chosen->name + " to catch up with the primary " + primary->name;
     return decision;
   }
   decision.to = chosen->name;

@@ -811,8 +811,8 @@ std::string Reconciler::storePodSelector(const Pass& pass) {
 void Reconciler::stepHoldScaleDown(Pass& pass) {
   if (options_.replication == nullptr) return;
   const int wanted = pass.store.spec.store.managed.replicas;
-  const Observed& observed = pass.gathered.ownedObject(
-      "StatefulSet " + managedstore::statefulSetName(pass.store));
+  const Observed& observed =
+      pass.gathered.ownedObject("StatefulSet " + managedstore::statefulSetName(pass.store));
   if (!observed.object) return;
   const auto current = integerAt(*observed.object, {"spec", "replicas"});
   // Only a replicated StatefulSet has a primary to hand over.
@@ -821,9 +821,9 @@ void Reconciler::stepHoldScaleDown(Pass& pass) {
     pass.scaleDownTo = wanted;
     pass.store.spec.store.managed.replicas = static_cast<int>(*current);
     pass.replicasStale = true;
-    pass.log.info("scale down held",
-                  {{"from", std::to_string(*current)}, {"to", std::to_string(wanted)},
-                   {"why", why}});
+    pass.log.info(
+        "scale down held",
+        {{"from", std::to_string(*current)}, {"to", std::to_string(wanted)}, {"why", why}});
   };
   auto listed = client_.list(kube::resources::kPods, pass.store.metadata.ns,
                              {.labelSelector = storePodSelector(pass)});
@@ -893,11 +893,9 @@ bool Reconciler::runReplicationActions(
 kube::Result<Json> Reconciler::labelPrimary(const Pass& pass, const std::string& pod, bool add) {
   const Json patch = {
       {"metadata",
-       {{"labels",
-         {{identity::kRoleLabel, add ? Json(identity::kRolePrimary) : Json(nullptr)}}}}}};
-  return client_.patch(kube::resources::kPods, pass.store.metadata.ns, pod,
-                       kube::PatchType::kMerge, patch,
-                       {.fieldManager = std::string(identity::kFieldManager)});
+       {{"labels", {{identity::kRoleLabel, add ? Json(identity::kRolePrimary) : Json(nullptr)}}}}}};
+  return client_.patch(kube::resources::kPods, pass.store.metadata.ns, pod, kube::PatchType::kMerge,
+                       patch, {.fieldManager = std::string(identity::kFieldManager)});
 }
 
 wiring::StoreEndpoint Reconciler::podEndpoint(const Pass& pass, const std::string& pod) const {
@@ -1016,8 +1014,7 @@ void Reconciler::stepFailover(Pass& pass) {
   primaryLosses_.erase(pass.key);
 }
 
-void Reconciler::stepSwitchover(Pass& pass,
-                                const std::vector<managedstore::PodObservation>& pods,
+void Reconciler::stepSwitchover(Pass& pass, const std::vector<managedstore::PodObservation>& pods,
                                 const std::map<std::string, wiring::StoreEndpoint>& endpoints) {
   const int wanted = *pass.scaleDownTo;
   const auto decision = managedstore::decideSwitchover(pods, wanted);
@@ -1042,8 +1039,8 @@ void Reconciler::stepSwitchover(Pass& pass,
                .reason = "Switchover",
                .action = "Switchover",
                .note = "primary moved from " + decision.from.value_or("") + " to " + *decision.to +
-                       ", caught up, before the StatefulSet goes down to " + count +
-                       "; " + *decision.to + " is the primary now"});
+                       ", caught up, before the StatefulSet goes down to " + count + "; " +
+                       *decision.to + " is the primary now"});
   pass.log.info("switchover completed",
                 {{"from", decision.from.value_or("")}, {"to", *decision.to}});
 }
@@ -1052,9 +1049,8 @@ void Reconciler::stepSinglePod(Pass& pass) {
   // A store that had replicas (its Secret keeps the replication password) and runs one pod now:
   // that pod is the store, a master, and nothing carries the primary label any more (the client
   // Service of a one-pod store selects without it), as if the store had been made with one pod.
-  if (managedstore::replicated(pass.store) || options_.replication == nullptr ||
-      !pass.passwords || pass.passwords->replication.empty() || !pass.endpoints ||
-      !pass.endpoints->monitor) {
+  if (managedstore::replicated(pass.store) || options_.replication == nullptr || !pass.passwords ||
+      pass.passwords->replication.empty() || !pass.endpoints || !pass.endpoints->monitor) {
     return;
   }
   const std::string pod0 = managedstore::podName(pass.store, 0);
@@ -1083,7 +1079,8 @@ void Reconciler::stepSinglePod(Pass& pass) {
   auto listed = client_.list(kube::resources::kPods, pass.store.metadata.ns,
                              {.labelSelector = storePodSelector(pass)});
   if (!listed) {
-    pass.log.info("cannot list the store's pods, will retry", {{"error", describe(listed.error())}});
+    pass.log.info("cannot list the store's pods, will retry",
+                  {{"error", describe(listed.error())}});
     pass.waiting = true;
     return;
   }
@@ -1147,8 +1144,8 @@ bool Reconciler::removeStaleBudget(Pass& pass) {
   const std::string name = managedstore::podDisruptionBudgetName(pass.store);
   const Observed& budget = pass.gathered.ownedObject("PodDisruptionBudget " + name);
   if (!budget.object || !controlledBy(*budget.object, pass.store.metadata.uid)) return true;
-  auto removed = client_.remove(kube::resources::kPodDisruptionBudgets, pass.store.metadata.ns,
-                                name);
+  auto removed =
+      client_.remove(kube::resources::kPodDisruptionBudgets, pass.store.metadata.ns, name);
   if (!removed && removed.error().kind != ErrorKind::kNotFound) {
     pass.apiError = removed.error();
     return false;

@@ -61,8 +61,8 @@
 
 #include "clock/clock.h"
 #include "events/recorder.h"
-#include "health/replication_control.h"
 #include "health/password_control.h"
+#include "health/replication_control.h"
 #include "health/store_health.h"
 #include "imageref/image_ref.h"
 #include "kube/client.h"
@@ -166,8 +166,7 @@ class Reconciler {
   bool removeStaleBudget(Pass& pass);
   // Runs a failover's or a switchover's actions in order; false (told, looked at again soon)
   // at the first that fails.
-  bool runReplicationActions(Pass& pass,
-                             const std::vector<managedstore::FailoverAction>& actions,
+  bool runReplicationActions(Pass& pass, const std::vector<managedstore::FailoverAction>& actions,
                              const std::map<std::string, wiring::StoreEndpoint>& endpoints,
                              const std::string& primary, const std::string& failedReason);
   kube::Result<Json> labelPrimary(const Pass& pass, const std::string& pod, bool add);

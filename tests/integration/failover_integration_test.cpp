@@ -363,7 +363,6 @@ TEST_F(FailoverIntegration, TheReplicaWithMostDataIsPromotedAndTheOldPrimaryRetu
   expectNoSecretLeaks();
 }
 
-
 // Issue 18's scale down: replicas 3 to 1 with the primary on pod 2, a write acknowledged by one
 // replica only (pod 1, which goes) when the scale is asked. The operator keeps the StatefulSet
 // until pod 0 has caught up, moves the primary to it (pod 2 fenced first), then lowers the
