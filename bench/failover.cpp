@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "bench_support.h"
+#include "failover_load.h"
 #include "control_plane.h"
 #include "kube/config.h"
 #include "kube/rest_client.h"
@@ -96,12 +97,6 @@ std::map<std::string, std::string> info(int port) {
 
 class Bench {
  public:
-  struct Write {
-    std::string key;
-    Clock::time_point at;
-    bool acked = false;
-    int port = 0;  // where it was written (the Service's address when the writer connected)
-  };
   explicit Bench(const Options& options) : options_(options) {
     plane_ = tst::ControlPlane::start(tst::Profile::kCluster);
     must(plane_->kubectl({"apply", "-f", tst::sourceDir() + "/crds/"}), "the CRD");
@@ -238,61 +233,6 @@ class Bench {
     });
   }
 
-  // The writer: a new key at a time through the Service's address, WAIT 1 after every 10th.
-  void startWriter() {
-    writing_ = true;
-    writer_ = std::thread([this] {
-      std::unique_ptr<ss::redisclient::Session> s;
-      int at_port = 0;
-      long n = 0;
-      while (writing_) {
-        if (!s) {
-          at_port = servicePort_.load();
-          s = openSession(at_port, "app", appPassword_);
-          if (!s) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-            continue;
-          }
-        }
-        const std::string key = kNs + ":fo:k" + std::to_string(n);
-        auto set = s->command({"SET", key, "v"});
-        if (!set || *set != "OK") {
-          s.reset();
-          continue;
-        }
-        const auto at = Clock::now();
-        bool acked = false;
-        if (n % 10 == 0) {
-          auto waited = s->command({"WAIT", "1", "1000"});
-          if (!waited) {
-            s.reset();
-          } else {
-            acked = *waited != "0";
-          }
-        }
-        {
-          std::lock_guard lock(writesMu_);
-          accepted_.push_back({key, at, acked, at_port});
-        }
-        ++n;
-      }
-    });
-  }
-  void stopWriter() {
-    writing_ = false;
-    if (writer_.joinable()) writer_.join();
-  }
-  std::optional<Write> firstWriteAfter(Clock::time_point t) {
-    std::lock_guard lock(writesMu_);
-    for (auto it = accepted_.rbegin(); it != accepted_.rend(); ++it) {
-      if (it->at <= t) {
-        if (it == accepted_.rbegin()) return std::nullopt;
-        return *std::prev(it);
-      }
-    }
-    if (accepted_.empty()) return std::nullopt;
-    return accepted_.front();
-  }
   // Every pod answers, one master, the others replicas with their link up.
   bool steady() {
     const int p = primary();
@@ -312,7 +252,9 @@ class Bench {
     if (!waitFor([&] { return steady(); }, options_.timeoutSeconds)) {
       throw std::runtime_error("the store never had one primary and two replicas in sync");
     }
-    startWriter();
+    WriteLoad load(kNs + ":fo:", [this] { return openSession(servicePort_.load(), "app", appPassword_); },
+                   [this] { return std::to_string(servicePort_.load()); });
+    load.start();
     std::vector<double> recovery;
     for (int k = 0; k < options_.kills; ++k) {
       std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -324,14 +266,14 @@ class Bench {
         servers_[victim].reset();
       }
       const auto killed = Clock::now();
-      std::optional<Write> back;
+      std::optional<WriteLoad::Write> back;
       if (!waitFor([&] {
-            back = firstWriteAfter(killed);
+            back = load.firstAfter(killed);
             return back.has_value();
           }, options_.timeoutSeconds)) {
         throw std::runtime_error("no write accepted after kill " + std::to_string(k + 1));
       }
-      if (back->port == victimPort) {
+      if (back->where == std::to_string(victimPort)) {
         throw std::runtime_error("a write was accepted by the killed primary's port after the kill");
       }
       recovery.push_back(secondsSince(killed, back->at));
@@ -341,7 +283,7 @@ class Bench {
       }
       std::printf("kill %2d: pod %d killed; pod %d labelled primary; first write accepted after "
                   "%.3f s (on port %d, the killed one was %d)\n",
-                  k + 1, victim, primary(), recovery.back(), back->port, victimPort);
+                  k + 1, victim, primary(), recovery.back(), std::stoi(back->where), victimPort);
       std::fflush(stdout);
       startPod(victim, victimPort);
       if (!waitFor([&] { return steady(); }, options_.timeoutSeconds)) {
@@ -349,7 +291,7 @@ class Bench {
       }
     }
     std::this_thread::sleep_for(std::chrono::seconds(1));
-    stopWriter();
+    load.stop();
     sampling_ = false;
     if (sampler_.joinable()) sampler_.join();
 
@@ -357,24 +299,8 @@ class Bench {
     if (primary() < 0) throw std::runtime_error("no primary at the end");
     auto s = openSession(port(primary()), "tester", "tester-password");
     if (!s) throw std::runtime_error("cannot read the primary");
-    long lostAcked = 0, lostPlain = 0, acked = 0;
-    for (const auto& w : accepted_) {
-      auto got = s->command({"GET", w.key});
-      const bool there = got && *got == "v";
-      if (w.acked) ++acked;
-      if (!there) ++(w.acked ? lostAcked : lostPlain);
-    }
-    std::printf("\nkills: %d; time from the kill to the first write accepted again: p50 %.3f s "
-                "(target <= 5 s, %s), max %.3f s (target <= 10 s, %s)\n",
-                options_.kills, percentile(recovery, 0.5), verdict(percentile(recovery, 0.5) <= 5),
-                percentile(recovery, 1.0), verdict(percentile(recovery, 1.0) <= 10));
-    std::printf("writes accepted: %zu, of them acknowledged by WAIT 1: %ld; WAIT-acknowledged "
-                "lost: %ld (target 0, %s); plain writes lost: %ld\n",
-                accepted_.size(), acked, lostAcked, verdict(lostAcked == 0), lostPlain);
-    std::printf("samples (100 ms): %ld; with two pods labelled primary: %ld; with two Redis "
-                "answering role:master: %ld (target 0 each, %s)\n",
-                samples_.load(), twoLabelled_.load(), twoMasters_.load(),
-                verdict(twoLabelled_ == 0 && twoMasters_ == 0));
+    printFailoverFigures(options_.kills, recovery, load.lost(*s), samples_.load(),
+                         twoLabelled_.load(), twoMasters_.load());
   }
 
  private:
@@ -394,10 +320,6 @@ class Bench {
   std::atomic<bool> sampling_{false};
   std::thread sampler_;
   std::atomic<long> samples_{0}, twoLabelled_{0}, twoMasters_{0};
-  std::atomic<bool> writing_{false};
-  std::thread writer_;
-  std::mutex writesMu_;
-  std::vector<Write> accepted_;  // GUARDED_BY(writesMu_), in the order accepted
 };
 
 }  // namespace

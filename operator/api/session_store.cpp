@@ -413,10 +413,6 @@ void parseManaged(Reader& r, const Json& managed, ManagedStore& out) {
       r.fail(path + ".resources.limits.memory",
              "not allowed with memory: the container's memory limit follows maxmemory");
     }
-    if (r.ok() && out.replicas > 1) {
-      r.fail(m, "not supported with replicas above 1 yet: maxmemory is raised live on the "
-                "primary only, and a promoted replica would fall back to the floor");
-    }
     out.memory = scaling;
   }
 }

@@ -128,9 +128,8 @@ struct ManagedStore {
   ManagedTls tls;
   std::optional<MemoryScaling> memory;  // nullopt: maxmemory stays maxMemory
   // Redis pods: pod 0 starts as the primary, the others replicate from the primary, and the
-  // operator fails over when the primary is lost. kMinStoreReplicas..kMaxStoreReplicas; the
-  // parser refuses more than one together with `memory` (maxmemory is raised on the primary's
-  // connection only, so a promoted replica would come back to the floor).
+  // operator fails over when the primary is lost. kMinStoreReplicas..kMaxStoreReplicas; with
+  // `memory`, maxmemory is raised on every pod, so a promoted replica serves what the primary did.
   int replicas = 1;
   bool operator==(const ManagedStore&) const = default;
 };

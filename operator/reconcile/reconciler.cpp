@@ -211,9 +211,13 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
   if (ok) stepTarget(pass);
   if (ok) {
     if (managed) {
+      // First: a held scale down renders every object, and reaches every pod, at the
+      // StatefulSet's current count.
       stepHoldScaleDown(pass);
-      stepMemory(pass);
       ok = stepManagedTls(pass, applier);
+      // After TLS (a TLS-only store's memory is read over TLS, with the CA it gives), before the
+      // store's objects (its redis.conf has the level the memory step decides).
+      if (ok) stepMemory(pass);
       if (ok) ok = stepRotation(pass, applier);
       if (ok) ok = stepManagedStore(pass, applier);
       if (ok) stepRotationLive(pass);
@@ -352,10 +356,11 @@ std::optional<wiring::StoreEndpoint> Reconciler::monitorOf(const Pass& pass) con
   return endpoints.monitor;
 }
 
-// Where the app password is changed live: the store's Service, or each Redis pod of a replicated
-// store by its stable name (ACL SETUSER is not replicated: a replica promoted later must know the
-// new password too, and a pod that restarts reads users.acl, which holds it as well).
-std::vector<std::pair<std::string, wiring::StoreEndpoint>> Reconciler::passwordEndpoints(
+// Where a setting is changed live (the app password, maxmemory): the store's Service, or each
+// Redis pod of a replicated store by its stable name. Neither ACL SETUSER nor CONFIG SET is
+// replicated, and a replica promoted later must serve what the primary served; a pod that restarts
+// reads users.acl and redis.conf, which hold it as well.
+std::vector<std::pair<std::string, wiring::StoreEndpoint>> Reconciler::podEndpoints(
     const Pass& pass) const {
   std::vector<std::pair<std::string, wiring::StoreEndpoint>> out;
   const auto monitor = monitorOf(pass);
@@ -380,7 +385,7 @@ std::expected<void, std::string> Reconciler::changeAppPassword(const Pass& pass,
   if (options_.passwords == nullptr) {
     return std::unexpected(std::string("this operator cannot change a store's passwords live"));
   }
-  const auto endpoints = passwordEndpoints(pass);
+  const auto endpoints = podEndpoints(pass);
   if (endpoints.empty()) {
     return std::unexpected(std::string("the store's monitoring credentials are not known yet"));
   }
@@ -694,7 +699,8 @@ bool Reconciler::stepManagedTls(Pass& pass, const Applier& applier) {
 void Reconciler::stepMemory(Pass& pass) {
   if (!pass.store.spec.store.managed.memory || !pass.passwords) return;
   const Json previous = pass.raw.contains("status") ? pass.raw["status"] : Json::object();
-  const auto monitor = managedEndpoints(pass.store, *pass.passwords).monitor;
+  // With TLS, over TLS: a TLS-only Redis answers nothing else.
+  const auto monitor = monitorOf(pass);
   const auto configMap =
       pass.gathered.ownedObject("ConfigMap " + managedstore::configMapName(pass.store));
   std::optional<health::MemoryReading> reading;
@@ -721,6 +727,8 @@ void Reconciler::stepMemory(Pass& pass) {
       decision = decideMemory(pass.store, std::nullopt, previous, configMap, clock_.wallNow());
       decision.lookAgainIn =
           std::min<clock::Duration>(decision.lookAgainIn, std::chrono::seconds(5));
+    } else if (managedstore::replicated(pass.store)) {
+      setMaxMemoryOnEveryPod(pass, *decision.setLive);
     }
   }
   if (decision.raised) {
@@ -733,15 +741,40 @@ void Reconciler::stepMemory(Pass& pass) {
   pass.memory = std::move(decision);
 }
 
+// The primary (through the Service) has the new maxmemory; each pod gets it too, so that a replica
+// promoted later serves as much as the primary did (a replica ignores maxmemory while it is one:
+// replica-ignore-maxmemory). A pod that does not answer now has it from redis.conf when it starts
+// again, and if it is promoted before that, the next look at the primary's memory sets it back
+// (MemoryRestored): told as a Warning, not retried here.
+void Reconciler::setMaxMemoryOnEveryPod(Pass& pass, std::int64_t bytes) {
+  std::vector<std::string> missed;
+  for (const auto& [pod, endpoint] : podEndpoints(pass)) {
+    if (auto set = options_.memory->setMaxMemory(endpoint, bytes); !set) {
+      pass.log.warn("cannot set maxmemory on a pod", {{"pod", pod}, {"error", set.error()}});
+      missed.push_back(pod + " (" + set.error() + ")");
+    }
+  }
+  if (missed.empty()) return;
+  std::string pods;
+  for (const auto& one : missed) pods += (pods.empty() ? "" : ", ") + one;
+  event(pass, {.type = events::EventType::kWarning,
+               .reason = "MemoryRaisePartial",
+               .action = "Resize",
+               .note = "maxmemory " + std::to_string(bytes) + " set on the primary but not on " +
+                       pods + ": each has it from redis.conf at its next start, and is set to it " +
+                       "if promoted before"});
+}
+
 void Reconciler::stepResize(Pass& pass, const Applier& applier) {
   if (!pass.memory) return;
   // The running pod's limit follows at once, in place; the StatefulSet (OnDelete) already has it
   // for the next pod. A cluster without in-place resize (or no pod yet) leaves it to that pod.
-  if (pass.memory->raised) {
-    const std::string limit =
-        managedstore::derivedMemoryLimit(quantity::Quantity::fromInt64(pass.memory->level))
-            .toString();
-    const std::string pod = managedstore::statefulSetName(pass.store) + "-0";
+  if (!pass.memory->raised) return;
+  const std::string limit =
+      managedstore::derivedMemoryLimit(quantity::Quantity::fromInt64(pass.memory->level))
+          .toString();
+  for (int ordinal = 0; ordinal < pass.store.spec.store.managed.replicas; ++ordinal) {
+    const std::string pod = managedstore::podName(pass.store, ordinal);
     auto resized = applier.resizeMemoryLimit(pod, std::string(managedstore::kContainerName), limit);
     if (resized) {
       event(pass, {.type = events::EventType::kNormal,

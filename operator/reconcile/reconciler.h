@@ -145,8 +145,7 @@ class Reconciler {
   workqueue::Outcome reconcileLive(Pass& pass);
   bool stepPasswords(Pass& pass, const Applier& applier);
   void stepTarget(Pass& pass);
-  std::vector<std::pair<std::string, wiring::StoreEndpoint>> passwordEndpoints(
-      const Pass& pass) const;
+  std::vector<std::pair<std::string, wiring::StoreEndpoint>> podEndpoints(const Pass& pass) const;
   std::expected<void, std::string> changeAppPassword(const Pass& pass, bool add,
                                                      const std::string& password) const;
   std::optional<std::string> appCaBundle(const Pass& pass) const;
@@ -156,6 +155,7 @@ class Reconciler {
   bool stepRotation(Pass& pass, const Applier& applier);
   bool stepManagedStore(Pass& pass, const Applier& applier);
   void stepRotationLive(Pass& pass);
+  void setMaxMemoryOnEveryPod(Pass& pass, std::int64_t bytes);
   void stepResize(Pass& pass, const Applier& applier);
   bool stepReplicationPassword(Pass& pass, const Applier& applier);
   void stepHoldScaleDown(Pass& pass);

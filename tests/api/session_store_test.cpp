@@ -749,8 +749,6 @@ TEST(StoreReplicasTest, OutOfRangeWrongTypeAndImpossibleCombinations) {
       {{{"replicas", 6}}, "spec.store.managed.replicas"},
       {{{"replicas", "3"}}, "spec.store.managed.replicas: must be an integer"},
       {{{"replicas", 2.5}}, "spec.store.managed.replicas: must be an integer"},
-      {{{"replicas", 2}, {"memory", Json::object()}},
-       "spec.store.managed.memory: not supported with replicas above 1"},
   };
   for (const auto& [managed, want] : rows) {
     auto parsed = parseSessionStore(withManaged(managed));
@@ -762,6 +760,8 @@ TEST(StoreReplicasTest, OutOfRangeWrongTypeAndImpossibleCombinations) {
   EXPECT_TRUE(parseSessionStore(
       withManaged({{"replicas", 3}, {"persistence", {{"enabled", false}}}})));
   EXPECT_TRUE(parseSessionStore(withManaged({{"replicas", 1}, {"memory", Json::object()}})));
+  // Memory that follows load with replicas: maxmemory is raised on every pod.
+  EXPECT_TRUE(parseSessionStore(withManaged({{"replicas", 3}, {"memory", Json::object()}})));
 }
 
 }  // namespace

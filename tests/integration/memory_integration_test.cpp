@@ -185,9 +185,8 @@ TEST_F(MemoryIntegration, TheCrdRefusesImpossibleCombinations) {
       {"      resources: {limits: {memory: 1Gi}}\n      memory: {}\n",
        "resources.limits.memory is not allowed with memory"},
       {"      memory: {targetUtilization: 100}\n", "targetUtilization"},
-      // Replicas (issue 18): 1 to 5, and not yet with memory that follows load.
+      // Replicas (issue 18): 1 to 5.
       {"      replicas: 6\n", "replicas"},
-      {"      replicas: 2\n      memory: {}\n", "memory is not supported with replicas above 1"},
   };
   for (const auto& [extra, want] : rows) {
     const auto applied = inNs({"apply", "-f", "-"}, managedStoreYaml("bad", "bad", extra));
@@ -196,8 +195,9 @@ TEST_F(MemoryIntegration, TheCrdRefusesImpossibleCombinations) {
   }
   const auto fine =
       inNs({"apply", "-f", "-"},
-           managedStoreYaml("bad", "bad", "      maxMemory: 128Mi\n      memory: {}\n"));
-  EXPECT_TRUE(fine.ok()) << fine.describe();
+           managedStoreYaml("bad", "bad",
+                            "      maxMemory: 128Mi\n      memory: {}\n      replicas: 2\n"));
+  EXPECT_TRUE(fine.ok()) << "memory with replicas (raised on every pod): " << fine.describe();
   const Json memory = mustGet("sessionstore", "bad")["spec"]["store"]["managed"]["memory"];
   EXPECT_EQ(memory,
             Json::parse(R"({"ceiling": "1Gi", "targetUtilization": 90, "windowSeconds": 60})"));

@@ -21,7 +21,9 @@
 //      in, a pod without it never does (the last two asserted only where the node enforces
 //      NetworkPolicy: the profile's env says NETWORK_POLICY=enforced);
 //   6. a managed store that serves TLS only: the app verifies it with the CA file it is given;
-//   7. a password rotation under a client loop through the app: no failed AUTH.
+//   7. a password rotation under a client loop through the app: no failed AUTH;
+//   8. a store of three Redis pods whose primary's container is killed under a client loop: a
+//      replica takes over, the app's tokens survive, never two pods labelled primary.
 // Tests assert behaviour, never a duration: every wait is for a fact, with a generous bound, and
 // how long it took is printed as information. No secret is ever printed.
 #include <gtest/gtest.h>
@@ -1400,6 +1402,232 @@ print("new", ping(urllib.parse.unquote(url.password)))
             << trim(tried.out) << "\n";
   EXPECT_TRUE(std::regex_search(tried.out, std::regex("old [A-Za-z]+ WRONGPASS"))) << tried.out;
   EXPECT_NE(tried.out.find("new PONG"), std::string::npos) << tried.out;
+}
+
+
+// 8. Failover (issue 18) on the real node: the demo app with a SessionStore of three Redis pods in
+// a namespace of its own. Tokens are issued through the app and replicated; then, under a client
+// loop through the app's Service, the primary's redis container is SIGKILLed (its containerd task,
+// as a crash or the OOM killer ends it; the kubelet restarts it in the same pod). Asserted: another
+// pod becomes the primary (status, label, Events), at no sample (one kubectl list at a time) are
+// two pods labelled primary, the killed pod comes back as a replica of the new primary (its Redis
+// says role:slave with the link up, the only role:master is the labelled pod), every token issued
+// before the kill is still found, and the app serves every request once the failover is over.
+// Requests failed while the primary was gone are counted and printed, as is how long it took:
+// information, never asserted (bench/failover_node.cpp measures it).
+TEST_F(SeedsOnTheNode, AKilledPrimaryFailsOverAndTheAppKeepsItsTokens) {
+  constexpr const char* kFoNs = "failover";
+  constexpr const char* kStorePods = "sessionstore.io/name=web";
+  constexpr const char* kPrimaryLabel = "sessionstore.io/role";
+  inNs("", {"delete", "namespace", "tls-tokens", "--ignore-not-found", "--wait=false"});
+  ASSERT_NO_FATAL_FAILURE(createNamespace(kFoNs));
+  ASSERT_NO_FATAL_FAILURE(applyDownloadTokens(kFoNs, false));
+  ASSERT_NO_FATAL_FAILURE(apply(kFoNs, R"(
+apiVersion: sessionstore.io/v1alpha1
+kind: SessionStore
+metadata:
+  name: web
+spec:
+  target: {deployment: web, service: web}
+  store:
+    type: Managed
+    managed:
+      image: )" + std::string(kRedisImage) + R"(
+      maxMemory: 64Mi
+      replicas: 3
+)"));
+  const auto storeStatus = [&] {
+    const auto store = get(kFoNs, "sessionstore", "web");
+    return store ? store->value("status", Json::object()).value("store", Json::object())
+                 : Json::object();
+  };
+  // The Redis pods by name, and which of them carry the primary label.
+  const auto primaries = [&] {
+    std::vector<std::string> labelled;
+    for (const auto& pod : items(kFoNs, "pods", kStorePods)) {
+      if (pod["metadata"].value("labels", Json::object()).value(kPrimaryLabel, "") == "primary") {
+        labelled.push_back(pod["metadata"].value("name", ""));
+      }
+    }
+    return labelled;
+  };
+  // INFO replication of a Redis pod, asked inside its container as its readiness probe asks
+  // (the monitor user, its password from the container's environment: never on a command line
+  // here, never printed).
+  const auto replication = [&](const std::string& pod) {
+    std::map<std::string, std::string> fields;
+    const auto asked = inNs(kFoNs, {"exec", pod, "-c", "redis", "--", "sh", "-c",
+                                    "redis-cli --user monitor --pass \"$MONITOR_PASSWORD\" "
+                                    "--no-auth-warning info replication"});
+    if (!asked.ok()) return fields;
+    std::istringstream lines(asked.out);
+    for (std::string line; std::getline(lines, line);) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      const auto colon = line.find(':');
+      if (colon != std::string::npos) fields[line.substr(0, colon)] = line.substr(colon + 1);
+    }
+    return fields;
+  };
+  const auto podNames = [&] {
+    std::vector<std::string> names;
+    for (const auto& pod : items(kFoNs, "pods", kStorePods)) {
+      if (runningInContainers(pod)) names.push_back(pod["metadata"].value("name", ""));
+    }
+    return names;
+  };
+  // One primary (labelled, role:master, the status's) and every other pod its replica, link up.
+  const auto settled = [&](std::string* primary) {
+    const auto labelled = primaries();
+    const auto running = podNames();
+    if (labelled.size() != 1 || running.size() != 3) return false;
+    if (storeStatus().value("primary", "") != labelled[0]) return false;
+    for (const auto& pod : running) {
+      auto info = replication(pod);
+      const bool ok = pod == labelled[0] ? info["role"] == "master"
+                                          : info["role"] == "slave" &&
+                                                info["master_link_status"] == "up";
+      if (!ok) return false;
+    }
+    *primary = labelled[0];
+    return true;
+  };
+
+  ASSERT_TRUE(waitFor("SessionStore web (3 Redis pods) Ready", 5min, [&] {
+    return conditionIs(kFoNs, "web", "Ready", "True");
+  })) << inNs(kFoNs, {"get", "sessionstore", "web", "-o", "yaml"}).out;
+  std::string first;
+  ASSERT_TRUE(waitFor("one primary, two replicas with their link up", 5min,
+                      [&] { return settled(&first); }))
+      << inNs(kFoNs, {"get", "pods", "-o", "wide", "--show-labels"}).out;
+  ASSERT_TRUE(waitFor("the wired Deployment rolled out", 5min,
+                      [&] { return rolledOut(kFoNs, "web"); }));
+  const std::string ip = clusterIp(kFoNs, "web");
+  ASSERT_FALSE(ip.empty());
+  ASSERT_TRUE(waitFor("the Service's ClusterIP reaches both wired pods", 3min,
+                      [&] { return serviceReachesEveryPod(kFoNs, ip); }));
+
+  // Tokens issued before the kill, and known to every replica: each replica's offset reached the
+  // primary's after the last one.
+  std::vector<std::string> issued;
+  for (int i = 0; i < 200; ++i) {
+    const auto answer = httpExchange(ip, 80, "POST", "/tokens");
+    ASSERT_TRUE(answer && answer->status == 201)
+        << (answer ? answer->body : std::string("no answer"));
+    issued.push_back(bodyOf(*answer).value("token", ""));
+  }
+  const std::string primaryOffset = replication(first)["master_repl_offset"];
+  ASSERT_FALSE(primaryOffset.empty());
+  ASSERT_TRUE(waitFor("both replicas acknowledged the primary's offset", 2min, [&] {
+    for (const auto& pod : podNames()) {
+      if (pod == first) continue;
+      const std::string offset = replication(pod)["slave_repl_offset"];
+      if (offset.empty() || std::stoll(offset) < std::stoll(primaryOffset)) return false;
+    }
+    return true;
+  }));
+
+  // The client loop through the app, and the sampler of the primary label.
+  std::atomic<bool> stop{false};
+  std::atomic<long> served{0}, failed{0}, samples{0}, maxLabelled{0};
+  std::mutex mu;
+  Clock::time_point lastFailure{};
+  std::string firstFailure;
+  std::thread loop([&] {
+    while (!stop) {
+      const auto answer = httpExchange(ip, 80, "POST", "/tokens");
+      const bool ok = answer && answer->status == 201 &&
+                      [&] {
+                        const auto read = httpExchange(
+                            ip, 80, "GET", "/tokens/" + bodyOf(*answer).value("token", ""));
+                        return read && read->status == 200;
+                      }();
+      if (ok) {
+        ++served;
+        continue;
+      }
+      ++failed;
+      std::lock_guard lock(mu);
+      lastFailure = Clock::now();
+      if (firstFailure.empty()) {
+        firstFailure = answer ? std::to_string(answer->status) + " " + tail(answer->body, 200)
+                              : "no answer";
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+  });
+  std::thread sampler([&] {
+    while (!stop) {
+      const long n = static_cast<long>(primaries().size());
+      ++samples;
+      if (n > maxLabelled) maxLabelled = n;
+    }
+  });
+  const auto stopThreads = [&] {
+    stop = true;
+    loop.join();
+    sampler.join();
+  };
+
+  // The kill: the redis container's containerd task of the primary's pod.
+  const auto victim = get(kFoNs, "pod", first);
+  const auto status = victim ? containerStatus(*victim, "redis") : std::nullopt;
+  const std::string containerId = status ? status->value("containerID", "") : "";
+  const long restartsBefore = status ? status->value("restartCount", 0L) : -1;
+  const auto killed = runProcess({"ctr", "--address", plane_->env("CONTAINERD_ADDRESS"), "-n",
+                                  "k8s.io", "tasks", "kill", "-s", "SIGKILL",
+                                  containerId.substr(containerId.find("://") + 3)});
+  const auto killedAt = Clock::now();
+  if (!killed.ok() || containerId.empty()) stopThreads();
+  ASSERT_FALSE(containerId.empty()) << "the primary " << first << " has no redis container";
+  ASSERT_TRUE(killed.ok()) << killed.describe();
+  std::cout << "[ failover ] " << first << "'s redis container killed\n";
+
+  const auto failover = [&] { return storeStatus().value("lastFailover", Json::object()); };
+  const bool movedOn = waitFor("status.store.lastFailover names the killed primary", 3min, [&] {
+    return failover().value("from", "") == first && !failover().value("to", "").empty();
+  });
+  const bool servedAgain = movedOn && waitFor("the app served a request after the kill", 3min, [&] {
+    std::lock_guard lock(mu);
+    return served > 0 && Clock::now() - std::max(lastFailure, killedAt) > 5s;
+  });
+  std::string second;
+  const bool back = movedOn && waitFor("the killed pod is back as a replica of the new primary",
+                                       5min, [&] { return settled(&second); });
+  stopThreads();
+  ASSERT_TRUE(movedOn) << storeStatus().dump() << "\n"
+                       << inNs(kFoNs, {"get", "pods", "-o", "wide", "--show-labels"}).out;
+  std::cout << "[ failover ] " << failover().dump() << "; through the app: " << served.load()
+            << " requests served, " << failed.load() << " failed"
+            << (firstFailure.empty() ? "" : " (first: " + firstFailure + ")") << "; "
+            << samples.load() << " label samples, at most " << maxLabelled.load()
+            << " pod(s) labelled primary\n";
+  EXPECT_TRUE(servedAgain);
+  ASSERT_TRUE(back) << inNs(kFoNs, {"get", "pods", "-o", "wide", "--show-labels"}).out;
+  EXPECT_NE(second, first) << "the killed pod is labelled primary again";
+  EXPECT_EQ(failover().value("to", ""), second);
+  EXPECT_LE(maxLabelled.load(), 1) << "two pods were labelled primary at once";
+  const auto restarted = get(kFoNs, "pod", first);
+  const auto after = restarted ? containerStatus(*restarted, "redis") : std::nullopt;
+  EXPECT_TRUE(after && after->value("restartCount", 0L) > restartsBefore)
+      << "the kubelet did not restart the killed container in its pod";
+  const std::string events =
+      inNs(kFoNs, {"get", "events", "--field-selector", "involvedObject.kind=SessionStore", "-o",
+                   "custom-columns=REASON:.reason,NOTE:.message", "--no-headers"})
+          .out;
+  EXPECT_NE(events.find("FailoverStarted"), std::string::npos) << events;
+  EXPECT_NE(events.find("FailoverCompleted"), std::string::npos) << events;
+
+  // Every token issued before the kill is found, and the app serves every request now.
+  int found = 0;
+  for (const auto& token : issued) {
+    const auto read = httpExchange(ip, 80, "GET", "/tokens/" + token);
+    if (read && read->status == 200) ++found;
+  }
+  EXPECT_EQ(found, static_cast<int>(issued.size())) << "tokens issued before the kill were lost";
+  const Round round = tokens(ip, 100);
+  std::cout << "[ failover ] after: " << round.describe() << "\n";
+  EXPECT_EQ(round.errors, 0) << round.firstError;
+  EXPECT_EQ(round.found, 100);
 }
 
 }  // namespace

@@ -756,6 +756,20 @@ TEST_F(MemoryReconcilerTest, LoadAboveTheTargetForTheWindowRaisesOneStepAndStops
   EXPECT_EQ(memoryStatus()["maxMemory"], "128Mi");
 }
 
+// A TLS-only store answers its monitor over TLS only: the memory is read there over TLS.
+TEST_F(MemoryReconcilerTest, ATlsStoresMemoryIsReadOverTls) {
+  Json store = stored(kube::resources::kSessionStores, "web");
+  store["spec"]["store"]["managed"]["tls"] = {{"enabled", true}};
+  api_.put(kube::resources::kSessionStores, store);
+  Reconciler reconciler = makeWithMemory();
+  memory_.reading = health::MemoryReading{.usedMemory = 10 * kMi, .maxMemory = 64 * kMi};
+  reconciler.reconcile("shop/web");
+  reconciler.reconcile("shop/web");
+  ASSERT_FALSE(memory_.overTls.empty()) << status().dump(1);
+  for (const bool tls : memory_.overTls) EXPECT_TRUE(tls);
+  EXPECT_EQ(memoryStatus()["maxMemory"], "64Mi") << status().dump(1);
+}
+
 TEST_F(MemoryReconcilerTest, ARefusedConfigSetRaisesNothingAnywhere) {
   Reconciler reconciler = makeWithMemory();
   memory_.reading = health::MemoryReading{.usedMemory = 60 * kMi, .maxMemory = 64 * kMi};
@@ -1071,6 +1085,52 @@ TEST_F(ReplicasReconcilerTest, ARotationChangesThePasswordOnEveryPod) {
       << "the new password must reach every pod";
   EXPECT_EQ(status()["store"]["passwordRotation"].value("phase", ""), "RollingOut")
       << status().dump(1);
+}
+
+TEST_F(ReplicasReconcilerTest, RaisedMemoryReachesEveryPodAndEveryPodsLimit) {
+  constexpr std::int64_t kMi = std::int64_t{1} << 20;
+  Json store = stored(kube::resources::kSessionStores, "web");
+  store["spec"]["store"]["managed"]["memory"] = {{"ceiling", "256Mi"}, {"windowSeconds", 60}};
+  api_.put(kube::resources::kSessionStores, store);
+  health::FakeMemoryControl memory;
+  memory.reading = health::MemoryReading{.usedMemory = 60 * kMi, .maxMemory = 64 * kMi};
+  events::EventRecorder recorder(api_, clock_, {.reportingInstance = "test"});
+  Reconciler reconciler(api_, api_, health_, fixedBytes, &recorder,
+                        {.memory = &memory, .replication = &redis_}, clock_);
+  reconciler.reconcile("shop/web");
+  reconciler.reconcile("shop/web");
+  ASSERT_TRUE(memory.sets.empty());
+  clock_.advance(std::chrono::seconds(61));
+  api_.clearRequests();
+  reconciler.reconcile("shop/web");
+  // The primary through the Service first (what the app uses), then every pod by its name: a
+  // replica promoted later serves as much as the primary did.
+  ASSERT_EQ(memory.setHosts.size(), 4u) << ::testing::PrintToString(memory.setHosts);
+  EXPECT_EQ(std::vector<std::string>(memory.setHosts.begin() + 1, memory.setHosts.end()),
+            (std::vector<std::string>{host(0), host(1), host(2)}));
+  EXPECT_EQ(memory.sets, std::vector<std::int64_t>(4, 128 * kMi));
+  EXPECT_EQ(podPatches(), (std::vector<std::string>{pod(0), pod(1), pod(2)}))
+      << "every pod's memory limit resized in place";
+  EXPECT_EQ(status()["store"]["memory"]["maxMemory"], "128Mi") << status().dump(1);
+
+  // A pod that does not answer the next raise: told as a Warning, the raise stands (the primary
+  // has it, redis.conf has it for that pod's next start).
+  memory.reading->usedMemory = 120 * kMi;
+  memory.refuseHosts = {host(2)};
+  reconciler.reconcile("shop/web");
+  clock_.advance(std::chrono::seconds(61));
+  reconciler.reconcile("shop/web");
+  EXPECT_EQ(memory.sets.back(), 256 * kMi);
+  EXPECT_EQ(status()["store"]["memory"]["maxMemory"], "256Mi") << status().dump(1);
+  recorder.sendDue();
+  const auto listed = api_.list(kube::resources::kEvents, "shop");
+  ASSERT_TRUE(listed.has_value());
+  bool warned = false;
+  for (const auto& e : listed->items) {
+    warned = warned || (e.value("reason", "") == "MemoryRaisePartial" &&
+                        e.value("note", "").find(pod(2)) != std::string::npos);
+  }
+  EXPECT_TRUE(warned) << "no MemoryRaisePartial Event naming " << pod(2);
 }
 
 }  // namespace

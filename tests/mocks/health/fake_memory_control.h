@@ -4,6 +4,7 @@
 
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@ class FakeMemoryControl : public MemoryControl {
   std::expected<MemoryReading, std::string> read(const wiring::StoreEndpoint& monitor) override {
     std::lock_guard lock(mu_);
     users.push_back(monitor.username);
+    overTls.push_back(monitor.tls);
     if (!reading) return std::unexpected(std::string("connect: refused"));
     return *reading;
   }
@@ -23,16 +25,22 @@ class FakeMemoryControl : public MemoryControl {
                                                 std::int64_t bytes) override {
     std::lock_guard lock(mu_);
     users.push_back(monitor.username);
-    if (refuseSet) return std::unexpected(std::string("NOPERM"));
+    if (refuseSet || refuseHosts.contains(monitor.host)) {
+      return std::unexpected(std::string("NOPERM"));
+    }
     sets.push_back(bytes);
+    setHosts.push_back(monitor.host);
     if (reading) reading->maxMemory = bytes;
     return {};
   }
 
   std::optional<MemoryReading> reading;  // nullopt: the store cannot be read
   bool refuseSet = false;
+  std::set<std::string> refuseHosts;  // CONFIG SET refused there only
   std::vector<std::int64_t> sets;  // every CONFIG SET maxmemory, in order
+  std::vector<std::string> setHosts;  // where each was set
   std::vector<std::string> users;  // who each call authenticated as
+  std::vector<bool> overTls;  // whether each read went over TLS
 
  private:
   std::mutex mu_;
