@@ -101,7 +101,7 @@ FailoverDecision decideFailover(const std::vector<PodObservation>& pods) {
   decision.primaryLost = !labelled.empty();
   const PodObservation* candidate = nullptr;
   for (const auto& pod : pods) {
-    if (!healthy(pod)) continue;
+    if (!healthy(pod) || pod.leaving) continue;
     if (candidate == nullptr || pod.replication->offset > candidate->replication->offset ||
         (pod.replication->offset == candidate->replication->offset &&
          pod.ordinal < candidate->ordinal)) {
@@ -128,6 +128,69 @@ FailoverDecision decideFailover(const std::vector<PodObservation>& pods) {
     if (&pod == candidate) continue;
     if (needsRepointing(pod, candidate->host, candidate->port)) {
       decision.actions.push_back({Type::kReplicaOf, pod.name, candidate->host, candidate->port});
+    }
+  }
+  return decision;
+}
+
+bool holdScaleDown(const std::vector<PodObservation>& pods, int wanted) {
+  int labelled = 0;
+  bool primaryLeaves = false;
+  for (const auto& pod : pods) {
+    if (!pod.labelledPrimary) continue;
+    ++labelled;
+    primaryLeaves = primaryLeaves || pod.ordinal >= wanted;
+  }
+  return primaryLeaves || labelled > 1;
+}
+
+SwitchoverDecision decideSwitchover(const std::vector<PodObservation>& pods, int wanted) {
+  using Type = FailoverAction::Type;
+  SwitchoverDecision decision;
+  const PodObservation* primary = nullptr;
+  for (const auto& pod : pods) {
+    if (!pod.labelledPrimary) continue;
+    if (primary != nullptr) return decision;  // several labelled: decideFailover's to settle
+    primary = &pod;
+  }
+  if (primary == nullptr || primary->ordinal < wanted) return decision;
+  decision.from = primary->name;
+  if (!servingPrimary(*primary)) {
+    decision.waiting = "the primary " + primary->name + " does not serve (a failover is due first)";
+    return decision;
+  }
+  const PodObservation* chosen = nullptr;
+  for (const auto& pod : pods) {
+    if (pod.ordinal >= wanted || !healthy(pod)) continue;
+    const ReplicationInfo& info = *pod.replication;
+    if (info.role != ReplicationInfo::Role::kReplica || !info.masterLinkUp ||
+        info.masterHost != primary->host || info.masterPort != primary->port) {
+      continue;
+    }
+    if (chosen == nullptr || info.offset > chosen->replication->offset ||
+        (info.offset == chosen->replication->offset && pod.ordinal < chosen->ordinal)) {
+      chosen = &pod;
+    }
+  }
+  if (chosen == nullptr) {
+    decision.waiting =
+        "no pod that stays is Ready and replicating from the primary " + primary->name;
+    return decision;
+  }
+  if (chosen->replication->offset < primary->replication->offset) {
+    decision.waiting =
+        "waiting for " + chosen->name + " to catch up with the primary " + primary->name;
+    return decision;
+  }
+  decision.to = chosen->name;
+  decision.actions.push_back({Type::kRemovePrimaryLabel, primary->name});
+  decision.actions.push_back({Type::kReplicaOf, primary->name, chosen->host, chosen->port});
+  decision.actions.push_back({Type::kPromote, chosen->name});
+  decision.actions.push_back({Type::kAddPrimaryLabel, chosen->name});
+  for (const auto& pod : pods) {
+    if (&pod == primary || &pod == chosen) continue;
+    if (needsRepointing(pod, chosen->host, chosen->port)) {
+      decision.actions.push_back({Type::kReplicaOf, pod.name, chosen->host, chosen->port});
     }
   }
   return decision;

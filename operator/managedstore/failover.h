@@ -20,6 +20,13 @@
 //     promoted (REPLICAOF NO ONE) and labelled, then the others are pointed at it.
 //   - Several labelled pods (only someone else's edit can do that): all labels go first, then as
 //     above. So no order of actions ever leaves two pods labelled primary.
+//   - A pod the StatefulSet is removing (PodObservation::leaving, a scale down) is never the
+//     candidate: whatever it holds goes with it.
+//
+// Scaling a replicated store down (holdScaleDown, decideSwitchover): the StatefulSet deletes the
+// highest ordinals. While one of them is labelled primary, the StatefulSet keeps its pods and the
+// primary first moves, as planned, to a pod that stays and has every byte the primary has
+// (no acknowledged write is lost); only then is the StatefulSet lowered.
 #pragma once
 
 #include <cstdint>
@@ -58,6 +65,8 @@ struct PodObservation {
   int port = 0;
   bool ready = false;         // the pod's Ready condition is True
   bool labelledPrimary = false;
+  // The StatefulSet is removing it (its ordinal is at or above the StatefulSet's replicas).
+  bool leaving = false;
   // INFO replication as the operator read it just now; nullopt when the pod did not answer.
   std::optional<ReplicationInfo> replication;
   bool operator==(const PodObservation&) const = default;
@@ -95,6 +104,35 @@ struct FailoverDecision {
 
 // REQUIRES: pod names distinct.
 FailoverDecision decideFailover(const std::vector<PodObservation>& pods);
+
+// Whether the StatefulSet must keep its pods this pass rather than go down to `wanted`: a pod
+// that would go is labelled primary (it must hand over first, decideSwitchover), or several are
+// labelled (a failover or someone's edit is under way: it settles first). With no pod labelled
+// there is no primary to protect, and the failover elects among the pods that stay.
+// `pods` need only their names, ordinals and labels.
+bool holdScaleDown(const std::vector<PodObservation>& pods, int wanted);
+
+struct SwitchoverDecision {
+  // In the order they must run; empty while waiting, or when no switchover is due.
+  std::vector<FailoverAction> actions;
+  std::optional<std::string> from;  // the primary that would leave (set while one must move)
+  std::optional<std::string> to;    // the pod chosen to take over (set when actions are)
+  // Why nothing moves yet, for the user; empty when the actions are set or none is due.
+  std::string waiting;
+  bool operator==(const SwitchoverDecision&) const = default;
+};
+
+// The planned move of the primary before a scale down to `wanted` pods, once the failover has
+// nothing to do (one labelled primary that serves, every other pod following it). None is due
+// while the primary's ordinal is below `wanted`. Otherwise the chosen pod is a pod that stays,
+// Ready, answering as a replica of the primary with its link up, and with the largest offset
+// (the lowest ordinal on a tie); it is taken only once its offset has reached the primary's (the
+// caller reads the primary after the others, so equal offsets mean nothing was written between).
+// The actions: the primary's label goes (the client Service stops sending to it), the primary is
+// made a replica of the chosen pod (it takes no more writes: from then on no pod is a master
+// until the next action), the chosen pod is promoted and labelled, the others are pointed at it.
+// So at no moment are two pods labelled, nor two Redis masters.
+SwitchoverDecision decideSwitchover(const std::vector<PodObservation>& pods, int wanted);
 
 // What a Pod object (as the API server returns it) says for the decision: its name, its ordinal
 // in StatefulSet `statefulSet` (the name's suffix), its Ready condition and its role label;

@@ -93,11 +93,11 @@ kube::Result<Gathered> gather(kube::Client& client, const api::SessionStore& sto
       for (const auto& [resource, name] : owned) {
         reads.push_back({resource, name, &out.owned[resource->kind + " " + name]});
       }
-      if (managedstore::replicated(store)) {
-        const std::string name = managedstore::podDisruptionBudgetName(store);
-        reads.push_back({&kube::resources::kPodDisruptionBudgets, name,
-                         &out.owned["PodDisruptionBudget " + name]});
-      }
+      // Read whatever the replicas: a store scaled down to one pod still has the budget it
+      // had, which the reconciler removes (it would block every drain of that node for good).
+      const std::string budget = managedstore::podDisruptionBudgetName(store);
+      reads.push_back({&kube::resources::kPodDisruptionBudgets, budget,
+                       &out.owned["PodDisruptionBudget " + budget]});
     }
     const std::string connection = api::secretName(store);
     reads.push_back({&kube::resources::kSecrets, connection, &out.owned["Secret " + connection]});

@@ -87,6 +87,9 @@ struct Reconciler::Pass {
   std::optional<Json> lastFailover;
   bool replicasStale = false;  // a failover action failed or is under way: look again soon
   bool replicasSettled = false;  // one primary serving, every replica following it
+  // A scale down held back (managedstore::holdScaleDown): the pod count the spec asks for, while
+  // this pass renders the store at the StatefulSet's current count (store.spec...replicas).
+  std::optional<int> scaleDownTo;
 };
 
 Reconciler::Reconciler(kube::Client& client, kube::Client& live, health::StoreHealth& health,
@@ -215,6 +218,9 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
   if (ok) stepTarget(pass);
   if (ok) {
     if (managed) {
+      // First: a held scale down renders every object, and reaches every pod, at the
+      // StatefulSet's current count.
+      stepHoldScaleDown(pass);
       ok = stepManagedTls(pass, applier);
       // After TLS (a TLS-only store's memory is read over TLS, with the CA it gives), before the
       // store's objects (its redis.conf has the level the memory step decides).
@@ -224,6 +230,7 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
       if (ok) stepRotationLive(pass);
       if (ok) stepResize(pass, applier);
       if (ok) stepFailover(pass);
+      if (ok) stepSinglePod(pass);
     } else {
       stepExternalStore(pass);
     }
@@ -833,8 +840,117 @@ bool Reconciler::stepReplicationPassword(Pass& pass, const Applier& applier) {
   return true;
 }
 
-void Reconciler::stepFailover(Pass& pass) {
+// The pods' own labels (the managed-by label with the selector's): the pod informer's scope, so
+// that a list with resourceVersion "0" is answered from its cache with no request.
+std::string Reconciler::storePodSelector(const Pass& pass) {
+  std::string selector;
+  for (const auto& [key, value] : managedstore::managedLabels(pass.store)) {
+    selector += (selector.empty() ? "" : ",") + key + "=" + value;
+  }
+  return selector;
+}
+
+void Reconciler::stepHoldScaleDown(Pass& pass) {
+  if (options_.replication == nullptr) return;
+  const int wanted = pass.store.spec.store.managed.replicas;
+  const Observed& observed =
+      pass.gathered.ownedObject("StatefulSet " + managedstore::statefulSetName(pass.store));
+  if (!observed.object) return;
+  const auto current = integerAt(*observed.object, {"spec", "replicas"});
+  // Only a replicated StatefulSet has a primary to hand over.
+  if (!current || *current <= wanted || *current <= 1) return;
+  const auto hold = [&](const std::string& why) {
+    pass.scaleDownTo = wanted;
+    pass.store.spec.store.managed.replicas = static_cast<int>(*current);
+    pass.replicasStale = true;
+    pass.log.info(
+        "scale down held",
+        {{"from", std::to_string(*current)}, {"to", std::to_string(wanted)}, {"why", why}});
+  };
+  auto listed = client_.list(kube::resources::kPods, pass.store.metadata.ns,
+                             {.labelSelector = storePodSelector(pass)});
+  if (!listed) {
+    // Where the primary is cannot be told: the pods stay until it can.
+    hold("cannot list the store's pods: " + describe(listed.error()));
+    return;
+  }
+  std::vector<managedstore::PodObservation> pods;
+  for (const Json& object : listed->items) {
+    if (auto pod = managedstore::observePod(object, managedstore::statefulSetName(pass.store))) {
+      pods.push_back(std::move(*pod));
+    }
+  }
+  if (managedstore::holdScaleDown(pods, wanted)) {
+    hold("the primary is on a pod that would go, or several pods are labelled primary");
+  }
+}
+
+bool Reconciler::runReplicationActions(
+    Pass& pass, const std::vector<managedstore::FailoverAction>& actions,
+    const std::map<std::string, wiring::StoreEndpoint>& endpoints, const std::string& primary,
+    const std::string& failedReason) {
   using Type = managedstore::FailoverAction::Type;
+  for (const auto& action : actions) {
+    const auto& endpoint = endpoints.at(action.pod);
+    std::string failed;
+    switch (action.type) {
+      case Type::kRemovePrimaryLabel:
+      case Type::kAddPrimaryLabel: {
+        const bool add = action.type == Type::kAddPrimaryLabel;
+        if (auto patched = labelPrimary(pass, action.pod, add); !patched) {
+          failed = describe(patched.error());
+        }
+        break;
+      }
+      case Type::kPromote:
+        if (auto done = options_.replication->promote(endpoint); !done) failed = done.error();
+        break;
+      case Type::kReplicaOf:
+        if (auto done = options_.replication->replicaOf(endpoint, action.host, action.port);
+            !done) {
+          failed = done.error();
+        }
+        break;
+    }
+    if (!failed.empty()) {
+      // The rest waits for the next pass, which decides again from what it sees then: no step
+      // that depends on this one runs (no pod labelled while another may still be).
+      pass.log.warn("a replication step failed, will retry",
+                    {{"pod", action.pod}, {"error", failed}});
+      event(pass, {.type = events::EventType::kWarning,
+                   .reason = failedReason,
+                   .action = "Failover",
+                   .note = "pod " + action.pod + ": " + failed});
+      pass.replicasStale = true;
+      pass.primary.reset();
+      return false;
+    }
+    if (action.type == Type::kReplicaOf) {
+      pass.log.info("replica pointed at the primary", {{"pod", action.pod}, {"primary", primary}});
+    }
+  }
+  return true;
+}
+
+kube::Result<Json> Reconciler::labelPrimary(const Pass& pass, const std::string& pod, bool add) {
+  const Json patch = {
+      {"metadata",
+       {{"labels", {{identity::kRoleLabel, add ? Json(identity::kRolePrimary) : Json(nullptr)}}}}}};
+  return client_.patch(kube::resources::kPods, pass.store.metadata.ns, pod, kube::PatchType::kMerge,
+                       patch, {.fieldManager = std::string(identity::kFieldManager)});
+}
+
+wiring::StoreEndpoint Reconciler::podEndpoint(const Pass& pass, const std::string& pod) const {
+  const wiring::StoreEndpoint& monitor = *pass.endpoints->monitor;
+  wiring::StoreEndpoint endpoint = monitor;
+  endpoint.host = pod + "." + managedstore::headlessServiceName(pass.store) + "." +
+                  pass.store.metadata.ns + ".svc";
+  // The certificate names the client Service: verified against that name.
+  if (endpoint.tls && endpoint.tlsServerName.empty()) endpoint.tlsServerName = monitor.host;
+  return endpoint;
+}
+
+void Reconciler::stepFailover(Pass& pass) {
   if (!managedstore::replicated(pass.store) || options_.replication == nullptr ||
       !pass.passwords || !pass.endpoints || !pass.endpoints->monitor) {
     return;
@@ -842,20 +958,14 @@ void Reconciler::stepFailover(Pass& pass) {
   if (const Json* last = at(pass.raw, {"status", "store", "lastFailover"})) {
     pass.lastFailover = *last;
   }
-  const std::string& ns = pass.store.metadata.ns;
-  // The pods' own labels (the managed-by label with the selector's): the pod informer's scope,
-  // so that at rest the list is answered from its cache with no request.
-  std::string selector;
-  for (const auto& [key, value] : managedstore::managedLabels(pass.store)) {
-    selector += (selector.empty() ? "" : ",") + key + "=" + value;
-  }
   bool settled = false;
   {
     std::lock_guard lock(waitMu_);
     settled = replicasSettled_.erase(pass.key) > 0;
   }
-  auto listed = client_.list(kube::resources::kPods, ns,
-                             {.labelSelector = selector, .resourceVersion = settled ? "0" : ""});
+  auto listed = client_.list(kube::resources::kPods, pass.store.metadata.ns,
+                             {.labelSelector = storePodSelector(pass),
+                              .resourceVersion = settled ? "0" : ""});
   if (!listed) {
     pass.log.info("cannot list the store's pods, will retry", {{"error", describe(listed.error())}});
     pass.replicasStale = true;
@@ -863,26 +973,30 @@ void Reconciler::stepFailover(Pass& pass) {
   }
   // Each pod as the others reach it (its stable name through the headless Service), and as the
   // operator reads it there with the monitor's credentials.
-  const wiring::StoreEndpoint& monitor = *pass.endpoints->monitor;
   std::vector<managedstore::PodObservation> pods;
   std::map<std::string, wiring::StoreEndpoint> endpoints;
   for (const Json& object : listed->items) {
     auto pod = managedstore::observePod(object, managedstore::statefulSetName(pass.store));
     if (!pod) continue;
-    wiring::StoreEndpoint endpoint = monitor;
-    endpoint.host =
-        pod->name + "." + managedstore::headlessServiceName(pass.store) + "." + ns + ".svc";
-    // The certificate names the client Service: verified against that name.
-    if (endpoint.tls && endpoint.tlsServerName.empty()) endpoint.tlsServerName = monitor.host;
+    wiring::StoreEndpoint endpoint = podEndpoint(pass, pod->name);
     std::tie(pod->host, pod->port) =
         options_.replication->peerAddress(endpoint.host, managedstore::kPort);
-    if (auto info = options_.replication->info(endpoint)) {
-      pod->replication = managedstore::parseReplicationInfo(*info);
-    } else {
-      pass.log.debug("a store pod did not answer", {{"pod", pod->name}, {"error", info.error()}});
-    }
+    // The StatefulSet (as this pass wrote it) is removing it.
+    pod->leaving = pod->ordinal >= pass.store.spec.store.managed.replicas;
     endpoints[pod->name] = std::move(endpoint);
     pods.push_back(std::move(*pod));
+  }
+  // The labelled primary is read after the others: a replica whose offset then equals the
+  // primary's had everything the primary had taken by the time it was read (decideSwitchover).
+  for (const bool labelledLast : {false, true}) {
+    for (auto& pod : pods) {
+      if (pod.labelledPrimary != labelledLast) continue;
+      if (auto info = options_.replication->info(endpoints.at(pod.name))) {
+        pod.replication = managedstore::parseReplicationInfo(*info);
+      } else {
+        pass.log.debug("a store pod did not answer", {{"pod", pod.name}, {"error", info.error()}});
+      }
+    }
   }
   const auto decision = managedstore::decideFailover(pods);
   const auto now = clock_.wallNow();
@@ -910,56 +1024,17 @@ void Reconciler::stepFailover(Pass& pass) {
     pass.log.warn("primary lost", {{"pod", loss->from}});
   }
   if (decision.primaryLost) pass.replicasStale = true;
-  for (const auto& action : decision.actions) {
-    const auto& endpoint = endpoints.at(action.pod);
-    std::string failed;
-    switch (action.type) {
-      case Type::kRemovePrimaryLabel:
-      case Type::kAddPrimaryLabel: {
-        const bool add = action.type == Type::kAddPrimaryLabel;
-        const Json patch = {
-            {"metadata",
-             {{"labels",
-               {{identity::kRoleLabel, add ? Json(identity::kRolePrimary) : Json(nullptr)}}}}}};
-        auto patched =
-            client_.patch(kube::resources::kPods, ns, action.pod, kube::PatchType::kMerge, patch,
-                          {.fieldManager = std::string(identity::kFieldManager)});
-        if (!patched) failed = describe(patched.error());
-        break;
-      }
-      case Type::kPromote:
-        if (auto done = options_.replication->promote(endpoint); !done) failed = done.error();
-        break;
-      case Type::kReplicaOf:
-        if (auto done = options_.replication->replicaOf(endpoint, action.host, action.port);
-            !done) {
-          failed = done.error();
-        }
-        break;
-    }
-    if (!failed.empty()) {
-      // The rest waits for the next pass, which decides again from what it sees then: no step
-      // that depends on this one runs (no pod labelled while another may still be).
-      pass.log.warn("a failover step failed, will retry",
-                    {{"pod", action.pod}, {"error", failed}});
-      event(pass, {.type = events::EventType::kWarning,
-                   .reason = "FailoverStepFailed",
-                   .action = "Failover",
-                   .note = "pod " + action.pod + ": " + failed});
-      pass.replicasStale = true;
-      pass.primary.reset();
-      return;
-    }
-    if (action.type == Type::kReplicaOf) {
-      pass.log.info("replica pointed at the primary",
-                    {{"pod", action.pod}, {"primary", decision.primary.value_or("")}});
-    }
+  if (!runReplicationActions(pass, decision.actions, endpoints, decision.primary.value_or(""),
+                             "FailoverStepFailed")) {
+    return;
   }
   // Converged: one primary serving, every pod there, Ready and following it. The next look may
   // use the cache, and comes later (the health monitor's kept connection and the pod watch tell
   // of a loss at once).
+  // (A held scale down is not settled: its switchover moves the label in this pass.)
   pass.replicasSettled =
-      decision.actions.empty() && decision.primary && !decision.primaryLost && !loss &&
+      !pass.scaleDownTo && decision.actions.empty() && decision.primary &&
+      !decision.primaryLost && !loss &&
       static_cast<int>(pods.size()) == pass.store.spec.store.managed.replicas &&
       std::all_of(pods.begin(), pods.end(), [](const managedstore::PodObservation& pod) {
         return pod.ready && pod.replication.has_value();
@@ -969,7 +1044,11 @@ void Reconciler::stepFailover(Pass& pass) {
     replicasSettled_.insert(pass.key);
   }
   pass.primary = decision.primary;
-  if (!decision.promotes) return;
+  if (!decision.promotes) {
+    // Settled: a scale down held back for the primary may move it now.
+    if (pass.scaleDownTo && decision.actions.empty()) stepSwitchover(pass, pods, endpoints);
+    return;
+  }
   pass.replicasStale = true;  // the next pass soon: the replicas follow, the Service moves
   const std::string to = *decision.primary;
   if (loss) {
@@ -996,6 +1075,89 @@ void Reconciler::stepFailover(Pass& pass) {
   }
   std::lock_guard lock(waitMu_);
   primaryLosses_.erase(pass.key);
+}
+
+void Reconciler::stepSwitchover(Pass& pass, const std::vector<managedstore::PodObservation>& pods,
+                                const std::map<std::string, wiring::StoreEndpoint>& endpoints) {
+  const int wanted = *pass.scaleDownTo;
+  const auto decision = managedstore::decideSwitchover(pods, wanted);
+  const std::string count = std::to_string(wanted) + (wanted == 1 ? " pod" : " pods");
+  if (!decision.waiting.empty()) {
+    // No numbers in the note: the same wait is one Event, counted, not one per pass.
+    event(pass, {.type = events::EventType::kNormal,
+                 .reason = "ScaleDownWaiting",
+                 .action = "Switchover",
+                 .note = "the StatefulSet keeps its pods before going down to " + count + ": " +
+                         decision.waiting});
+    pass.log.info("switchover waits", {{"why", decision.waiting}});
+    return;
+  }
+  if (!decision.to) return;
+  if (!runReplicationActions(pass, decision.actions, endpoints, *decision.to,
+                             "SwitchoverStepFailed")) {
+    return;
+  }
+  pass.primary = decision.to;
+  event(pass, {.type = events::EventType::kNormal,
+               .reason = "Switchover",
+               .action = "Switchover",
+               .note = "primary moved from " + decision.from.value_or("") + " to " + *decision.to +
+                       ", caught up, before the StatefulSet goes down to " + count + "; " +
+                       *decision.to + " is the primary now"});
+  pass.log.info("switchover completed",
+                {{"from", decision.from.value_or("")}, {"to", *decision.to}});
+}
+
+void Reconciler::stepSinglePod(Pass& pass) {
+  // A store that had replicas (its Secret keeps the replication password) and runs one pod now:
+  // that pod is the store, a master, and nothing carries the primary label any more (the client
+  // Service of a one-pod store selects without it), as if the store had been made with one pod.
+  if (managedstore::replicated(pass.store) || options_.replication == nullptr || !pass.passwords ||
+      pass.passwords->replication.empty() || !pass.endpoints || !pass.endpoints->monitor) {
+    return;
+  }
+  const std::string pod0 = managedstore::podName(pass.store, 0);
+  // Pod 0 started as a replica (of the client Service, which now selects pod 0 itself), or was
+  // left one: a replica of nothing refuses every write. Its data is kept (REPLICAOF NO ONE).
+  if (auto info = options_.replication->info(podEndpoint(pass, pod0))) {
+    const auto replication = managedstore::parseReplicationInfo(*info);
+    if (replication && replication->role == managedstore::ReplicationInfo::Role::kReplica) {
+      if (auto done = options_.replication->promote(podEndpoint(pass, pod0)); !done) {
+        pass.log.warn("cannot make the only pod a master, will retry",
+                      {{"pod", pod0}, {"error", done.error()}});
+        event(pass, {.type = events::EventType::kWarning,
+                     .reason = "SwitchoverStepFailed",
+                     .action = "Switchover",
+                     .note = "pod " + pod0 + ": " + done.error()});
+        pass.waiting = true;
+        return;
+      }
+      event(pass, {.type = events::EventType::kNormal,
+                   .reason = "Switchover",
+                   .action = "Switchover",
+                   .note = "pod " + pod0 + " is the store's only pod and its primary now"});
+      pass.log.info("the only pod made a master", {{"pod", pod0}});
+    }
+  }
+  auto listed = client_.list(kube::resources::kPods, pass.store.metadata.ns,
+                             {.labelSelector = storePodSelector(pass)});
+  if (!listed) {
+    pass.log.info("cannot list the store's pods, will retry",
+                  {{"error", describe(listed.error())}});
+    pass.waiting = true;
+    return;
+  }
+  for (const Json& object : listed->items) {
+    const auto pod = managedstore::observePod(object, managedstore::statefulSetName(pass.store));
+    if (!pod || !pod->labelledPrimary) continue;
+    if (auto patched = labelPrimary(pass, pod->name, false); !patched) {
+      pass.log.info("cannot remove the primary label, will retry",
+                    {{"pod", pod->name}, {"error", describe(patched.error())}});
+      pass.waiting = true;
+      return;
+    }
+    pass.log.info("primary label removed: the store runs one pod", {{"pod", pod->name}});
+  }
 }
 
 bool Reconciler::stepManagedStore(Pass& pass, const Applier& applier) {
@@ -1027,6 +1189,7 @@ bool Reconciler::stepManagedStore(Pass& pass, const Applier& applier) {
     if (pass.apiError) return false;
     if (blocked) return true;
   }
+  if (!removeStaleBudget(pass)) return false;
   if (pass.store.spec.store.managed.tls.enabled) {
     if (pass.tlsCaPem.empty()) return true;  // stepManagedTls said why
     pass.endpoints = managedEndpoints(pass.store, *pass.passwords);
@@ -1034,6 +1197,27 @@ bool Reconciler::stepManagedStore(Pass& pass, const Applier& applier) {
     return true;
   }
   pass.endpoints = managedEndpoints(pass.store, *pass.passwords);
+  return true;
+}
+
+bool Reconciler::removeStaleBudget(Pass& pass) {
+  // A one-pod store has no budget (managedstore::podDisruptionBudget): one left from its
+  // replicated days would refuse every eviction of its only pod, and block the node's drain.
+  if (managedstore::replicated(pass.store)) return true;
+  const std::string name = managedstore::podDisruptionBudgetName(pass.store);
+  const Observed& budget = pass.gathered.ownedObject("PodDisruptionBudget " + name);
+  if (!budget.object || !controlledBy(*budget.object, pass.store.metadata.uid)) return true;
+  auto removed =
+      client_.remove(kube::resources::kPodDisruptionBudgets, pass.store.metadata.ns, name);
+  if (!removed && removed.error().kind != ErrorKind::kNotFound) {
+    pass.apiError = removed.error();
+    return false;
+  }
+  event(pass, {.type = events::EventType::kNormal,
+               .reason = "Deleted",
+               .action = "Delete",
+               .note = "deleted PodDisruptionBudget " + name + ": the store runs one pod"});
+  pass.log.info("deleted", {{"object", "PodDisruptionBudget " + name}});
   return true;
 }
 

@@ -22,7 +22,13 @@
 //                 and INFO replication (on a connection of the operator's), the primary chosen
 //                 or kept by managedstore::decideFailover, and its actions run in order (the
 //                 old primary's label removed before a new one is labelled, REPLICAOF NO ONE,
-//                 REPLICAOF for the others); FailoverStarted, FailoverCompleted, PrimaryElected
+//                 REPLICAOF for the others); FailoverStarted, FailoverCompleted, PrimaryElected.
+//                 A scale down whose leaving pods hold the primary keeps the StatefulSet (every
+//                 object rendered at its current count) until the primary has moved, as planned,
+//                 to a caught-up pod that stays (managedstore::decideSwitchover; Switchover,
+//                 ScaleDownWaiting). Down to one pod: its PodDisruptionBudget is deleted, pod 0
+//                 made a master if it is a replica, and the primary label removed once the client
+//                 Service selects without it
 //   3. probe      the store's health from health::StoreHealth (AUTH + PING with the app's
 //                 credentials, INFO with the monitoring ones); forgotten when it has no store
 //   4. wire       only once the store answers: the connection Secret and the Deployment's env,
@@ -56,12 +62,13 @@
 
 #include "clock/clock.h"
 #include "events/recorder.h"
-#include "health/replication_control.h"
 #include "health/password_control.h"
+#include "health/replication_control.h"
 #include "health/store_health.h"
 #include "imageref/image_ref.h"
 #include "kube/client.h"
 #include "logging/log.h"
+#include "managedstore/failover.h"
 #include "managedstore/managed_store.h"
 #include "managedstore/tls.h"
 #include "metrics/operator_metrics.h"
@@ -152,7 +159,22 @@ class Reconciler {
   void setMaxMemoryOnEveryPod(Pass& pass, std::int64_t bytes);
   void stepResize(Pass& pass, const Applier& applier);
   bool stepReplicationPassword(Pass& pass, const Applier& applier);
+  void stepHoldScaleDown(Pass& pass);
   void stepFailover(Pass& pass);
+  void stepSwitchover(Pass& pass, const std::vector<managedstore::PodObservation>& pods,
+                      const std::map<std::string, wiring::StoreEndpoint>& endpoints);
+  void stepSinglePod(Pass& pass);
+  bool removeStaleBudget(Pass& pass);
+  // Runs a failover's or a switchover's actions in order; false (told, looked at again soon)
+  // at the first that fails.
+  bool runReplicationActions(Pass& pass, const std::vector<managedstore::FailoverAction>& actions,
+                             const std::map<std::string, wiring::StoreEndpoint>& endpoints,
+                             const std::string& primary, const std::string& failedReason);
+  kube::Result<Json> labelPrimary(const Pass& pass, const std::string& pod, bool add);
+  // Pod `pod` of a managed store as the operator reaches it with the monitor's credentials.
+  // REQUIRES: pass.endpoints->monitor.
+  wiring::StoreEndpoint podEndpoint(const Pass& pass, const std::string& pod) const;
+  static std::string storePodSelector(const Pass& pass);
   void stepExternalStore(Pass& pass);
   void stepProbe(Pass& pass);
   bool stepWire(Pass& pass, const Applier& applier);

@@ -16,6 +16,13 @@
 //
 // At every sample (100 ms), from the first primary to the end: at most one pod labelled primary
 // and at most one Redis answering role:master.
+//
+// The scale down (replicas 3 to 1 with the primary on pod 2) adds the kubelet's part for pods
+// that go: the cluster's StatefulSet controller deletes them, and the test stops their Redis once
+// their pod object is gone; and pod 0's rollout to the one-pod template, whose Redis the test
+// starts again from the new ConfigMap, as that template's command does (no replica, no replication
+// user). kube-proxy's part follows the client Service's selector: a one-pod store's selects pod 0
+// without the role label.
 #include <atomic>
 #include <cstdint>
 #include <mutex>
@@ -127,8 +134,17 @@ class FailoverIntegration : public OperatorFixture {
           if (labelledCount > 1) twoLabelled_.push_back(samples_);
           if (masters > 1) twoMasters_.push_back(samples_);
         }
+        // A one-pod store's client Service selects its pod without the role label.
+        bool roleSelected = true;
+        if (auto service = samplerClient_->get(kube::resources::kServices, ns_, "fo-redis")) {
+          roleSelected = service->value("spec", Json::object())
+                             .value("selector", Json::object())
+                             .contains("sessionstore.io/role");
+        }
         int port = 1;
-        if (labelledCount == 1 && primaryOrdinal >= 0 && primaryOrdinal < kPods) {
+        if (!roleSelected && labels.contains("fo-redis-0")) primaryOrdinal = 0;
+        if ((labelledCount == 1 || !roleSelected) && primaryOrdinal >= 0 &&
+            primaryOrdinal < kPods) {
           std::lock_guard lock(serversMu_);
           if (servers_[primaryOrdinal]) port = servers_[primaryOrdinal]->port();
         }
@@ -341,6 +357,205 @@ TEST_F(FailoverIntegration, TheReplicaWithMostDataIsPromotedAndTheOldPrimaryRetu
   ASSERT_TRUE(eventually([&] { return samples() > seen + 3; }));
   stopSampler();
   EXPECT_GT(samples(), 50);
+  std::lock_guard lock(samplesMu_);
+  EXPECT_TRUE(twoLabelled_.empty()) << twoLabelled_.size() << " samples with two pods labelled";
+  EXPECT_TRUE(twoMasters_.empty()) << twoMasters_.size() << " samples with two masters";
+  expectNoSecretLeaks();
+}
+
+// Issue 18's scale down: replicas 3 to 1 with the primary on pod 2, a write acknowledged by one
+// replica only (pod 1, which goes) when the scale is asked. The operator keeps the StatefulSet
+// until pod 0 has caught up, moves the primary to it (pod 2 fenced first), then lowers the
+// StatefulSet and deletes the budget; the client Service selects pod 0 without the role.
+TEST_F(FailoverIntegration, ScaleDownToOnePodMovesThePrimaryToPodZeroFirstAndLosesNoWrite) {
+  auto kubeconfig = kube::loadKubeconfig(plane_->kubeconfig());
+  ASSERT_TRUE(kubeconfig) << kubeconfig.error().describe();
+  auto client = kube::RestClient::connect(*kubeconfig);
+  ASSERT_TRUE(client);
+  client_ = std::move(*client);
+  auto samplerClient = kube::RestClient::connect(*kubeconfig);
+  ASSERT_TRUE(samplerClient);
+  samplerClient_ = std::move(*samplerClient);
+
+  apply(deploymentYaml("fo"));
+  apply(serviceYaml("fo"));
+  apply(managedStoreYaml("fo", "fo", "      replicas: 3\n"));
+  ASSERT_TRUE(eventually([&] {
+    auto sts = get("statefulset", "fo-redis");
+    auto secret = get("secret", "fo-redis-auth");
+    auto config = get("configmap", "fo-redis-config");
+    if (!sts || !secret || !config || !(*secret)["data"].contains("replication-password")) {
+      return false;
+    }
+    config_ = *config;
+    return (*sts)["spec"]["replicas"] == 3;
+  }, 60s)) << describeStore("fo");
+  replicationPassword_ = decode(mustGet("secret", "fo-redis-auth"), "replication-password");
+  ASSERT_TRUE(get("poddisruptionbudget", "fo-redis"));
+  {
+    std::lock_guard lock(serversMu_);
+    for (int i = 0; i < kPods; ++i) startPod(i);
+  }
+  startSampler();
+  ASSERT_TRUE(eventually([&] { return storeStatus().value("primary", "") == "fo-redis-0"; }, 120s))
+      << describeStore("fo");
+  // Pod 0's object as made for three pods: the one-pod template replaces it later (rollout).
+  const Json pod0Uid = mustGet("pod", "fo-redis-0")["metadata"]["uid"];
+  const int port0 = servers_[0]->port();
+  const int port1 = servers_[1]->port();
+  const int port2 = servers_[2]->port();
+  const auto replicates = [&](int port, int from) {
+    auto info = replication(port);
+    return info["role"] == "slave" && info["master_port"] == std::to_string(from) &&
+           info["master_link_status"] == "up";
+  };
+  for (int port : {port1, port2}) {
+    ASSERT_TRUE(eventually([&] { return replicates(port, port0); }, 60s)) << describeStore("fo");
+  }
+
+  const std::string appPassword = decode(mustGet("secret", "fo-session-store"), "REDIS_PASSWORD");
+  const std::string prefix = ns_ + ":fo:";
+  // `count` writes of `batch` through the client Service's address, acknowledged by `replicas`.
+  const auto write = [&](const std::string& batch, int replicas) {
+    auto app = redisclient::Session::open({.host = "127.0.0.1",
+                                           .port = servicePort_.load(),
+                                           .username = "app",
+                                           .password = appPassword});
+    ASSERT_TRUE(app) << app.error();
+    for (int i = 0; i < 50; ++i) {
+      ASSERT_TRUE((*app)->command({"SET", prefix + batch + std::to_string(i), "v"}));
+    }
+    auto waited = (*app)->command({"WAIT", std::to_string(replicas), "5000"});
+    ASSERT_TRUE(waited) << waited.error();
+    ASSERT_EQ(*waited, std::to_string(replicas)) << batch;
+  };
+  // Holds the replica on `port` behind: its link broken and its password to the primary wrong.
+  const auto holdBehind = [&](int port) {
+    auto behind = tester(port);
+    ASSERT_TRUE(behind);
+    ASSERT_TRUE(behind->command({"CONFIG", "SET", "masterauth", "wrong"}));
+    ASSERT_TRUE(behind->command({"CLIENT", "KILL", "TYPE", "master"}));
+    ASSERT_TRUE(eventually([&] { return replication(port)["master_link_status"] == "down"; }));
+  };
+  const auto letCatchUp = [&](int port) {
+    auto behind = tester(port);
+    ASSERT_TRUE(behind);
+    ASSERT_TRUE(behind->command({"CONFIG", "SET", "masterauth", replicationPassword_}));
+  };
+
+  // The primary onto pod 2: pod 1 behind, pod 0's Redis crashes, pod 2 has the most data.
+  ASSERT_NO_FATAL_FAILURE(write("a", 2));
+  ASSERT_NO_FATAL_FAILURE(holdBehind(port1));
+  ASSERT_NO_FATAL_FAILURE(write("b", 1));
+  {
+    std::lock_guard lock(serversMu_);
+    servers_[0]->kill();
+  }
+  ASSERT_TRUE(eventually([&] { return storeStatus().value("primary", "") == "fo-redis-2"; }, 60s))
+      << describeStore("fo");
+  ASSERT_NO_FATAL_FAILURE(letCatchUp(port1));
+  ASSERT_TRUE(eventually([&] { return servicePort_.load() == port2; }));
+  {
+    std::lock_guard lock(serversMu_);
+    startPod(0, port0);
+  }
+  for (int port : {port0, port1}) {
+    ASSERT_TRUE(eventually([&] { return replicates(port, port2); }, 60s)) << describeStore("fo");
+  }
+
+  // Pod 0 (the one that stays) held behind; "d" acknowledged by pod 1 alone, which goes.
+  ASSERT_NO_FATAL_FAILURE(write("c", 2));
+  ASSERT_NO_FATAL_FAILURE(holdBehind(port0));
+  ASSERT_NO_FATAL_FAILURE(write("d", 1));
+  const auto scaled = inNs({"patch", "sessionstore", "fo", "--type=merge", "-p",
+                            R"({"spec":{"store":{"managed":{"replicas":1}}}})"});
+  ASSERT_TRUE(scaled.ok()) << scaled.describe();
+
+  // Held: the operator says so, the StatefulSet keeps its pods, pod 2 keeps the primary.
+  std::string waiting;
+  ASSERT_TRUE(eventually([&] {
+    waiting = eventNotes("ScaleDownWaiting");
+    return !waiting.empty();
+  }, 60s)) << describeStore("fo");
+  EXPECT_NE(waiting.find("down to 1 pod"), std::string::npos) << waiting;
+  EXPECT_EQ(mustGet("statefulset", "fo-redis")["spec"]["replicas"], 3);
+  EXPECT_TRUE(labelled(labelledPrimary(), "fo-redis-2"));
+  EXPECT_EQ(replication(port2)["role"], "master");
+
+  // Pod 0 may catch up: the primary moves to it, then the StatefulSet goes down.
+  ASSERT_NO_FATAL_FAILURE(letCatchUp(port0));
+  std::string switched;
+  ASSERT_TRUE(eventually([&] {
+    switched = eventNotes("Switchover");
+    return switched.find("from fo-redis-2 to fo-redis-0") != std::string::npos;
+  }, 60s)) << switched << describeStore("fo");
+  EXPECT_NE(switched.find("fo-redis-0 is the primary now"), std::string::npos) << switched;
+  ASSERT_TRUE(eventually([&] {
+    auto sts = get("statefulset", "fo-redis");
+    return sts && (*sts)["spec"]["replicas"] == 1;
+  }, 60s)) << describeStore("fo");
+  EXPECT_TRUE(eventually([&] { return !get("poddisruptionbudget", "fo-redis"); }))
+      << "a one-pod store keeps no budget";
+  EXPECT_TRUE(eventually([&] {
+    return !mustGet("service", "fo-redis")["spec"]["selector"].contains("sessionstore.io/role");
+  }));
+  EXPECT_EQ(replication(port0)["role"], "master");
+
+  // The kubelet's part: the Redis of a pod the StatefulSet controller deleted stops.
+  for (int i : {2, 1}) {
+    ASSERT_TRUE(eventually([&] { return !get("pod", "fo-redis-" + std::to_string(i)); }, 120s))
+        << "pod " << i << " deleted by the StatefulSet controller\n" << describeStore("fo");
+    std::lock_guard lock(serversMu_);
+    servers_[i].reset();
+  }
+
+  // Every acknowledged write is on pod 0, read through the client Service's address.
+  ASSERT_TRUE(eventually([&] { return servicePort_.load() == port0; }));
+  {
+    auto through = tester(servicePort_.load());
+    ASSERT_TRUE(through);
+    for (const char* batch : {"a", "b", "c", "d"}) {
+      for (int i = 0; i < 50; ++i) {
+        auto got = through->command({"GET", prefix + batch + std::to_string(i)});
+        ASSERT_TRUE(got) << got.error();
+        EXPECT_EQ(*got, "v") << batch << i << " was acknowledged by WAIT and is lost";
+      }
+    }
+  }
+  EXPECT_TRUE(eventually([&] { return !labelled(labelledPrimary(), "fo-redis-0"); }))
+      << "a one-pod store's pod carries no role";
+
+  // Pod 0's rollout to the one-pod template: its Redis starts again from the new ConfigMap, a
+  // master of its own. (Without persistence, as here, that start is empty: any restart of a
+  // one-pod store without persistence is.)
+  ASSERT_TRUE(eventually([&] {
+    auto now = get("pod", "fo-redis-0");
+    return now && (*now)["metadata"]["uid"] != pod0Uid;
+  }, 120s)) << "pod 0 rolled by the StatefulSet controller\n" << describeStore("fo");
+  const Json oneConfig = mustGet("configmap", "fo-redis-config");
+  EXPECT_EQ(oneConfig["data"]["users.acl"].get<std::string>().find("user replication"),
+            std::string::npos);
+  {
+    std::lock_guard lock(serversMu_);
+    servers_[0].reset();
+    servers_[0] = startFromStoreConfig(oneConfig, plane_->dir() + "/" + ns_ + "-one-users.acl",
+                                       std::string(kTesterAcl) + "\n", "", "", port0);
+  }
+  EXPECT_EQ(replication(port0)["role"], "master");
+  ASSERT_TRUE(eventually([&] { return phase("fo") == "Ready"; }, 120s)) << describeStore("fo");
+  auto app = redisclient::Session::open({.host = "127.0.0.1",
+                                         .port = servicePort_.load(),
+                                         .username = "app",
+                                         .password = appPassword});
+  ASSERT_TRUE(app) << app.error();
+  auto set = (*app)->command({"SET", prefix + "after", "v"});
+  ASSERT_TRUE(set) << set.error();
+  EXPECT_EQ(*set, "OK") << "pod 0 takes writes through the client Service";
+  EXPECT_FALSE(get("poddisruptionbudget", "fo-redis"));
+
+  const long seen = samples();
+  ASSERT_TRUE(eventually([&] { return samples() > seen + 3; }));
+  stopSampler();
   std::lock_guard lock(samplesMu_);
   EXPECT_TRUE(twoLabelled_.empty()) << twoLabelled_.size() << " samples with two pods labelled";
   EXPECT_TRUE(twoMasters_.empty()) << twoMasters_.size() << " samples with two masters";

@@ -209,6 +209,154 @@ TEST(DecideFailoverTest, NoPrefixOfTheActionsLabelsTwoPods) {
   EXPECT_EQ(cases, 6 * 6 * 6 * 64);
 }
 
+TEST(DecideFailoverTest, APodTheStatefulSetRemovesIsNeverPromoted) {
+  // Pod 2 has the most data but is leaving (the StatefulSet was lowered): what it holds goes
+  // with it, so the next best that stays is promoted.
+  PodObservation leaving = pod(2, replica(900, hostOf(0), false));
+  leaving.leaving = true;
+  auto decision =
+      decideFailover({pod(0, std::nullopt, true), pod(1, replica(800, hostOf(0), false)), leaving});
+  EXPECT_EQ(decision.primary, "s-redis-1");
+  EXPECT_EQ(decision.actions,
+            (std::vector<FailoverAction>{{Type::kRemovePrimaryLabel, "s-redis-0"},
+                                         {Type::kPromote, "s-redis-1"},
+                                         {Type::kAddPrimaryLabel, "s-redis-1"},
+                                         replicaOf(2, 1)}));
+  // Only leaving pods answer: nothing to promote, the label stays.
+  decision = decideFailover({pod(0, std::nullopt, true), leaving});
+  EXPECT_TRUE(decision.actions.empty());
+  EXPECT_FALSE(decision.promotes);
+}
+
+TEST(HoldScaleDownTest, HoldsWhileAPodThatGoesIsLabelledOrSeveralAre) {
+  // 3 -> 1 with the primary at 2 or 1: held; at 0: the StatefulSet may go down.
+  EXPECT_TRUE(holdScaleDown({pod(0, std::nullopt), pod(1, std::nullopt),
+                             pod(2, std::nullopt, true)}, 1));
+  EXPECT_TRUE(holdScaleDown({pod(0, std::nullopt), pod(1, std::nullopt, true)}, 1));
+  EXPECT_FALSE(holdScaleDown({pod(0, std::nullopt, true), pod(1, std::nullopt),
+                              pod(2, std::nullopt)}, 1));
+  // 3 -> 2: pod 1 stays.
+  EXPECT_FALSE(holdScaleDown({pod(0, std::nullopt), pod(1, std::nullopt, true),
+                              pod(2, std::nullopt)}, 2));
+  // Two labelled (a failover half done, or an edit): it settles first.
+  EXPECT_TRUE(holdScaleDown({pod(0, std::nullopt, true), pod(1, std::nullopt, true)}, 2));
+  // No primary to protect (none elected yet): the failover elects among those that stay.
+  EXPECT_FALSE(holdScaleDown({pod(0, std::nullopt), pod(1, std::nullopt), pod(2, std::nullopt)},
+                             1));
+}
+
+TEST(DecideSwitchoverTest, NoneIsDueWhileThePrimaryStays) {
+  const auto decision = decideSwitchover(
+      {pod(0, master(100), true), pod(1, replica(100, hostOf(0))), pod(2, replica(90, hostOf(0)))},
+      1);
+  EXPECT_EQ(decision, SwitchoverDecision{});
+}
+
+TEST(DecideSwitchoverTest, ThePrimaryIsFencedBeforeACaughtUpPodThatStaysIsPromoted) {
+  const auto decision = decideSwitchover(
+      {pod(0, replica(500, hostOf(2))), pod(1, replica(500, hostOf(2))), pod(2, master(500), true)},
+      1);
+  EXPECT_EQ(decision.from, "s-redis-2");
+  EXPECT_EQ(decision.to, "s-redis-0");
+  EXPECT_EQ(decision.actions,
+            (std::vector<FailoverAction>{{Type::kRemovePrimaryLabel, "s-redis-2"},
+                                         replicaOf(2, 0),
+                                         {Type::kPromote, "s-redis-0"},
+                                         {Type::kAddPrimaryLabel, "s-redis-0"},
+                                         replicaOf(1, 0)}));
+  EXPECT_TRUE(decision.waiting.empty());
+}
+
+TEST(DecideSwitchoverTest, ToThreeOfFiveTheStayingPodWithMostDataIsChosen) {
+  const auto decision = decideSwitchover(
+      {pod(0, replica(400, hostOf(4))), pod(1, replica(500, hostOf(4))),
+       pod(2, replica(500, hostOf(4))), pod(3, replica(600, hostOf(4))),
+       pod(4, master(500), true)},
+      3);
+  // Pod 3 goes too, however much it has; 1 and 2 tie: the lower ordinal.
+  EXPECT_EQ(decision.to, "s-redis-1");
+  ASSERT_GE(decision.actions.size(), 4u);
+  EXPECT_EQ(decision.actions[1], replicaOf(4, 1));
+}
+
+TEST(DecideSwitchoverTest, WaitsForTheChosenPodToCatchUp) {
+  const auto decision = decideSwitchover(
+      {pod(0, replica(480, hostOf(1))), pod(1, master(500), true)}, 1);
+  EXPECT_TRUE(decision.actions.empty());
+  EXPECT_EQ(decision.from, "s-redis-1");
+  EXPECT_FALSE(decision.to);
+  EXPECT_NE(decision.waiting.find("s-redis-0 to catch up"), std::string::npos) << decision.waiting;
+}
+
+TEST(DecideSwitchoverTest, WaitsWithoutAReadyReplicaOfThePrimaryThatStays) {
+  for (const auto& zero : {pod(0, std::nullopt), pod(0, replica(500, hostOf(1)), false, false),
+                           pod(0, replica(500, hostOf(1), /*linkUp=*/false)),
+                           pod(0, replica(500, "elsewhere")), pod(0, master(500))}) {
+    const auto decision = decideSwitchover({zero, pod(1, master(500), true)}, 1);
+    EXPECT_TRUE(decision.actions.empty());
+    EXPECT_NE(decision.waiting.find("no pod that stays"), std::string::npos) << decision.waiting;
+  }
+}
+
+TEST(DecideSwitchoverTest, ALostPrimaryIsTheFailoversNotAPlannedMove) {
+  auto decision = decideSwitchover({pod(0, replica(500, hostOf(1))), pod(1, std::nullopt, true)}, 1);
+  EXPECT_TRUE(decision.actions.empty());
+  EXPECT_NE(decision.waiting.find("does not serve"), std::string::npos) << decision.waiting;
+  // Two labelled: decideFailover's to settle, nothing planned.
+  decision = decideSwitchover({pod(0, master(500), true), pod(1, master(500), true)}, 1);
+  EXPECT_EQ(decision, SwitchoverDecision{});
+}
+
+// Whatever the pods look like, the switchover's actions never leave two pods labelled nor two
+// masters at any step, and end with the chosen pod the only labelled master.
+TEST(DecideSwitchoverTest, NoPrefixOfTheActionsHasTwoPrimariesOrTwoMasters) {
+  const std::vector<std::optional<ReplicationInfo>> states = {
+      std::nullopt, master(500), replica(500, hostOf(2)), replica(400, hostOf(2)),
+      replica(500, hostOf(2), false)};
+  int moved = 0;
+  for (const auto& a : states) {
+    for (const auto& b : states) {
+      std::vector<PodObservation> pods = {pod(0, a), pod(1, b), pod(2, master(500), true)};
+      const auto decision = decideSwitchover(pods, 2);
+      std::map<std::string, bool> labelled;
+      std::map<std::string, bool> masters;
+      for (const auto& p : pods) {
+        labelled[p.name] = p.labelledPrimary;
+        masters[p.name] = p.replication && p.replication->role == Role::kMaster;
+      }
+      for (const auto& action : decision.actions) {
+        switch (action.type) {
+          case Type::kRemovePrimaryLabel: labelled[action.pod] = false; break;
+          case Type::kAddPrimaryLabel: labelled[action.pod] = true; break;
+          case Type::kPromote: masters[action.pod] = true; break;
+          case Type::kReplicaOf: masters[action.pod] = false; break;
+        }
+        int labels = 0;
+        int mastersNow = 0;
+        for (const auto& [name, on] : labelled) labels += on;
+        // A master already there before (not the primary) is re-pointed last: only the pods the
+        // switchover moves count here.
+        for (const char* name : {"s-redis-2", decision.to ? decision.to->c_str() : ""}) {
+          mastersNow += masters[name];
+        }
+        EXPECT_LE(labels, 1);
+        EXPECT_LE(mastersNow, 1);
+      }
+      if (decision.to) {
+        ++moved;
+        EXPECT_TRUE(labelled[*decision.to]);
+        EXPECT_TRUE(masters[*decision.to]);
+        EXPECT_FALSE(labelled["s-redis-2"]);
+        EXPECT_FALSE(masters["s-redis-2"]);
+        for (const auto& [name, on] : masters) {
+          EXPECT_EQ(on, name == *decision.to) << name;
+        }
+      }
+    }
+  }
+  EXPECT_GT(moved, 0);
+}
+
 }  // namespace
 }  // namespace sessionstore::managedstore
 

@@ -167,8 +167,10 @@ Grants expectedWatchedGrants() {
           {"", "services", {"get", "list", "watch", "create", "patch"}},
           {"apps", "statefulsets", {"get", "list", "watch", "create", "patch", "delete"}},
           {"networking.k8s.io", "networkpolicies", {"get", "list", "watch", "create", "patch"}},
-          // Replicas above 1: the store's PodDisruptionBudget, like the objects above.
-          {"policy", "poddisruptionbudgets", {"get", "list", "watch", "create", "patch"}},
+          // Replicas above 1: the store's PodDisruptionBudget, like the objects above; deleted
+          // on a scale down to one pod (operator/reconcile/reconciler.cpp, removeStaleBudget).
+          {"policy", "poddisruptionbudgets",
+           {"get", "list", "watch", "create", "patch", "delete"}},
           // The target: informer (list, watch), get, apply (wiring, release on deletion).
           {"apps", "deployments", {"get", "list", "watch", "patch"}},
           // finalize with deletionPolicy Delete: listAll by label, remove.

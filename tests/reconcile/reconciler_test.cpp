@@ -1173,3 +1173,198 @@ TEST_F(ReplicasReconcilerTest, ASettledStoresPodsComeFromTheCacheAndAFailoversFr
 
 }  // namespace
 }  // namespace sessionstore::reconcile
+
+namespace sessionstore::reconcile {
+namespace {
+
+// Scaling a replicated store down: the StatefulSet deletes the highest ordinals, so a primary on
+// one of them first hands over, as planned, to a pod that stays and has caught up; only then is
+// the StatefulSet lowered. Down to one pod, the end is a store as if made with one pod: no
+// budget, a client Service without the role, no pod labelled, pod 0 a master.
+class ScaleDownReconcilerTest : public ReplicasReconcilerTest {
+ protected:
+  void scaleTo(int replicas) {
+    Json store = stored(kube::resources::kSessionStores, "web");
+    store["spec"]["store"]["managed"]["replicas"] = replicas;
+    api_.put(kube::resources::kSessionStores, store);
+  }
+  int statefulSetReplicas() {
+    return stored(kube::resources::kStatefulSets, "web-redis")["spec"]["replicas"].get<int>();
+  }
+  // The first pass elects pod 0; pod 0's Redis then crashes and pod 2, with the most data, is
+  // promoted; pod 0 returns and follows it, behind.
+  void primaryOnPodTwo(Reconciler& reconciler) {
+    reconciler.reconcile("shop/web");
+    ASSERT_TRUE(labelled(0));
+    redis_.redis[host(0)].up = false;
+    redis_.redis[host(1)].offset = 400;
+    redis_.redis[host(2)].offset = 500;
+    reconciler.reconcile("shop/web");
+    ASSERT_TRUE(labelled(2));
+    redis_.redis[host(0)] = {.up = true, .master = true, .offset = 0};
+    reconciler.reconcile("shop/web");
+    ASSERT_FALSE(redis_.redis[host(0)].master);
+    redis_.redis[host(0)].offset = 480;
+    redis_.commands.clear();
+    api_.clearRequests();
+  }
+};
+
+TEST_F(ScaleDownReconcilerTest, ThreeToOneMovesThePrimaryToACaughtUpPodZeroBeforeTheStatefulSet) {
+  Reconciler reconciler = makeWithReplication();
+  primaryOnPodTwo(reconciler);
+  scaleTo(1);
+
+  // Pod 0 is behind the primary: nothing moves, and the StatefulSet keeps its three pods.
+  reconciler.reconcile("shop/web");
+  EXPECT_TRUE(redis_.commands.empty()) << ::testing::PrintToString(redis_.commands);
+  EXPECT_TRUE(podPatches().empty());
+  EXPECT_EQ(statefulSetReplicas(), 3);
+  EXPECT_TRUE(labelled(2));
+  EXPECT_EQ(status()["store"].value("primary", ""), "web-redis-2");
+  EXPECT_TRUE(exists(kube::resources::kPodDisruptionBudgets, "web-redis"));
+
+  // Caught up: the primary is fenced (unlabelled, then a replica of pod 0) before pod 0 is
+  // promoted and labelled; pod 1 follows pod 0. The StatefulSet still has three pods.
+  redis_.redis[host(0)].offset = 500;
+  reconciler.reconcile("shop/web");
+  EXPECT_EQ(redis_.commands,
+            (std::vector<std::string>{"replicaof " + host(2) + " " + host(0) + ":6379",
+                                      "promote " + host(0),
+                                      "replicaof " + host(1) + " " + host(0) + ":6379"}));
+  EXPECT_EQ(podPatches(), (std::vector<std::string>{pod(2), pod(0)}));
+  EXPECT_TRUE(labelled(0));
+  EXPECT_FALSE(labelled(2));
+  EXPECT_EQ(status()["store"].value("primary", ""), "web-redis-0");
+  EXPECT_EQ(statefulSetReplicas(), 3);
+
+  // Then the store of one pod.
+  redis_.commands.clear();
+  api_.clearRequests();
+  reconciler.reconcile("shop/web");
+  EXPECT_EQ(statefulSetReplicas(), 1);
+  EXPECT_FALSE(exists(kube::resources::kPodDisruptionBudgets, "web-redis"));
+  // The client Service is applied (without the role in its selector, as a one-pod store's:
+  // the fake merges, so the key's removal by the API server's apply is the integration test's)
+  // before the label leaves pod 0, so it never selects nothing.
+  std::optional<std::size_t> serviceAt;
+  std::optional<std::size_t> unlabelAt;
+  const auto requests = api_.requests();
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    if (requests[i].resource == "services" && requests[i].name == "web-redis" &&
+        requests[i].verb == FakeClient::Verb::kPatch && !serviceAt) {
+      serviceAt = i;
+    }
+    if (requests[i].resource == "pods" && requests[i].verb == FakeClient::Verb::kPatch) {
+      unlabelAt = i;
+    }
+  }
+  ASSERT_TRUE(serviceAt && unlabelAt);
+  EXPECT_LT(*serviceAt, *unlabelAt);
+  EXPECT_FALSE(labelled(0)) << "a one-pod store's Service selects no role";
+  EXPECT_TRUE(redis_.commands.empty()) << "pod 0 is a master already";
+  EXPECT_EQ(stored(kube::resources::kConfigMaps, "web-redis-config")["data"]["users.acl"]
+                .get<std::string>()
+                .find("user replication"),
+            std::string::npos);
+  // Converged.
+  api_.clearRequests();
+  reconciler.reconcile("shop/web");
+  EXPECT_TRUE(podPatches().empty());
+  EXPECT_TRUE(redis_.commands.empty());
+}
+
+TEST_F(ScaleDownReconcilerTest, ThreeToTwoKeepsAPrimaryThatStays) {
+  Reconciler reconciler = makeWithReplication();
+  reconciler.reconcile("shop/web");
+  ASSERT_TRUE(labelled(0));
+  redis_.commands.clear();
+  api_.clearRequests();
+  scaleTo(2);
+  reconciler.reconcile("shop/web");
+  EXPECT_EQ(statefulSetReplicas(), 2);
+  EXPECT_TRUE(redis_.commands.empty());
+  EXPECT_TRUE(podPatches().empty());
+  EXPECT_TRUE(labelled(0));
+  EXPECT_TRUE(exists(kube::resources::kPodDisruptionBudgets, "web-redis")) << "two pods still";
+  EXPECT_EQ(status()["store"].value("primary", ""), "web-redis-0");
+}
+
+TEST_F(ScaleDownReconcilerTest, AFailoverUnderWayIsSettledFirstThenTheSwitchoverWaitsForData) {
+  Reconciler reconciler = makeWithReplication();
+  primaryOnPodTwo(reconciler);
+  scaleTo(1);
+  // The primary (pod 2) is lost while the scale down waits: the failover promotes the pod with
+  // the most data (pod 1, though it goes too), and the StatefulSet keeps its pods.
+  redis_.redis[host(2)].up = false;
+  redis_.redis[host(1)].offset = 520;
+  redis_.redis[host(0)].offset = 510;
+  reconciler.reconcile("shop/web");
+  EXPECT_TRUE(labelled(1));
+  EXPECT_EQ(statefulSetReplicas(), 3);
+  // Pod 0 behind pod 1: held.
+  redis_.redis[host(0)].masterHost = host(1);
+  redis_.redis[host(1)].offset = 520;
+  redis_.commands.clear();
+  reconciler.reconcile("shop/web");
+  EXPECT_TRUE(redis_.commands.empty()) << ::testing::PrintToString(redis_.commands);
+  EXPECT_EQ(statefulSetReplicas(), 3);
+  // Caught up: moved to pod 0, then the StatefulSet goes down.
+  redis_.redis[host(0)].offset = 520;
+  reconciler.reconcile("shop/web");
+  EXPECT_TRUE(labelled(0));
+  EXPECT_FALSE(labelled(1));
+  ASSERT_FALSE(redis_.commands.empty());
+  EXPECT_EQ(redis_.commands.front(), "replicaof " + host(1) + " " + host(0) + ":6379")
+      << "the old primary is fenced first";
+  reconciler.reconcile("shop/web");
+  EXPECT_EQ(statefulSetReplicas(), 1);
+}
+
+TEST_F(ScaleDownReconcilerTest, AfterTheStatefulSetWentDownALeavingPodIsNeverPromoted) {
+  Reconciler reconciler = makeWithReplication();
+  reconciler.reconcile("shop/web");
+  ASSERT_TRUE(labelled(0));
+  scaleTo(2);
+  reconciler.reconcile("shop/web");
+  ASSERT_EQ(statefulSetReplicas(), 2);
+  // Pod 2 is still there (being deleted) with the most data when the primary is lost.
+  redis_.redis[host(0)].up = false;
+  redis_.redis[host(1)].offset = 400;
+  redis_.redis[host(2)].offset = 500;
+  redis_.commands.clear();
+  reconciler.reconcile("shop/web");
+  EXPECT_TRUE(labelled(1));
+  EXPECT_FALSE(labelled(2));
+  ASSERT_FALSE(redis_.commands.empty());
+  EXPECT_EQ(redis_.commands.front(), "promote " + host(1));
+}
+
+TEST_F(ScaleDownReconcilerTest, AnOnlyPodLeftAReplicaIsMadeAMasterAndUnlabelled) {
+  Reconciler reconciler = makeWithReplication();
+  reconciler.reconcile("shop/web");
+  ASSERT_TRUE(labelled(0));
+  // As an operator without the switchover left it: pod 2 was primary and is gone; pod 0 is a
+  // replica of the client Service, which now selects pod 0 itself; pod 2's label... gone with
+  // it, pod 0's label left by hand.
+  scaleTo(1);
+  api_.remove(kube::resources::kPods, "shop", pod(1));
+  api_.remove(kube::resources::kPods, "shop", pod(2));
+  Json sts = stored(kube::resources::kStatefulSets, "web-redis");
+  sts["spec"]["replicas"] = 1;
+  api_.put(kube::resources::kStatefulSets, sts);
+  redis_.redis[host(0)] = {.master = false, .masterHost = "web-redis", .masterPort = 6379};
+  redis_.commands.clear();
+  api_.clearRequests();
+  reconciler.reconcile("shop/web");
+  EXPECT_EQ(redis_.commands, (std::vector<std::string>{"promote " + host(0)}));
+  EXPECT_FALSE(labelled(0));
+  EXPECT_FALSE(exists(kube::resources::kPodDisruptionBudgets, "web-redis"));
+  // Converged: pod 0 is a master, nothing to do.
+  redis_.commands.clear();
+  reconciler.reconcile("shop/web");
+  EXPECT_TRUE(redis_.commands.empty());
+}
+
+}  // namespace
+}  // namespace sessionstore::reconcile
