@@ -67,25 +67,9 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
-bool waitFor(const std::function<bool()>& done, int seconds) {
-  const auto until = Clock::now() + std::chrono::seconds(seconds);
-  while (Clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return done();
-}
-
 std::unique_ptr<ss::redisclient::Session> openSession(int port, const std::string& user,
-                                               const std::string& password) {
-  auto session = ss::redisclient::Session::open({.host = "127.0.0.1",
-                                                 .port = port,
-                                                 .username = user,
-                                                 .password = password,
-                                                 .connectTimeout = std::chrono::milliseconds(300),
-                                                 .commandTimeout = std::chrono::milliseconds(500)});
-  if (!session) return nullptr;
-  return std::move(*session);
+                                                      const std::string& password) {
+  return openFailoverSession("127.0.0.1", port, user, password);
 }
 
 std::map<std::string, std::string> info(int port) {
@@ -148,7 +132,7 @@ class Bench {
     Json store = managedStore("fo");
     store["spec"]["store"]["managed"]["replicas"] = kPods;
     must(plane_->kubectl({"-n", kNs, "apply", "-f", "-"}, store.dump()), "the SessionStore");
-    if (!waitFor([&] {
+    if (!waitUntil([&] {
           const Json sts = get("statefulset", "fo-redis");
           if (!sts.is_object() || secret("fo-redis-auth", "replication-password").empty()) {
             return false;
@@ -161,12 +145,12 @@ class Bench {
     replicationPassword_ = secret("fo-redis-auth", "replication-password");
     for (int i = 0; i < kPods; ++i) startPod(i, 0);
     startSampler();
-    if (!waitFor([&] { return primary() >= 0 && servicePort_ != 1; }, 120)) {
+    if (!waitUntil([&] { return primary() >= 0 && servicePort_ != 1; }, 120)) {
       throw std::runtime_error("no pod was labelled primary");
     }
     appPassword_ = secret("fo-session-store", "REDIS_PASSWORD");
     if (appPassword_.empty()) {
-      waitFor([&] { return !secret("fo-session-store", "REDIS_PASSWORD").empty(); }, 120);
+      waitUntil([&] { return !secret("fo-session-store", "REDIS_PASSWORD").empty(); }, 120);
       appPassword_ = secret("fo-session-store", "REDIS_PASSWORD");
     }
     if (appPassword_.empty()) throw std::runtime_error("no connection Secret");
@@ -249,7 +233,7 @@ class Bench {
 
   void run() {
     setUp();
-    if (!waitFor([&] { return steady(); }, options_.timeoutSeconds)) {
+    if (!waitUntil([&] { return steady(); }, options_.timeoutSeconds)) {
       throw std::runtime_error("the store never had one primary and two replicas in sync");
     }
     WriteLoad load(kNs + ":fo:", [this] { return openSession(servicePort_.load(), "app", appPassword_); },
@@ -267,7 +251,7 @@ class Bench {
       }
       const auto killed = Clock::now();
       std::optional<WriteLoad::Write> back;
-      if (!waitFor([&] {
+      if (!waitUntil([&] {
             back = load.firstAfter(killed);
             return back.has_value();
           }, options_.timeoutSeconds)) {
@@ -277,7 +261,7 @@ class Bench {
         throw std::runtime_error("a write was accepted by the killed primary's port after the kill");
       }
       recovery.push_back(secondsSince(killed, back->at));
-      if (!waitFor([&] { return primary() >= 0 && primary() != victim; },
+      if (!waitUntil([&] { return primary() >= 0 && primary() != victim; },
                    options_.timeoutSeconds)) {
         throw std::runtime_error("no new primary after kill " + std::to_string(k + 1));
       }
@@ -286,7 +270,7 @@ class Bench {
                   k + 1, victim, primary(), recovery.back(), std::stoi(back->where), victimPort);
       std::fflush(stdout);
       startPod(victim, victimPort);
-      if (!waitFor([&] { return steady(); }, options_.timeoutSeconds)) {
+      if (!waitUntil([&] { return steady(); }, options_.timeoutSeconds)) {
         throw std::runtime_error("the store did not settle after kill " + std::to_string(k + 1));
       }
     }

@@ -17,6 +17,31 @@
 
 namespace bench {
 
+// A session to a Redis with the short timeouts a failover is measured with (nullptr: none).
+inline std::unique_ptr<ss::redisclient::Session> openFailoverSession(const std::string& host,
+                                                                     int port,
+                                                                     const std::string& user,
+                                                                     const std::string& password) {
+  auto session = ss::redisclient::Session::open({.host = host,
+                                                 .port = port,
+                                                 .username = user,
+                                                 .password = password,
+                                                 .connectTimeout = std::chrono::milliseconds(300),
+                                                 .commandTimeout = std::chrono::milliseconds(500)});
+  if (!session) return nullptr;
+  return std::move(*session);
+}
+
+// Polls `done` every 20 ms for up to `seconds`.
+inline bool waitUntil(const std::function<bool()>& done, int seconds) {
+  const auto until = Clock::now() + std::chrono::seconds(seconds);
+  while (Clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
 // A writer as the app's user: SET of a new key at a time, and after every 10th a WAIT 1 (the
 // write acknowledged by a replica). Each write accepted is logged with where it went (what
 // `where()` said when the writer connected: a port, a pod).

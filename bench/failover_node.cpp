@@ -74,26 +74,10 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
-bool waitFor(const std::function<bool()>& done, int seconds) {
-  const auto until = Clock::now() + std::chrono::seconds(seconds);
-  while (Clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return done();
-}
-
 std::unique_ptr<ss::redisclient::Session> openSession(const std::string& host,
                                                       const std::string& user,
                                                       const std::string& password) {
-  auto session = ss::redisclient::Session::open({.host = host,
-                                                 .port = 6379,
-                                                 .username = user,
-                                                 .password = password,
-                                                 .connectTimeout = std::chrono::milliseconds(300),
-                                                 .commandTimeout = std::chrono::milliseconds(500)});
-  if (!session) return nullptr;
-  return std::move(*session);
+  return openFailoverSession(host, 6379, user, password);
 }
 
 // A Redis pod as the sampler saw it.
@@ -121,7 +105,7 @@ class NodeBench {
     auto client = ss::kube::RestClient::connect(*config);
     if (!client) throw std::runtime_error("no client");
     client_ = std::move(*client);
-    if (!waitFor([&] {
+    if (!waitUntil([&] {
           const Json d = get("sessionstore-system", "deployment", "sessionstore-operator");
           return d.is_object() && d.value("status", Json::object()).value("readyReplicas", 0) ==
                                       d["spec"].value("replicas", 1);
@@ -172,7 +156,7 @@ class NodeBench {
  private:
   void measure() {
     setUp();
-    if (!waitFor([&] { return steady(); }, options_.timeoutSeconds)) {
+    if (!waitUntil([&] { return steady(); }, options_.timeoutSeconds)) {
       throw std::runtime_error("the store never had one primary and two replicas in sync");
     }
     WriteLoad load(kNs + ":web:", [this] { return openSession(serviceIp_, "app", appPassword_); },
@@ -188,7 +172,7 @@ class NodeBench {
       // labelled (the operator's part; the rest is kube-proxy's and the writer's).
       std::optional<WriteLoad::Write> back;
       std::optional<Clock::time_point> relabelled;
-      if (!waitFor([&] {
+      if (!waitUntil([&] {
             if (!back) back = load.firstAfter(killed);
             if (!relabelled && !primaryName().empty() && primaryName() != victim.name) {
               relabelled = Clock::now();
@@ -204,14 +188,14 @@ class NodeBench {
       const std::string next = primaryName();
       const auto returning = Clock::now();
       std::string how;
-      if (waitFor([&] { return steady(); }, options_.returnSeconds)) {
+      if (waitUntil([&] { return steady(); }, options_.returnSeconds)) {
         ++restarted;
         how = "back as a replica after its restart";
       } else {
         // The kubelet's crash back-off: the pod made anew starts at once.
         must(plane_->kubectl({"-n", kNs, "delete", "pod", victim.name, "--wait=false"}),
              "deleting " + victim.name);
-        if (!waitFor([&] { return steady(); }, options_.timeoutSeconds)) {
+        if (!waitUntil([&] { return steady(); }, options_.timeoutSeconds)) {
           throw std::runtime_error("the store did not settle after kill " + std::to_string(k + 1));
         }
         ++recreated;
@@ -276,7 +260,7 @@ class NodeBench {
                              "\n      maxMemory: 1Gi\n      replicas: " +
                              std::to_string(kPods) + "\n"),
          "the SessionStore");
-    if (!waitFor([&] {
+    if (!waitUntil([&] {
           monitorPassword_ = secret("web-redis-auth", "monitor-password");
           appPassword_ = secret("web-session-store", "REDIS_PASSWORD");
           serviceIp_ = get(kNs, "service", "web-redis")
