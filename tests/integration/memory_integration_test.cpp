@@ -1,10 +1,11 @@
 // Memory that follows load (issue 18's memory test), end to end: the operator binary against a
 // real API server, and a real redis-server played from the store's own ConfigMap (redis.conf and
 // users.acl as the operator rendered them), reached through the operator's --store-address-map.
-// Why played and not a node: the test must read and fill the very Redis whose maxmemory the
-// operator raises, from the host, and check that it was never restarted (its run_id and pid);
-// kwok's pod stands for the Redis pod (its in-place resize is checked on the pod's spec), the
-// played redis-server for the process in it. A window of 2 s keeps the test quick; nothing here
+// The real node shows the raise as a user meets it (tests/node/seeds_node_test.cpp, scenario 9:
+// the container resized in place by the kubelet, Redis not restarted); this test keeps the
+// details that need the Redis process at hand, on the host: its pid as well as its run_id, a
+// refused raise, the ladder up to the ceiling. kwok's pod stands for the Redis pod (its in-place
+// resize is checked on the pod's spec), the played redis-server for the process in it. A window of 2 s keeps the test quick; nothing here
 // asserts how long anything took, only what happened, with generous bounds.
 #include <cstdint>
 

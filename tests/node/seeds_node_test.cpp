@@ -23,7 +23,9 @@
 //   6. a managed store that serves TLS only: the app verifies it with the CA file it is given;
 //   7. a password rotation under a client loop through the app: no failed AUTH;
 //   8. a store of three Redis pods whose primary's container is killed under a client loop: a
-//      replica takes over, the app's tokens survive, never two pods labelled primary.
+//      replica takes over, the app's tokens survive, never two pods labelled primary;
+//   9. memory that follows load: a store filled past 90 % of maxmemory is raised one step live,
+//      its container's memory limit resized in place by the kubelet, with no restart of Redis.
 // Tests assert behaviour, never a duration: every wait is for a fact, with a generous bound, and
 // how long it took is printed as information. No secret is ever printed.
 #include <gtest/gtest.h>
@@ -1628,6 +1630,128 @@ spec:
   std::cout << "[ failover ] after: " << round.describe() << "\n";
   EXPECT_EQ(round.errors, 0) << round.firstError;
   EXPECT_EQ(round.found, 100);
+}
+
+
+// 9. Memory that follows load (issue 18's memory test) on the real node: a store with
+// memory {ceiling: 128Mi, windowSeconds: 5} and maxMemory 64Mi beside the demo app. The app's
+// user fills it past 90 % of 64Mi from inside an app pod (as the app writes: through REDIS_URL);
+// the operator raises maxmemory one step, to 128Mi, live. Asserted: Redis says maxmemory 128Mi
+// with the same run_id and the container not restarted (no restart), no key evicted and every key
+// still there, the pod's memory limit 160Mi in its spec and, applied by the kubelet in place, in
+// its container's status, the Events MemoryRaised and MemoryLimitResized, and at the ceiling the
+// condition MemoryAtCeiling. Redis's figures are read inside its container as the monitor user.
+TEST_F(SeedsOnTheNode, AFullStoreIsRaisedOneStepLiveAndItsPodResizedInPlace) {
+  constexpr const char* kMemNs = "memory";
+  inNs("", {"delete", "namespace", "failover", "--ignore-not-found", "--wait=false"});
+  ASSERT_NO_FATAL_FAILURE(createNamespace(kMemNs));
+  ASSERT_NO_FATAL_FAILURE(applyDownloadTokens(kMemNs, false));
+  ASSERT_NO_FATAL_FAILURE(apply(kMemNs, R"(
+apiVersion: sessionstore.io/v1alpha1
+kind: SessionStore
+metadata:
+  name: web
+spec:
+  target: {deployment: web, service: web}
+  store:
+    type: Managed
+    managed:
+      image: )" + std::string(kRedisImage) + R"(
+      maxMemory: 64Mi
+      memory: {ceiling: 128Mi, windowSeconds: 5}
+)"));
+  ASSERT_TRUE(waitFor("SessionStore web (memory that follows load) Ready", 5min, [&] {
+    return conditionIs(kMemNs, "web", "Ready", "True");
+  })) << inNs(kMemNs, {"get", "sessionstore", "web", "-o", "yaml"}).out;
+  ASSERT_TRUE(waitFor("the wired Deployment rolled out", 5min,
+                      [&] { return rolledOut(kMemNs, "web"); }));
+
+  // INFO of the Redis, inside its container as its probe asks (no password on a command line).
+  const auto info = [&] {
+    std::map<std::string, std::string> fields;
+    const auto asked = inNs(kMemNs, {"exec", "web-redis-0", "-c", "redis", "--", "sh", "-c",
+                                     "redis-cli --user monitor --pass \"$MONITOR_PASSWORD\" "
+                                     "--no-auth-warning info"});
+    std::istringstream lines(asked.out);
+    for (std::string line; std::getline(lines, line);) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      const auto colon = line.find(':');
+      if (colon != std::string::npos) fields[line.substr(0, colon)] = line.substr(colon + 1);
+    }
+    return fields;
+  };
+  const auto redisPod = [&] { return get(kMemNs, "pod", "web-redis-0").value_or(Json::object()); };
+  const auto before = info();
+  ASSERT_EQ(before.count("run_id"), 1u) << "INFO did not answer";
+  EXPECT_EQ(before.at("maxmemory"), std::to_string(64 << 20));
+  const Json podBefore = redisPod();
+  const std::string uid = podBefore["metadata"].value("uid", "");
+  const auto statusBefore = containerStatus(podBefore, "redis");
+  ASSERT_TRUE(statusBefore);
+  const long restarts = statusBefore->value("restartCount", 0L);
+
+  // The fill: 58 strings of about 1 MB (SETRANGE makes each at once), from an app pod through
+  // its REDIS_URL, under the app's key prefix: about 59 MiB used of 64 MiB.
+  const Json appPods = currentPods(kMemNs, "web");
+  ASSERT_FALSE(appPods.empty());
+  const auto filled = inNs(kMemNs, {"exec", appPods[0]["metadata"]["name"].get<std::string>(),
+                                    "-c", "app", "--", "python3", "-c", R"py(
+import os, redis
+client = redis.Redis.from_url(os.environ["REDIS_URL"])
+prefix = os.environ["SESSION_KEY_PREFIX"]
+for i in range(58):
+    client.setrange(prefix + "fill:" + str(i), 1000000, "x")
+print("filled", sum(1 for _ in client.scan_iter(prefix + "fill:*")))
+)py"});
+  ASSERT_TRUE(filled.ok()) << filled.describe();
+  std::cout << "[ memory ] " << trim(filled.out) << "; used_memory " << info()["used_memory_human"]
+            << "\n";
+  const auto memoryStatus = [&] {
+    const auto store = get(kMemNs, "sessionstore", "web");
+    return store ? (*store)["status"].value("store", Json::object()).value("memory", Json::object())
+                 : Json::object();
+  };
+  ASSERT_TRUE(waitFor("status.store.memory says 128Mi", 5min, [&] {
+    return memoryStatus().value("maxMemory", "") == "128Mi";
+  })) << memoryStatus().dump();
+
+  const auto after = info();
+  EXPECT_EQ(after.at("maxmemory"), std::to_string(128 << 20)) << "not raised live in Redis";
+  EXPECT_EQ(after.at("run_id"), before.at("run_id")) << "Redis was restarted";
+  EXPECT_EQ(after.at("evicted_keys"), "0");
+  const Json podAfter = redisPod();
+  EXPECT_EQ(podAfter["metadata"].value("uid", ""), uid) << "the pod was replaced";
+  const auto statusAfter = containerStatus(podAfter, "redis");
+  ASSERT_TRUE(statusAfter);
+  EXPECT_EQ(statusAfter->value("restartCount", 0L), restarts) << "the container restarted";
+  std::string specLimit;
+  for (const auto& c : podAfter["spec"]["containers"]) {
+    if (c.value("name", "") == "redis") {
+      specLimit = c.value("resources", Json::object())
+                      .value("limits", Json::object())
+                      .value("memory", "");
+    }
+  }
+  EXPECT_EQ(specLimit, "160Mi") << "the pod's spec was not resized";
+  EXPECT_TRUE(waitFor("the kubelet applied the 160Mi limit in place", 3min, [&] {
+    const auto c = containerStatus(redisPod(), "redis");
+    return c && c->value("resources", Json::object())
+                        .value("limits", Json::object())
+                        .value("memory", "") == "160Mi";
+  })) << redisPod()["status"].dump();
+  const std::string events =
+      inNs(kMemNs, {"get", "events", "--field-selector", "involvedObject.kind=SessionStore", "-o",
+                    "custom-columns=REASON:.reason,NOTE:.message", "--no-headers"})
+          .out;
+  EXPECT_NE(events.find("MemoryRaised"), std::string::npos) << events;
+  EXPECT_NE(events.find("MemoryLimitResized"), std::string::npos) << events;
+  EXPECT_TRUE(waitFor("the condition MemoryAtCeiling is True (128Mi is the ceiling)", 2min, [&] {
+    return conditionIs(kMemNs, "web", "MemoryAtCeiling", "True");
+  }));
+  const auto keys = inNs(kMemNs, {"exec", "web-redis-0", "-c", "redis", "--", "sh", "-c",
+                                  "redis-cli --user monitor --pass \"$MONITOR_PASSWORD\" "
+                                  "--no-auth-warning dbsize"});
+  EXPECT_GE(std::stol("0" + trim(keys.out)), 58L) << "keys were lost: " << keys.describe();
 }
 
 }  // namespace
