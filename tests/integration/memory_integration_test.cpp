@@ -2,10 +2,11 @@
 // real API server, and a real redis-server played from the store's own ConfigMap (redis.conf and
 // users.acl as the operator rendered them), reached through the operator's --store-address-map.
 // The real node shows the raise as a user meets it (tests/node/seeds_node_test.cpp, scenario 9:
-// the container resized in place by the kubelet, Redis not restarted); this test keeps the
-// details that need the Redis process at hand, on the host: its pid as well as its run_id, the
-// second raise up to the ceiling and nothing after it, and the CRD's refusals. kwok's pod stands for the Redis pod (its in-place
-// resize is checked on the pod's spec), the played redis-server for the process in it. A window of 2 s keeps the test quick; nothing here
+// the container resized in place by the kubelet, Redis not restarted); this test keeps what needs
+// the Redis process at hand on the host: its pid as well as its run_id, the raise to the ceiling
+// and no raise after it however full, and the CRD's refusals. kwok's pod stands for the Redis pod
+// (its in-place resize is checked on the pod's spec), the played redis-server for the process in
+// it. A window of 2 s keeps the test quick; nothing here
 // asserts how long anything took, only what happened, with generous bounds.
 #include <cstdint>
 
