@@ -121,13 +121,42 @@ class CppRestStream final : public Stream {
   Result<std::optional<std::string>> readLine() override {
     if (cancelled_) return std::unexpected(Failure{FailureKind::kCancelled, "stream cancelled"});
     try {
-      // A byte buffer, not a std::string one: the body is a stream of bytes, and cpprestsdk
-      // would read into a string buffer through a reinterpreted streambuf, which UBSan reports.
-      concurrency::streams::container_buffer<std::vector<uint8_t>> line;
-      const size_t n = body_.read_line(line).get();
-      if (n == 0 && body_.is_eof()) return std::optional<std::string>();
-      const auto& bytes = line.collection();
-      return std::optional<std::string>(std::string(bytes.begin(), bytes.end()));
+      // In blocks, not by cpprestsdk's read_line: that moves the body a byte at a time, two
+      // locks a byte, which was a good part of the operator's CPU while a watch brings events.
+      // Whatever has arrived is taken at once; only an empty buffer waits, for one byte.
+      auto buffer = body_.streambuf();  // a handle to the body's buffer
+      std::size_t scanned = 0;
+      while (true) {
+        if (const auto end = pending_.find('\n', scanned); end != std::string::npos) {
+          std::string line = pending_.substr(0, end);
+          pending_.erase(0, end + 1);
+          if (!line.empty() && line.back() == '\r') line.pop_back();
+          return std::optional<std::string>(std::move(line));
+        }
+        scanned = pending_.size();
+        const std::size_t available = static_cast<std::size_t>(std::max<std::streamsize>(
+            0, static_cast<std::streamsize>(buffer.in_avail())));
+        if (available > 0) {
+          const std::size_t start = pending_.size();
+          pending_.resize(start + std::min(available, kBlock));
+          const std::size_t got =
+              buffer.getn(reinterpret_cast<uint8_t*>(pending_.data() + start), pending_.size() - start)
+                  .get();
+          pending_.resize(start + got);
+          continue;
+        }
+        const auto next = buffer.bumpc().get();  // waits for one byte, or the end
+        if (next == concurrency::streams::streambuf<uint8_t>::traits::eof()) {
+          if (cancelled_) {
+            return std::unexpected(Failure{FailureKind::kCancelled, "stream cancelled"});
+          }
+          if (pending_.empty()) return std::optional<std::string>();
+          std::string last = std::move(pending_);  // a last line without its newline
+          pending_.clear();
+          return std::optional<std::string>(std::move(last));
+        }
+        pending_.push_back(static_cast<char>(next));
+      }
     } catch (const std::exception& e) {
       if (cancelled_) return std::unexpected(Failure{FailureKind::kCancelled, "stream cancelled"});
       return std::unexpected(failureFrom(e));
@@ -162,6 +191,8 @@ class CppRestStream final : public Stream {
   concurrency::streams::istream body_;
   std::shared_ptr<pplx::cancellation_token_source> cts_;
   std::atomic<bool> cancelled_{false};
+  static constexpr std::size_t kBlock = 64 * 1024;
+  std::string pending_;  // bytes read past the last line returned
 };
 
 class CppRestTransport final : public Transport {
