@@ -122,6 +122,11 @@ PasswordsDecision decidePasswords(const api::SessionStore& store, const Observed
   return {.passwords = std::move(*passwords)};
 }
 
+std::vector<Json> decideFreshServices(const api::SessionStore& store) {
+  return {withDesiredHash(managedstore::headlessService(store)),
+          withDesiredHash(managedstore::clientService(store))};
+}
+
 StoreObjectsDecision decideStoreObjects(const api::SessionStore& store,
                                         const managedstore::Passwords& passwords,
                                         const std::optional<Json>& deployment,
@@ -139,10 +144,17 @@ StoreObjectsDecision decideStoreObjects(const api::SessionStore& store,
                                  .message = objects.error()};
     return out;
   }
+  const std::string headless = "Service " + managedstore::headlessServiceName(store);
   for (std::size_t i = 1; i < objects->size(); ++i) {  // [0] is the password Secret
-    const std::string kind = (*objects)[i].value("kind", "");
-    out.waves[kind == "StatefulSet" || kind == "NetworkPolicy" ? 1 : 0].push_back(
-        withDesiredHash((*objects)[i]));
+    Json object = withDesiredHash((*objects)[i]);
+    const std::string kind = object.value("kind", "");
+    if (kind == "StatefulSet") {
+      out.statefulSet = std::move(object);
+    } else if (kind == "ConfigMap" || describeObject(object) == headless) {
+      out.mounted.push_back(std::move(object));
+    } else {
+      out.beside.push_back(std::move(object));
+    }
   }
   return out;
 }

@@ -5,7 +5,6 @@
 // table of inputs and answers (tests/reconcile/decide_test.cpp).
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -93,12 +92,19 @@ struct PasswordsDecision {
 PasswordsDecision decidePasswords(const api::SessionStore& store, const Observed& secret);
 
 struct StoreObjectsDecision {
-  // With their hashes, in two waves written one after the other, the objects of a wave side by
-  // side: the ConfigMap and the Services, then the StatefulSet and the NetworkPolicy (nothing of
-  // the second is made while the first meets someone else's object).
-  std::array<std::vector<Json>, 2> waves;
+  // With their hashes, all written side by side but the StatefulSet, which waits for what it
+  // mounts and the Service that governs it (`mounted`: the ConfigMap, the headless Service) and
+  // is not made while one of them is someone else's. The others (the client Service, the
+  // NetworkPolicy, a replicated store's PodDisruptionBudget) wait for nothing.
+  std::vector<Json> mounted;
+  std::vector<Json> beside;
+  std::optional<Json> statefulSet;
   std::optional<ConditionState> problem;  // the objects cannot be built (ProvisioningFailed)
 };
+// A fresh store's two Services (headless, then client), as decideStoreObjects builds them: they
+// depend on nothing read or generated, so a fresh store's pass makes them while its passwords
+// are made.
+std::vector<Json> decideFreshServices(const api::SessionStore& store);
 // `maxMemoryBytes`: the maxmemory the store has reached (decideMemory's level), when its memory
 // follows load.
 // REQUIRES: store.spec.store.type is kManaged.

@@ -1,6 +1,10 @@
 #include "reconcile/reconciler.h"
 
 #include <expected>
+#include <future>
+#include <map>
+#include <optional>
+#include <string>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -90,6 +94,15 @@ struct Reconciler::Pass {
   // A scale down held back (managedstore::holdScaleDown): the pod count the spec asks for, while
   // this pass renders the store at the StatefulSet's current count (store.spec...replicas).
   std::optional<int> scaleDownTo;
+  // The finalizer being added, side by side with the store's own objects (they go with the
+  // store by their owner references). Awaited (awaitFinalizer) before the StatefulSet, whose
+  // pods keep data, and before any write to the user's objects, which only the finalizer undoes.
+  std::future<kube::Result<Json>> finalizer;
+  bool finalizerFailed = false;
+  // A fresh managed store's Services (decideFreshServices), being made from the start of the
+  // pass; stepManagedStore takes them in and does not write them again. Last: destroyed (so
+  // waited for) before the store its writer reads.
+  std::map<std::string, std::future<Written>> freshServices;  // by "Service name"
 };
 
 Reconciler::Reconciler(kube::Client& client, kube::Client& live, health::StoreHealth& health,
@@ -151,21 +164,34 @@ Outcome Reconciler::reconcile(const std::string& key) {
 
 Outcome Reconciler::reconcileLive(Pass& pass) {
   // An API error stops the pass (retried with backoff); a missing prerequisite only stops what
-  // depends on it. The finalizer is added while the pass gathers (and, on a fresh managed store,
-  // while its password Secret is created): nothing else is written before all are done.
+  // depends on it. What does not depend on anything else starts at once, side by side, in the
+  // order it is needed: a fresh managed store's password Secret (its ConfigMap waits for it),
+  // its Services (they depend on nothing), the finalizer (awaitFinalizer: needed only before the
+  // StatefulSet and the user's objects), while the pass gathers.
   const bool managed = pass.store.spec.store.type == api::StoreType::kManaged;
   const Applier applier(client_, live_, pass.store);
-  std::future<kube::Result<Json>> finalized;
-  if (!hasFinalizer(pass.raw)) {
-    finalized = std::async(std::launch::async, [&applier, patch = finalizerPatch(pass.raw, true)] {
-      return applier.patchStore(patch);
-    });
-  }
   std::future<kube::Result<Json>> freshPasswords;
   managedstore::Passwords generated;
   if (managed && pass.fresh) {
     freshPasswords = std::async(std::launch::async, [this, &applier, &generated] {
       return createPasswords(applier, generated);
+    });
+    for (Json& service : decideFreshServices(pass.store)) {
+      const std::string what = describeObject(service);
+      // By value: the pass, which waits for them, outlives this frame's applier.
+      pass.freshServices[what] =
+          std::async(std::launch::async, [writer = Applier(client_, live_, pass.store),
+                                          service = std::move(service)] {
+            return writer.ensureOwned(service, Observed::notRead());
+          });
+    }
+  }
+  if (!hasFinalizer(pass.raw)) {
+    pass.finalizer = std::async(std::launch::async, [&client = client_, ns = pass.store.metadata.ns,
+                                                     name = pass.store.metadata.name,
+                                                     patch = finalizerPatch(pass.raw, true)] {
+      return client.patch(kube::resources::kSessionStores, ns, name, kube::PatchType::kMerge,
+                          patch);
     });
   }
   auto gathered = gather(client_, pass.store, pass.fresh);
@@ -207,14 +233,6 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
     Pass& pass;
     ~ReportWrites() { reconciler.reportWrites(pass); }
   } reportAtTheEnd{*this, pass};
-  if (finalized.valid()) {
-    if (auto patched = finalized.get(); !patched) {
-      pass.log.info("cannot add the finalizer, will retry", {{"error", describe(patched.error())}});
-      return Outcome::retry();
-    } else {
-      pass.raw = std::move(*patched);
-    }
-  }
   if (ok) stepTarget(pass);
   if (ok) {
     if (managed) {
@@ -235,6 +253,9 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
       stepExternalStore(pass);
     }
   }
+  takeInFreshServices(pass);  // when the managed steps stopped before they did
+  // Before anything of the user's is written, and before the status.
+  if (!awaitFinalizer(pass)) return Outcome::retry();
   if (ok) stepProbe(pass);
   if (ok) ok = stepDropPreviousCa(pass, applier);
   if (ok) ok = stepWire(pass, applier);
@@ -270,6 +291,33 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
     options_.observed(pass.store);
   }
   return stepRequeue(pass);
+}
+
+bool Reconciler::takeInFreshServices(Pass& pass, const std::optional<std::string>& only) {
+  bool blocked = false;
+  for (auto& [what, writing] : pass.freshServices) {
+    if (!writing.valid() || (only && what != *only)) continue;
+    const Written written = writing.get();
+    blocked = !record(pass, written) || blocked;
+    if (written.kind == Written::Kind::kNotOurs && pass.storeCondition.reason.empty()) {
+      pass.storeCondition = notOursCondition(written.what);
+      pass.needsUser = true;
+    }
+  }
+  return !blocked;
+}
+
+bool Reconciler::awaitFinalizer(Pass& pass) {
+  if (pass.finalizer.valid()) {
+    auto patched = pass.finalizer.get();
+    if (patched) {
+      pass.raw = std::move(*patched);
+    } else {
+      pass.log.info("cannot add the finalizer, will retry", {{"error", describe(patched.error())}});
+      pass.finalizerFailed = true;
+    }
+  }
+  return !pass.finalizerFailed;
 }
 
 kube::Result<Json> Reconciler::createPasswords(const Applier& applier,
@@ -1171,12 +1219,24 @@ bool Reconciler::stepManagedStore(Pass& pass, const Applier& applier) {
     pass.needsUser = true;
     return true;
   }
-  // Two waves, the objects of each written side by side. Nothing of the second wave is made
-  // when the first met someone else's object: a StatefulSet would mount a ConfigMap, or sit
-  // behind a Service, that is not this store's.
-  for (const auto& wave : decision.waves) {
-    bool blocked = false;
-    for (const Written& written : applier.ensureOwnedAll(wave, pass.gathered)) {
+  // All side by side (Applier::ensureOwnedAll), but the StatefulSet: it is made once what it
+  // mounts and the Service that governs it are known to be this store's (a StatefulSet would
+  // otherwise mount a ConfigMap that is not), and once the finalizer is in place (its pods keep
+  // data). A fresh store's Services are on their way already.
+  auto notYetWritten = [&pass](const std::vector<Json>& objects) {
+    std::vector<Json> out;
+    for (const Json& object : objects) {
+      if (!pass.freshServices.contains(describeObject(object))) out.push_back(object);
+    }
+    return out;
+  };
+  auto beside = std::async(std::launch::async, [&applier, &gathered = pass.gathered,
+                                                objects = notYetWritten(decision.beside)] {
+    return applier.ensureOwnedAll(objects, gathered);
+  });
+  bool blocked = false;
+  auto takeIn = [&](const std::vector<Written>& results) {
+    for (const Written& written : results) {
       blocked = !record(pass, written) || blocked;
       if (written.kind == Written::Kind::kNotOurs && pass.storeCondition.reason.empty()) {
         pass.storeCondition = notOursCondition(written.what);
@@ -1186,9 +1246,20 @@ bool Reconciler::stepManagedStore(Pass& pass, const Applier& applier) {
         pass.statefulSet = written.object;
       }
     }
-    if (pass.apiError) return false;
-    if (blocked) return true;
+  };
+  takeIn(applier.ensureOwnedAll(notYetWritten(decision.mounted), pass.gathered));
+  blocked =
+      !takeInFreshServices(pass, "Service " + managedstore::headlessServiceName(pass.store)) ||
+      blocked;
+  if (decision.statefulSet && !blocked && !pass.apiError && awaitFinalizer(pass)) {
+    const Json& statefulSet = *decision.statefulSet;
+    takeIn({applier.ensureOwned(statefulSet,
+                                pass.gathered.ownedObject(describeObject(statefulSet)))});
   }
+  blocked = !takeInFreshServices(pass) || blocked;
+  takeIn(beside.get());
+  if (pass.apiError || pass.finalizerFailed) return false;
+  if (blocked) return true;
   if (!removeStaleBudget(pass)) return false;
   if (pass.store.spec.store.managed.tls.enabled) {
     if (pass.tlsCaPem.empty()) return true;  // stepManagedTls said why

@@ -144,6 +144,12 @@ class Reconciler {
   // what should be, writes through an Applier and records its conditions in the pass; false
   // stops the pass (an API error, retried with backoff).
   workqueue::Outcome reconcileLive(Pass& pass);
+  // Waits for the finalizer this pass is adding, if any; false when it could not be added (the
+  // pass stops and is retried).
+  bool awaitFinalizer(Pass& pass);
+  // Records the fresh store's Services made since the pass began (`only`: that one, "Service
+  // name"), those not taken in yet; false when one is someone else's.
+  bool takeInFreshServices(Pass& pass, const std::optional<std::string>& only = std::nullopt);
   bool stepPasswords(Pass& pass, const Applier& applier);
   void stepTarget(Pass& pass);
   std::vector<std::pair<std::string, wiring::StoreEndpoint>> podEndpoints(const Pass& pass) const;

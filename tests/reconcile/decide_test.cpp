@@ -144,29 +144,42 @@ std::vector<std::string> named(const std::vector<Json>& objects) {
   return out;
 }
 
-TEST(DecideStoreObjects, TwoWavesWithTheirHashes) {
+TEST(DecideStoreObjects, TheStatefulSetApartFromWhatItMountsAndTheRestBeside) {
   const auto s = store();
   const auto passwords = *managedstore::generatePasswords(fixedBytes);
   const auto decision = decideStoreObjects(s, passwords, deploymentObject(), "ops");
   ASSERT_FALSE(decision.problem.has_value());
-  EXPECT_EQ(named(decision.waves[0]),
-            (std::vector<std::string>{"ConfigMap web-redis-config", "Service web-redis-headless",
-                                      "Service web-redis"}));
-  EXPECT_EQ(named(decision.waves[1]),
-            (std::vector<std::string>{"StatefulSet web-redis", "NetworkPolicy web-redis"}));
-  for (const auto& wave : decision.waves) {
-    for (const Json& object : wave) {
-      EXPECT_TRUE(
-          object["metadata"]["annotations"].contains(std::string(identity::kDesiredHashAnnotation)))
-          << describeObject(object);
-    }
+  EXPECT_EQ(named(decision.mounted), (std::vector<std::string>{"ConfigMap web-redis-config",
+                                                               "Service web-redis-headless"}));
+  EXPECT_EQ(named(decision.beside),
+            (std::vector<std::string>{"Service web-redis", "NetworkPolicy web-redis"}));
+  ASSERT_TRUE(decision.statefulSet.has_value());
+  EXPECT_EQ(describeObject(*decision.statefulSet), "StatefulSet web-redis");
+  std::vector<Json> all = decision.mounted;
+  all.insert(all.end(), decision.beside.begin(), decision.beside.end());
+  all.push_back(*decision.statefulSet);
+  for (const Json& object : all) {
+    EXPECT_TRUE(
+        object["metadata"]["annotations"].contains(std::string(identity::kDesiredHashAnnotation)))
+        << describeObject(object);
   }
+}
+
+TEST(DecideFreshServices, AreTheServicesTheStoreObjectsHave) {
+  const auto s = store();
+  const auto passwords = *managedstore::generatePasswords(fixedBytes);
+  const auto decision = decideStoreObjects(s, passwords, deploymentObject(), "ops");
+  const std::vector<Json> fresh = decideFreshServices(s);
+  ASSERT_EQ(fresh.size(), 2u);
+  EXPECT_EQ(fresh[0], decision.mounted[1]) << "the headless Service, hash included";
+  EXPECT_EQ(fresh[1], decision.beside[0]) << "the client Service, hash included";
 }
 
 TEST(DecideStoreObjects, NoNetworkPolicyWithoutTheTargetsLabels) {
   const auto passwords = *managedstore::generatePasswords(fixedBytes);
   const auto decision = decideStoreObjects(store(), passwords, std::nullopt, "ops");
-  EXPECT_EQ(named(decision.waves[1]), (std::vector<std::string>{"StatefulSet web-redis"}));
+  EXPECT_EQ(named(decision.beside), (std::vector<std::string>{"Service web-redis"}));
+  EXPECT_TRUE(decision.statefulSet.has_value());
 }
 
 TEST(ManagedEndpoints, TheAppAndTheMonitorUser) {

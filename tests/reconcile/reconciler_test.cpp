@@ -91,9 +91,13 @@ TEST_F(ReconcilerTest, AFreshStoreIsProvisionedInOnePassWithoutReadsOfItsObjects
   }
   EXPECT_FALSE(exists(kube::resources::kSecrets, "web-session-store"))
       << "the app is wired only once the store answers";
-  for (const char* resource : {"configmaps", "statefulsets", "networkpolicies"}) {
-    EXPECT_EQ(api_.count(Verb::kGet, resource), 0u) << resource;
+  for (const char* resource : {"configmaps", "statefulsets", "networkpolicies", "services"}) {
+    EXPECT_EQ(api_.count(Verb::kGet, resource), resource == std::string("services") ? 1u : 0u)
+        << resource << " (the target Service is read)";
   }
+  EXPECT_EQ(api_.count(Verb::kCreate, "services"), 2u)
+      << "the Services made at the start of the pass are not written again";
+  EXPECT_EQ(api_.count(Verb::kPatch, "services"), 1u) << "the target's affinity only";
   EXPECT_TRUE(hasFinalizer(stored(kube::resources::kSessionStores, "web")));
   EXPECT_EQ(status()["phase"], "Provisioning");
   EXPECT_EQ(condition("StoreReady")["reason"], "Provisioning");
@@ -417,13 +421,60 @@ TEST_F(ReconcilerTest, ARefusedDeploymentApplyIsTheConditionAndAWarning) {
       << "a transient error is retried";
 }
 
-TEST_F(ReconcilerTest, AFinalizerThatCannotBeAddedStopsThePassBeforeAnyOtherWrite) {
+// The store's own objects are written while the finalizer is added (they go with the store by
+// their owner references); the StatefulSet, whose pods keep data, the user's objects and the
+// status wait for it.
+TEST_F(ReconcilerTest, AFinalizerThatCannotBeAddedStopsThePassBeforeTheStatefulSetAndTheUsers) {
+  const Json deploymentBefore = stored(kube::resources::kDeployments, "web");
+  const Json serviceBefore = stored(kube::resources::kServices, "web");
   api_.failNext(Verb::kPatch, kube::resources::kSessionStores,
                 {.kind = kube::ErrorKind::kConflict, .message = "modified"});
   Reconciler reconciler = make();
   EXPECT_EQ(reconciler.reconcile("shop/web").kind, Outcome::Kind::kRetry);
-  EXPECT_FALSE(exists(kube::resources::kConfigMaps, "web-redis-config"));
+  EXPECT_FALSE(exists(kube::resources::kStatefulSets, "web-redis"));
+  EXPECT_EQ(stored(kube::resources::kDeployments, "web"), deploymentBefore);
+  EXPECT_EQ(stored(kube::resources::kServices, "web"), serviceBefore);
+  EXPECT_FALSE(exists(kube::resources::kSecrets, "web-session-store"));
   EXPECT_FALSE(stored(kube::resources::kSessionStores, "web").contains("status"));
+  EXPECT_FALSE(hasFinalizer(stored(kube::resources::kSessionStores, "web")));
+
+  // The next pass adds it and goes on.
+  reconciler.reconcile("shop/web");
+  EXPECT_TRUE(hasFinalizer(stored(kube::resources::kSessionStores, "web")));
+  EXPECT_TRUE(exists(kube::resources::kStatefulSets, "web-redis"));
+  EXPECT_EQ(status()["phase"], "Provisioning");
+}
+
+TEST_F(ReconcilerTest, AGoverningServiceOfSomeoneElsesKeepsTheStatefulSetUnmade) {
+  const Json theirs = api_.put(
+      kube::resources::kServices,
+      {{"apiVersion", "v1"},
+       {"kind", "Service"},
+       {"metadata", {{"namespace", "shop"}, {"name", "web-redis-headless"}}},
+       {"spec", {{"clusterIP", "None"}, {"selector", {{"app", "theirs"}}}}}});
+  Reconciler reconciler = make();
+  reconciler.reconcile("shop/web");
+  EXPECT_EQ(stored(kube::resources::kServices, "web-redis-headless"), theirs);
+  EXPECT_EQ(condition("StoreReady")["reason"], "NameTaken");
+  EXPECT_FALSE(exists(kube::resources::kStatefulSets, "web-redis"));
+  EXPECT_TRUE(health_.checked.empty()) << "nothing to probe";
+}
+
+TEST_F(ReconcilerTest, AClientServiceOfSomeoneElsesIsNamedAndTheStoreNotProbed) {
+  const Json theirs =
+      api_.put(kube::resources::kServices,
+               {{"apiVersion", "v1"},
+                {"kind", "Service"},
+                {"metadata", {{"namespace", "shop"}, {"name", "web-redis"}}},
+                {"spec", {{"selector", {{"app", "theirs"}}}}}});
+  Reconciler reconciler = make();
+  reconciler.reconcile("shop/web");
+  EXPECT_EQ(stored(kube::resources::kServices, "web-redis"), theirs);
+  EXPECT_EQ(condition("StoreReady")["reason"], "NameTaken");
+  EXPECT_NE(condition("StoreReady")["message"].get<std::string>().find("Service web-redis "),
+            std::string::npos);
+  EXPECT_TRUE(health_.checked.empty()) << "the app would reach their Service: not probed";
+  EXPECT_FALSE(exists(kube::resources::kSecrets, "web-session-store"));
 }
 
 TEST_F(ReconcilerTest, AMissingTargetIsWaitedForWhileTheStoreIsProvisioned) {
