@@ -116,6 +116,11 @@ std::vector<Written> Applier::ensureOwnedAll(const std::vector<Json>& desired,
   return results;
 }
 
+kube::Result<Json> Applier::createOnly(const Json& desired) const {
+  return client_.create(*resourceFor(desired), store_.metadata.ns, desired,
+                        {.fieldManager = kManager});
+}
+
 kube::Result<Json> Applier::createPasswordSecret(const managedstore::Passwords& passwords) const {
   return client_.create(kube::resources::kSecrets, store_.metadata.ns,
                         managedstore::authSecret(store_, passwords), {.fieldManager = kManager});

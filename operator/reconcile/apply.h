@@ -47,6 +47,8 @@ class Applier {
   std::vector<Written> ensureOwnedAll(const std::vector<Json>& desired,
                                       const Gathered& gathered) const;
 
+  // Creates `desired` and nothing else: AlreadyExists is returned as it is (nothing read).
+  kube::Result<Json> createOnly(const Json& desired) const;
   // Creates the password Secret with `passwords` (AlreadyExists when it exists: nothing written).
   kube::Result<Json> createPasswordSecret(const managedstore::Passwords& passwords) const;
   // A Secret the operator makes whole from new keys (a managed TLS store's CA and certificate):

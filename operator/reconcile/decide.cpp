@@ -122,9 +122,14 @@ PasswordsDecision decidePasswords(const api::SessionStore& store, const Observed
   return {.passwords = std::move(*passwords)};
 }
 
-std::vector<Json> decideFreshServices(const api::SessionStore& store) {
-  return {withDesiredHash(managedstore::headlessService(store)),
-          withDesiredHash(managedstore::clientService(store))};
+FreshObjects decideFreshObjects(const api::SessionStore& store,
+                                const std::optional<managedstore::Passwords>& passwords) {
+  FreshObjects out{.services = {withDesiredHash(managedstore::headlessService(store)),
+                                withDesiredHash(managedstore::clientService(store))}};
+  if (passwords && !managedstore::replicated(store) && !store.spec.store.managed.memory) {
+    out.configMap = withDesiredHash(managedstore::configMap(store, *passwords));
+  }
+  return out;
 }
 
 StoreObjectsDecision decideStoreObjects(const api::SessionStore& store,

@@ -101,10 +101,17 @@ struct StoreObjectsDecision {
   std::optional<Json> statefulSet;
   std::optional<ConditionState> problem;  // the objects cannot be built (ProvisioningFailed)
 };
-// A fresh store's two Services (headless, then client), as decideStoreObjects builds them: they
-// depend on nothing read or generated, so a fresh store's pass makes them while its passwords
-// are made.
-std::vector<Json> decideFreshServices(const api::SessionStore& store);
+// What a fresh managed store's pass writes before it has read anything, as decideStoreObjects
+// builds it when nothing else was found: its two Services (headless, then client), which depend
+// on nothing, and (`passwords`: those just generated) the ConfigMap of a one-pod store whose
+// memory does not follow load. The reconciler creates them while the password Secret is created;
+// what it decides afterwards and finds different is written again.
+struct FreshObjects {
+  std::vector<Json> services;
+  std::optional<Json> configMap;  // created only: one that exists is left to the decided write
+};
+FreshObjects decideFreshObjects(const api::SessionStore& store,
+                                const std::optional<managedstore::Passwords>& passwords);
 // `maxMemoryBytes`: the maxmemory the store has reached (decideMemory's level), when its memory
 // follows load.
 // REQUIRES: store.spec.store.type is kManaged.

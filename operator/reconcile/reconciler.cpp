@@ -99,10 +99,15 @@ struct Reconciler::Pass {
   // pods keep data, and before any write to the user's objects, which only the finalizer undoes.
   std::future<kube::Result<Json>> finalizer;
   bool finalizerFailed = false;
-  // A fresh managed store's Services (decideFreshServices), being made from the start of the
-  // pass; stepManagedStore takes them in and does not write them again. Last: destroyed (so
-  // waited for) before the store its writer reads.
-  std::map<std::string, std::future<Written>> freshServices;  // by "Service name"
+  // A fresh managed store's objects written from the start of the pass (decideFreshObjects), by
+  // "Kind name": what each wrote, and what it wrote. stepManagedStore takes one in when it is
+  // what it decides, and writes again from there otherwise. Last: destroyed (so waited for)
+  // before the store their writer reads.
+  struct EarlyWrite {
+    Json desired;
+    std::future<Written> result;
+  };
+  std::map<std::string, EarlyWrite> early;
 };
 
 Reconciler::Reconciler(kube::Client& client, kube::Client& live, health::StoreHealth& health,
@@ -173,15 +178,36 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
   std::future<kube::Result<Json>> freshPasswords;
   managedstore::Passwords generated;
   if (managed && pass.fresh) {
-    freshPasswords = std::async(std::launch::async, [this, &applier, &generated] {
-      return createPasswords(applier, generated);
-    });
-    for (Json& service : decideFreshServices(pass.store)) {
+    // Generation failing leaves it to stepPasswords, which says so.
+    std::optional<managedstore::Passwords> passwords;
+    if (auto made = managedstore::generatePasswords(random_)) passwords = std::move(*made);
+    if (passwords) {
+      generated = *passwords;
+      freshPasswords = std::async(std::launch::async, [&applier, passwords = *passwords] {
+        return applier.createPasswordSecret(passwords);
+      });
+    }
+    FreshObjects fresh = decideFreshObjects(pass.store, passwords);
+    // By value: the pass, which waits for them, outlives this frame's applier.
+    const Applier writer(client_, live_, pass.store);
+    if (fresh.configMap) {
+      // Created only: one that exists may hold an earlier pass's passwords, which the Secret
+      // holds too; the decided write reads it.
+      const std::string what = describeObject(*fresh.configMap);
+      pass.early[what].desired = *fresh.configMap;
+      pass.early[what].result = std::async(
+          std::launch::async, [writer, what, configMap = std::move(*fresh.configMap)] {
+            auto created = writer.createOnly(configMap);
+            if (!created) return Written{.kind = Written::Kind::kFailed, .what = what,
+                                         .error = created.error()};
+            return Written{.kind = Written::Kind::kCreated, .what = what, .object = *created};
+          });
+    }
+    for (Json& service : fresh.services) {
       const std::string what = describeObject(service);
-      // By value: the pass, which waits for them, outlives this frame's applier.
-      pass.freshServices[what] =
-          std::async(std::launch::async, [writer = Applier(client_, live_, pass.store),
-                                          service = std::move(service)] {
+      pass.early[what].desired = service;
+      pass.early[what].result =
+          std::async(std::launch::async, [writer, service = std::move(service)] {
             return writer.ensureOwned(service, Observed::notRead());
           });
     }
@@ -253,7 +279,7 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
       stepExternalStore(pass);
     }
   }
-  takeInFreshServices(pass);  // when the managed steps stopped before they did
+  takeInEarly(pass);  // when the managed steps stopped before they did
   // Before anything of the user's is written, and before the status.
   if (!awaitFinalizer(pass)) return Outcome::retry();
   if (ok) stepProbe(pass);
@@ -293,18 +319,42 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
   return stepRequeue(pass);
 }
 
-bool Reconciler::takeInFreshServices(Pass& pass, const std::optional<std::string>& only) {
-  bool blocked = false;
-  for (auto& [what, writing] : pass.freshServices) {
-    if (!writing.valid() || (only && what != *only)) continue;
-    const Written written = writing.get();
-    blocked = !record(pass, written) || blocked;
+Written Reconciler::ensureOwnedAfterEarly(Pass& pass, const Applier& applier,
+                                          const Json& desired) {
+  const std::string what = describeObject(desired);
+  const auto early = pass.early.find(what);
+  if (early == pass.early.end() || !early->second.result.valid()) {
+    return applier.ensureOwned(desired, pass.gathered.ownedObject(what));
+  }
+  Written written = early->second.result.get();
+  const bool wrote = written.kind == Written::Kind::kCreated ||
+                     written.kind == Written::Kind::kUpdated ||
+                     written.kind == Written::Kind::kUnchanged;
+  if (written.kind == Written::Kind::kNotOurs || (wrote && early->second.desired == desired)) {
+    return written;
+  }
+  // Decided otherwise since, or not written (the ConfigMap existed, a request failed): from what
+  // is known of it.
+  Written again = applier.ensureOwned(
+      desired, wrote ? Observed::found(written.object) : pass.gathered.ownedObject(what));
+  if (written.kind == Written::Kind::kCreated && again.kind == Written::Kind::kUpdated) {
+    again.kind = Written::Kind::kCreated;  // told once, as made
+  }
+  return again;
+}
+
+void Reconciler::takeInEarly(Pass& pass) {
+  for (auto& [what, early] : pass.early) {
+    if (!early.result.valid()) continue;
+    const Written written = early.result.get();
+    // What failed is written by a later pass; what was made is told.
+    if (written.kind == Written::Kind::kFailed || written.kind == Written::Kind::kRefused) continue;
+    record(pass, written);
     if (written.kind == Written::Kind::kNotOurs && pass.storeCondition.reason.empty()) {
       pass.storeCondition = notOursCondition(written.what);
       pass.needsUser = true;
     }
   }
-  return !blocked;
 }
 
 bool Reconciler::awaitFinalizer(Pass& pass) {
@@ -1219,45 +1269,37 @@ bool Reconciler::stepManagedStore(Pass& pass, const Applier& applier) {
     pass.needsUser = true;
     return true;
   }
-  // All side by side (Applier::ensureOwnedAll), but the StatefulSet: it is made once what it
-  // mounts and the Service that governs it are known to be this store's (a StatefulSet would
-  // otherwise mount a ConfigMap that is not), and once the finalizer is in place (its pods keep
-  // data). A fresh store's Services are on their way already.
-  auto notYetWritten = [&pass](const std::vector<Json>& objects) {
-    std::vector<Json> out;
+  // All side by side, but the StatefulSet: it is made once what it mounts and the Service that
+  // governs it are known to be this store's (a StatefulSet would otherwise mount a ConfigMap
+  // that is not), and once the finalizer is in place (its pods keep data). A fresh store's
+  // first objects are on their way already (ensureOwnedAfterEarly).
+  auto start = [this, &pass, &applier](const std::vector<Json>& objects) {
+    std::vector<std::future<Written>> writing;
     for (const Json& object : objects) {
-      if (!pass.freshServices.contains(describeObject(object))) out.push_back(object);
+      writing.push_back(std::async(std::launch::async, [this, &pass, &applier, &object] {
+        return ensureOwnedAfterEarly(pass, applier, object);
+      }));
     }
-    return out;
+    return writing;
   };
-  auto beside = std::async(std::launch::async, [&applier, &gathered = pass.gathered,
-                                                objects = notYetWritten(decision.beside)] {
-    return applier.ensureOwnedAll(objects, gathered);
-  });
+  std::vector<std::future<Written>> beside = start(decision.beside);
+  std::vector<std::future<Written>> mounted = start(decision.mounted);
   bool blocked = false;
-  auto takeIn = [&](const std::vector<Written>& results) {
-    for (const Written& written : results) {
-      blocked = !record(pass, written) || blocked;
-      if (written.kind == Written::Kind::kNotOurs && pass.storeCondition.reason.empty()) {
-        pass.storeCondition = notOursCondition(written.what);
-        pass.needsUser = true;
-      }
-      if (written.what.starts_with("StatefulSet ") && !written.object.is_null()) {
-        pass.statefulSet = written.object;
-      }
+  auto takeIn = [&](Written written) {
+    blocked = !record(pass, written) || blocked;
+    if (written.kind == Written::Kind::kNotOurs && pass.storeCondition.reason.empty()) {
+      pass.storeCondition = notOursCondition(written.what);
+      pass.needsUser = true;
+    }
+    if (written.what.starts_with("StatefulSet ") && !written.object.is_null()) {
+      pass.statefulSet = written.object;
     }
   };
-  takeIn(applier.ensureOwnedAll(notYetWritten(decision.mounted), pass.gathered));
-  blocked =
-      !takeInFreshServices(pass, "Service " + managedstore::headlessServiceName(pass.store)) ||
-      blocked;
+  for (auto& writing : mounted) takeIn(writing.get());
   if (decision.statefulSet && !blocked && !pass.apiError && awaitFinalizer(pass)) {
-    const Json& statefulSet = *decision.statefulSet;
-    takeIn({applier.ensureOwned(statefulSet,
-                                pass.gathered.ownedObject(describeObject(statefulSet)))});
+    takeIn(ensureOwnedAfterEarly(pass, applier, *decision.statefulSet));
   }
-  blocked = !takeInFreshServices(pass) || blocked;
-  takeIn(beside.get());
+  for (auto& writing : beside) takeIn(writing.get());
   if (pass.apiError || pass.finalizerFailed) return false;
   if (blocked) return true;
   if (!removeStaleBudget(pass)) return false;

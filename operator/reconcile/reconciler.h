@@ -147,9 +147,13 @@ class Reconciler {
   // Waits for the finalizer this pass is adding, if any; false when it could not be added (the
   // pass stops and is retried).
   bool awaitFinalizer(Pass& pass);
-  // Records the fresh store's Services made since the pass began (`only`: that one, "Service
-  // name"), those not taken in yet; false when one is someone else's.
-  bool takeInFreshServices(Pass& pass, const std::optional<std::string>& only = std::nullopt);
+  // ensureOwned, for an object a fresh store's pass may have written from its start
+  // (Pass::early): that write's result when it wrote `desired`, else written again from what it
+  // left. Called side by side for distinct objects.
+  Written ensureOwnedAfterEarly(Pass& pass, const Applier& applier, const Json& desired);
+  // Records the writes from the pass's start not taken in yet (a pass that stopped before its
+  // store's objects).
+  void takeInEarly(Pass& pass);
   bool stepPasswords(Pass& pass, const Applier& applier);
   void stepTarget(Pass& pass);
   std::vector<std::pair<std::string, wiring::StoreEndpoint>> podEndpoints(const Pass& pass) const;

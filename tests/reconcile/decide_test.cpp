@@ -165,14 +165,30 @@ TEST(DecideStoreObjects, TheStatefulSetApartFromWhatItMountsAndTheRestBeside) {
   }
 }
 
-TEST(DecideFreshServices, AreTheServicesTheStoreObjectsHave) {
+TEST(DecideFreshObjects, AreTheObjectsTheStoreObjectsHave) {
   const auto s = store();
   const auto passwords = *managedstore::generatePasswords(fixedBytes);
   const auto decision = decideStoreObjects(s, passwords, deploymentObject(), "ops");
-  const std::vector<Json> fresh = decideFreshServices(s);
-  ASSERT_EQ(fresh.size(), 2u);
-  EXPECT_EQ(fresh[0], decision.mounted[1]) << "the headless Service, hash included";
-  EXPECT_EQ(fresh[1], decision.beside[0]) << "the client Service, hash included";
+  const FreshObjects fresh = decideFreshObjects(s, passwords);
+  ASSERT_EQ(fresh.services.size(), 2u);
+  EXPECT_EQ(fresh.services[0], decision.mounted[1]) << "the headless Service, hash included";
+  EXPECT_EQ(fresh.services[1], decision.beside[0]) << "the client Service, hash included";
+  ASSERT_TRUE(fresh.configMap.has_value());
+  EXPECT_EQ(*fresh.configMap, decision.mounted[0]) << "the ConfigMap, hash included";
+}
+
+TEST(DecideFreshObjects, NoConfigMapWithoutPasswordsOrWhenItDependsOnMore) {
+  const auto passwords = *managedstore::generatePasswords(fixedBytes);
+  EXPECT_FALSE(decideFreshObjects(store(), std::nullopt).configMap.has_value());
+  auto replicated = store();
+  replicated.spec.store.managed.replicas = 3;
+  EXPECT_FALSE(decideFreshObjects(replicated, passwords).configMap.has_value())
+      << "its replication password is made later in the pass";
+  auto followsLoad = store();
+  followsLoad.spec.store.managed.memory = api::MemoryScaling{};
+  EXPECT_FALSE(decideFreshObjects(followsLoad, passwords).configMap.has_value())
+      << "its level is decided later in the pass";
+  EXPECT_EQ(decideFreshObjects(replicated, passwords).services.size(), 2u);
 }
 
 TEST(DecideStoreObjects, NoNetworkPolicyWithoutTheTargetsLabels) {

@@ -313,6 +313,47 @@ TEST_F(ReconcilerTest, PasswordsAreGeneratedOnlyWhenTheirSecretDoesNotExist) {
   api_.put(kube::resources::kSessionStores, object);
   reconciler.reconcile("shop/web");
   EXPECT_EQ(stored(kube::resources::kSecrets, "web-redis-auth")["data"], secret["data"]);
+
+  // The same with its ConfigMap gone too: the pass makes one from the passwords it generates
+  // while it creates the Secret, finds the Secret there, and makes the ConfigMap hold the
+  // Secret's passwords before the StatefulSet could start Redis with it.
+  // Passwords other than those the pass generates (the test's random bytes are fixed).
+  Json earlier = stored(kube::resources::kSecrets, "web-redis-auth");
+  earlier["data"][std::string(managedstore::kAppPasswordKey)] =
+      crypto::base64Encode(std::string(43, 'b'));
+  api_.put(kube::resources::kSecrets, earlier);
+  const auto passwords = managedstore::passwordsFromSecret(earlier);
+  ASSERT_TRUE(passwords.has_value());
+  auto holdsTheSecretsPasswords = [&] {
+    const std::string acl =
+        stored(kube::resources::kConfigMaps, "web-redis-config")["data"].value("users.acl", "");
+    return acl.find("#" + crypto::sha256Hex(passwords->app)) != std::string::npos &&
+           acl.find("#" + crypto::sha256Hex(passwords->monitor)) != std::string::npos;
+  };
+  reconciler.reconcile("shop/web");
+  EXPECT_TRUE(holdsTheSecretsPasswords());
+  ASSERT_TRUE(api_.remove(kube::resources::kConfigMaps, "shop", "web-redis-config").has_value());
+  api_.put(kube::resources::kSessionStores, object);
+  api_.clearRequests();
+  reconciler.reconcile("shop/web");
+  EXPECT_EQ(stored(kube::resources::kSecrets, "web-redis-auth")["data"], earlier["data"]);
+  EXPECT_TRUE(holdsTheSecretsPasswords());
+  EXPECT_EQ(api_.count(Verb::kCreate, "configmaps"), 1u);
+  EXPECT_GE(api_.count(Verb::kPatch, "configmaps"), 1u) << "made right in the same pass";
+}
+
+TEST_F(ReconcilerTest, AFreshStoresConfigMapIsMadeOnceBesideItsPasswords) {
+  Reconciler reconciler = make();
+  reconciler.reconcile("shop/web");
+  EXPECT_EQ(api_.count(Verb::kCreate, "configmaps"), 1u);
+  EXPECT_EQ(api_.count(Verb::kPatch, "configmaps"), 0u);
+  EXPECT_EQ(api_.count(Verb::kGet, "configmaps"), 0u);
+  const auto passwords =
+      managedstore::passwordsFromSecret(stored(kube::resources::kSecrets, "web-redis-auth"));
+  ASSERT_TRUE(passwords.has_value());
+  const std::string acl =
+      stored(kube::resources::kConfigMaps, "web-redis-config")["data"].value("users.acl", "");
+  EXPECT_NE(acl.find("#" + crypto::sha256Hex(passwords->app)), std::string::npos);
 }
 
 TEST_F(ReconcilerTest, AnApiErrorIsRetriedAndToldUnlessItIsAConflict) {
