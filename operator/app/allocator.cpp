@@ -2,6 +2,8 @@
 
 #include <malloc.h>
 
+#include <cstdint>
+
 #if defined(SESSIONSTORE_JEMALLOC)
 #include <jemalloc/jemalloc.h>
 
@@ -28,6 +30,28 @@ std::string allocatorName() {
   return "AddressSanitizer's malloc";
 #else
   return "glibc malloc";
+#endif
+}
+
+std::optional<HeapFigures> heapFigures() {
+#if defined(SESSIONSTORE_JEMALLOC)
+  // The statistics are a snapshot taken at the last "epoch" write.
+  std::uint64_t epoch = 1;
+  std::size_t size = sizeof(epoch);
+  if (mallctl("epoch", &epoch, &size, &epoch, sizeof(epoch)) != 0) return std::nullopt;
+  HeapFigures out;
+  size = sizeof(std::size_t);
+  if (mallctl("stats.allocated", &out.allocated, &size, nullptr, 0) != 0 ||
+      mallctl("stats.resident", &out.resident, &size, nullptr, 0) != 0) {
+    return std::nullopt;
+  }
+  return out;
+#elif defined(__SANITIZE_ADDRESS__)
+  return std::nullopt;
+#else
+  const struct mallinfo2 info = ::mallinfo2();
+  return HeapFigures{.allocated = info.uordblks + info.hblkhd,
+                     .resident = info.arena + info.hblkhd};
 #endif
 }
 

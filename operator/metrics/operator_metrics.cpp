@@ -51,6 +51,14 @@ OperatorMetrics::OperatorMetrics(Registry& registry)
       leaderElectionMasterStatus(registry.gauge(
           "leader_election_master_status",
           "1 while this instance holds the leader lease named by `name`, 0 otherwise.", {"name"})),
+      heapAllocatedBytes(registry.gauge(
+          "sessionstore_heap_allocated_bytes",
+          "Bytes the operator has allocated and not freed, as its memory allocator counts them.",
+          {})),
+      heapResidentBytes(registry.gauge(
+          "sessionstore_heap_resident_bytes",
+          "Bytes of the memory allocator's pages resident in memory, its own metadata included.",
+          {})),
       replicasDesired(registry.gauge("sessionstore_replicas_desired",
                                      "Replicas the operator wants for the target Deployment.",
                                      kStoreLabels)),

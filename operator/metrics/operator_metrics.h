@@ -46,6 +46,10 @@ struct OperatorMetrics {
   CounterFamily& restClientRequestsTotal;   // rest_client_requests_total{code,method,host}
   GaugeFamily& leaderElectionMasterStatus;  // leader_election_master_status{name}: 1 leader
 
+  // the process
+  GaugeFamily& heapAllocatedBytes;  // sessionstore_heap_allocated_bytes: asked of malloc, not freed
+  GaugeFamily& heapResidentBytes;   // sessionstore_heap_resident_bytes: the allocator's pages held
+
   // per SessionStore {namespace,name}
   GaugeFamily& replicasDesired;        // sessionstore_replicas_desired
   GaugeFamily& replicasCurrent;        // sessionstore_replicas_current

@@ -40,6 +40,8 @@ TEST(OperatorMetrics, RegistersTheNamesOperatorsUseWithTheirTypes) {
   m.workqueueWorkDurationSeconds.withLabels({"sessionstore"})->observe(0.01);
   m.restClientRequestsTotal.withLabels({"200", "GET", "10.96.0.1:443"})->inc();
   m.leaderElectionMasterStatus.withLabels({"sessionstore-operator"})->set(1);
+  m.heapAllocatedBytes.withLabels({})->set(1 << 20);
+  m.heapResidentBytes.withLabels({})->set(2 << 20);
   for (GaugeFamily* family : {&m.replicasDesired, &m.replicasCurrent, &m.workers, &m.storeReady,
                               &m.storeConnectedClients, &m.storeKeys}) {
     family->withLabels({"shop", "web"})->set(1);
@@ -57,6 +59,8 @@ TEST(OperatorMetrics, RegistersTheNamesOperatorsUseWithTheirTypes) {
       {"workqueue_work_duration_seconds", "histogram"},
       {"rest_client_requests_total", "counter"},
       {"leader_election_master_status", "gauge"},
+      {"sessionstore_heap_allocated_bytes", "gauge"},
+      {"sessionstore_heap_resident_bytes", "gauge"},
       {"sessionstore_replicas_desired", "gauge"},
       {"sessionstore_replicas_current", "gauge"},
       {"sessionstore_workers", "gauge"},
