@@ -131,6 +131,41 @@ inline int openFiles(int pid) {
   return n;
 }
 
+// The TCP connections `pid` holds to `port` on any address (its sockets' inodes matched in
+// /proc/<pid>/net/tcp and tcp6): an HTTP/1.1 client holds one per request under way, per watch
+// and per pooled idle connection.
+inline int connectionsTo(int pid, int port) {
+  std::set<std::string> sockets;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    std::error_code readError;
+    const std::string target = std::filesystem::read_symlink(it->path(), readError).string();
+    if (!readError && target.starts_with("socket:[")) {
+      sockets.insert(target.substr(8, target.size() - 9));
+    }
+  }
+  char portHex[8];
+  std::snprintf(portHex, sizeof portHex, "%04X", port);
+  int n = 0;
+  for (const char* table : {"tcp", "tcp6"}) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/net/" + table);
+    std::string line;
+    std::getline(in, line);  // the header
+    while (std::getline(in, line)) {
+      // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+      std::istringstream fields(line);
+      std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
+      fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >>
+          timeout >> inode;
+      if (state == "01" && remote.ends_with(std::string(":") + portHex) && sockets.contains(inode)) {
+        ++n;
+      }
+    }
+  }
+  return n;
+}
+
 inline std::string loadAverage() {
   std::ifstream in("/proc/loadavg");
   std::string one;

@@ -47,6 +47,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <ctime>
 #include <cstdio>
 #include <fstream>
@@ -350,6 +351,7 @@ class Bench {
     must(plane_->kubectl({"create", "namespace", kNamespace}), "the namespace");
     auto config = ss::kube::loadKubeconfig(plane_->kubeconfig());
     if (!config) throw std::runtime_error(config.error().describe());
+    apiserverPort_ = std::stoi(config->server.substr(config->server.rfind(':') + 1));
     auto client = ss::kube::RestClient::connect(*config);
     if (!client) throw std::runtime_error(client.error().describe());
     client_ = std::move(*client);
@@ -428,6 +430,20 @@ class Bench {
       if (method != "GET" && method != "WATCH" && method != "LIST") writes += n;
     }
     return {all, writes};
+  }
+
+  // The operator's sessionstore_heap_allocated_bytes (what it has allocated and not freed, as its
+  // allocator counts), MiB; nullopt when it does not publish it (a sanitizer build).
+  std::optional<double> heapAllocatedMiB() const {
+    const auto response = ss::testing::httpExchange(metricsPort_, "GET", "/metrics");
+    if (!response || response->status != 200) fail("GET /metrics failed");
+    static const std::regex sample("^sessionstore_heap_allocated_bytes ([0-9.e+]+)$");
+    std::istringstream lines(response->body);
+    for (std::string line; std::getline(lines, line);) {
+      std::smatch m;
+      if (std::regex_match(line, m, sample)) return std::stod(m[1].str()) / (1 << 20);
+    }
+    return std::nullopt;
   }
 
   // The requests the audit log holds after `offset` bytes (ResponseComplete stage).
@@ -557,14 +573,22 @@ class Bench {
     for (auto& [store, requests] : byStore) {
       std::sort(requests.begin(), requests.end(),
                 [](const Request& a, const Request& b) { return a.received < b.received; });
+      // The last of the store's objects is the last written before the first status write
+      // (they are written side by side: which one is last varies).
+      static const std::set<std::string> kStoreObjects = {
+          "secrets", "configmaps", "services", "networkpolicies", "statefulsets"};
       double created = -1, first = -1, last = -1;
       for (const auto& r : requests) {
         if (r.resource == "sessionstores" && r.verb == "create" && r.username != kOperatorUser) {
           created = r.completed;
         }
-        if (r.username != kOperatorUser || r.verb == "watch") continue;
-        if (first < 0 && created >= 0) first = r.received;
-        if (r.resource == "networkpolicies" && r.verb != "get" && last < 0) last = r.completed;
+        if (r.username != kOperatorUser || r.verb == "watch" || created < 0) continue;
+        if (first < 0) first = r.received;
+        if (r.resource == "sessionstores" && r.verb == "update") break;  // the status
+        if (kStoreObjects.contains(r.resource) && r.verb != "get" &&
+            r.name.find("-redis") != std::string::npos) {
+          last = std::max(last, r.completed);
+        }
       }
       if (created < 0 || first < 0 || last < 0) continue;
       PathTiming t{.toFirstRequestMs = 1000 * (first - created),
@@ -644,6 +668,25 @@ class Bench {
 
   Arrivals& arrivals() { return *arrivals_; }
   int operatorPid() const { return operator_->pid(); }
+  // Waits until the operator's connections to the API server have held still for 65 s (at
+  // most `longest`): cpprestsdk closes a pooled connection once it went unused through a whole
+  // 30 s epoch of its pool, so the connections a burst opened go within about a minute, and
+  // with them the memory each holds (its own TLS context and buffers). Returns the seconds
+  // waited and the connections left (the watches, and any request under way).
+  std::pair<double, int> waitForConnectionsToSettle(std::chrono::seconds longest) const {
+    const auto begun = Clock::now();
+    int count = bench::connectionsTo(operatorPid(), apiserverPort_);
+    auto since = begun;
+    while (Clock::now() - since < 65s && Clock::now() - begun < longest) {
+      std::this_thread::sleep_for(1s);
+      const int now = bench::connectionsTo(operatorPid(), apiserverPort_);
+      if (now != count) {
+        count = now;
+        since = Clock::now();
+      }
+    }
+    return {std::chrono::duration<double>(Clock::now() - begun).count(), count};
+  }
   int apiserverPid() const { return apiserverPid_; }
   int etcdPid() const { return etcdPid_; }
 
@@ -658,6 +701,7 @@ class Bench {
   std::unique_ptr<bench::SharedRedis> redis_;
   std::filesystem::path map_;
   std::uint16_t metricsPort_ = 0;
+  int apiserverPort_ = 0;
   int apiserverPid_ = 0;
   int etcdPid_ = 0;
 };
@@ -734,11 +778,14 @@ int main(int argc, char** argv) try {
     }
     for (auto& t : creators) t.join();
   }
-  std::this_thread::sleep_for(5s);  // the operator's startup settles
+  // Idle: once the connections of the start (each informer's first list) are closed.
+  const auto [idleWait, idleConnections] = bench.waitForConnectionsToSettle(180s);
   const double idleRss = rssMiB(bench.operatorPid());
-  std::printf("operator resident memory, idle (no SessionStore, %.0f s after start): %.1f MiB "
-              "(target <= 20 MiB)\n",
-              std::chrono::duration<double>(Clock::now() - begun).count(), idleRss);
+  std::printf("operator resident memory, idle (no SessionStore, %.0f s after start, its "
+              "connections to the API server settled at %d after %.0f s): %.1f MiB (target <= 20 "
+              "MiB)\n",
+              std::chrono::duration<double>(Clock::now() - begun).count(), idleConnections,
+              idleWait, idleRss);
   const auto cpu = [&] {
     return Cpu{cpuSeconds(bench.operatorPid()), cpuSeconds(bench.apiserverPid()),
                cpuSeconds(bench.etcdPid())};
@@ -787,7 +834,7 @@ int main(int argc, char** argv) try {
     if (!path.empty()) {
       std::printf("  where the time goes (audit log, server clock; medians over %zu stores): create "
                   "answered to the operator's first request %.1f ms; then %.0f requests, some "
-                  "side by side, up to the NetworkPolicy, %.1f ms, of which %.1f ms with one "
+                  "side by side, up to the last store object, %.1f ms, of which %.1f ms with one "
                   "inside the API server and %.1f ms with none (the operator and the way)\n",
                   path.size(), percentile(toFirst, 0.5), percentile(requests, 0.5),
                   percentile(path, 0.5), percentile(inside, 0.5), percentile(operatorSide, 0.5));
@@ -903,11 +950,16 @@ int main(int argc, char** argv) try {
   // 5. At rest.
   // Past the first looks again at every store (the operator's own writes coming back).
   std::this_thread::sleep_for(std::chrono::seconds(options.settleSeconds));
+  // At rest once the connections the stores' passes opened are closed again.
+  const auto [restWait, restConnections] = bench.waitForConnectionsToSettle(300s);
   const double busyRss = rssMiB(bench.operatorPid());
-  std::printf("\n5. at rest (steady state), %d unchanged Ready stores for %d s: load average %s "
-              "before; the operator's open files %d, limit %s; the shared Redis holds %ld "
-              "connections\n",
-              total, options.steadySeconds, loadAverage().c_str(),
+  std::printf("\n5. at rest (steady state), %d unchanged Ready stores for %d s, from %d s after "
+              "they were Ready (the operator's connections to the API server settled at %d after "
+              "%.0f s): load average %s before; the operator's open files %d, limit %s; the "
+              "shared Redis holds %ld connections\n",
+              total, options.steadySeconds,
+              options.settleSeconds + static_cast<int>(restWait), restConnections, restWait,
+              loadAverage().c_str(),
               bench::openFiles(bench.operatorPid()), bench::openFilesLimit(bench.operatorPid()).c_str(),
               redis.connectedClients());
   std::fflush(stdout);
@@ -916,7 +968,7 @@ int main(int argc, char** argv) try {
   const auto from3 = std::chrono::system_clock::now();
   const Cpu cpu2 = cpu();
   const auto window = Clock::now();
-  std::vector<double> rss;
+  std::vector<double> rss, heap;
   long clientsMin = redis.connectedClients(), clientsMax = clientsMin;
   for (int i = 0; i <= options.steadySeconds; ++i) {
     std::this_thread::sleep_until(window + std::chrono::seconds(i));
@@ -925,6 +977,7 @@ int main(int argc, char** argv) try {
       const long clients = redis.connectedClients();
       clientsMin = std::min(clientsMin, clients);
       clientsMax = std::max(clientsMax, clients);
+      if (const auto allocated = bench.heapAllocatedMiB()) heap.push_back(*allocated);
     }
   }
   const Cpu cpu3 = cpu();
@@ -959,6 +1012,27 @@ int main(int argc, char** argv) try {
               "(target flat within 1 MiB: %s)\n",
               rss.size(), rss.front(), rss.back(), rssMin, rssMax, rssMax - rssMin,
               rss.back() - rss.front(), bench::verdict(rssMax - rssMin <= 1.0));
+  // Where it moved: each minute's range, so a step (a watch re-opened, a resync) is seen apart
+  // from a drift.
+  std::printf("  resident memory each minute (MiB, min to max):");
+  for (std::size_t from = 0; from + 1 < rss.size(); from += 60) {
+    const auto begin = rss.begin() + static_cast<std::ptrdiff_t>(from);
+    const auto end = rss.begin() + static_cast<std::ptrdiff_t>(std::min(rss.size(), from + 61));
+    std::printf(" %zu-%zus %.2f-%.2f;", from, std::min(rss.size() - 1, from + 60),
+                *std::min_element(begin, end), *std::max_element(begin, end));
+  }
+  std::printf("\n  the min at %td s, the max at %td s\n",
+              std::min_element(rss.begin(), rss.end()) - rss.begin(),
+              std::max_element(rss.begin(), rss.end()) - rss.begin());
+  if (!heap.empty()) {
+    // Told apart from the resident memory: what the program holds against the allocator's pages.
+    std::printf("  the operator's heap in use over the window (its sessionstore_heap_allocated_bytes, "
+                "every 10 s): first %.2f MiB, last %.2f, min %.2f, max %.2f; max - min %.2f MiB\n",
+                heap.front(), heap.back(), *std::min_element(heap.begin(), heap.end()),
+                *std::max_element(heap.begin(), heap.end()),
+                *std::max_element(heap.begin(), heap.end()) -
+                    *std::min_element(heap.begin(), heap.end()));
+  }
   std::printf("  connections the shared Redis held (every 10 s): %ld to %ld (the benchmark's own "
               "included)\n",
               clientsMin, clientsMax);
