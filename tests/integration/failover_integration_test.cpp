@@ -105,6 +105,35 @@ class FailoverIntegration : public OperatorFixture {
     return out;
   }
 
+  // The two clients, the target and a SessionStore of three pods; returns once its objects for
+  // three pods and the replication password are there (config_, replicationPassword_).
+  void createThreePodStore() {
+    auto kubeconfig = kube::loadKubeconfig(plane_->kubeconfig());
+    ASSERT_TRUE(kubeconfig) << kubeconfig.error().describe();
+    auto client = kube::RestClient::connect(*kubeconfig);
+    ASSERT_TRUE(client);
+    client_ = std::move(*client);
+    auto samplerClient = kube::RestClient::connect(*kubeconfig);
+    ASSERT_TRUE(samplerClient);
+    samplerClient_ = std::move(*samplerClient);
+
+    apply(deploymentYaml("fo"));
+    apply(serviceYaml("fo"));
+    apply(managedStoreYaml("fo", "fo", "      replicas: 3\n"));
+    // The objects for three pods, and the replication password in the password Secret.
+    ASSERT_TRUE(eventually([&] {
+      auto sts = get("statefulset", "fo-redis");
+      auto secret = get("secret", "fo-redis-auth");
+      auto config = get("configmap", "fo-redis-config");
+      if (!sts || !secret || !config || !(*secret)["data"].contains("replication-password")) {
+        return false;
+      }
+      config_ = *config;
+      return (*sts)["spec"]["replicas"] == 3;
+    }, 60s)) << describeStore("fo");
+    replicationPassword_ = decode(mustGet("secret", "fo-redis-auth"), "replication-password");
+  }
+
   // Every 100 ms: the labels and the roles, the invariants counted, and the client Service's
   // address moved to the labelled pod (kube-proxy's part).
   void startSampler() {
@@ -197,30 +226,7 @@ class FailoverIntegration : public OperatorFixture {
 };
 
 TEST_F(FailoverIntegration, TheReplicaWithMostDataIsPromotedAndTheOldPrimaryReturnsAsAReplica) {
-  auto kubeconfig = kube::loadKubeconfig(plane_->kubeconfig());
-  ASSERT_TRUE(kubeconfig) << kubeconfig.error().describe();
-  auto client = kube::RestClient::connect(*kubeconfig);
-  ASSERT_TRUE(client);
-  client_ = std::move(*client);
-  auto samplerClient = kube::RestClient::connect(*kubeconfig);
-  ASSERT_TRUE(samplerClient);
-  samplerClient_ = std::move(*samplerClient);
-
-  apply(deploymentYaml("fo"));
-  apply(serviceYaml("fo"));
-  apply(managedStoreYaml("fo", "fo", "      replicas: 3\n"));
-  // The objects for three pods, and the replication password in the password Secret.
-  ASSERT_TRUE(eventually([&] {
-    auto sts = get("statefulset", "fo-redis");
-    auto secret = get("secret", "fo-redis-auth");
-    auto config = get("configmap", "fo-redis-config");
-    if (!sts || !secret || !config || !(*secret)["data"].contains("replication-password")) {
-      return false;
-    }
-    config_ = *config;
-    return (*sts)["spec"]["replicas"] == 3;
-  }, 60s)) << describeStore("fo");
-  replicationPassword_ = decode(mustGet("secret", "fo-redis-auth"), "replication-password");
+  ASSERT_NO_FATAL_FAILURE(createThreePodStore());
   const std::string acl = config_["data"]["users.acl"];
   EXPECT_NE(acl.find("user replication on #"), std::string::npos) << "hashes only in the ACL";
   EXPECT_EQ(acl.find(replicationPassword_), std::string::npos);
@@ -368,29 +374,7 @@ TEST_F(FailoverIntegration, TheReplicaWithMostDataIsPromotedAndTheOldPrimaryRetu
 // until pod 0 has caught up, moves the primary to it (pod 2 fenced first), then lowers the
 // StatefulSet and deletes the budget; the client Service selects pod 0 without the role.
 TEST_F(FailoverIntegration, ScaleDownToOnePodMovesThePrimaryToPodZeroFirstAndLosesNoWrite) {
-  auto kubeconfig = kube::loadKubeconfig(plane_->kubeconfig());
-  ASSERT_TRUE(kubeconfig) << kubeconfig.error().describe();
-  auto client = kube::RestClient::connect(*kubeconfig);
-  ASSERT_TRUE(client);
-  client_ = std::move(*client);
-  auto samplerClient = kube::RestClient::connect(*kubeconfig);
-  ASSERT_TRUE(samplerClient);
-  samplerClient_ = std::move(*samplerClient);
-
-  apply(deploymentYaml("fo"));
-  apply(serviceYaml("fo"));
-  apply(managedStoreYaml("fo", "fo", "      replicas: 3\n"));
-  ASSERT_TRUE(eventually([&] {
-    auto sts = get("statefulset", "fo-redis");
-    auto secret = get("secret", "fo-redis-auth");
-    auto config = get("configmap", "fo-redis-config");
-    if (!sts || !secret || !config || !(*secret)["data"].contains("replication-password")) {
-      return false;
-    }
-    config_ = *config;
-    return (*sts)["spec"]["replicas"] == 3;
-  }, 60s)) << describeStore("fo");
-  replicationPassword_ = decode(mustGet("secret", "fo-redis-auth"), "replication-password");
+  ASSERT_NO_FATAL_FAILURE(createThreePodStore());
   ASSERT_TRUE(get("poddisruptionbudget", "fo-redis"));
   {
     std::lock_guard lock(serversMu_);
