@@ -1,7 +1,6 @@
 #include "reconcile/apply.h"
 
 #include <algorithm>
-#include <future>
 #include <utility>
 
 #include "identity/identity.h"
@@ -97,23 +96,6 @@ Written Applier::ensureOwned(const Json& desired, const Observed& seen) const {
   return {.kind = creating ? Written::Kind::kCreated : Written::Kind::kUpdated,
           .what = what,
           .object = std::move(*applied)};
-}
-
-std::vector<Written> Applier::ensureOwnedAll(const std::vector<Json>& desired,
-                                             const Gathered& gathered) const {
-  std::vector<Written> results(desired.size());
-  if (desired.empty()) return results;
-  // Each on its own thread but the last; each returns its own result, nothing is shared.
-  std::vector<std::future<Written>> running;
-  for (std::size_t i = 0; i + 1 < desired.size(); ++i) {
-    running.push_back(std::async(std::launch::async, [this, &desired, &gathered, i] {
-      return ensureOwned(desired[i], gathered.ownedObject(describeObject(desired[i])));
-    }));
-  }
-  const std::size_t last = desired.size() - 1;
-  results[last] = ensureOwned(desired[last], gathered.ownedObject(describeObject(desired[last])));
-  for (std::size_t i = 0; i < running.size(); ++i) results[i] = running[i].get();
-  return results;
 }
 
 kube::Result<Json> Applier::createOnly(const Json& desired) const {

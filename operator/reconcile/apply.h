@@ -42,10 +42,6 @@ class Applier {
   // Makes `desired` (with its hash) exist as built, given what gather saw of it. Not read
   // (a fresh store): created without a read; AlreadyExists is read then and decided again.
   Written ensureOwned(const Json& desired, const Observed& observed) const;
-  // ensureOwned for each of `desired` side by side (the results in the same order); what
-  // gather saw of each is looked up in `gathered` by "Kind name".
-  std::vector<Written> ensureOwnedAll(const std::vector<Json>& desired,
-                                      const Gathered& gathered) const;
 
   // Creates `desired` and nothing else: AlreadyExists is returned as it is (nothing read).
   kube::Result<Json> createOnly(const Json& desired) const;

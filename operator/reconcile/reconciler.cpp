@@ -175,6 +175,9 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
   // StatefulSet and the user's objects), while the pass gathers.
   const bool managed = pass.store.spec.store.type == api::StoreType::kManaged;
   const Applier applier(client_, live_, pass.store);
+  // The writes the pass waits for later (pass.early, pass.finalizer) take it by value: the pass
+  // outlives this frame's applier.
+  const Applier writer = applier;
   std::future<kube::Result<Json>> freshPasswords;
   managedstore::Passwords generated;
   if (managed && pass.fresh) {
@@ -188,8 +191,6 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
       });
     }
     FreshObjects fresh = decideFreshObjects(pass.store, passwords);
-    // By value: the pass, which waits for them, outlives this frame's applier.
-    const Applier writer(client_, live_, pass.store);
     if (fresh.configMap) {
       // Created only: one that exists may hold an earlier pass's passwords, which the Secret
       // holds too; the decided write reads it.
@@ -213,12 +214,10 @@ Outcome Reconciler::reconcileLive(Pass& pass) {
     }
   }
   if (!hasFinalizer(pass.raw)) {
-    pass.finalizer = std::async(std::launch::async, [&client = client_, ns = pass.store.metadata.ns,
-                                                     name = pass.store.metadata.name,
-                                                     patch = finalizerPatch(pass.raw, true)] {
-      return client.patch(kube::resources::kSessionStores, ns, name, kube::PatchType::kMerge,
-                          patch);
-    });
+    pass.finalizer =
+        std::async(std::launch::async, [writer, patch = finalizerPatch(pass.raw, true)] {
+          return writer.patchStore(patch);
+        });
   }
   auto gathered = gather(client_, pass.store, pass.fresh);
   if (gathered) {
@@ -349,11 +348,7 @@ void Reconciler::takeInEarly(Pass& pass) {
     const Written written = early.result.get();
     // What failed is written by a later pass; what was made is told.
     if (written.kind == Written::Kind::kFailed || written.kind == Written::Kind::kRefused) continue;
-    record(pass, written);
-    if (written.kind == Written::Kind::kNotOurs && pass.storeCondition.reason.empty()) {
-      pass.storeCondition = notOursCondition(written.what);
-      pass.needsUser = true;
-    }
+    recordStoreObject(pass, written);
   }
 }
 
@@ -730,14 +725,7 @@ bool Reconciler::stepManagedTls(Pass& pass, const Applier& applier) {
       pass.waiting = true;
       return true;
     }
-    if (!record(pass, written)) {
-      if (written.kind == Written::Kind::kFailed) return false;
-      if (written.kind == Written::Kind::kNotOurs) {
-        pass.storeCondition = notOursCondition(written.what);
-        pass.needsUser = true;
-      }
-      return true;
-    }
+    if (!recordStoreObject(pass, written)) return written.kind != Written::Kind::kFailed;
   }
   // The CA and certificate Secrets are made whole from new keys (Applier::writeSecret).
   const auto put = [&](const Json& desired, const Observed& observed,
@@ -1286,11 +1274,7 @@ bool Reconciler::stepManagedStore(Pass& pass, const Applier& applier) {
   std::vector<std::future<Written>> mounted = start(decision.mounted);
   bool blocked = false;
   auto takeIn = [&](Written written) {
-    blocked = !record(pass, written) || blocked;
-    if (written.kind == Written::Kind::kNotOurs && pass.storeCondition.reason.empty()) {
-      pass.storeCondition = notOursCondition(written.what);
-      pass.needsUser = true;
-    }
+    blocked = !recordStoreObject(pass, written) || blocked;
     if (written.what.starts_with("StatefulSet ") && !written.object.is_null()) {
       pass.statefulSet = written.object;
     }
@@ -1690,6 +1674,16 @@ bool Reconciler::record(Pass& pass, const Written& written) {
       if (!pass.apiError) pass.apiError = written.error;
       return false;
   }
+  return false;
+}
+
+bool Reconciler::recordStoreObject(Pass& pass, const Written& written) {
+  if (written.kind != Written::Kind::kNotOurs) return record(pass, written);
+  // Left alone, and the user told why: the first problem of the store's objects is the one told.
+  if (pass.storeCondition.reason.empty() || pass.storeCondition.ok) {
+    pass.storeCondition = notOursCondition(written.what);
+  }
+  pass.needsUser = true;
   return false;
 }
 

@@ -203,6 +203,10 @@ class Reconciler {
   // Takes what a write did into the pass: the created and updated names, a problem for StoreReady
   // (the first wins), an API error (the first wins). True when it went through.
   bool record(Pass& pass, const Written& written);
+  // record() for one of the store's own objects (its Services, ConfigMap, StatefulSet, TLS
+  // Secrets): one of someone else's also becomes the store's condition (NameTaken), when no
+  // earlier problem is told there, and needs the user.
+  bool recordStoreObject(Pass& pass, const Written& written);
   // One Event for what the pass created, one for what it changed; then forgets them.
   void reportWrites(Pass& pass);
   void event(const Pass& pass, const Event& event);

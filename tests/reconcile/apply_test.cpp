@@ -139,30 +139,6 @@ TEST_F(ApplyTest, ARefusedWriteAndAFailedOneAreTold) {
   EXPECT_EQ(applier_.ensureOwned(configMap(), Observed::notRead()).kind, Kind::kFailed);
 }
 
-TEST_F(ApplyTest, SideBySideEachResultInItsPlace) {
-  Json service =
-      withDesiredHash(ownedBy({{"apiVersion", "v1"},
-                               {"kind", "Service"},
-                               {"metadata", {{"namespace", "shop"}, {"name", "web-redis"}}},
-                               {"spec", {{"clusterIP", "None"}}}}));
-  Json theirs = service;
-  theirs["metadata"].erase("ownerReferences");
-  theirs["metadata"]["name"] = "web-redis-headless";
-  Gathered gathered;
-  gathered.owned["Service web-redis-headless"] =
-      Observed::found(api_.put(kube::resources::kServices, theirs));
-  gathered.owned["Service web-redis"] = Observed::missing();
-  Json headless = service;
-  headless["metadata"]["name"] = "web-redis-headless";
-  const auto results = applier_.ensureOwnedAll({configMap(), headless, service}, gathered);
-  ASSERT_EQ(results.size(), 3u);
-  EXPECT_EQ(results[0].kind, Kind::kCreated) << "not gathered: created without a read";
-  EXPECT_EQ(results[0].what, "ConfigMap web-redis-config");
-  EXPECT_EQ(results[1].kind, Kind::kNotOurs);
-  EXPECT_EQ(results[2].kind, Kind::kCreated);
-  EXPECT_EQ(results[2].what, "Service web-redis");
-}
-
 TEST_F(ApplyTest, TheStoreItself) {
   Json raw = api_.put(kube::resources::kSessionStores, storeObject());
   auto patched = applier_.patchStore(finalizerPatch(raw, true));
