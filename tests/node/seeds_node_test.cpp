@@ -274,6 +274,30 @@ class SeedsOnTheNode : public ::testing::Test {
     ASSERT_TRUE(result.ok()) << result.describe();
   }
 
+  // A scenario in a namespace of its own: the previous scenario's deleted (not waited for),
+  // `ns` made with the demo app in it, and a managed SessionStore "web" for it on the node's
+  // Redis image, maxMemory 64Mi, whose spec.store.managed also holds `managedExtra` (YAML at
+  // that level: each line indented by six spaces).
+  static void startScenario(const std::string& ns, const std::string& previousNs,
+                            const std::string& managedExtra) {
+    inNs("", {"delete", "namespace", previousNs, "--ignore-not-found", "--wait=false"});
+    ASSERT_NO_FATAL_FAILURE(createNamespace(ns));
+    ASSERT_NO_FATAL_FAILURE(applyDownloadTokens(ns, false));
+    ASSERT_NO_FATAL_FAILURE(apply(ns, R"(
+apiVersion: sessionstore.io/v1alpha1
+kind: SessionStore
+metadata:
+  name: web
+spec:
+  target: {deployment: web, service: web}
+  store:
+    type: Managed
+    managed:
+      image: )" + std::string(kRedisImage) + R"(
+      maxMemory: 64Mi
+)" + managedExtra));
+  }
+
   // Waits for a fact and prints how long it took (information: never asserted).
   static bool waitFor(const std::string& what, std::chrono::milliseconds timeout,
                       const std::function<bool()>& fact,
@@ -1219,23 +1243,7 @@ spec:
 // the node's CPU for this copy of the app.
 TEST_F(SeedsOnTheNode, AManagedTlsStoreServesTheAppOverRediss) {
   constexpr const char* kTlsNs = "tls-tokens";
-  inNs("", {"delete", "namespace", kSessionMapNs, "--ignore-not-found", "--wait=false"});
-  ASSERT_NO_FATAL_FAILURE(createNamespace(kTlsNs));
-  ASSERT_NO_FATAL_FAILURE(applyDownloadTokens(kTlsNs, false));
-  ASSERT_NO_FATAL_FAILURE(apply(kTlsNs, R"(
-apiVersion: sessionstore.io/v1alpha1
-kind: SessionStore
-metadata:
-  name: web
-spec:
-  target: {deployment: web, service: web}
-  store:
-    type: Managed
-    managed:
-      image: )" + std::string(kRedisImage) + R"(
-      maxMemory: 64Mi
-      tls: {enabled: true}
-)"));
+  ASSERT_NO_FATAL_FAILURE(startScenario(kTlsNs, kSessionMapNs, "      tls: {enabled: true}\n"));
   ASSERT_TRUE(waitFor("SessionStore web (TLS) Ready", 5min, [&] {
     return conditionIs(kTlsNs, "web", "Ready", "True");
   })) << inNs(kTlsNs, {"get", "sessionstore", "web", "-o", "yaml"}).out;
@@ -1445,23 +1453,7 @@ TEST_F(SeedsOnTheNode, AKilledPrimaryFailsOverAndTheAppKeepsItsTokens) {
   constexpr const char* kFoNs = "failover";
   constexpr const char* kStorePods = "sessionstore.io/name=web";
   constexpr const char* kPrimaryLabel = "sessionstore.io/role";
-  inNs("", {"delete", "namespace", "tls-tokens", "--ignore-not-found", "--wait=false"});
-  ASSERT_NO_FATAL_FAILURE(createNamespace(kFoNs));
-  ASSERT_NO_FATAL_FAILURE(applyDownloadTokens(kFoNs, false));
-  ASSERT_NO_FATAL_FAILURE(apply(kFoNs, R"(
-apiVersion: sessionstore.io/v1alpha1
-kind: SessionStore
-metadata:
-  name: web
-spec:
-  target: {deployment: web, service: web}
-  store:
-    type: Managed
-    managed:
-      image: )" + std::string(kRedisImage) + R"(
-      maxMemory: 64Mi
-      replicas: 3
-)"));
+  ASSERT_NO_FATAL_FAILURE(startScenario(kFoNs, "tls-tokens", "      replicas: 3\n"));
   const auto storeStatus = [&] {
     const auto store = get(kFoNs, "sessionstore", "web");
     return store ? store->value("status", Json::object()).value("store", Json::object())
@@ -1661,23 +1653,8 @@ spec:
 // condition MemoryAtCeiling. Redis's figures are read inside its container as the monitor user.
 TEST_F(SeedsOnTheNode, AFullStoreIsRaisedOneStepLiveAndItsPodResizedInPlace) {
   constexpr const char* kMemNs = "memory";
-  inNs("", {"delete", "namespace", "failover", "--ignore-not-found", "--wait=false"});
-  ASSERT_NO_FATAL_FAILURE(createNamespace(kMemNs));
-  ASSERT_NO_FATAL_FAILURE(applyDownloadTokens(kMemNs, false));
-  ASSERT_NO_FATAL_FAILURE(apply(kMemNs, R"(
-apiVersion: sessionstore.io/v1alpha1
-kind: SessionStore
-metadata:
-  name: web
-spec:
-  target: {deployment: web, service: web}
-  store:
-    type: Managed
-    managed:
-      image: )" + std::string(kRedisImage) + R"(
-      maxMemory: 64Mi
-      memory: {ceiling: 128Mi, windowSeconds: 5}
-)"));
+  ASSERT_NO_FATAL_FAILURE(
+      startScenario(kMemNs, "failover", "      memory: {ceiling: 128Mi, windowSeconds: 5}\n"));
   ASSERT_TRUE(waitFor("SessionStore web (memory that follows load) Ready", 5min, [&] {
     return conditionIs(kMemNs, "web", "Ready", "True");
   })) << inNs(kMemNs, {"get", "sessionstore", "web", "-o", "yaml"}).out;
