@@ -12,6 +12,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <expected>
 #include <map>
@@ -90,6 +91,9 @@ class Session {
   // Whether the connection can still be used: an error reply (NOPERM) leaves it usable, an I/O
   // or protocol error (a timeout, the server gone) does not.
   bool usable() const;
+  // The room the connection keeps to read replies into (for tests: it stays as small as the
+  // replies between commands).
+  std::size_t readBufferBytes() const;
   // The SHA-256 (hex) of the certificate the server showed when this connection was opened; ""
   // without TLS.
   std::string peerCertificateSha256() const;
