@@ -104,10 +104,8 @@ std::map<std::string, std::string> headersOf(const http::http_response& response
 
 class CppRestStream final : public Stream {
  public:
-  CppRestStream(std::unique_ptr<http::client::http_client> client, http::http_response response,
-                std::shared_ptr<pplx::cancellation_token_source> cts)
-      : client_(std::move(client)),
-        response_(std::move(response)),
+  CppRestStream(http::http_response response, std::shared_ptr<pplx::cancellation_token_source> cts)
+      : response_(std::move(response)),
         headers_(headersOf(response_)),
         body_(response_.body()),
         cts_(std::move(cts)) {}
@@ -188,9 +186,6 @@ class CppRestStream final : public Stream {
   }
 
  private:
-  // The stream's own client, and with it its own connection pool: when both are gone, so is the
-  // connection (CppRestTransport::stream says why).
-  std::unique_ptr<http::client::http_client> client_;
   http::http_response response_;
   std::map<std::string, std::string> headers_;
   concurrency::streams::istream body_;
@@ -203,9 +198,8 @@ class CppRestStream final : public Stream {
 class CppRestTransport final : public Transport {
  public:
   explicit CppRestTransport(const TransportConfig& config)
-      : baseUrl_(config.baseUrl),
-        streamConfig_(clientConfig(config, config.streamTimeout)),
-        client_(config.baseUrl, clientConfig(config, config.requestTimeout)) {}
+      : client_(config.baseUrl, clientConfig(config, config.requestTimeout)),
+        streamClient_(config.baseUrl, clientConfig(config, config.streamTimeout)) {}
 
   Result<Response> send(const Request& request) override {
     try {
@@ -223,16 +217,8 @@ class CppRestTransport final : public Transport {
   Result<std::unique_ptr<Stream>> stream(const Request& request) override {
     auto cts = std::make_shared<pplx::cancellation_token_source>();
     try {
-      // A client, so a connection pool, for each stream. A watch that ends at its timeout is
-      // followed at once by the next, usually before cpprestsdk has put the ended one's
-      // connection back in a shared pool: the next opened a connection of its own, and the
-      // ended one then sat unused in the pool, its TLS context and buffers held, until the
-      // pool's 30 s epoch dropped it (up to a minute). With a pool of its own, the connection is
-      // closed when the stream is done with.
-      auto client = std::make_unique<http::client::http_client>(baseUrl_, streamConfig_);
-      auto response = client->request(makeRequest(request), cts->get_token()).get();
-      return std::unique_ptr<Stream>(
-          new CppRestStream(std::move(client), std::move(response), std::move(cts)));
+      auto response = streamClient_.request(makeRequest(request), cts->get_token()).get();
+      return std::unique_ptr<Stream>(new CppRestStream(std::move(response), std::move(cts)));
     } catch (const std::exception& e) {
       return std::unexpected(failureFrom(e));
     }
@@ -266,9 +252,8 @@ class CppRestTransport final : public Transport {
     return c;
   }
 
-  const std::string baseUrl_;
-  const http::client::http_client_config streamConfig_;
   http::client::http_client client_;
+  http::client::http_client streamClient_;
 };
 
 }  // namespace

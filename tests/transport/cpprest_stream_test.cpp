@@ -3,7 +3,6 @@
 // alone and then nothing until told, CRLF, a last line without its newline).
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,15 +25,12 @@ namespace sessionstore::transport {
 namespace {
 
 // One connection: answers its first request with a chunked 200 whose chunks come from `send`,
-// which may wait between chunks. By default it then closes the connection; with `keepAlive` it
-// keeps it open, as an HTTP/1.1 server does, and records whether the client closed it within
-// 20 s of the body's end (closedByClient()).
+// which may wait between chunks.
 class ChunkedServer {
  public:
   using Script = std::function<void(const std::function<void(const std::string&)>& chunk)>;
 
-  explicit ChunkedServer(Script script, bool keepAlive = false)
-      : script_(std::move(script)), keepAlive_(keepAlive) {
+  explicit ChunkedServer(Script script) : script_(std::move(script)) {
     listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in address{};
     address.sin_family = AF_INET;
@@ -50,17 +46,11 @@ class ChunkedServer {
     thread_ = std::thread([this] { serve(); });
   }
   ~ChunkedServer() {
-    if (thread_.joinable()) thread_.join();
+    thread_.join();
     ::close(listener_);
   }
 
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  // Waits for the connection to be done with (keepAlive only).
-  bool closedByClient() {
-    if (thread_.joinable()) thread_.join();
-    std::lock_guard lock(mu_);
-    return closedByClient_;
-  }
 
  private:
   void serve() {
@@ -88,19 +78,6 @@ class ChunkedServer {
       write(size + chunk + "\r\n");
     });
     write("0\r\n\r\n");
-    if (keepAlive_) {
-      // Open until the client closes its end (a read of 0 bytes), or 20 s.
-      pollfd waiting{.fd = connection, .events = POLLIN, .revents = 0};
-      bool closed = false;
-      while (::poll(&waiting, 1, 20000) > 0) {
-        if (::read(connection, buffer, sizeof buffer) <= 0) {
-          closed = true;
-          break;
-        }
-      }
-      std::lock_guard lock(mu_);
-      closedByClient_ = closed;
-    }
     ::shutdown(connection, SHUT_WR);
     while (::read(connection, buffer, sizeof buffer) > 0) {
     }
@@ -108,9 +85,6 @@ class ChunkedServer {
   }
 
   Script script_;
-  const bool keepAlive_;
-  std::mutex mu_;
-  bool closedByClient_ = false;  // GUARDED_BY(mu_)
   int listener_ = -1;
   int port_ = 0;
   std::thread thread_;
@@ -214,25 +188,6 @@ TEST(CppRestStream, ALargeEventInManyChunksComesWhole) {
   EXPECT_EQ(lineOf(*stream), big);
   EXPECT_EQ(lineOf(*stream), "after");
   EXPECT_EQ(lineOf(*stream), "<end>");
-}
-
-// A watch's connection is not kept once the watch ends: the informer's next watch starts at
-// once, usually before the ended one would be back in a shared pool of cpprestsdk's, so a
-// pooled connection sat unused beside a new one (its TLS context and buffers) until the pool's
-// epoch dropped it, 30 to 60 s later. Without the fix the server waits 20 s in vain.
-TEST(CppRestStream, AWatchsConnectionClosesWhenTheWatchEnds) {
-  ChunkedServer server([](const auto& chunk) { chunk("{\"type\":\"BOOKMARK\"}\n"); },
-                       /*keepAlive=*/true);
-  auto transport = makeCppRestTransport({.baseUrl = server.url()});
-  ASSERT_TRUE(transport.has_value()) << transport.error().message;
-  {
-    auto stream = (*transport)->stream({.method = "GET", .target = "/watch"});
-    ASSERT_TRUE(stream.has_value()) << stream.error().message;
-    EXPECT_EQ(lineOf(**stream), "{\"type\":\"BOOKMARK\"}");
-    EXPECT_EQ(lineOf(**stream), "<end>");
-  }
-  EXPECT_TRUE(server.closedByClient())
-      << "the connection stayed open after the watch ended (the transport still alive)";
 }
 
 TEST(CppRestStream, CancelUnblocksAReadWaitingForBytes) {
