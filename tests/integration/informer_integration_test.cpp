@@ -159,16 +159,19 @@ TEST(InformerOnARealServer, RelistsAfterGoneWithoutLosingAChangeMadeWhileCutOff)
                               Json{{"data", {{"n", std::to_string(i)}}}}));
   }
   // A watch from an old revision now answers 410 (the compactor runs every second): wait until
-  // the server says so for that revision (a paged list at it reads exactly it, from etcd, as
-  // --watch-cache=false has it).
+  // the server says so (a paged list at a revision reads exactly it, from etcd, as
+  // --watch-cache=false has it). A watch from revision R reads from R + 1, so it is R + 1 that
+  // must be compacted away: a compaction that stopped at R + 1 refuses a list at R but lets the
+  // watch resume without a 410 (which CI once met: every change seen, no relist).
+  const std::string firstWatched = std::to_string(std::stoll(informerVersionAtMost) + 1);
   ASSERT_TRUE(eventually(
       [&] {
         auto old = direct->list(kConfigMaps, "default",
-                                {.limit = 1, .resourceVersion = informerVersionAtMost});
+                                {.limit = 1, .resourceVersion = firstWatched});
         return !old && old.error().kind == kube::ErrorKind::kGone;
       },
       std::chrono::seconds(60), std::chrono::milliseconds(200)))
-      << "etcd did not compact past revision " << informerVersionAtMost;
+      << "etcd did not compact past revision " << firstWatched;
   proxy.restore();
 
   EXPECT_TRUE(eventually([&] { return seen.wasDeleted("doomed"); }, std::chrono::seconds(60)));
