@@ -119,11 +119,13 @@ std::string CachedClient::keyOf(const kube::Resource& r, const std::string& ns,
 void CachedClient::cacheApplied(const kube::Resource& r, const Json& object, bool deleted) {
   const auto key = keyOf(r, metaString(object, "namespace"), metaString(object, "name"));
   std::lock_guard lock(mu_);
+  forgetOlderThan(clock_.now());
   const auto it = written_.find(key);
   if (it == written_.end()) return;
   // A deletion in the cache: what it holds no longer matters (a miss asks the server).
   if (deleted || caughtUp(metaString(object, "resourceVersion"), it->second.resourceVersion)) {
     written_.erase(it);
+    if (written_.empty()) byAge_.clear();
   }
 }
 
@@ -138,11 +140,22 @@ void CachedClient::remember(const kube::Resource& r, const std::string& ns, cons
   if (stillThere && answer.is_object() && answer.value("kind", "") != "Status") {
     entry.object = answer;
   }
+  std::string key = keyOf(r, ns, name);
   std::lock_guard lock(mu_);
-  for (auto it = written_.begin(); it != written_.end();) {
-    it = now - it->second.at > kForgetAfter ? written_.erase(it) : std::next(it);
+  forgetOlderThan(now);
+  written_[key] = std::move(entry);
+  byAge_.emplace_back(now, std::move(key));
+}
+
+void CachedClient::forgetOlderThan(clock::MonotonicTime now) {
+  while (!byAge_.empty() && now - byAge_.front().first > kForgetAfter) {
+    const auto it = written_.find(byAge_.front().second);
+    // Not remembered again since (a later write of the key has a later time).
+    if (it != written_.end() && it->second.at == byAge_.front().first) written_.erase(it);
+    byAge_.pop_front();
   }
-  written_[keyOf(r, ns, name)] = std::move(entry);
+  // Once nothing is remembered the queue holds only skipped entries.
+  if (written_.empty()) byAge_.clear();
 }
 
 kube::Result<Json> CachedClient::get(const kube::Resource& r, const std::string& ns,
@@ -173,6 +186,7 @@ kube::Result<Json> CachedClient::get(const kube::Resource& r, const std::string&
   bool askServer = cache == nullptr;
   {
     std::lock_guard lock(mu_);
+    forgetOlderThan(clock_.now());
     const auto it = written_.find(keyOf(r, ns, name));
     if (it != written_.end()) {
       const Written& w = it->second;

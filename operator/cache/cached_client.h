@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -110,6 +111,10 @@ class CachedClient final : public kube::Client {
   void remember(const kube::Resource& r, const std::string& ns, const std::string& name,
                 const Json& answer, bool removed);
   void cacheApplied(const kube::Resource& r, const Json& object, bool deleted);
+  // Drops what was written more than kForgetAfter before `now`: the oldest first, from the front
+  // of byAge_, so that a write costs the same whatever the number remembered.
+  // REQUIRES: mu_ held.
+  void forgetOlderThan(clock::MonotonicTime now);
   // A list by one indexed field answered from a cache of r; nullopt: the server must answer.
   std::optional<kube::ObjectList> listBySelectedCache(const kube::Resource& r,
                                                       const std::string& ns,
@@ -127,6 +132,9 @@ class CachedClient final : public kube::Client {
 
   mutable std::mutex mu_;
   std::map<std::string, Written> written_;  // GUARDED_BY(mu_), by keyOf
+  // Each remembered write's key and time, oldest first; an entry whose write was dropped or
+  // remembered again since is skipped when it comes to the front.
+  std::deque<std::pair<clock::MonotonicTime, std::string>> byAge_;  // GUARDED_BY(mu_)
   CachedClientStats stats_;                 // GUARDED_BY(mu_)
 };
 

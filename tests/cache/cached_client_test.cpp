@@ -10,6 +10,7 @@
 #include <deque>
 #include <mutex>
 
+#include "mocks/clock/fake_clock.h"
 #include "mocks/kube/mock_client.h"
 
 namespace sessionstore::cache {
@@ -109,7 +110,8 @@ class CachedClientTest : public ::testing::Test {
   }
 
   ::testing::StrictMock<kube::MockClient> server_;
-  CachedClient client_{server_};
+  clock::FakeClock clock_;
+  CachedClient client_{server_, clock_};
   std::unique_ptr<informer::Informer> informer_;
   FedStream* stream_ = nullptr;
   std::mutex mu_;
@@ -211,6 +213,44 @@ TEST_F(CachedClientTest, ACreateSeenLaterAsAnOlderVersionStillAnswersTheWrite) {
   EXPECT_EQ((*got)["data"]["k"], "new");
   feed(WatchEventType::kModified, configMap("b", "12", "new"));
   EXPECT_EQ(client_.stats().remembered, 0u);
+}
+
+TEST_F(CachedClientTest, AWriteTheCacheNeverShowsIsForgottenAfterItsTimeAndNoSooner) {
+  startCache({configMap("a", "5", "one"), configMap("b", "6", "one")});
+  EXPECT_CALL(server_, patch(kCm, "ns", "a", kube::PatchType::kApply, _, _))
+      .WillOnce(Return(configMap("a", "8", "two")))
+      .WillOnce(Return(configMap("a", "11", "three")));
+  EXPECT_CALL(server_, patch(kCm, "ns", "b", kube::PatchType::kApply, _, _))
+      .WillOnce(Return(configMap("b", "9", "two")));
+  EXPECT_CALL(server_, create(kCm, "ns", _, _))
+      .WillOnce(Return(configMap("c", "12", "new")))
+      .WillOnce(Return(configMap("d", "13", "new")));
+  // a and b are written; the cache never shows either write (its watch is stuck).
+  ASSERT_TRUE(client_.apply(kCm, "ns", configMap("a", "", "two"), "sessionstore-operator"));
+  ASSERT_TRUE(client_.apply(kCm, "ns", configMap("b", "", "two"), "sessionstore-operator"));
+  // a is written again half-way: its time starts again, b's does not.
+  clock_.advance(CachedClient::kForgetAfter / 2);
+  ASSERT_TRUE(client_.apply(kCm, "ns", configMap("a", "", "three"), "sessionstore-operator"));
+  EXPECT_EQ(client_.stats().remembered, 2u);
+  // Past b's time, not past a's second write: the next write forgets b only.
+  clock_.advance(CachedClient::kForgetAfter / 2 + std::chrono::seconds(1));
+  ASSERT_TRUE(client_.create(kCm, "ns", configMap("c", "", "new")));
+  EXPECT_EQ(client_.stats().remembered, 2u);  // a and c
+  auto b = client_.get(kCm, "ns", "b");
+  ASSERT_TRUE(b);
+  EXPECT_EQ((*b)["data"]["k"], "one");  // the cache's copy: the write is forgotten
+  auto a = client_.get(kCm, "ns", "a");
+  ASSERT_TRUE(a);
+  EXPECT_EQ((*a)["data"]["k"], "three");  // still the write's
+  // Past a's time too.
+  clock_.advance(CachedClient::kForgetAfter / 2);
+  ASSERT_TRUE(client_.create(kCm, "ns", configMap("d", "", "new")));
+  EXPECT_EQ(client_.stats().remembered, 2u);  // c and d
+  a = client_.get(kCm, "ns", "a");
+  ASSERT_TRUE(a);
+  EXPECT_EQ((*a)["data"]["k"], "one");
+  EXPECT_EQ(client_.stats().rememberedHits, 1u);
+  EXPECT_EQ(client_.stats().cacheHits, 2u);
 }
 
 TEST_F(CachedClientTest, DryRunsAreNotRemembered) {
