@@ -103,7 +103,8 @@ RecordResult EventRecorder::record(const ObjectReference& regarding, EventType t
   const auto now = clock_.now();
   const auto wallNow = clock_.wallNow();
 
-  if (const auto current = current_.find(key); current != current_.end()) {
+  auto current = current_.find(key);
+  if (current != current_.end()) {
     auto& series = series_.at(current->second);
     if (now < series.lastSeenAt + config_.aggregationWindow) {
       ++series.count;
@@ -125,20 +126,29 @@ RecordResult EventRecorder::record(const ObjectReference& regarding, EventType t
   // Unique even when the clock has not moved since the last Event.
   lastSuffix_ = std::max(unixNanos(wallNow), lastSuffix_ + 1);
   const uint64_t id = nextId_++;
-  Series series{.key = key,
-                .spec = EventSpec{.name = eventName(regarding.name, lastSuffix_),
-                                  .regarding = regarding,
-                                  .type = type,
-                                  .reason = key.reason,
-                                  .action = key.action,
-                                  .note = key.note,
-                                  .eventTime = wallNow,
-                                  .reportingController = config_.reportingController,
-                                  .reportingInstance = config_.reportingInstance},
+  EventSpec spec{.name = eventName(regarding.name, lastSuffix_),
+                 .regarding = regarding,
+                 .type = type,
+                 .reason = key.reason,
+                 .action = key.action,
+                 .note = key.note,
+                 .eventTime = wallNow,
+                 .reportingController = config_.reportingController,
+                 .reportingInstance = config_.reportingInstance};
+  if (current != current_.end()) {
+    // The earlier series of this key no longer takes repeats.
+    series_.at(current->second).current.reset();
+    current->second = id;
+  } else {
+    current = current_.emplace(std::move(key), id).first;
+  }
+  Series series{.eventNs = eventNamespace(regarding),
+                .eventName = spec.name,
+                .toCreate = std::move(spec),
+                .current = current,
                 .lastObservedTime = wallNow,
                 .lastSeenAt = now};
   series_.emplace(id, std::move(series));
-  current_[std::move(key)] = id;
   queue_.push_back(id);
   if (queue_.size() > config_.queueCapacity) {
     const uint64_t oldest = queue_.front();
@@ -165,8 +175,7 @@ bool EventRecorder::admitLocked(const ObjectReference& regarding, clock::Monoton
 void EventRecorder::forgetLocked(uint64_t id) {
   const auto it = series_.find(id);
   if (it == series_.end()) return;
-  const auto current = current_.find(it->second.key);
-  if (current != current_.end() && current->second == id) current_.erase(current);
+  if (it->second.current) current_.erase(*it->second.current);
   series_.erase(it);
 }
 
@@ -204,11 +213,14 @@ std::optional<EventRecorder::Call> EventRecorder::nextCallLocked(clock::Monotoni
     queue_.pop_front();
     auto& series = series_.at(id);
     series.state = State::kCreating;
-    return Call{.kind = Call::Kind::kCreate,
-                .id = id,
-                .ns = eventNamespace(series.spec.regarding),
-                .name = series.spec.name,
-                .body = makeEvent(series.spec)};
+    // Created once (a failed create is forgotten): the spec is not needed after.
+    Call call{.kind = Call::Kind::kCreate,
+              .id = id,
+              .ns = series.eventNs,
+              .name = series.eventName,
+              .body = makeEvent(*series.toCreate)};
+    series.toCreate.reset();
+    return call;
   }
   for (auto& [id, series] : series_) {
     if (series.state != State::kCreated || series.patchInFlight ||
@@ -223,8 +235,8 @@ std::optional<EventRecorder::Call> EventRecorder::nextCallLocked(clock::Monotoni
     if (flushing) series.flushTried = true;
     return Call{.kind = Call::Kind::kPatch,
                 .id = id,
-                .ns = eventNamespace(series.spec.regarding),
-                .name = series.spec.name,
+                .ns = series.eventNs,
+                .name = series.eventName,
                 .body = seriesPatch(series.count, series.lastObservedTime),
                 .count = series.count};
   }

@@ -134,10 +134,18 @@ class EventRecorder {
 
   enum class State { kQueued, kCreating, kCreated };
 
-  // One Event and its occurrences.
+  using Current = std::map<Key, uint64_t>;
+
+  // One Event and its occurrences. Kept for the aggregation window after its last occurrence,
+  // so it holds what a series PATCH needs and no more: the Event's full spec only until its
+  // create is sent, its key only in current_.
   struct Series {
-    Key key;
-    EventSpec spec;
+    std::string eventNs;
+    std::string eventName;
+    std::optional<EventSpec> toCreate;  // until the create call is made
+    // Its entry in current_ while repeats join this series (not once a later Event of the same
+    // key has taken it over).
+    std::optional<Current::iterator> current;
     State state = State::kQueued;
     int64_t count = 1;      // occurrences so far
     int64_t sentCount = 0;  // occurrences the server knows of
@@ -175,7 +183,7 @@ class EventRecorder {
   mutable std::mutex mu_;
   std::condition_variable_any wake_;              // signalled by record() and stop()
   std::map<uint64_t, Series> series_;             // GUARDED_BY(mu_)
-  std::map<Key, uint64_t> current_;               // GUARDED_BY(mu_): key -> the series repeats join
+  Current current_;                               // GUARDED_BY(mu_): key -> the series repeats join
   std::deque<uint64_t> queue_;                    // GUARDED_BY(mu_): series to create, oldest first
   std::map<std::string, TokenBucket> perObject_;  // GUARDED_BY(mu_)
   TokenBucket global_;                            // GUARDED_BY(mu_)

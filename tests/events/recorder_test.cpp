@@ -330,6 +330,40 @@ TEST_F(RecorderTest, AnExpiringSeriesSendsItsLastCount) {
   EXPECT_EQ(record(), RecordResult::kQueued);
 }
 
+TEST_F(RecorderTest, AnExpiredSeriesOutlivingTheNextOneOfItsKeyLeavesTheKeyUsable) {
+  // A's last count is still to be sent when a repeat past its window starts B; B's create
+  // fails and B goes first, then A once its count is sent; the key then starts a new Event.
+  EventRecorder recorder(client_, clock_, config());
+  EXPECT_CALL(client_, create(_, _, _, _))
+      .WillOnce(testing::DoDefault())
+      .WillOnce(testing::Return(kube::makeError(kube::ErrorKind::kUnavailable, "refused")))
+      .WillRepeatedly(testing::DoDefault());
+  const auto record = [&] {
+    return recorder.record(kStore, EventType::kNormal, "Provisioned", "Reconcile", "ready");
+  };
+  EXPECT_EQ(record(), RecordResult::kQueued);  // A
+  recorder.sendDue();
+  clock_.advance(10s);
+  EXPECT_EQ(record(), RecordResult::kAggregated);
+  recorder.sendDue();  // A's count 2, sent at once
+  clock_.advance(10s);
+  EXPECT_EQ(record(), RecordResult::kAggregated);  // A's count 3, due 30 s after the last patch
+  clock_.advance(7min);
+  EXPECT_EQ(record(), RecordResult::kQueued);  // B: A's window has passed
+  recorder.sendDue();  // B's create fails (B forgotten); A sends its count 3 and goes
+  EXPECT_EQ(recorder.stats().failed, 1u);
+  ASSERT_EQ(patched().size(), 2u);
+  EXPECT_EQ(patched()[1].body["series"]["count"], 3);
+  EXPECT_EQ(recorder.sendDue(), std::nullopt);  // nothing left of A or B
+
+  EXPECT_EQ(record(), RecordResult::kQueued);  // C
+  recorder.sendDue();
+  ASSERT_EQ(created().size(), 2u);  // A and C
+  EXPECT_NE(created()[0]["metadata"]["name"], created()[1]["metadata"]["name"]);
+  clock_.advance(1s);
+  EXPECT_EQ(record(), RecordResult::kAggregated);  // into C
+}
+
 TEST_F(RecorderTest, AFullQueueDropsTheOldest) {
   auto c = config();
   c.queueCapacity = 2;
