@@ -30,4 +30,28 @@ std::optional<HeapFigures> heapFigures();
 // its heaps. Called every 30 s.
 void releaseFreeMemory();
 
+// How soon jemalloc hands pages freed by the program back to the system (its arenas'
+// dirty_decay_ms): at once while the operator is quiet, so that its resident memory at rest
+// does not rise and fall with each /metrics scrape and each round of probes (0.7 MiB with a
+// second's delay at 1,200 stores, BENCHMARKS.md); a second later while it works, so that a
+// burst of passes reuses its pages instead of faulting them in again (at once cost a third more
+// CPU converging 1,195 stores). Nothing under another allocator.
+void releaseFreedPagesAtOnce(bool atOnce);
+// The arenas' dirty_decay_ms as jemalloc reports it (every arena has the same); nullopt under
+// another allocator.
+std::optional<long> freedPagesDelayMs();
+
+// Decides from a count that grows with the operator's work (its work queue's adds), read every
+// few seconds, whether the operator is quiet: nothing added since the last look. Tells
+// releaseFreedPagesAtOnce when that changes.
+class QuietWatch {
+ public:
+  // Returns whether the operator is quiet now.
+  bool look(double workCount);
+
+ private:
+  std::optional<double> last_;
+  bool quiet_ = false;
+};
+
 }  // namespace sessionstore::app

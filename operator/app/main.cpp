@@ -524,7 +524,8 @@ int run(int argc, char** argv) {
     manager.requestStop();
   });
   // Freed memory is handed back every 30 s (app/allocator.h): what a relist or a burst of passes
-  // freed would otherwise stay resident. What the allocator holds is published every 5 s.
+  // freed would otherwise stay resident; at once while the operator is quiet (nothing added to
+  // its work queue in the last 5 s). What the allocator holds is published every 5 s.
   std::mutex trimMu;
   std::condition_variable trimWake;
   bool stopping = false;  // GUARDED_BY(trimMu)
@@ -536,9 +537,12 @@ int run(int argc, char** argv) {
       }
     };
     publish();
+    ss::app::QuietWatch quiet;
+    const auto work = metrics.workqueueAddsTotal.withLabels({"sessionstore"});
     std::unique_lock lock(trimMu);
     for (int tick = 1; !trimWake.wait_for(lock, std::chrono::seconds(5), [&] { return stopping; });
          ++tick) {
+      quiet.look(work->value());
       if (tick % 6 == 0) ss::app::releaseFreeMemory();
       publish();
     }
