@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -432,18 +433,26 @@ class Bench {
     return {all, writes};
   }
 
-  // The operator's sessionstore_heap_allocated_bytes (what it has allocated and not freed, as its
-  // allocator counts), MiB; nullopt when it does not publish it (a sanitizer build).
-  std::optional<double> heapAllocatedMiB() const {
+  // The operator's heap figures, MiB: sessionstore_heap_allocated_bytes (what it has allocated
+  // and not freed, as its allocator counts) and sessionstore_heap_resident_bytes (the allocator's
+  // pages in memory); nullopt when it does not publish them (a sanitizer build).
+  struct Heap {
+    double allocated = 0;
+    double resident = 0;
+  };
+  std::optional<Heap> heapMiB() const {
     const auto response = ss::testing::httpExchange(metricsPort_, "GET", "/metrics");
     if (!response || response->status != 200) fail("GET /metrics failed");
-    static const std::regex sample("^sessionstore_heap_allocated_bytes ([0-9.e+]+)$");
+    static const std::regex sample("^sessionstore_heap_(allocated|resident)_bytes ([0-9.e+]+)$");
     std::istringstream lines(response->body);
+    std::optional<double> allocated, resident;
     for (std::string line; std::getline(lines, line);) {
       std::smatch m;
-      if (std::regex_match(line, m, sample)) return std::stod(m[1].str()) / (1 << 20);
+      if (!std::regex_match(line, m, sample)) continue;
+      (m[1].str() == "allocated" ? allocated : resident) = std::stod(m[2].str()) / (1 << 20);
     }
-    return std::nullopt;
+    if (!allocated || !resident) return std::nullopt;
+    return Heap{*allocated, *resident};
   }
 
   // The requests the audit log holds after `offset` bytes (ResponseComplete stage).
@@ -969,6 +978,9 @@ int main(int argc, char** argv) try {
   const Cpu cpu2 = cpu();
   const auto window = Clock::now();
   std::vector<double> rss, heap;
+  // Every 10 s, to tell apart what moves: the process's anonymous and file-backed resident
+  // memory, and the allocator's resident pages.
+  std::vector<std::array<double, 4>> breakdown;
   long clientsMin = redis.connectedClients(), clientsMax = clientsMin;
   for (int i = 0; i <= options.steadySeconds; ++i) {
     std::this_thread::sleep_until(window + std::chrono::seconds(i));
@@ -977,7 +989,11 @@ int main(int argc, char** argv) try {
       const long clients = redis.connectedClients();
       clientsMin = std::min(clientsMin, clients);
       clientsMax = std::max(clientsMax, clients);
-      if (const auto allocated = bench.heapAllocatedMiB()) heap.push_back(*allocated);
+      const auto figures = bench.heapMiB();
+      if (figures) heap.push_back(figures->allocated);
+      breakdown.push_back({rssMiB(bench.operatorPid(), "RssAnon:"),
+                           rssMiB(bench.operatorPid(), "RssFile:"),
+                           figures ? figures->resident : 0.0, figures ? figures->allocated : 0.0});
     }
   }
   const Cpu cpu3 = cpu();
@@ -1033,6 +1049,13 @@ int main(int argc, char** argv) try {
                 *std::max_element(heap.begin(), heap.end()) -
                     *std::min_element(heap.begin(), heap.end()));
   }
+  std::printf("  each minute, MiB (anonymous resident / file-backed resident / the allocator's "
+              "resident pages / heap in use):");
+  for (std::size_t i = 0; i < breakdown.size(); i += 6) {
+    std::printf(" %zus %.2f/%.2f/%.2f/%.2f;", i * 10, breakdown[i][0], breakdown[i][1],
+                breakdown[i][2], breakdown[i][3]);
+  }
+  std::printf("\n");
   std::printf("  connections the shared Redis held (every 10 s): %ld to %ld (the benchmark's own "
               "included)\n",
               clientsMin, clientsMax);
