@@ -144,7 +144,7 @@ RecordResult EventRecorder::record(const ObjectReference& regarding, EventType t
   }
   Series series{.eventNs = eventNamespace(regarding),
                 .eventName = spec.name,
-                .toCreate = std::move(spec),
+                .toCreate = std::make_unique<EventSpec>(std::move(spec)),
                 .current = current,
                 .lastObservedTime = wallNow,
                 .lastSeenAt = now};

@@ -20,6 +20,7 @@
 #include <deque>
 #include <expected>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -142,7 +143,9 @@ class EventRecorder {
   struct Series {
     std::string eventNs;
     std::string eventName;
-    std::optional<EventSpec> toCreate;  // until the create call is made
+    // Until the create call is made; on the heap, so that a created series does not keep the
+    // room of one.
+    std::unique_ptr<EventSpec> toCreate;
     // Its entry in current_ while repeats join this series (not once a later Event of the same
     // key has taken it over).
     std::optional<Current::iterator> current;
